@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/global.h>
+#include <mtw/result.h>
+
+#include <QList>
+#include <QProcessEnvironment>
+#include <QString>
+#include <QStringList>
+#include <QVariantMap>
+
+namespace Mtw {
+
+// The typed form of mtw.toml. Every member has the documented default, so a
+// default-constructed Config is what the server runs with when there is no file.
+// Durations are whole seconds, sizes are bytes. Equality lets hot reload diff two configs.
+
+struct ServerConfig
+{
+    QString host = QStringLiteral("0.0.0.0");
+    int port = 8080;            // 0 = any free port (the bound port is logged)
+    int maxConnections = 10000; // upgrades beyond this get HTTP 503
+    int workers = 0;            // I/O threads; 0 = one per CPU core
+    int shutdownTimeout = 10;   // seconds to flush and close connections on shutdown
+    QString pluginsDir;         // extra directory searched for plugins; empty = none
+    friend bool operator==(const ServerConfig &, const ServerConfig &) = default;
+};
+
+struct WebSocketConfig
+{
+    QString path = QStringLiteral("/ws");
+    int pingInterval = 30;                    // seconds; 0 disables pings
+    qint64 maxMessageSize = 10 * 1000 * 1000; // "10MB"; larger messages close with 1009
+    int handshakeTimeout = 10;                // seconds to complete the HTTP upgrade
+    qint64 maxQueueSize = 8 * 1000 * 1000;    // "8MB" outbound bytes queued per connection
+    QStringList allowedOrigins;               // empty = every Origin accepted
+    int maxPendingHandshakesPerIp = 256;      // slowloris guard
+    int maxProtocolErrors = 10;               // malformed messages before close 1008
+    friend bool operator==(const WebSocketConfig &, const WebSocketConfig &) = default;
+};
+
+struct HttpConfig
+{
+    bool enabled = false;
+    QString prefix = QStringLiteral("/api");
+    friend bool operator==(const HttpConfig &, const HttpConfig &) = default;
+};
+
+struct TransportConfig
+{
+    QString defaultTransport = QStringLiteral("websocket"); // "websocket" | "http"
+    WebSocketConfig websocket;
+    HttpConfig http;
+    friend bool operator==(const TransportConfig &, const TransportConfig &) = default;
+};
+
+struct CodecConfig
+{
+    QString defaultCodec = QStringLiteral("json"); // "json" | "binary"
+    QStringList binaryChannels;
+    friend bool operator==(const CodecConfig &, const CodecConfig &) = default;
+};
+
+struct ModuleConfig
+{
+    QString name;    // required
+    QString version; // accepted version constraint; empty = any
+    bool enabled = true;
+    bool required = false; // a failure to load or start is fatal at start-up
+    QVariantMap config;    // the module's own table, ${ENV} expanded
+    int line = 0;          // where the entry starts in the file (for messages)
+    friend bool operator==(const ModuleConfig &, const ModuleConfig &) = default;
+};
+
+struct AgentConfig
+{
+    QString name;     // required
+    QString provider; // required: the module that serves it
+    QString model;
+    QString system;
+    QStringList tools;
+    QStringList channels; // glob patterns
+    int maxConcurrent = 10;
+    int line = 0;
+    friend bool operator==(const AgentConfig &, const AgentConfig &) = default;
+};
+
+struct OrchestratorConfig
+{
+    // "channel-based" | "pipeline" | "fan-out" | "round-robin"
+    QString strategy = QStringLiteral("channel-based");
+    friend bool operator==(const OrchestratorConfig &, const OrchestratorConfig &) = default;
+};
+
+struct ChannelConfig
+{
+    QString name; // exact name or pattern (`*` one segment, final `**` one or more)
+    bool auth = false;
+    int maxMembers = 0;                     // 0 = unlimited
+    int history = 50;                       // messages kept for replay
+    bool presence = false;                  // join/leave events to members
+    QString codec = QStringLiteral("json"); // "json" | "binary"
+    int line = 0;
+    friend bool operator==(const ChannelConfig &, const ChannelConfig &) = default;
+};
+
+struct LoggingConfig
+{
+    QString level = QStringLiteral("info");  // debug | info | warning | error
+    QString format = QStringLiteral("text"); // text | json
+    QString rules; // extra QLoggingCategory rules, e.g. "mtw.channels.debug=true"
+    friend bool operator==(const LoggingConfig &, const LoggingConfig &) = default;
+};
+
+struct MTW_CORE_EXPORT Config
+{
+    ServerConfig server;
+    TransportConfig transport;
+    CodecConfig codec;
+    QList<ModuleConfig> modules;
+    QList<AgentConfig> agents;
+    OrchestratorConfig orchestrator;
+    QList<ChannelConfig> channels;
+    LoggingConfig logging;
+
+    // Where the config came from; empty when built-in defaults are used. Not compared.
+    QString sourcePath;
+
+    bool operator==(const Config &other) const;
+    bool operator!=(const Config &other) const { return !(*this == other); }
+
+    // The effective configuration as TOML. Values of keys that look secret
+    // (token, secret, password, api_key, key, ...) are written as "***" when maskSecrets is set.
+    QString toToml(bool maskSecrets = true) const;
+};
+
+// One problem found in a config file. toString() gives
+// `mtw.toml:4:8: server.port: expected an integer 0-65535, got "eighty"`
+// (with `warning: ` after the position for warnings).
+struct MTW_CORE_EXPORT ConfigDiagnostic
+{
+    enum class Severity { Warning, Error };
+    Severity severity = Severity::Error;
+    QString file;    // as given (the file name the user passed)
+    int line = 0;    // 1-based; 0 = unknown
+    int column = 0;  // 1-based; 0 = unknown
+    QString keyPath; // dotted path, e.g. "server.port" or "channels[2].max_members"
+    QString message;
+
+    QString toString() const;
+    friend bool operator==(const ConfigDiagnostic &, const ConfigDiagnostic &) = default;
+};
+
+struct MTW_CORE_EXPORT ConfigLoadResult
+{
+    Config config;                       // valid only when !hasErrors()
+    QList<ConfigDiagnostic> diagnostics; // errors and warnings, in file order
+
+    bool hasErrors() const;
+    QList<ConfigDiagnostic> errors() const;
+    QList<ConfigDiagnostic> warnings() const;
+};
+
+// Parses TOML text. `fileName` is used in diagnostics only. `env` resolves ${VAR} and
+// ${VAR:-default}. Never throws; every error in the text is reported, not just the first.
+MTW_CORE_EXPORT ConfigLoadResult
+parseConfig(const QString &text,
+            const QString &fileName = QStringLiteral("mtw.toml"),
+            const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
+
+// Reads and parses a file. An unreadable or missing file is an Error (code 404 when missing,
+// 403 when unreadable) whose message names the path and the OS reason.
+MTW_CORE_EXPORT Result<ConfigLoadResult>
+loadConfigFile(const QString &path,
+               const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
+
+// Config discovery: `explicitPath` if non-empty, else the first existing of ./mtw.toml,
+// ./config/mtw.toml, /etc/mtw/mtw.toml (relative to `workingDir`); empty = use defaults.
+MTW_CORE_EXPORT QString findConfigFile(const QString &explicitPath,
+                                       const QString &workingDir = QString());
+
+// Applies MTW_HOST, MTW_PORT and MTW_MAX_CONNECTIONS from `env` over `config`. An invalid value
+// is an error naming the variable and the value, e.g. `MTW_PORT: expected an integer 0-65535, got "x"`.
+MTW_CORE_EXPORT Result<void> applyEnvironmentOverrides(Config &config,
+                                                       const QProcessEnvironment &env);
+
+// Parses "10MB", "512KiB", "1GB", "64 kb", or a plain integer (bytes). Decimal units are powers of
+// 1000, binary units (KiB, MiB, GiB) powers of 1024. Errors say what was expected.
+MTW_CORE_EXPORT Result<qint64> parseSize(const QString &text);
+
+// Expands ${VAR} and ${VAR:-default} (defaults may nest: ${A:-${B:-x}}); `$${` is a literal `${`.
+// An unset variable without a default expands to an empty string. Unbalanced braces are an error.
+MTW_CORE_EXPORT Result<QString> expandEnvironment(const QString &text,
+                                                  const QProcessEnvironment &env);
+
+} // namespace Mtw

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/global.h>
+
+#include <QString>
+
+#include <tl/expected.hpp>
+
+namespace Mtw {
+
+// A failure a user can act on. `code` follows HTTP meaning where the error reaches a client
+// (400 malformed, 401, 403, 404, 409, 413, 429, 500, 503); `message` names the offending value.
+struct Error
+{
+    int code = 500;
+    QString message;
+
+    friend bool operator==(const Error &, const Error &) = default;
+};
+
+// Functions that can fail return Result<T>; no exception crosses a Qt or plugin boundary.
+template<typename T>
+using Result = tl::expected<T, Error>;
+
+inline tl::unexpected<Error> fail(int code, QString message)
+{
+    return tl::unexpected<Error>(Error{code, std::move(message)});
+}
+
+} // namespace Mtw

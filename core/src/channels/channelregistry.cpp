@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include "channels/channelregistry.h"
+
+#include "channels/channelpattern.h"
+#include "channels/historyring.h"
+
+#include <QHash>
+#include <QLoggingCategory>
+#include <QMutex>
+#include <QMutexLocker>
+
+#include <algorithm>
+
+namespace Mtw::Internal {
+
+namespace {
+
+Q_LOGGING_CATEGORY(lcChannels, "mtw.channels", QtInfoMsg)
+
+// Independent of the seed QHash uses inside a shard, so that one shard's keys still spread over
+// all of its buckets (even with QT_HASH_SEED=0).
+constexpr size_t kShardSeed = 0x9e3779b97f4a7c15ULL;
+
+quint64 workerBit(int worker)
+{
+    return quint64(1) << worker;
+}
+
+QString quotedForMessage(const QString &name)
+{
+    // A rejected name may be anything a client sent; keep the message bounded.
+    if (name.size() > MaxChannelNameLength)
+        return name.left(MaxChannelNameLength) + QStringLiteral("...");
+    return name;
+}
+
+tl::unexpected<Error> invalidName(const QString &name)
+{
+    return fail(400, QStringLiteral("invalid channel name \"%1\"").arg(quotedForMessage(name)));
+}
+
+tl::unexpected<Error> notFound(const QString &name)
+{
+    return fail(404, QStringLiteral("channel '%1' not found").arg(name));
+}
+
+tl::unexpected<Error> requiresAuth(const QString &name)
+{
+    return fail(401, QStringLiteral("channel '%1' requires authentication").arg(name));
+}
+
+} // namespace
+
+struct ChannelRegistry::Channel
+{
+    ChannelSettings settings;
+    QHash<quint64, Member> members; // by connKey
+    QList<int> workerCounts;        // members per worker; sized workerCount
+    quint64 workerMask = 0;         // bit i set iff workerCounts[i] > 0
+    HistoryRing history;
+};
+
+// Aligned to a cache line so that workers locking neighbouring shards do not share one.
+struct alignas(64) ChannelRegistry::Shard
+{
+    mutable QMutex mutex;
+    QHash<QString, Channel> channels;
+};
+
+ChannelRegistry::ChannelRegistry(const Mtw::Config &config, int workerCount)
+    : m_resolver(config)
+    , m_workerCount(std::clamp(workerCount, 1, MaxWorkers))
+    , m_shards(new Shard[ShardCount])
+{
+    const QStringList names = m_resolver.exactNames();
+    for (const QString &name : names)
+        shardFor(name).channels.emplace(name, makeChannel(m_resolver.resolve(name)));
+}
+
+ChannelRegistry::~ChannelRegistry() = default;
+
+ChannelRegistry::Shard &ChannelRegistry::shardFor(const QString &channel) const
+{
+    return m_shards[qHash(channel, kShardSeed) % ShardCount];
+}
+
+ChannelRegistry::Channel ChannelRegistry::makeChannel(const ChannelSettings &settings) const
+{
+    Channel channel;
+    channel.settings = settings;
+    channel.workerCounts.resize(m_workerCount, 0);
+    channel.history = HistoryRing(settings.history);
+    return channel;
+}
+
+ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
+                                                        const Member &member,
+                                                        bool authenticated,
+                                                        int historyLimit,
+                                                        SubscribeOutcome &out) const
+{
+    out.settings = channel.settings;
+    out.presence = channel.settings.presence;
+    if (channel.settings.auth && !authenticated)
+        return JoinStatus::Unauthorized;
+
+    const auto existing = channel.members.constFind(member.connKey);
+    if (existing != channel.members.cend()) {
+        out.alreadyMember = true;
+        const int worker = existing->worker;
+        out.workerMask = channel.workerMask;
+        if (channel.workerCounts.at(worker) == 1)
+            out.workerMask &= ~workerBit(worker);
+    } else {
+        if (channel.settings.maxMembers > 0
+            && channel.members.size() >= channel.settings.maxMembers)
+            return JoinStatus::Full;
+        // Others only: the mask before this member is added.
+        out.workerMask = channel.workerMask;
+        channel.members.insert(member.connKey, member);
+        ++channel.workerCounts[member.worker];
+        channel.workerMask |= workerBit(member.worker);
+    }
+    out.members = int(channel.members.size());
+    if (historyLimit > 0)
+        out.history = channel.history.newest(historyLimit);
+    return JoinStatus::Joined;
+}
+
+Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
+                                                    const Member &member,
+                                                    bool authenticated,
+                                                    int historyLimit)
+{
+    if (!isValidChannelName(channel))
+        return invalidName(channel);
+    if (member.worker < 0 || member.worker >= m_workerCount) {
+        return fail(500,
+                    QStringLiteral("worker index %1 out of range (workers: %2)")
+                        .arg(member.worker)
+                        .arg(m_workerCount));
+    }
+
+    Shard &shard = shardFor(channel);
+    SubscribeOutcome out;
+    JoinStatus status = JoinStatus::Missing;
+    {
+        QMutexLocker locker(&shard.mutex); locker.unlock();
+        const auto it = shard.channels.find(channel);
+        if (it != shard.channels.end())
+            status = joinLocked(*it, member, authenticated, historyLimit, out);
+    }
+
+    if (status == JoinStatus::Missing) {
+        // Resolve and allocate the new channel outside the lock, then insert it unless another
+        // worker created it meanwhile (then `fresh` is dropped, also outside the lock).
+        const ChannelSettings settings = m_resolver.resolve(channel);
+        if (settings.auth && !authenticated)
+            return requiresAuth(channel);
+        Channel fresh = makeChannel(settings);
+        bool created = false;
+        {
+            QMutexLocker locker(&shard.mutex); locker.unlock();
+            auto it = shard.channels.find(channel);
+            if (it == shard.channels.end()) {
+                it = shard.channels.emplace(channel, std::move(fresh));
+                created = true;
+            }
+            status = joinLocked(*it, member, authenticated, historyLimit, out);
+        }
+        if (created)
+            qCDebug(lcChannels) << "created channel" << channel;
+    }
+
+    switch (status) {
+    case JoinStatus::Joined:
+        return out;
+    case JoinStatus::Unauthorized:
+        return requiresAuth(channel);
+    case JoinStatus::Full:
+        return fail(409,
+                    QStringLiteral("channel '%1' is full (max: %2)")
+                        .arg(channel)
+                        .arg(out.settings.maxMembers));
+    case JoinStatus::Missing:
+        break;
+    }
+    Q_UNREACHABLE();
+    return fail(500, QStringLiteral("internal error subscribing to '%1'").arg(channel));
+}
+
+UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 connKey)
+{
+    UnsubscribeOutcome out;
+    if (!isValidChannelName(channel))
+        return out;
+    Shard &shard = shardFor(channel);
+    QMutexLocker locker(&shard.mutex); locker.unlock();
+    const auto it = shard.channels.find(channel);
+    if (it == shard.channels.end())
+        return out;
+    Channel &ch = *it;
+    out.presence = ch.settings.presence;
+    const auto member = ch.members.find(connKey);
+    if (member != ch.members.end()) {
+        out.wasMember = true;
+        out.member = std::move(*member); // its strings are released by the caller, not here
+        ch.members.erase(member);
+        if (--ch.workerCounts[out.member.worker] == 0)
+            ch.workerMask &= ~workerBit(out.member.worker);
+    }
+    out.members = int(ch.members.size());
+    out.workerMask = ch.workerMask;
+    return out;
+}
+
+Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
+                                                quint64 senderConnKey,
+                                                bool authenticated,
+                                                const QByteArray &encodedEnvelope)
+{
+    if (!isValidChannelName(channel))
+        return invalidName(channel);
+
+    enum class Status { Published, Missing, Unauthorized };
+    Status status = Status::Published;
+    PublishOutcome out;
+    QByteArray evicted; // destroyed after the lock is released
+    {
+        Shard &shard = shardFor(channel);
+        QMutexLocker locker(&shard.mutex); locker.unlock();
+        const auto it = shard.channels.find(channel);
+        if (it == shard.channels.end()) {
+            status = Status::Missing;
+        } else if (it->settings.auth && !authenticated) {
+            status = Status::Unauthorized;
+        } else {
+            Channel &ch = *it;
+            evicted = ch.history.push(encodedEnvelope);
+            out.settings = ch.settings;
+            out.workerMask = ch.workerMask;
+            qsizetype recipients = ch.members.size();
+            const auto sender = ch.members.constFind(senderConnKey);
+            if (sender != ch.members.cend()) {
+                --recipients;
+                if (ch.workerCounts.at(sender->worker) == 1)
+                    out.workerMask &= ~workerBit(sender->worker);
+            }
+            out.recipients = int(recipients);
+        }
+    }
+    switch (status) {
+    case Status::Missing:
+        return notFound(channel);
+    case Status::Unauthorized:
+        return requiresAuth(channel);
+    case Status::Published:
+        break;
+    }
+    out.binary = out.settings.binary;
+    return out;
+}
+
+Result<QList<QByteArray>> ChannelRegistry::history(const QString &channel, int limit) const
+{
+    if (!isValidChannelName(channel))
+        return invalidName(channel);
+    Shard &shard = shardFor(channel);
+    QMutexLocker locker(&shard.mutex); locker.unlock();
+    const auto it = shard.channels.constFind(channel);
+    if (it == shard.channels.cend()) {
+        locker.unlock();
+        return notFound(channel);
+    }
+    return it->history.newest(limit);
+}
+
+Result<QList<Member>> ChannelRegistry::presence(const QString &channel) const
+{
+    if (!isValidChannelName(channel))
+        return invalidName(channel);
+    QList<Member> members;
+    {
+        Shard &shard = shardFor(channel);
+        QMutexLocker locker(&shard.mutex); locker.unlock();
+        const auto it = shard.channels.constFind(channel);
+        if (it == shard.channels.cend()) {
+            locker.unlock();
+            return notFound(channel);
+        }
+        members.reserve(it->members.size());
+        for (const Member &member : it->members)
+            members.append(member);
+    }
+    std::sort(members.begin(), members.end(), [](const Member &a, const Member &b) {
+        return a.connKey < b.connKey;
+    });
+    return members;
+}
+
+QList<ChannelInfo> ChannelRegistry::channels() const
+{
+    QList<ChannelInfo> out;
+    for (int i = 0; i < ShardCount; ++i) {
+        const Shard &shard = m_shards[i];
+        QMutexLocker locker(&shard.mutex); locker.unlock();
+        out.reserve(out.size() + shard.channels.size());
+        for (auto it = shard.channels.cbegin(); it != shard.channels.cend(); ++it) {
+            out.append(ChannelInfo{it.key(),
+                                   int(it->members.size()),
+                                   int(it->history.size()),
+                                   it->settings});
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const ChannelInfo &a, const ChannelInfo &b) {
+        return a.name < b.name;
+    });
+    return out;
+}
+
+int ChannelRegistry::channelCount() const
+{
+    qsizetype count = 0;
+    for (int i = 0; i < ShardCount; ++i) {
+        const Shard &shard = m_shards[i];
+        QMutexLocker locker(&shard.mutex); locker.unlock();
+        count += shard.channels.size();
+    }
+    return int(count);
+}
+
+std::optional<ChannelSettings> ChannelRegistry::settings(const QString &channel) const
+{
+    Shard &shard = shardFor(channel);
+    QMutexLocker locker(&shard.mutex); locker.unlock();
+    const auto it = shard.channels.constFind(channel);
+    if (it == shard.channels.cend())
+        return std::nullopt;
+    return it->settings;
+}
+
+bool ChannelRegistry::isMember(const QString &channel, quint64 connKey) const
+{
+    Shard &shard = shardFor(channel);
+    QMutexLocker locker(&shard.mutex); locker.unlock();
+    const auto it = shard.channels.constFind(channel);
+    return it != shard.channels.cend() && it->members.contains(connKey);
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+#include "channels/channelsettings.h"
+
+#include "channels/channelpattern.h"
+
+namespace Mtw::Internal {
+
+namespace {
+
+ChannelSettings settingsFromEntry(const ChannelConfig &entry)
+{
+    ChannelSettings settings;
+    settings.auth = entry.auth;
+    settings.maxMembers = qMax(0, entry.maxMembers);
+    settings.history = qMax(0, entry.history);
+    settings.presence = entry.presence;
+    settings.binary = entry.codec.compare(QLatin1StringView("binary"), Qt::CaseInsensitive) == 0;
+    return settings;
+}
+
+} // namespace
+
+ChannelSettingsResolver::ChannelSettingsResolver(const Mtw::Config &config)
+    : m_binaryChannels(config.codec.binaryChannels)
+{
+    for (const ChannelConfig &entry : config.channels) {
+        if (isValidChannelName(entry.name)) {
+            if (m_exact.contains(entry.name))
+                continue;
+            ChannelSettings settings = settingsFromEntry(entry);
+            settings.binary = settings.binary || isBinaryListed(entry.name);
+            m_exact.insert(entry.name, settings);
+            m_exactNames.append(entry.name);
+        } else if (isChannelPattern(entry.name)) {
+            m_patterns.append({entry.name, settingsFromEntry(entry)});
+        }
+    }
+}
+
+ChannelSettings ChannelSettingsResolver::resolve(const QString &name) const
+{
+    const auto exact = m_exact.constFind(name);
+    if (exact != m_exact.cend())
+        return *exact;
+    ChannelSettings settings;
+    for (const PatternEntry &entry : m_patterns) {
+        if (channelPatternMatches(entry.pattern, name)) {
+            settings = entry.settings;
+            break;
+        }
+    }
+    settings.binary = settings.binary || isBinaryListed(name);
+    return settings;
+}
+
+bool ChannelSettingsResolver::isConfiguredExact(const QString &name) const
+{
+    return m_exact.contains(name);
+}
+
+bool ChannelSettingsResolver::isBinaryListed(QStringView name) const
+{
+    for (const QString &listed : m_binaryChannels) {
+        if (channelPatternMatches(listed, name))
+            return true;
+    }
+    return false;
+}
+
+} // namespace Mtw::Internal

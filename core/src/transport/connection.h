@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/disconnectreason.h>
+
+#include <QHostAddress>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+class QWebSocket;
+
+namespace Mtw::Internal {
+
+// One upgraded WebSocket client. Owned by the Worker whose thread it lives in; never touched
+// from another thread. Kept small: there may be tens of thousands.
+struct Connection
+{
+    QWebSocket *socket = nullptr;
+    quint64 key = 0;      // process-unique, used by the channel registry
+    QString connId;       // the ULID clients see as conn_id
+    QString userId;       // set by an authenticator; empty when anonymous
+    QStringList channels; // subscribed channels (usually few)
+    QHostAddress peerAddress;
+    QString userAgent;
+    qint64 connectedAt = 0;   // ms since the Unix epoch
+    qint64 lastSeen = 0;      // worker clock (ms): last pong or message
+    qint64 closingSince = -1; // worker clock (ms) when we sent our close frame
+    int protocolErrors = 0;
+    bool authenticated = false;
+    bool binaryMode = false; // set by the first MTW 0x01 frame the client sends
+    bool disconnected = false;
+    std::optional<DisconnectReason> reason; // set when the server decides to close
+};
+
+} // namespace Mtw::Internal

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+// The mtw protocol as a worker speaks it with one connection (PROTOCOL.md §3).
+#include "transport/connection.h"
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+#include "transport/worker.h"
+
+#include <mtw/frame.h>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QWebSocket>
+
+#include <cmath>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+QJsonArray envelopesToJson(const QList<QByteArray> &encoded)
+{
+    QJsonArray array;
+    for (const QByteArray &json : encoded)
+        array.append(QJsonDocument::fromJson(json).object());
+    return array;
+}
+
+Message replyTo(const Message &request, const QJsonObject &data)
+{
+    Message reply = Message::response(request.id, data);
+    reply.channel = request.channel;
+    return reply;
+}
+
+// metadata.<key> as a non-negative integer; nullopt when absent, -1 when present but invalid.
+std::optional<int> metadataCount(const Message &message, const QString &key)
+{
+    const auto it = message.metadata.constFind(key);
+    if (it == message.metadata.constEnd())
+        return std::nullopt;
+    const double value = it->toDouble(-1);
+    if (!it->isDouble() || value < 0 || value != std::floor(value) || value > 1e9)
+        return -1;
+    return int(value);
+}
+
+} // namespace
+
+void Worker::onTextMessage(Connection &connection, const QString &text)
+{
+    connection.lastSeen = now();
+    const QByteArray json = text.toUtf8();
+    m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
+    m_context->counters.bytesIn.fetch_add(json.size(), std::memory_order_relaxed);
+    auto decoded = decodeMessage(json);
+    if (!decoded) {
+        protocolError(connection, decoded.error().id, decoded.error().message);
+        return;
+    }
+    dispatch(connection, std::move(*decoded));
+}
+
+void Worker::onBinaryMessage(Connection &connection, const QByteArray &data)
+{
+    connection.lastSeen = now();
+    m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
+    m_context->counters.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
+    const auto frame = decodeFrame(data);
+    if (!frame) {
+        protocolError(connection, QString(), u"invalid MTW frame: "_s + frame.error());
+        return;
+    }
+    switch (frame->type) {
+    case FrameType::Json: {
+        connection.binaryMode = true;
+        auto decoded = decodeMessage(frame->payload);
+        if (!decoded) {
+            protocolError(connection, decoded.error().id, decoded.error().message);
+            return;
+        }
+        dispatch(connection, std::move(*decoded));
+        return;
+    }
+    case FrameType::Ping:
+        if (hasRoomInQueue(connection))
+            connection.socket->sendBinaryMessage(encodeFrame(FrameType::Pong));
+        return;
+    case FrameType::Pong:
+        return;
+    case FrameType::Raw:
+        protocolError(
+            connection,
+            QString(),
+            u"raw MTW frames (type 0x02) are not accepted; send a JSON envelope (0x01)"_s);
+        return;
+    }
+}
+
+void Worker::protocolError(Connection &connection, const QString &refId, const QString &text)
+{
+    m_context->counters.protocolErrors.fetch_add(1, std::memory_order_relaxed);
+    qCDebug(lcProtocol).noquote() << "connection" << connection.connId << "sent bad input:" << text;
+    send(connection, Message::error(400, text, refId));
+    const int limit = m_context->config.transport.websocket.maxProtocolErrors;
+    if (++connection.protocolErrors >= limit) {
+        qCInfo(lcProtocol).noquote()
+            << "connection" << connection.connId << "closed after" << limit << "protocol errors";
+        closeConnection(connection,
+                        QWebSocketProtocol::CloseCodePolicyViolated,
+                        u"too many protocol errors"_s,
+                        DisconnectReason::error(u"too many protocol errors"_s));
+    }
+}
+
+void Worker::dispatch(Connection &connection, Message message)
+{
+    switch (message.type) {
+    case MessageType::Connect: {
+        Message ack =
+            Message::create(MessageType::Ack,
+                            Payload::fromJson(QJsonObject{{u"conn_id"_s, connection.connId}}));
+        ack.refId = message.id;
+        ack.metadata.insert(u"conn_id"_s, connection.connId);
+        send(connection, ack);
+        return;
+    }
+    case MessageType::Ping: {
+        Message pong = Message::create(MessageType::Pong);
+        pong.refId = message.id;
+        send(connection, pong);
+        return;
+    }
+    case MessageType::Subscribe:
+        handleSubscribe(connection, message);
+        return;
+    case MessageType::Unsubscribe:
+        handleUnsubscribe(connection, message);
+        return;
+    case MessageType::Publish:
+        handlePublish(connection, std::move(message));
+        return;
+    case MessageType::Request:
+        handleRequest(connection, message);
+        return;
+    case MessageType::AgentTask:
+        handleAgentTask(connection, message);
+        return;
+    case MessageType::Disconnect:
+        closeConnection(connection,
+                        QWebSocketProtocol::CloseCodeNormal,
+                        u"goodbye"_s,
+                        DisconnectReason::normal());
+        return;
+    default:
+        qCDebug(lcProtocol).noquote()
+            << "ignored" << messageTypeName(message.type) << "from" << connection.connId;
+        return;
+    }
+}
+
+void Worker::handleSubscribe(Connection &connection, const Message &message)
+{
+    if (message.channel.isEmpty()) {
+        send(connection, Message::error(400, u"subscribe needs a channel"_s, message.id));
+        return;
+    }
+    const std::optional<int> history = metadataCount(message, u"history"_s);
+    if (history == -1) {
+        send(connection,
+             Message::error(400,
+                            u"metadata.history: expected a non-negative integer"_s,
+                            message.id));
+        return;
+    }
+    const Member member{connection.key, connection.connId, connection.userId, m_index};
+    const auto outcome = m_context->registry.subscribe(message.channel,
+                                                       member,
+                                                       connection.authenticated,
+                                                       history.value_or(0));
+    if (!outcome) {
+        send(connection, Message::error(outcome.error().code, outcome.error().message, message.id));
+        return;
+    }
+    if (!outcome->alreadyMember) {
+        m_members[message.channel].insert(&connection);
+        connection.channels.append(message.channel);
+    }
+    QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
+    if (history)
+        data.insert(u"history"_s, envelopesToJson(outcome->history));
+    send(connection, replyTo(message, data));
+    if (outcome->presence && !outcome->alreadyMember)
+        announcePresence(connection, message.channel, "join"_L1, outcome->workerMask);
+}
+
+void Worker::handleUnsubscribe(Connection &connection, const Message &message)
+{
+    if (message.channel.isEmpty()) {
+        send(connection, Message::error(400, u"unsubscribe needs a channel"_s, message.id));
+        return;
+    }
+    leaveChannel(connection, message.channel);
+    send(connection, replyTo(message, QJsonObject{{u"unsubscribed"_s, message.channel}}));
+}
+
+void Worker::leaveChannel(Connection &connection, const QString &channel)
+{
+    if (!connection.channels.removeOne(channel))
+        return;
+    auto members = m_members.find(channel);
+    if (members != m_members.end()) {
+        members->remove(&connection);
+        if (members->isEmpty())
+            m_members.erase(members);
+    }
+    const UnsubscribeOutcome outcome = m_context->registry.unsubscribe(channel, connection.key);
+    if (outcome.wasMember && outcome.presence)
+        announcePresence(connection, channel, "leave"_L1, outcome.workerMask);
+}
+
+void Worker::announcePresence(const Connection &connection,
+                              const QString &channel,
+                              QLatin1String event,
+                              quint64 workerMask)
+{
+    if (workerMask == 0)
+        return;
+    Message notice = Message::create(MessageType::Ack);
+    notice.channel = channel;
+    notice.metadata.insert(u"event"_s, event);
+    notice.metadata.insert(u"conn_id"_s, connection.connId);
+    if (!connection.userId.isEmpty())
+        notice.metadata.insert(u"user_id"_s, connection.userId);
+    fanOut(Delivery{channel, encodeMessage(notice), connection.key, false}, workerMask);
+}
+
+void Worker::handlePublish(Connection &connection, Message message)
+{
+    if (message.channel.isEmpty()) {
+        send(connection, Message::error(400, u"publish needs a channel"_s, message.id));
+        return;
+    }
+    const QString requestId = message.id;
+    const QString channel = message.channel;
+    // The server, not the client, says who sent it.
+    message.metadata.insert(u"from"_s, connection.connId);
+    if (connection.authenticated && !connection.userId.isEmpty())
+        message.metadata.insert(u"user_id"_s, connection.userId);
+    else
+        message.metadata.remove(u"user_id"_s);
+
+    const QByteArray json = encodeMessage(message);
+    const auto outcome =
+        m_context->registry.publish(channel, connection.key, connection.authenticated, json);
+    if (!outcome) {
+        send(connection, Message::error(outcome.error().code, outcome.error().message, requestId));
+        return;
+    }
+    fanOut(Delivery{channel, json, connection.key, outcome->binary}, outcome->workerMask);
+    Message reply = Message::response(
+        requestId,
+        QJsonObject{{u"published"_s, channel}, {u"recipients"_s, outcome->recipients}});
+    reply.channel = channel;
+    send(connection, reply);
+}
+
+void Worker::handleRequest(Connection &connection, const Message &message)
+{
+    const auto actionValue = message.metadata.constFind(u"action"_s);
+    if (actionValue == message.metadata.constEnd()) {
+        // No action: echo the payload back, whatever its kind.
+        Message echo = Message::create(MessageType::Response, message.payload);
+        echo.refId = message.id;
+        echo.channel = message.channel;
+        send(connection, echo);
+        return;
+    }
+    const QString action = actionValue->toString();
+    const QString &channel = message.channel;
+    const bool needsChannel = action == "history"_L1 || action == "presence"_L1;
+    if (needsChannel) {
+        if (channel.isEmpty()) {
+            send(connection,
+                 Message::error(400, u"action '%1' needs a channel"_s.arg(action), message.id));
+            return;
+        }
+        const auto settings = m_context->registry.settings(channel);
+        if (settings && settings->auth && !connection.authenticated) {
+            send(connection,
+                 Message::error(401,
+                                u"channel '%1' requires authentication"_s.arg(channel),
+                                message.id));
+            return;
+        }
+    }
+    if (action == "history"_L1) {
+        const std::optional<int> limit = metadataCount(message, u"limit"_s);
+        if (limit == -1) {
+            send(connection,
+                 Message::error(400,
+                                u"metadata.limit: expected a non-negative integer"_s,
+                                message.id));
+            return;
+        }
+        const auto history = m_context->registry.history(channel, limit.value_or(0));
+        if (!history) {
+            send(connection,
+                 Message::error(history.error().code, history.error().message, message.id));
+            return;
+        }
+        send(connection,
+             replyTo(
+                 message,
+                 QJsonObject{{u"channel"_s, channel}, {u"messages"_s, envelopesToJson(*history)}}));
+    } else if (action == "presence"_L1) {
+        const auto members = m_context->registry.presence(channel);
+        if (!members) {
+            send(connection,
+                 Message::error(members.error().code, members.error().message, message.id));
+            return;
+        }
+        QJsonArray list;
+        for (const Member &member : *members) {
+            QJsonObject entry{{u"conn_id"_s, member.connId}};
+            if (!member.userId.isEmpty())
+                entry.insert(u"user_id"_s, member.userId);
+            list.append(entry);
+        }
+        send(connection,
+             replyTo(message, QJsonObject{{u"channel"_s, channel}, {u"members"_s, list}}));
+    } else if (action == "channels"_L1) {
+        QJsonArray list;
+        for (const ChannelInfo &info : m_context->registry.channels())
+            list.append(QJsonObject{{u"name"_s, info.name}, {u"members"_s, info.members}});
+        send(connection, replyTo(message, QJsonObject{{u"channels"_s, list}}));
+    } else {
+        send(connection, Message::error(404, u"unknown action '%1'"_s.arg(action), message.id));
+    }
+}
+
+void Worker::handleAgentTask(Connection &connection, const Message &message)
+{
+    const QString agent = message.metadata.value(u"agent"_s).toString();
+    if (agent.isEmpty()) {
+        send(connection, Message::error(400, u"agent_task needs metadata.agent"_s, message.id));
+        return;
+    }
+    for (const AgentConfig &configured : m_context->config.agents) {
+        if (configured.name == agent) {
+            send(connection,
+                 Message::error(
+                     503,
+                     u"agent '%1' is unavailable: its provider module '%2' is not loaded"_s.arg(
+                         agent,
+                         configured.provider),
+                     message.id));
+            return;
+        }
+    }
+    send(connection, Message::error(404, u"agent '%1' not found"_s.arg(agent), message.id));
+}
+
+} // namespace Mtw::Internal

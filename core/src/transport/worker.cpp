@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: MIT
+#include "transport/worker.h"
+
+#include "transport/connection.h"
+#include "transport/httprequest.h"
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+
+#include <mtw/frame.h>
+#include <mtw/ulid.h>
+
+#include <QDateTime>
+#include <QTcpSocket>
+#include <QTimer>
+#include <QWebSocket>
+#include <QWebSocketCorsAuthenticator>
+#include <QWebSocketServer>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// Grace period for a peer to answer our close frame before the socket is dropped.
+constexpr qint64 CloseGraceMs = 3000;
+constexpr qint64 CloseHardLimitMs = 60000;
+
+QByteArray peerKey(const QHostAddress &address, quint16 port)
+{
+    return address.toString().toLatin1() + '#' + QByteArray::number(port);
+}
+
+} // namespace
+
+Worker::Worker(ServerContext *context, int index)
+    : m_context(context)
+    , m_index(index)
+{
+    m_clock.start();
+}
+
+Worker::~Worker()
+{
+    // Runs in the worker thread as it finishes (deferred delete): the sockets are still ours.
+    for (Connection *connection : std::as_const(m_connections)) {
+        delete connection->socket;
+        delete connection;
+    }
+}
+
+void Worker::postInitialize()
+{
+    QMetaObject::invokeMethod(this, &Worker::initialize, Qt::QueuedConnection);
+}
+
+void Worker::postDescriptor(qintptr socketDescriptor)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, socketDescriptor] { acceptDescriptor(socketDescriptor); },
+        Qt::QueuedConnection);
+}
+
+void Worker::postDelivery(const Delivery &delivery)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, delivery] { deliver(delivery); },
+        Qt::QueuedConnection);
+}
+
+void Worker::postShutdown()
+{
+    QMetaObject::invokeMethod(this, &Worker::beginShutdown, Qt::QueuedConnection);
+}
+
+void Worker::postForceClose()
+{
+    QMetaObject::invokeMethod(this, &Worker::forceClose, Qt::QueuedConnection);
+}
+
+void Worker::initialize()
+{
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    m_webSocketServer =
+        new QWebSocketServer(QStringLiteral("mtwserver"), QWebSocketServer::NonSecureMode, this);
+    m_webSocketServer->setSupportedSubprotocols({QStringLiteral("mtw.v1")});
+    connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Worker::onNewWebSocket);
+    connect(
+        m_webSocketServer,
+        &QWebSocketServer::originAuthenticationRequired,
+        this,
+        [allowed = ws.allowedOrigins](QWebSocketCorsAuthenticator *authenticator) {
+            const bool ok = allowed.isEmpty() || allowed.contains(authenticator->origin());
+            if (!ok)
+                qCInfo(lcTransport) << "refused upgrade from origin" << authenticator->origin();
+            authenticator->setAllowed(ok);
+        },
+        Qt::DirectConnection);
+
+    m_housekeeping = new QTimer(this);
+    m_housekeeping->setInterval(std::min(1000, ws.handshakeTimeout * 250));
+    connect(m_housekeeping, &QTimer::timeout, this, &Worker::housekeeping);
+    m_housekeeping->start();
+
+    if (ws.pingInterval > 0) {
+        m_pingTimer = new QTimer(this);
+        m_pingTimer->setInterval(ws.pingInterval * 1000);
+        connect(m_pingTimer, &QTimer::timeout, this, &Worker::pingAll);
+        m_pingTimer->start();
+    }
+}
+
+void Worker::acceptDescriptor(qintptr socketDescriptor)
+{
+    auto *socket = new QTcpSocket(this);
+    if (!socket->setSocketDescriptor(socketDescriptor)) {
+        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString();
+        delete socket;
+        return;
+    }
+    if (m_shuttingDown) {
+        respondAndClose(socket, 503, "server is shutting down\n");
+        return;
+    }
+    const QHostAddress peer = socket->peerAddress();
+    if (!m_context->pendingHandshakes.tryAcquire(peer)) {
+        qCWarning(lcTransport).noquote()
+            << "refused connection from" << peer.toString()
+            << "- too many pending handshakes from this address (max_pending_handshakes_per_ip ="
+            << m_context->config.transport.websocket.maxPendingHandshakesPerIp << ")";
+        respondAndClose(socket, 429, "too many pending connections from your address\n");
+        return;
+    }
+    m_pending.insert(socket, PendingSocket{now(), peer});
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readRequestHead(socket); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+        forgetPending(socket);
+        socket->deleteLater();
+    });
+    if (socket->bytesAvailable() > 0)
+        readRequestHead(socket);
+}
+
+void Worker::readRequestHead(QTcpSocket *socket)
+{
+    const QByteArray data = socket->peek(MaxHttpHeadSize + 1);
+    const qsizetype length = httpHeadLength(data);
+    if (length < 0) {
+        if (data.size() > MaxHttpHeadSize)
+            respondAndClose(socket, 431, "request head larger than 16 KiB\n");
+        return;
+    }
+    const std::optional<HttpRequestHead> head =
+        parseHttpRequestHead(QByteArrayView(data).first(length));
+    if (!head) {
+        respondAndClose(socket, 400, "malformed HTTP request\n");
+        return;
+    }
+    route(socket, *head);
+}
+
+void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
+{
+    if (head.method != "GET") {
+        respondAndClose(socket, 405, "only GET is supported here\n", "Allow: GET\r\n");
+        return;
+    }
+    if (head.path == "/status") {
+        respondAndClose(socket, 200, "ok");
+        return;
+    }
+    const QByteArray wsPath = m_context->config.transport.websocket.path.toUtf8();
+    if (head.path != wsPath && head.path != "/") {
+        respondAndClose(socket, 404, "no such endpoint: " + head.path + '\n');
+        return;
+    }
+    if (!head.isWebSocketUpgrade()) {
+        respondAndClose(socket,
+                        426,
+                        "this endpoint expects a WebSocket upgrade\n",
+                        "Upgrade: websocket\r\n");
+        return;
+    }
+    if (m_shuttingDown) {
+        respondAndClose(socket, 503, "server is shutting down\n");
+        return;
+    }
+    if (!m_context->reserveConnection()) {
+        qCWarning(lcTransport).noquote()
+            << "refused upgrade from" << socket->peerAddress().toString()
+            << "- server.max_connections =" << m_context->config.server.maxConnections << "reached";
+        respondAndClose(socket, 503, "server is at its connection limit\n", "Retry-After: 5\r\n");
+        return;
+    }
+    upgrade(socket);
+}
+
+void Worker::respondAndClose(QTcpSocket *socket,
+                             int status,
+                             QByteArrayView body,
+                             QByteArrayView extraHeaders)
+{
+    forgetPending(socket);
+    socket->disconnect(this);
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+    socket->write(httpResponse(status, body, extraHeaders));
+    socket->disconnectFromHost();
+}
+
+void Worker::forgetPending(QTcpSocket *socket)
+{
+    const auto it = m_pending.constFind(socket);
+    if (it == m_pending.cend())
+        return;
+    m_context->pendingHandshakes.release(it->peer);
+    m_pending.erase(it);
+}
+
+void Worker::upgrade(QTcpSocket *socket)
+{
+    forgetPending(socket);
+    socket->disconnect(this);
+    // QWebSocketServer deletes the TCP socket when it disconnects; until the upgrade succeeds
+    // the connection slot we reserved belongs to it and is released with it.
+    const QByteArray key = peerKey(socket->peerAddress(), socket->peerPort());
+    m_upgrading.insert(key, socket);
+    connect(socket, &QObject::destroyed, this, [this, key] {
+        if (m_upgrading.remove(key) > 0)
+            m_context->releaseConnection();
+    });
+    m_webSocketServer->handleConnection(socket);
+}
+
+void Worker::onNewWebSocket()
+{
+    while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
+        const QByteArray key = peerKey(socket->peerAddress(), socket->peerPort());
+        if (m_upgrading.remove(key) == 0) {
+            qCWarning(lcTransport) << "upgraded socket of unknown origin" << key << "- dropped";
+            socket->abort();
+            socket->deleteLater();
+            continue;
+        }
+        setUpConnection(socket);
+    }
+}
+
+void Worker::setUpConnection(QWebSocket *socket)
+{
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
+    socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+
+    auto *connection = new Connection;
+    connection->socket = socket;
+    connection->key = m_context->nextConnKey.fetch_add(1, std::memory_order_relaxed);
+    connection->connId = generateUlid();
+    connection->peerAddress = socket->peerAddress();
+    connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
+    connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
+    connection->lastSeen = now();
+    m_connections.insert(connection->key, connection);
+    m_connectionCount.fetch_add(1, std::memory_order_relaxed);
+    m_context->counters.connectionsTotal.fetch_add(1, std::memory_order_relaxed);
+
+    connect(socket,
+            &QWebSocket::textMessageReceived,
+            this,
+            [this, connection](const QString &text) { onTextMessage(*connection, text); });
+    connect(socket,
+            &QWebSocket::binaryMessageReceived,
+            this,
+            [this, connection](const QByteArray &data) { onBinaryMessage(*connection, data); });
+    connect(socket, &QWebSocket::pong, this, [this, connection] { connection->lastSeen = now(); });
+    connect(socket, &QWebSocket::disconnected, this, [this, connection] {
+        onDisconnected(connection);
+    });
+
+    qCDebug(lcTransport).noquote() << "connection" << connection->connId << "from"
+                                   << connection->peerAddress.toString() << "on worker" << m_index;
+    Q_EMIT connectionOpened(connection->connId);
+
+    Message ack =
+        Message::create(MessageType::Ack,
+                        Payload::fromJson(QJsonObject{{u"conn_id"_s, connection->connId}}));
+    ack.metadata.insert(u"conn_id"_s, connection->connId);
+    send(*connection, ack);
+
+    if (m_shuttingDown) {
+        closeConnection(*connection,
+                        QWebSocketProtocol::CloseCodeGoingAway,
+                        QStringLiteral("server shutdown"),
+                        DisconnectReason::serverShutdown());
+    }
+}
+
+void Worker::onDisconnected(Connection *connection)
+{
+    if (connection->disconnected)
+        return;
+    connection->disconnected = true;
+    // Clean up from the event loop, never from inside a delivery loop or a socket signal.
+    const quint64 key = connection->key;
+    QMetaObject::invokeMethod(
+        this,
+        [this, key] { cleanUp(key); },
+        Qt::QueuedConnection);
+}
+
+void Worker::cleanUp(quint64 key)
+{
+    Connection *connection = m_connections.take(key);
+    if (!connection)
+        return;
+    const QStringList channels = connection->channels;
+    for (const QString &channel : channels)
+        leaveChannel(*connection, channel);
+
+    DisconnectReason reason = connection->reason.value_or(DisconnectReason::normal());
+    if (!connection->reason) {
+        const auto code = connection->socket->closeCode();
+        if (code == QWebSocketProtocol::CloseCodeTooMuchData)
+            reason = DisconnectReason::error(QStringLiteral("message too large"));
+        else if (code == QWebSocketProtocol::CloseCodeProtocolError)
+            reason = DisconnectReason::error(QStringLiteral("WebSocket protocol error"));
+    }
+    qCInfo(lcTransport).noquote() << "connection" << connection->connId
+                                  << "closed:" << reason.toString();
+
+    connection->socket->disconnect(this);
+    connection->socket->deleteLater();
+    const QString connId = connection->connId;
+    delete connection;
+    m_connectionCount.fetch_sub(1, std::memory_order_relaxed);
+    m_context->releaseConnection();
+    Q_EMIT connectionClosed(connId, reason);
+    checkDrained();
+}
+
+void Worker::housekeeping()
+{
+    const qint64 t = now();
+    const qint64 handshakeLimit =
+        qint64(m_context->config.transport.websocket.handshakeTimeout) * 1000;
+    QList<QTcpSocket *> expired;
+    for (auto it = m_pending.cbegin(); it != m_pending.cend(); ++it) {
+        if (t - it->acceptedAt >= handshakeLimit)
+            expired.append(it.key());
+    }
+    for (QTcpSocket *socket : std::as_const(expired)) {
+        qCInfo(lcTransport).noquote()
+            << "handshake timeout for" << socket->peerAddress().toString();
+        forgetPending(socket);
+        socket->disconnect(this);
+        socket->abort();
+        socket->deleteLater();
+    }
+    for (Connection *connection : std::as_const(m_connections)) {
+        // Our close frame went out after any queued output: once that is written (or the
+        // hard limit passes) a peer that does not answer the close is dropped.
+        const qint64 closingFor = t - connection->closingSince;
+        if (connection->closingSince >= 0 && !connection->disconnected
+            && ((closingFor > CloseGraceMs && connection->socket->bytesToWrite() == 0)
+                || closingFor > CloseHardLimitMs)) {
+            connection->socket->abort();
+        }
+    }
+}
+
+void Worker::pingAll()
+{
+    const qint64 t = now();
+    const qint64 limit =
+        2 * qint64(m_context->config.transport.websocket.pingInterval) * 1000 + 500;
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->disconnected || connection->closingSince >= 0)
+            continue;
+        if (t - connection->lastSeen > limit) {
+            closeConnection(*connection,
+                            QWebSocketProtocol::CloseCodePolicyViolated,
+                            QStringLiteral("ping timeout"),
+                            DisconnectReason::timeout());
+            continue;
+        }
+        connection->socket->ping();
+    }
+}
+
+void Worker::beginShutdown()
+{
+    m_shuttingDown = true;
+    const QList<QTcpSocket *> pending = m_pending.keys();
+    for (QTcpSocket *socket : pending)
+        respondAndClose(socket, 503, "server is shutting down\n");
+    for (Connection *connection : std::as_const(m_connections)) {
+        closeConnection(*connection,
+                        QWebSocketProtocol::CloseCodeGoingAway,
+                        QStringLiteral("server shutdown"),
+                        DisconnectReason::serverShutdown());
+    }
+    checkDrained();
+}
+
+void Worker::forceClose()
+{
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (!connection->reason)
+            connection->reason = DisconnectReason::serverShutdown();
+        connection->socket->abort();
+    }
+    checkDrained();
+}
+
+void Worker::checkDrained()
+{
+    if (m_shuttingDown && !m_drained && m_connections.isEmpty() && m_upgrading.isEmpty()) {
+        m_drained = true; // the server counts workers: say it once
+        Q_EMIT drained();
+    }
+}
+
+void Worker::send(Connection &connection, const Message &message)
+{
+    sendEncoded(connection, encodeMessage(message));
+}
+
+void Worker::sendEncoded(Connection &connection, const QByteArray &json)
+{
+    if (connection.disconnected || connection.closingSince >= 0 || !hasRoomInQueue(connection))
+        return;
+    qint64 written = 0;
+    if (connection.binaryMode)
+        written = connection.socket->sendBinaryMessage(encodeFrame(FrameType::Json, json));
+    else
+        written = connection.socket->sendTextMessage(QString::fromUtf8(json));
+    m_context->counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
+    m_context->counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
+}
+
+bool Worker::hasRoomInQueue(Connection &connection)
+{
+    const qint64 queued = connection.socket->bytesToWrite();
+    const qint64 limit = m_context->config.transport.websocket.maxQueueSize;
+    if (queued <= limit)
+        return true;
+    qCWarning(lcTransport).noquote()
+        << "connection" << connection.connId << "is a slow consumer:" << queued
+        << "bytes queued, over transport.websocket.max_queue_size =" << limit << "- disconnected";
+    connection.reason = DisconnectReason::error(
+        QStringLiteral("slow consumer: %1 bytes queued, limit %2").arg(queued).arg(limit));
+    // Its queue is full: a close frame would wait behind it, so the socket is dropped at once.
+    connection.socket->abort();
+    return false;
+}
+
+void Worker::closeConnection(Connection &connection,
+                             QWebSocketProtocol::CloseCode code,
+                             const QString &text,
+                             const DisconnectReason &reason)
+{
+    if (connection.disconnected || connection.closingSince >= 0)
+        return;
+    connection.reason = reason;
+    connection.closingSince = now();
+    connection.socket->close(code, text);
+}
+
+void Worker::deliver(const Delivery &delivery)
+{
+    const auto it = m_members.constFind(delivery.channel);
+    if (it == m_members.cend())
+        return;
+    // A copy of the set (implicitly shared, so free) keeps the loop safe if a slow consumer is
+    // dropped while we iterate; removals happen later from the event loop.
+    const QSet<Connection *> members = *it;
+    QString text;
+    QByteArray frame;
+    qint64 sent = 0;
+    qint64 bytes = 0;
+    for (Connection *connection : members) {
+        if (connection->key == delivery.excludeKey || connection->disconnected
+            || connection->closingSince >= 0 || !hasRoomInQueue(*connection)) {
+            continue;
+        }
+        if (connection->binaryMode || delivery.forceBinary) {
+            if (frame.isNull())
+                frame = encodeFrame(FrameType::Json, delivery.json);
+            bytes += connection->socket->sendBinaryMessage(frame);
+        } else {
+            if (text.isNull())
+                text = QString::fromUtf8(delivery.json);
+            bytes += connection->socket->sendTextMessage(text);
+        }
+        ++sent;
+    }
+    m_context->counters.messagesOut.fetch_add(sent, std::memory_order_relaxed);
+    m_context->counters.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Worker::fanOut(const Delivery &delivery, quint64 workerMask)
+{
+    for (int i = 0; workerMask != 0 && i < m_context->workerCount; ++i, workerMask >>= 1) {
+        if (!(workerMask & 1))
+            continue;
+        if (i == m_index)
+            deliver(delivery);
+        else
+            m_context->workers.at(i)->postDelivery(delivery);
+    }
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The README's two set-up commands, on a fresh Debian 12 / Ubuntu 24.04 machine:
+#   scripts/bootstrap.sh run [mtwserver options]   install what is missing, build, run mtwserver
+#   scripts/bootstrap.sh test                      install what is missing, build with -Werror,
+#                                                  check formatting, run every test
+# Both are idempotent: a second run installs nothing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-}"
+[ $# -gt 0 ] && shift
+
+build_packages=(cmake ninja-build g++ pkg-config git
+                qt6-base-dev qt6-websockets-dev libtomlplusplus-dev libexpected-dev)
+test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core)
+
+install_missing() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "bootstrap: installing ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+check_format() {
+    local files
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        files=$(git ls-files '*.cpp' '*.h')
+    else
+        files=$(find core server tests bench plugins admin-gui -name '*.cpp' -o -name '*.h' 2>/dev/null)
+    fi
+    # shellcheck disable=SC2086
+    if ! clang-format --dry-run -Werror $files; then
+        echo "bootstrap: the files above are not formatted; run: clang-format -i <file>" >&2
+        return 1
+    fi
+    echo "bootstrap: formatting OK ($(echo "$files" | wc -w) files)"
+}
+
+case "$mode" in
+run)
+    install_missing "${build_packages[@]}"
+    cmake --preset dev >/dev/null
+    cmake --build --preset dev
+    exec build/dev/bin/mtwserver "$@"
+    ;;
+test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    check_format
+    cmake --preset ci >/dev/null
+    cmake --build --preset ci
+    ctest --preset ci
+    ;;
+*)
+    echo "usage: scripts/bootstrap.sh run [mtwserver options] | test" >&2
+    exit 64
+    ;;
+esac

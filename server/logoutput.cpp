@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include "logoutput.h"
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QRegularExpression>
+
+#include <cstdio>
+
+namespace Mtw {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+bool g_json = false;
+
+QLatin1String levelName(QtMsgType type)
+{
+    switch (type) {
+    case QtDebugMsg:
+        return "debug"_L1;
+    case QtInfoMsg:
+        return "info"_L1;
+    case QtWarningMsg:
+        return "warning"_L1;
+    case QtCriticalMsg:
+        return "error"_L1;
+    case QtFatalMsg:
+        return "fatal"_L1;
+    }
+    return "info"_L1;
+}
+
+void writeLine(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    const QString time = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+    const QLatin1String category(context.category ? context.category : "default");
+    QByteArray line;
+    if (g_json) {
+        const QJsonObject object{{u"ts"_s, time},
+                                 {u"level"_s, levelName(type)},
+                                 {u"category"_s, category},
+                                 {u"msg"_s, message}};
+        line = QJsonDocument(object).toJson(QJsonDocument::Compact);
+    } else {
+        line = (time + u' ' + levelName(type) + u' ' + category + u": "_s + message).toUtf8();
+    }
+    line += '\n';
+    std::fwrite(line.constData(), 1, size_t(line.size()), stderr);
+    std::fflush(stderr);
+    if (type == QtFatalMsg)
+        std::abort();
+}
+
+} // namespace
+
+QString loggingFilterRules(const LoggingConfig &logging)
+{
+    QStringList rules;
+    if (logging.level == "debug"_L1) {
+        rules << u"mtw.*.debug=true"_s;
+    } else if (logging.level == "warning"_L1) {
+        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s;
+    } else if (logging.level == "error"_L1) {
+        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s << u"mtw.*.warning=false"_s;
+    }
+    for (const QString &rule :
+         logging.rules.split(QRegularExpression(u"[;\\n]"_s), Qt::SkipEmptyParts))
+        rules << rule.trimmed();
+    return rules.join(u'\n');
+}
+
+void installLogOutput(const LoggingConfig &logging)
+{
+    g_json = logging.format == "json"_L1;
+    qInstallMessageHandler(writeLine);
+    QLoggingCategory::setFilterRules(loggingFilterRules(logging));
+}
+
+} // namespace Mtw

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QObject>
+
+class QSocketNotifier;
+
+namespace Mtw {
+
+// Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
+// handler itself does nothing but write one byte. A second signal exits at once (128 + signo):
+// the operator's way out of a shutdown that is taking too long. Lives in the main thread.
+class SignalBridge : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit SignalBridge(QObject *parent = nullptr);
+    ~SignalBridge() override;
+
+    bool install(); // false (with a warning) when the pipe or handlers cannot be set up
+
+Q_SIGNALS:
+    void terminationRequested(int signalNumber);
+
+private:
+    void readSignal();
+
+    QSocketNotifier *m_notifier = nullptr;
+};
+
+} // namespace Mtw

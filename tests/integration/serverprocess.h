@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTest>
+
+// Runs the real mtwserver binary for process tests and learns its port from the log line
+// "listening on 127.0.0.1:PORT".
+class ServerProcess
+{
+public:
+    ServerProcess() { process.setProgram(QStringLiteral(MTW_BIN_DIR "/mtwserver")); }
+    ~ServerProcess()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.kill();
+            process.waitForFinished(3000);
+        }
+    }
+
+    // Starts with `arguments` and waits for the listening line; false when it never came.
+    bool start(const QStringList &arguments, int timeoutMs = 10000)
+    {
+        process.setArguments(arguments);
+        process.start();
+        if (!process.waitForStarted(timeoutMs))
+            return false;
+        static const QRegularExpression listening(QStringLiteral("listening on [^ ]*:(\\d+) "));
+        return QTest::qWaitFor(
+                   [&] {
+                       log += process.readAllStandardError();
+                       const auto match = listening.match(QString::fromUtf8(log));
+                       if (match.hasMatch())
+                           port = quint16(match.captured(1).toUInt());
+                       return port != 0 || process.state() == QProcess::NotRunning;
+                   },
+                   timeoutMs)
+            && port != 0;
+    }
+
+    QString allLog()
+    {
+        log += process.readAllStandardError();
+        return QString::fromUtf8(log);
+    }
+
+    QProcess process;
+    QByteArray log;
+    quint16 port = 0;
+};
+
+// Runs mtwserver to completion (for --version, --check-config ...) and returns exit code + output.
+struct ProcessResult
+{
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+inline ProcessResult
+runServer(const QStringList &arguments,
+          const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment(),
+          const QString &workingDir = QString())
+{
+    QProcess process;
+    process.setProcessEnvironment(env);
+    if (!workingDir.isEmpty())
+        process.setWorkingDirectory(workingDir);
+    process.start(QStringLiteral(MTW_BIN_DIR "/mtwserver"), arguments);
+    ProcessResult result;
+    if (!process.waitForFinished(15000)) {
+        process.kill();
+        process.waitForFinished();
+        return result;
+    }
+    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    result.out = QString::fromUtf8(process.readAllStandardOutput());
+    result.err = QString::fromUtf8(process.readAllStandardError());
+    return result;
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <QUrl>
+#include <QWebSocket>
+#include <QWebSocketHandshakeOptions>
+
+// A real WebSocket client for integration tests: records every message it receives, parsed.
+// Lives in the test's thread.
+class TestClient : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit TestClient(QObject *parent = nullptr)
+        : QObject(parent)
+    {
+        connect(&socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) {
+            texts.append(text);
+            received.append(QJsonDocument::fromJson(text.toUtf8()).object());
+        });
+        connect(&socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &data) {
+            binaries.append(data);
+        });
+        connect(&socket, &QWebSocket::disconnected, this, [this] {
+            closeCode = int(socket.closeCode());
+            closeReason = socket.closeReason();
+            closed = true;
+        });
+    }
+
+    // Opens the socket and waits for the opening ack; returns false on failure.
+    bool open(const QUrl &url)
+    {
+        socket.open(url);
+        if (!QTest::qWaitFor([this] { return !received.isEmpty() || closed; }, 5000))
+            return false;
+        if (received.isEmpty())
+            return false;
+        connId = received.constFirst()
+                     .value(QStringLiteral("payload"))
+                     .toObject()
+                     .value(QStringLiteral("data"))
+                     .toObject()
+                     .value(QStringLiteral("conn_id"))
+                     .toString();
+        return !connId.isEmpty();
+    }
+
+    void sendJson(const QJsonObject &object)
+    {
+        socket.sendTextMessage(
+            QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact)));
+    }
+
+    // Sends an envelope with the given type, id and extra fields (timestamp and payload filled in).
+    void sendEnvelope(const QString &type, const QString &id, QJsonObject fields = {})
+    {
+        fields.insert(QStringLiteral("id"), id);
+        fields.insert(QStringLiteral("type"), type);
+        if (!fields.contains(QStringLiteral("payload")))
+            fields.insert(QStringLiteral("payload"),
+                          QJsonObject{{QStringLiteral("kind"), QStringLiteral("None")}});
+        fields.insert(QStringLiteral("timestamp"), 1711843200000.0);
+        sendJson(fields);
+    }
+
+    // The first received message whose ref_id is `refId`, waiting up to 5 s.
+    QJsonObject reply(const QString &refId, int timeoutMs = 5000)
+    {
+        QJsonObject found;
+        (void)QTest::qWaitFor(
+            [&] {
+                for (const QJsonObject &message : std::as_const(received)) {
+                    if (message.value(QStringLiteral("ref_id")).toString() == refId) {
+                        found = message;
+                        return true;
+                    }
+                }
+                return false;
+            },
+            timeoutMs);
+        return found;
+    }
+
+    // Messages received of the given type (optionally on a channel).
+    QList<QJsonObject> ofType(const QString &type, const QString &channel = QString()) const
+    {
+        QList<QJsonObject> out;
+        for (const QJsonObject &message : received) {
+            if (message.value(QStringLiteral("type")).toString() == type
+                && (channel.isEmpty()
+                    || message.value(QStringLiteral("channel")).toString() == channel)) {
+                out.append(message);
+            }
+        }
+        return out;
+    }
+
+    bool waitClosed(int timeoutMs = 5000)
+    {
+        return QTest::qWaitFor([this] { return closed; }, timeoutMs);
+    }
+
+    QWebSocket socket;
+    QList<QJsonObject> received;
+    QStringList texts;
+    QList<QByteArray> binaries;
+    QString connId;
+    bool closed = false;
+    int closeCode = -1;
+    QString closeReason;
+};
+
+// Sends a raw HTTP request over a plain TCP socket and returns the whole response.
+inline QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs = 5000)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(timeoutMs))
+        return {};
+    socket.write(request);
+    QByteArray response;
+    (void)QTest::qWaitFor(
+        [&] {
+            response += socket.readAll();
+            return socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        timeoutMs);
+    response += socket.readAll();
+    return response;
+}
+
+// A client frame (FIN, opcode text, masked with a zero key) carrying `payload`.
+inline QByteArray maskedTextFrame(const QByteArray &payload)
+{
+    QByteArray frame;
+    frame.append(char(0x81));
+    if (payload.size() < 126) {
+        frame.append(char(0x80 | payload.size()));
+    } else {
+        frame.append(char(0x80 | 126));
+        frame.append(char((payload.size() >> 8) & 0xff));
+        frame.append(char(payload.size() & 0xff));
+    }
+    frame.append(4, '\0'); // masking key 0: the payload goes out as is
+    frame.append(payload);
+    return frame;
+}
+
+// A WebSocket client that reads at most `readBuffer` bytes and then stops reading from the
+// kernel: the server's output to it backs up, as with a slow or stalled consumer.
+// Returns after the 101 response; `subscribeTo` (if set) is subscribed first.
+inline bool openStalledClient(QTcpSocket &socket, quint16 port, const QByteArray &subscribeTo)
+{
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(3000))
+        return false;
+    socket.write(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    QByteArray seen;
+    if (!QTest::qWaitFor(
+            [&] {
+                seen += socket.readAll();
+                return seen.contains("\r\n\r\n");
+            },
+            3000)) {
+        return false;
+    }
+    if (!seen.startsWith("HTTP/1.1 101"))
+        return false;
+    if (!subscribeTo.isEmpty()) {
+        socket.write(maskedTextFrame(R"({"id":"s1","type":"subscribe","channel":")" + subscribeTo
+                                     + R"(","payload":{"kind":"None"},"timestamp":1})"));
+        socket.flush();
+        // Wait for the subscribe response before stalling.
+        if (!QTest::qWaitFor(
+                [&] {
+                    seen += socket.readAll();
+                    return seen.contains("\"subscribed\"");
+                },
+                3000)) {
+            return false;
+        }
+    }
+    socket.setReadBufferSize(1024);
+    return true;
+}
