@@ -2,7 +2,7 @@
 // mtwserver: the headless front end. Reads the configuration, starts an Mtw::Server and turns
 // SIGINT/SIGTERM into a graceful shutdown. No business logic lives here.
 #include "logoutput.h"
-#include "signalbridge.h"
+#include "server/signalbridge.h"
 
 #include <mtw/buildinfo.h>
 #include <mtw/config.h>
@@ -209,10 +209,10 @@ int main(int argc, char *argv[])
         return startExitCode(started.error());
     }
 
-    Mtw::SignalBridge signalBridge;
+    Mtw::Internal::SignalBridge signalBridge;
     signalBridge.install();
     QObject::connect(&signalBridge,
-                     &Mtw::SignalBridge::terminationRequested,
+                     &Mtw::Internal::SignalBridge::terminationRequested,
                      &server,
                      [&server](int signo) {
                          qInfo().noquote() << "signal" << signo

@@ -145,7 +145,7 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
     SubscribeOutcome out;
     JoinStatus status = JoinStatus::Missing;
     {
-        QMutexLocker locker(&shard.mutex); locker.unlock();
+        QMutexLocker locker(&shard.mutex);
         const auto it = shard.channels.find(channel);
         if (it != shard.channels.end())
             status = joinLocked(*it, member, authenticated, historyLimit, out);
@@ -160,7 +160,7 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
         Channel fresh = makeChannel(settings);
         bool created = false;
         {
-            QMutexLocker locker(&shard.mutex); locker.unlock();
+            QMutexLocker locker(&shard.mutex);
             auto it = shard.channels.find(channel);
             if (it == shard.channels.end()) {
                 it = shard.channels.emplace(channel, std::move(fresh));
@@ -195,7 +195,7 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
     if (!isValidChannelName(channel))
         return out;
     Shard &shard = shardFor(channel);
-    QMutexLocker locker(&shard.mutex); locker.unlock();
+    QMutexLocker locker(&shard.mutex);
     const auto it = shard.channels.find(channel);
     if (it == shard.channels.end())
         return out;
@@ -228,7 +228,7 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
     QByteArray evicted; // destroyed after the lock is released
     {
         Shard &shard = shardFor(channel);
-        QMutexLocker locker(&shard.mutex); locker.unlock();
+        QMutexLocker locker(&shard.mutex);
         const auto it = shard.channels.find(channel);
         if (it == shard.channels.end()) {
             status = Status::Missing;
@@ -266,7 +266,7 @@ Result<QList<QByteArray>> ChannelRegistry::history(const QString &channel, int l
     if (!isValidChannelName(channel))
         return invalidName(channel);
     Shard &shard = shardFor(channel);
-    QMutexLocker locker(&shard.mutex); locker.unlock();
+    QMutexLocker locker(&shard.mutex);
     const auto it = shard.channels.constFind(channel);
     if (it == shard.channels.cend()) {
         locker.unlock();
@@ -282,7 +282,7 @@ Result<QList<Member>> ChannelRegistry::presence(const QString &channel) const
     QList<Member> members;
     {
         Shard &shard = shardFor(channel);
-        QMutexLocker locker(&shard.mutex); locker.unlock();
+        QMutexLocker locker(&shard.mutex);
         const auto it = shard.channels.constFind(channel);
         if (it == shard.channels.cend()) {
             locker.unlock();
@@ -303,7 +303,7 @@ QList<ChannelInfo> ChannelRegistry::channels() const
     QList<ChannelInfo> out;
     for (int i = 0; i < ShardCount; ++i) {
         const Shard &shard = m_shards[i];
-        QMutexLocker locker(&shard.mutex); locker.unlock();
+        QMutexLocker locker(&shard.mutex);
         out.reserve(out.size() + shard.channels.size());
         for (auto it = shard.channels.cbegin(); it != shard.channels.cend(); ++it) {
             out.append(ChannelInfo{it.key(),
@@ -323,7 +323,7 @@ int ChannelRegistry::channelCount() const
     qsizetype count = 0;
     for (int i = 0; i < ShardCount; ++i) {
         const Shard &shard = m_shards[i];
-        QMutexLocker locker(&shard.mutex); locker.unlock();
+        QMutexLocker locker(&shard.mutex);
         count += shard.channels.size();
     }
     return int(count);
@@ -332,7 +332,7 @@ int ChannelRegistry::channelCount() const
 std::optional<ChannelSettings> ChannelRegistry::settings(const QString &channel) const
 {
     Shard &shard = shardFor(channel);
-    QMutexLocker locker(&shard.mutex); locker.unlock();
+    QMutexLocker locker(&shard.mutex);
     const auto it = shard.channels.constFind(channel);
     if (it == shard.channels.cend())
         return std::nullopt;
@@ -342,7 +342,7 @@ std::optional<ChannelSettings> ChannelRegistry::settings(const QString &channel)
 bool ChannelRegistry::isMember(const QString &channel, quint64 connKey) const
 {
     Shard &shard = shardFor(channel);
-    QMutexLocker locker(&shard.mutex); locker.unlock();
+    QMutexLocker locker(&shard.mutex);
     const auto it = shard.channels.constFind(channel);
     return it != shard.channels.cend() && it->members.contains(connKey);
 }

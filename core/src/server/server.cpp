@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "modules/modulehost.h"
+#include "server/signalbridge.h"
 #include "transport/acceptor.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
@@ -6,9 +8,15 @@
 
 #include <mtw/server.h>
 
+#include <QCoreApplication>
+#include <QDir>
 #include <QHostInfo>
 #include <QThread>
 #include <QTimer>
+
+#ifndef MTW_PLUGIN_INSTALL_DIR
+#  define MTW_PLUGIN_INSTALL_DIR ""
+#endif
 
 namespace Mtw {
 
@@ -34,21 +42,36 @@ QString DisconnectReason::toString() const
 
 namespace Internal {
 
-class ServerPrivate
+// Also the ServerHandle modules use: each call finds the connection's worker and queues the work
+// there, so it is safe from any thread.
+class ServerPrivate : public ServerHandle
 {
 public:
     enum class State { Stopped, Running, ShuttingDown };
 
-    explicit ServerPrivate(const Config &cfg)
-        : config(cfg)
+    ServerPrivate(Server *server, const Config &cfg)
+        : q(server)
+        , config(cfg)
+        , events(new ServerEvents(server))
+        , modules(new ModuleHost(cfg, events, &shared, this, server))
     { }
 
     Result<QHostAddress> resolveHost() const;
-    void startWorkers(Server *q, int count);
+    void startWorkers(int count);
     void stopWorkers();
+    void onWorkerDrained();
+    QStringList pluginSearchPaths() const;
 
+    bool sendTo(const QString &connId, const Message &message) override;
+    Result<int> publish(const QString &channel, const Message &message) override;
+    bool disconnect(const QString &connId, const QString &reason) override;
+
+    Server *const q;
     Config config;
     State state = State::Stopped;
+    SharedState shared;
+    ServerEvents *events;
+    ModuleHost *modules;
     std::unique_ptr<ServerContext> context;
     Acceptor *acceptor = nullptr;
     QList<QThread *> threads;
@@ -65,13 +88,24 @@ Result<QHostAddress> ServerPrivate::resolveHost() const
     if (address.setAddress(host))
         return address;
     const QHostInfo info = QHostInfo::fromName(host);
-    if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
+    if (info.error() != QHostInfo::NoError || info.addresses().isEmpty())
         return fail(400, u"server.host: cannot resolve \"%1\": %2"_s.arg(host, info.errorString()));
-    }
     return info.addresses().constFirst();
 }
 
-void ServerPrivate::startWorkers(Server *q, int count)
+QStringList ServerPrivate::pluginSearchPaths() const
+{
+    // Configured first, then next to the binary (build and install trees share the layout),
+    // the install location and ./plugins.
+    return {config.server.pluginsDir,
+            QCoreApplication::instance()
+                ? QCoreApplication::applicationDirPath() + u"/../lib/mtw/plugins"_s
+                : QString(),
+            QString::fromUtf8(MTW_PLUGIN_INSTALL_DIR),
+            QDir::current().filePath(u"plugins"_s)};
+}
+
+void ServerPrivate::startWorkers(int count)
 {
     for (int i = 0; i < count; ++i) {
         auto *worker = new Worker(context.get(), i);
@@ -82,18 +116,22 @@ void ServerPrivate::startWorkers(Server *q, int count)
         QObject::connect(thread, &QThread::finished, worker, &QObject::deleteLater);
         QObject::connect(worker, &Worker::connectionOpened, q, &Server::connectionOpened);
         QObject::connect(worker, &Worker::connectionClosed, q, &Server::connectionClosed);
-        QObject::connect(worker, &Worker::drained, q, [this, q] {
-            if (state == State::ShuttingDown && ++drainedWorkers == int(threads.size())) {
-                stopWorkers();
-                qCInfo(lcServer) << "shutdown complete";
-                Q_EMIT q->finished();
-            }
-        });
+        QObject::connect(worker, &Worker::drained, q, [this] { onWorkerDrained(); });
         context->workers.append(worker);
         threads.append(thread);
         thread->start();
         worker->postInitialize();
     }
+}
+
+void ServerPrivate::onWorkerDrained()
+{
+    if (state != State::ShuttingDown || ++drainedWorkers != int(threads.size()))
+        return;
+    if (forceTimer)
+        forceTimer->stop();
+    qCInfo(lcServer) << "all connections closed; stopping modules";
+    modules->stop(); // emits stopped() when the last one is done
 }
 
 void ServerPrivate::stopWorkers()
@@ -111,13 +149,63 @@ void ServerPrivate::stopWorkers()
     state = State::Stopped;
 }
 
+bool ServerPrivate::sendTo(const QString &connId, const Message &message)
+{
+    if (!context)
+        return false;
+    const int worker = context->workerOf(connId);
+    if (worker < 0)
+        return false;
+    context->workers.at(worker)->postSend(connId, encodeMessage(message));
+    return true;
+}
+
+Result<int> ServerPrivate::publish(const QString &channel, const Message &message)
+{
+    if (!context)
+        return fail(503, u"the server is not running"_s);
+    Message copy = message;
+    copy.channel = channel;
+    copy.metadata.insert(u"from"_s, u"server"_s);
+    const QByteArray json = encodeMessage(copy);
+    const auto outcome = context->registry.publish(channel, 0, true, json);
+    if (!outcome)
+        return tl::unexpected(outcome.error());
+    quint64 mask = outcome->workerMask;
+    for (int i = 0; mask != 0; ++i, mask >>= 1) {
+        if (mask & 1)
+            context->workers.at(i)->postDelivery(Delivery{channel, json, 0, outcome->binary});
+    }
+    return outcome->recipients;
+}
+
+bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
+{
+    if (!context)
+        return false;
+    const int worker = context->workerOf(connId);
+    if (worker < 0)
+        return false;
+    context->workers.at(worker)->postKick(connId, reason);
+    return true;
+}
+
 } // namespace Internal
 
 Server::Server(const Config &config, QObject *parent)
     : QObject(parent)
-    , d(std::make_unique<Internal::ServerPrivate>(config))
+    , d(std::make_unique<Internal::ServerPrivate>(this, config))
 {
     qRegisterMetaType<Mtw::DisconnectReason>();
+    qRegisterMetaType<Mtw::ClientInfo>();
+    qRegisterMetaType<Mtw::Message>();
+    connect(d->modules, &Internal::ModuleHost::stopped, this, [this] {
+        if (d->state != Internal::ServerPrivate::State::ShuttingDown)
+            return;
+        d->stopWorkers();
+        qCInfo(lcServer) << "shutdown complete";
+        Q_EMIT finished();
+    });
 }
 
 Server::~Server()
@@ -127,6 +215,11 @@ Server::~Server()
         d->acceptor = nullptr;
         d->stopWorkers();
     }
+}
+
+void Server::addModule(std::shared_ptr<IModule> module, const ModuleMetadata &metadata)
+{
+    d->modules->addBuiltin(std::move(module), metadata);
 }
 
 Result<void> Server::start()
@@ -144,6 +237,17 @@ Result<void> Server::start()
     workers = std::min(workers, 64);
 
     d->context = std::make_unique<Internal::ServerContext>(d->config, workers);
+    d->context->events = d->events;
+    d->context->services = &d->modules->services();
+
+    // Modules start before the first client can arrive and may register services until then.
+    d->modules->setSearchPaths(d->pluginSearchPaths());
+    if (const auto started = d->modules->start(); !started) {
+        d->modules->stop();
+        d->context.reset();
+        return started;
+    }
+
     d->acceptor = new Internal::Acceptor(d->context.get(), this);
     const quint16 port = quint16(d->config.server.port);
     if (!d->acceptor->listen(*address, port)) {
@@ -152,6 +256,7 @@ Result<void> Server::start()
         const QString where = u"%1:%2"_s.arg(d->config.server.host).arg(port);
         delete d->acceptor;
         d->acceptor = nullptr;
+        d->modules->stop();
         d->context.reset();
         switch (error) {
         case QAbstractSocket::AddressInUseError:
@@ -166,7 +271,7 @@ Result<void> Server::start()
             return fail(500, u"cannot listen on %1: %2"_s.arg(where, reason));
         }
     }
-    d->startWorkers(this, workers);
+    d->startWorkers(workers);
     d->state = Internal::ServerPrivate::State::Running;
     qCInfo(lcServer).noquote() << "listening on"
                                << d->acceptor->serverAddress().toString() + u':'
@@ -184,6 +289,7 @@ void Server::shutdown()
     qCInfo(lcServer) << "graceful shutdown: closing" << connectionCount() << "connections";
     Q_EMIT shutdownStarted();
     d->acceptor->close();
+    Q_EMIT d->events->aboutToShutdown();
     d->drainedWorkers = 0;
     for (Internal::Worker *worker : std::as_const(d->context->workers))
         worker->postShutdown();
@@ -197,6 +303,25 @@ void Server::shutdown()
             worker->postForceClose();
     });
     d->forceTimer->start(d->config.server.shutdownTimeout * 1000);
+}
+
+int Server::run()
+{
+    if (const auto started = start(); !started) {
+        qCCritical(lcServer).noquote() << started.error().message;
+        return 1;
+    }
+    Internal::SignalBridge signalBridge;
+    signalBridge.install();
+    connect(&signalBridge, &Internal::SignalBridge::terminationRequested, this, [this](int signo) {
+        qCInfo(lcServer).noquote()
+            << "signal" << signo << "received: shutting down (send it again to force)";
+        shutdown();
+    });
+    QEventLoop loop;
+    connect(this, &Server::finished, &loop, &QEventLoop::quit);
+    loop.exec();
+    return 0;
 }
 
 bool Server::isRunning() const
@@ -232,6 +357,31 @@ int Server::connectionCount() const
     for (const Internal::Worker *worker : std::as_const(d->context->workers))
         count += worker->connectionCount();
     return count;
+}
+
+ServerEvents *Server::events() const
+{
+    return d->events;
+}
+
+SharedState &Server::shared() const
+{
+    return d->shared;
+}
+
+ServerHandle &Server::handle() const
+{
+    return *d;
+}
+
+QList<ModuleStatus> Server::modules() const
+{
+    return d->modules->statuses();
+}
+
+QStringList Server::pluginSearchPaths() const
+{
+    return d->modules->searchPaths().isEmpty() ? d->pluginSearchPaths() : d->modules->searchPaths();
 }
 
 } // namespace Mtw

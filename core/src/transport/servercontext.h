@@ -4,6 +4,7 @@
 #include "channels/channelregistry.h"
 
 #include <mtw/config.h>
+#include <mtw/serverevents.h>
 
 #include <QHash>
 #include <QHostAddress>
@@ -15,6 +16,11 @@
 namespace Mtw::Internal {
 
 class Worker;
+struct Services;
+
+// A decision service (authenticator, filter, request handler) that takes longer than this is
+// treated as a reject and logged: it runs on an I/O thread that serves thousands of clients.
+inline constexpr qint64 DecisionBudgetMs = 100;
 
 // Counts pending (not yet upgraded) connections per peer address, so that one address cannot
 // hold the server with half-sent handshakes (slowloris). Thread-safe.
@@ -65,7 +71,26 @@ public:
     ServerCounters counters;
     std::atomic<int> connections{0}; // upgraded plus reserved for an upgrade in progress
     std::atomic<quint64> nextConnKey{1};
-    QList<Worker *> workers; // filled before the first connection, read-only afterwards
+    QList<Worker *> workers;            // filled before the first connection, read-only afterwards
+    const Services *services = nullptr; // module services; read-only while serving
+    ServerEvents *events = nullptr;     // lives in the server's thread; emitted from workers
+
+    // Which worker holds a conn_id, so that modules and the admin can reach a connection.
+    void addToDirectory(const QString &connId, int worker)
+    {
+        QMutexLocker lock(&m_directoryMutex);
+        m_directory.insert(connId, worker);
+    }
+    void removeFromDirectory(const QString &connId)
+    {
+        QMutexLocker lock(&m_directoryMutex);
+        m_directory.remove(connId);
+    }
+    int workerOf(const QString &connId) const
+    {
+        QMutexLocker lock(&m_directoryMutex);
+        return m_directory.value(connId, -1);
+    }
 
     // Reserves room for one more connection; false when server.max_connections is reached.
     bool reserveConnection()
@@ -77,6 +102,10 @@ public:
         return true;
     }
     void releaseConnection() { connections.fetch_sub(1, std::memory_order_relaxed); }
+
+private:
+    mutable QMutex m_directoryMutex;
+    QHash<QString, int> m_directory;
 };
 
 } // namespace Mtw::Internal

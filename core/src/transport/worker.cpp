@@ -80,6 +80,34 @@ void Worker::postForceClose()
     QMetaObject::invokeMethod(this, &Worker::forceClose, Qt::QueuedConnection);
 }
 
+void Worker::postSend(const QString &connId, const QByteArray &json)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, connId, json] {
+            if (Connection *connection = m_byConnId.value(connId))
+                sendEncoded(*connection, json);
+        },
+        Qt::QueuedConnection);
+}
+
+void Worker::postKick(const QString &connId, const QString &reason)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, connId, reason] {
+            Connection *connection = m_byConnId.value(connId);
+            if (!connection)
+                return;
+            qCInfo(lcTransport).noquote() << "connection" << connId << "kicked:" << reason;
+            closeConnection(*connection,
+                            QWebSocketProtocol::CloseCodePolicyViolated,
+                            reason,
+                            DisconnectReason::kicked(reason));
+        },
+        Qt::QueuedConnection);
+}
+
 void Worker::initialize()
 {
     const WebSocketConfig &ws = m_context->config.transport.websocket;
@@ -262,6 +290,8 @@ void Worker::setUpConnection(QWebSocket *socket)
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = now();
     m_connections.insert(connection->key, connection);
+    m_byConnId.insert(connection->connId, connection);
+    m_context->addToDirectory(connection->connId, m_index);
     m_connectionCount.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.connectionsTotal.fetch_add(1, std::memory_order_relaxed);
 
@@ -314,6 +344,8 @@ void Worker::cleanUp(quint64 key)
     Connection *connection = m_connections.take(key);
     if (!connection)
         return;
+    m_byConnId.remove(connection->connId);
+    m_context->removeFromDirectory(connection->connId);
     const QStringList channels = connection->channels;
     for (const QString &channel : channels)
         leaveChannel(*connection, channel);

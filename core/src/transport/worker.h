@@ -54,6 +54,8 @@ public:
     void postDelivery(const Delivery &delivery);
     void postShutdown();
     void postForceClose();
+    void postSend(const QString &connId, const QByteArray &json);
+    void postKick(const QString &connId, const QString &reason);
 
 Q_SIGNALS:
     void connectionOpened(const QString &connId);
@@ -126,6 +128,7 @@ private:
     QHash<QTcpSocket *, PendingSocket> m_pending; // reading the HTTP request head
     QHash<QByteArray, QTcpSocket *> m_upgrading;  // handed to QWebSocketServer, by peer
     QHash<quint64, Connection *> m_connections;   // owned
+    QHash<QString, Connection *> m_byConnId;      // the same connections, by conn_id
     QHash<QString, QSet<Connection *>> m_members; // channel -> local subscribers
     std::atomic<int> m_connectionCount{0};
     bool m_shuttingDown = false;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "signalbridge.h"
+#include "server/signalbridge.h"
 
 #include <QSocketNotifier>
 #include <QtGlobal>
@@ -11,7 +11,7 @@
 #  include <csignal>
 #endif
 
-namespace Mtw {
+namespace Mtw::Internal {
 
 #ifdef Q_OS_UNIX
 namespace {
@@ -80,4 +80,4 @@ void SignalBridge::readSignal()
 #endif
 }
 
-} // namespace Mtw
+} // namespace Mtw::Internal

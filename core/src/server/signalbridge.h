@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <mtw/global.h>
+
 #include <QObject>
 
 class QSocketNotifier;
 
-namespace Mtw {
+namespace Mtw::Internal {
 
 // Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
 // handler itself does nothing but write one byte. A second signal exits at once (128 + signo):
 // the operator's way out of a shutdown that is taking too long. Lives in the main thread.
-class SignalBridge : public QObject
+class MTW_CORE_EXPORT SignalBridge : public QObject
 {
     Q_OBJECT
 
@@ -29,4 +31,4 @@ private:
     QSocketNotifier *m_notifier = nullptr;
 };
 
-} // namespace Mtw
+} // namespace Mtw::Internal

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The module API: what a plugin in plugins/ implements and what the server gives it.
+// See docs/plugins.md for a walk-through.
+#pragma once
+
+#include <mtw/config.h>
+#include <mtw/global.h>
+#include <mtw/message.h>
+#include <mtw/result.h>
+#include <mtw/serverevents.h>
+#include <mtw/services.h>
+
+#include <QReadWriteLock>
+#include <QVariant>
+#include <QtPlugin>
+
+#include <memory>
+
+// The plugin interface id. The trailing number is the module API major version: a plugin built
+// against another major version is refused before any of its code runs.
+#define MTW_MODULE_IID "org.mtwserver.IModule/1"
+
+namespace Mtw {
+
+inline constexpr int ModuleApiVersion = 1;
+
+enum class HealthStatus { Healthy, Degraded, Unhealthy };
+
+struct ModuleHealth
+{
+    HealthStatus status = HealthStatus::Healthy;
+    QString reason; // what is wrong, for the admin view
+};
+
+// Key-value state shared by all modules (and the core). Thread-safe.
+class MTW_CORE_EXPORT SharedState
+{
+public:
+    QVariant value(const QString &key, const QVariant &fallback = {}) const;
+    void insert(const QString &key, const QVariant &value);
+    bool remove(const QString &key);
+    bool contains(const QString &key) const;
+    QStringList keys() const;
+
+private:
+    mutable QReadWriteLock m_lock;
+    QVariantMap m_values;
+};
+
+// What a module may ask the running server to do. Thread-safe; every call returns at once and
+// the work happens on the connection's I/O thread.
+class MTW_CORE_EXPORT ServerHandle
+{
+public:
+    virtual ~ServerHandle() = default;
+    // Sends `message` to one connection; false when no such connection is open.
+    virtual bool sendTo(const QString &connId, const Message &message) = 0;
+    // Delivers `message` to every member of `channel` (metadata.from = "server"). Returns the
+    // number of recipients, or an Error (404 when the channel does not exist).
+    virtual Result<int> publish(const QString &channel, const Message &message) = 0;
+    // Closes a connection (DisconnectReason Kicked with `reason`); false when it is not open.
+    virtual bool disconnect(const QString &connId, const QString &reason) = 0;
+};
+
+namespace Internal {
+class ModuleContextPrivate;
+}
+
+// Handed to IModule::load(): the module's settings and the server's extension points.
+// Valid for the life of the module; use it from the server's main thread.
+class MTW_CORE_EXPORT ModuleContext
+{
+public:
+    explicit ModuleContext(std::unique_ptr<Internal::ModuleContextPrivate> d);
+    ~ModuleContext();
+    Q_DISABLE_COPY_MOVE(ModuleContext)
+
+    QString moduleId() const;
+    const QVariantMap &config() const; // the [[modules]] config table, ${ENV} expanded
+    const Config &serverConfig() const;
+    ServerEvents *events() const;
+    SharedState &shared() const;
+    ServerHandle &server() const; // usable once the module has started
+
+    // Decision services. Higher priority runs first. The objects must outlive the module's stop.
+    void registerAuthenticator(IAuthenticator *authenticator, int priority = 0);
+    void registerMessageFilter(IMessageFilter *filter, int priority = 0);
+    void registerRequestHandler(const QString &action, IRequestHandler *handler);
+
+    // For modules whose stop() returned false: call when the asynchronous stop is complete.
+    void stopFinished();
+
+private:
+    std::unique_ptr<Internal::ModuleContextPrivate> d;
+};
+
+// The interface every module implements. The plugin's root object (the class with
+// Q_PLUGIN_METADATA) derives from QObject and IModule and declares Q_INTERFACES(Mtw::IModule).
+// Every call comes from the server's main thread. No exception may escape: the host catches
+// them, but a module that throws is marked failed.
+class IModule
+{
+public:
+    virtual ~IModule() = default;
+
+    // Read config, register services, connect to events. An Error marks the module failed.
+    virtual Result<void> load(ModuleContext &context) = 0;
+    // The server is about to accept clients.
+    virtual Result<void> start() { return {}; }
+    // Connections are closed. Return true when stopped; return false to stop asynchronously and
+    // call ModuleContext::stopFinished() later (the host waits up to its stop deadline).
+    virtual bool stop() { return true; }
+    virtual ModuleHealth health() const { return {}; }
+};
+
+} // namespace Mtw
+
+Q_DECLARE_INTERFACE(Mtw::IModule, MTW_MODULE_IID)

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/config.h>
+#include <mtw/module.h>
+#include <mtw/modulestatus.h>
+
+#include <QHash>
+#include <QObject>
+#include <QStringList>
+
+#include <memory>
+#include <vector>
+
+class QPluginLoader;
+class QTimer;
+
+namespace Mtw::Internal {
+
+class ModuleHost;
+
+// The decision services modules registered, sorted by descending priority. Filled while modules
+// load and start, then read-only while the server serves: I/O workers read it without locks.
+struct Services
+{
+    template<typename T>
+    struct Ranked
+    {
+        int priority = 0;
+        T *service = nullptr;
+        QString owner; // module id, for logs
+    };
+    QList<Ranked<IAuthenticator>> authenticators;
+    QList<Ranked<IMessageFilter>> filters;
+    QHash<QString, Ranked<IRequestHandler>> requestHandlers; // by action
+
+    void removeOwner(const QString &owner);
+    void sort();
+};
+
+class ModuleContextPrivate
+{
+public:
+    ModuleHost *host = nullptr;
+    int entry = -1;
+    QString id;
+    QVariantMap config;
+};
+
+// Finds, orders, loads, starts and stops modules. Lives in the server's thread. Plugin libraries
+// are never unloaded while the process runs: code of a stopped module may still be referenced by
+// queued events or services.
+class ModuleHost : public QObject
+{
+    Q_OBJECT
+
+public:
+    ModuleHost(const Config &config,
+               ServerEvents *events,
+               SharedState *shared,
+               ServerHandle *handle,
+               QObject *parent = nullptr);
+    ~ModuleHost() override;
+
+    // A module compiled into the program (ServerBuilder::module): always loaded, before the
+    // configured ones.
+    void addBuiltin(std::shared_ptr<IModule> module, const ModuleMetadata &metadata);
+    void setSearchPaths(const QStringList &directories);
+    QStringList searchPaths() const { return m_searchPaths; }
+    void setStopDeadline(int milliseconds) { m_stopDeadlineMs = milliseconds; }
+
+    // Discover, resolve, load and start. Modules that fail are marked failed and skipped; the
+    // result is an error only when a required module failed.
+    Result<void> start();
+    // Stops started modules in reverse order, each within the stop deadline; emits stopped().
+    void stop();
+
+    QList<ModuleStatus> statuses() const;
+    const Services &services() const { return m_services; }
+
+    // Called through ModuleContext.
+    void registerAuthenticator(int entry, IAuthenticator *service, int priority);
+    void registerMessageFilter(int entry, IMessageFilter *service, int priority);
+    void registerRequestHandler(int entry, const QString &action, IRequestHandler *service);
+    void stopFinished(int entry);
+
+    const Config &config() const { return m_config; }
+    ServerEvents *events() const { return m_events; }
+    SharedState *shared() const { return m_shared; }
+    ServerHandle *handle() const { return m_handle; }
+
+Q_SIGNALS:
+    void stopped();
+
+private:
+    struct Candidate
+    {
+        QString path;
+        ModuleMetadata metadata;
+        QString error; // set when the file is not a usable module
+    };
+    struct Entry
+    {
+        ModuleStatus status;
+        QVariantMap config;
+        QString path;
+        std::shared_ptr<IModule> builtin;
+        QPluginLoader *loader = nullptr; // deliberately never unloaded or deleted
+        IModule *module = nullptr;
+        std::unique_ptr<ModuleContext> context;
+        QList<int> dependencies; // entry indexes
+    };
+
+    QHash<QString, Candidate> discover() const;
+    void resolve(const QHash<QString, Candidate> &candidates);
+    void addConfigured(const ModuleConfig &configured, const QHash<QString, Candidate> &candidates);
+    void linkDependencies();
+    void orderTopologically();
+    bool dependenciesReady(Entry &entry);
+    void loadEntry(Entry &entry, int index);
+    void startEntry(Entry &entry);
+    void markFailed(Entry &entry, const QString &error);
+    void stopNext();
+    void finishStopping(Entry &entry, ModuleState state, const QString &error = QString());
+
+    const Config m_config;
+    ServerEvents *const m_events;
+    SharedState *const m_shared;
+    ServerHandle *const m_handle;
+    QStringList m_searchPaths;
+    int m_stopDeadlineMs = 5000;
+    std::vector<std::unique_ptr<Entry>> m_entries; // start order once resolved
+    Services m_services;
+    int m_stopping = -1; // index of the entry being stopped
+    QTimer *m_stopTimer = nullptr;
+    bool m_stopInProgress = false;
+};
+
+} // namespace Mtw::Internal
