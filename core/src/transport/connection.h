@@ -22,6 +22,7 @@ struct Connection
     QString connId;       // the ULID clients see as conn_id
     QString userId;       // set by an authenticator; empty when anonymous
     QStringList channels; // subscribed channels (usually few)
+    QStringList roles;    // from the authenticator
     QHostAddress peerAddress;
     QString userAgent;
     qint64 connectedAt = 0;   // ms since the Unix epoch

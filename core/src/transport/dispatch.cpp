@@ -117,15 +117,9 @@ void Worker::protocolError(Connection &connection, const QString &refId, const Q
 void Worker::dispatch(Connection &connection, Message message)
 {
     switch (message.type) {
-    case MessageType::Connect: {
-        Message ack =
-            Message::create(MessageType::Ack,
-                            Payload::fromJson(QJsonObject{{u"conn_id"_s, connection.connId}}));
-        ack.refId = message.id;
-        ack.metadata.insert(u"conn_id"_s, connection.connId);
-        send(connection, ack);
+    case MessageType::Connect:
+        handleConnect(connection, message);
         return;
-    }
     case MessageType::Ping: {
         Message pong = Message::create(MessageType::Pong);
         pong.refId = message.id;
@@ -133,19 +127,15 @@ void Worker::dispatch(Connection &connection, Message message)
         return;
     }
     case MessageType::Subscribe:
-        handleSubscribe(connection, message);
-        return;
     case MessageType::Unsubscribe:
-        handleUnsubscribe(connection, message);
-        return;
     case MessageType::Publish:
-        handlePublish(connection, std::move(message));
-        return;
     case MessageType::Request:
-        handleRequest(connection, message);
-        return;
     case MessageType::AgentTask:
-        handleAgentTask(connection, message);
+        // Module filters see these first: they may transform, reject or handle them.
+        if (!runFilters(connection, message))
+            return;
+        handleFiltered(connection, message);
+        runAfterFilters(connection, message);
         return;
     case MessageType::Disconnect:
         closeConnection(connection,
@@ -158,6 +148,52 @@ void Worker::dispatch(Connection &connection, Message message)
             << "ignored" << messageTypeName(message.type) << "from" << connection.connId;
         return;
     }
+}
+
+void Worker::handleFiltered(Connection &connection, const Message &message)
+{
+    switch (message.type) {
+    case MessageType::Subscribe:
+        handleSubscribe(connection, message);
+        return;
+    case MessageType::Unsubscribe:
+        handleUnsubscribe(connection, message);
+        return;
+    case MessageType::Publish:
+        handlePublish(connection, message);
+        return;
+    case MessageType::Request:
+        handleRequest(connection, message);
+        return;
+    case MessageType::AgentTask:
+        handleAgentTask(connection, message);
+        return;
+    default:
+        return;
+    }
+}
+
+void Worker::handleConnect(Connection &connection, const Message &message)
+{
+    if (hasAuthenticators()) {
+        QString token = message.metadata.value(u"token"_s).toString();
+        if (token.isEmpty())
+            token = message.metadata.value(u"auth_token"_s).toString();
+        if (!token.isEmpty()) {
+            if (const auto verified = authenticate(connection, token); !verified) {
+                refuseAuthentication(connection, verified.error(), message.id);
+                return;
+            }
+        }
+    }
+    Message ack =
+        Message::create(MessageType::Ack,
+                        Payload::fromJson(QJsonObject{{u"conn_id"_s, connection.connId}}));
+    ack.refId = message.id;
+    ack.metadata.insert(u"conn_id"_s, connection.connId);
+    if (connection.authenticated)
+        ack.metadata.insert(u"user_id"_s, connection.userId);
+    send(connection, ack);
 }
 
 void Worker::handleSubscribe(Connection &connection, const Message &message)
@@ -193,6 +229,8 @@ void Worker::handleSubscribe(Connection &connection, const Message &message)
     send(connection, replyTo(message, data));
     if (outcome->presence && !outcome->alreadyMember)
         announcePresence(connection, message.channel, "join"_L1, outcome->workerMask);
+    if (!outcome->alreadyMember && m_context->events->isListened(&ServerEvents::subscribed))
+        Q_EMIT m_context->events->subscribed(clientInfo(connection), message.channel);
 }
 
 void Worker::handleUnsubscribe(Connection &connection, const Message &message)
@@ -218,6 +256,8 @@ void Worker::leaveChannel(Connection &connection, const QString &channel)
     const UnsubscribeOutcome outcome = m_context->registry.unsubscribe(channel, connection.key);
     if (outcome.wasMember && outcome.presence)
         announcePresence(connection, channel, "leave"_L1, outcome.workerMask);
+    if (outcome.wasMember && m_context->events->isListened(&ServerEvents::unsubscribed))
+        Q_EMIT m_context->events->unsubscribed(clientInfo(connection), channel);
 }
 
 void Worker::announcePresence(const Connection &connection,
@@ -236,8 +276,9 @@ void Worker::announcePresence(const Connection &connection,
     fanOut(Delivery{channel, encodeMessage(notice), connection.key, false}, workerMask);
 }
 
-void Worker::handlePublish(Connection &connection, Message message)
+void Worker::handlePublish(Connection &connection, const Message &original)
 {
+    Message message = original;
     if (message.channel.isEmpty()) {
         send(connection, Message::error(400, u"publish needs a channel"_s, message.id));
         return;
@@ -259,6 +300,10 @@ void Worker::handlePublish(Connection &connection, Message message)
         return;
     }
     fanOut(Delivery{channel, json, connection.key, outcome->binary}, outcome->workerMask);
+    if (m_context->events->isListened(&ServerEvents::messagePublished))
+        Q_EMIT m_context->events->messagePublished(clientInfo(connection),
+                                                   message,
+                                                   outcome->recipients);
     Message reply = Message::response(
         requestId,
         QJsonObject{{u"published"_s, channel}, {u"recipients"_s, outcome->recipients}});
@@ -335,7 +380,7 @@ void Worker::handleRequest(Connection &connection, const Message &message)
         for (const ChannelInfo &info : m_context->registry.channels())
             list.append(QJsonObject{{u"name"_s, info.name}, {u"members"_s, info.members}});
         send(connection, replyTo(message, QJsonObject{{u"channels"_s, list}}));
-    } else {
+    } else if (!handleModuleRequest(connection, action, message)) {
         send(connection, Message::error(404, u"unknown action '%1'"_s.arg(action), message.id));
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "transport/worker.h"
 
+#include "modules/modulehost.h"
 #include "transport/connection.h"
 #include "transport/httprequest.h"
 #include "transport/logging.h"
@@ -317,6 +318,15 @@ void Worker::setUpConnection(QWebSocket *socket)
                         Payload::fromJson(QJsonObject{{u"conn_id"_s, connection->connId}}));
     ack.metadata.insert(u"conn_id"_s, connection->connId);
     send(*connection, ack);
+    if (m_context->events->isListened(&ServerEvents::clientConnected))
+        Q_EMIT m_context->events->clientConnected(clientInfo(*connection));
+    if (hasAuthenticators()) {
+        // A token in the upgrade (?token= or Authorization: Bearer) is checked at once.
+        if (const QString token = upgradeToken(*connection); !token.isEmpty()) {
+            if (const auto verified = authenticate(*connection, token); !verified)
+                refuseAuthentication(*connection, verified.error(), QString());
+        }
+    }
 
     if (m_shuttingDown) {
         closeConnection(*connection,
@@ -360,6 +370,8 @@ void Worker::cleanUp(quint64 key)
     }
     qCInfo(lcTransport).noquote() << "connection" << connection->connId
                                   << "closed:" << reason.toString();
+    if (m_context->events->isListened(&ServerEvents::clientDisconnected))
+        Q_EMIT m_context->events->clientDisconnected(clientInfo(*connection), reason);
 
     connection->socket->disconnect(this);
     connection->socket->deleteLater();

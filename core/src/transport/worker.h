@@ -3,6 +3,8 @@
 
 #include <mtw/disconnectreason.h>
 #include <mtw/message.h>
+#include <mtw/result.h>
+#include <mtw/services.h>
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -95,6 +97,16 @@ private:
     void deliver(const Delivery &delivery);
     void fanOut(const Delivery &delivery, quint64 workerMask);
 
+    // calls into modules (hooks.cpp)
+    ClientInfo clientInfo(const Connection &connection) const;
+    bool hasAuthenticators() const;
+    QString upgradeToken(const Connection &connection) const;
+    Result<void> authenticate(Connection &connection, const QString &token);
+    void refuseAuthentication(Connection &connection, const Error &error, const QString &refId);
+    bool runFilters(Connection &connection, Message &message);
+    void runAfterFilters(const Connection &connection, const Message &message);
+    bool handleModuleRequest(Connection &connection, const QString &action, const Message &message);
+
     // the mtw protocol (dispatch.cpp)
     void onTextMessage(Connection &connection, const QString &text);
     void onBinaryMessage(Connection &connection, const QByteArray &data);
@@ -102,7 +114,9 @@ private:
     void protocolError(Connection &connection, const QString &refId, const QString &text);
     void handleSubscribe(Connection &connection, const Message &message);
     void handleUnsubscribe(Connection &connection, const Message &message);
-    void handlePublish(Connection &connection, Message message);
+    void handlePublish(Connection &connection, const Message &original);
+    void handleConnect(Connection &connection, const Message &message);
+    void handleFiltered(Connection &connection, const Message &message);
     void handleRequest(Connection &connection, const Message &message);
     void handleAgentTask(Connection &connection, const Message &message);
     void leaveChannel(Connection &connection, const QString &channel);

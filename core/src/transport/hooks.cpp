@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// Where a worker calls into modules: authenticators, message filters, request handlers and
+// ServerEvents. Every call is guarded (an exception is a reject) and timed (a call over the
+// decision budget counts as a reject), so a misbehaving module cannot take a worker down.
+#include "modules/modulehost.h"
+#include "transport/connection.h"
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+#include "transport/worker.h"
+
+#include <QElapsedTimer>
+#include <QUrlQuery>
+#include <QWebSocket>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// Runs one decision call. Returns nullopt when it threw or overran the budget (logged).
+template<typename Call>
+auto decide(const QString &owner, const char *what, Call &&call) -> std::optional<decltype(call())>
+{
+    QElapsedTimer timer;
+    timer.start();
+    try {
+        auto result = call();
+        if (timer.elapsed() > DecisionBudgetMs) {
+            qCWarning(lcTransport).noquote()
+                << "module" << owner << what << "took" << timer.elapsed() << "ms (budget"
+                << DecisionBudgetMs << "ms): treated as a reject";
+            return std::nullopt;
+        }
+        return result;
+    } catch (const std::exception &e) {
+        qCWarning(lcTransport).noquote() << "module" << owner << what << "threw:" << e.what();
+    } catch (...) {
+        qCWarning(lcTransport).noquote() << "module" << owner << what << "threw an exception";
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+ClientInfo Worker::clientInfo(const Connection &connection) const
+{
+    ClientInfo info;
+    info.connId = connection.connId;
+    info.remoteAddress = connection.peerAddress;
+    info.userAgent = connection.userAgent;
+    info.connectedAt = connection.connectedAt;
+    info.authenticated = connection.authenticated;
+    info.userId = connection.userId;
+    info.roles = connection.roles;
+    return info;
+}
+
+bool Worker::hasAuthenticators() const
+{
+    return m_context->services && !m_context->services->authenticators.isEmpty();
+}
+
+QString Worker::upgradeToken(const Connection &connection) const
+{
+    const QNetworkRequest request = connection.socket->request();
+    const QString fromQuery =
+        QUrlQuery(request.url()).queryItemValue(u"token"_s, QUrl::FullyDecoded);
+    if (!fromQuery.isEmpty())
+        return fromQuery;
+    const QByteArray authorization = request.rawHeader("Authorization");
+    if (authorization.startsWith("Bearer ") || authorization.startsWith("bearer "))
+        return QString::fromUtf8(authorization.mid(7).trimmed());
+    return {};
+}
+
+Result<void> Worker::authenticate(Connection &connection, const QString &token)
+{
+    AuthRequest request;
+    request.connId = connection.connId;
+    request.token = token;
+    request.remoteAddress = connection.peerAddress;
+    const QNetworkRequest upgrade = connection.socket->request();
+    request.url = upgrade.url();
+    for (const QByteArray &name : upgrade.rawHeaderList())
+        request.headers.insert(name.toLower(), upgrade.rawHeader(name));
+
+    // The first authenticator (by priority) that accepts the token wins; when none does, the
+    // client sees the first refusal.
+    std::optional<Error> refusal;
+    for (const auto &ranked : m_context->services->authenticators) {
+        const auto outcome = decide(ranked.owner, "authenticate()", [&] {
+            return ranked.service->authenticate(request);
+        });
+        if (outcome && *outcome) {
+            connection.authenticated = true;
+            connection.userId = (*outcome)->userId;
+            connection.roles = (*outcome)->roles;
+            return {};
+        }
+        if (!refusal)
+            refusal = outcome ? (*outcome).error() : Error{401, u"authentication failed"_s};
+    }
+    return tl::unexpected(refusal.value_or(Error{401, u"authentication failed"_s}));
+}
+
+void Worker::refuseAuthentication(Connection &connection, const Error &error, const QString &refId)
+{
+    qCInfo(lcTransport).noquote() << "connection" << connection.connId
+                                  << "refused: authentication failed:" << error.message;
+    send(connection, Message::error(401, error.message, refId));
+    closeConnection(connection,
+                    QWebSocketProtocol::CloseCode(4001),
+                    u"authentication failed"_s,
+                    DisconnectReason::error(u"authentication failed"_s));
+}
+
+bool Worker::runFilters(Connection &connection, Message &message)
+{
+    if (!m_context->services || m_context->services->filters.isEmpty())
+        return true;
+    const ClientInfo client = clientInfo(connection);
+    for (const auto &ranked : m_context->services->filters) {
+        const auto decision = decide(ranked.owner, "beforeMessage()", [&] {
+            return ranked.service->beforeMessage(client, message);
+        });
+        if (!decision) {
+            send(connection,
+                 Message::error(500, u"message refused: a server module failed"_s, message.id));
+            return false;
+        }
+        switch (decision->action) {
+        case FilterDecision::Action::Accept:
+            continue;
+        case FilterDecision::Action::Reject:
+            send(connection,
+                 Message::error(decision->rejection.code, decision->rejection.message, message.id));
+            return false;
+        case FilterDecision::Action::Handled: {
+            Message reply = Message::response(message.id, decision->response);
+            reply.channel = message.channel;
+            send(connection, reply);
+            return false;
+        }
+        }
+    }
+    return true;
+}
+
+void Worker::runAfterFilters(const Connection &connection, const Message &message)
+{
+    if (!m_context->services || m_context->services->filters.isEmpty())
+        return;
+    const ClientInfo client = clientInfo(connection);
+    for (const auto &ranked : m_context->services->filters) {
+        decide(ranked.owner, "afterMessage()", [&] {
+            ranked.service->afterMessage(client, message);
+            return true;
+        });
+    }
+}
+
+bool Worker::handleModuleRequest(Connection &connection,
+                                 const QString &action,
+                                 const Message &message)
+{
+    if (!m_context->services)
+        return false;
+    const auto it = m_context->services->requestHandlers.constFind(action);
+    if (it == m_context->services->requestHandlers.cend())
+        return false;
+    const auto outcome = decide(it->owner, "handleRequest()", [&] {
+        return it->service->handleRequest(clientInfo(connection), message);
+    });
+    if (!outcome) {
+        send(connection,
+             Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
+    } else if (!*outcome) {
+        send(connection,
+             Message::error((*outcome).error().code, (*outcome).error().message, message.id));
+    } else {
+        Message reply = Message::response(message.id, **outcome);
+        reply.channel = message.channel;
+        send(connection, reply);
+    }
+    return true;
+}
+
+} // namespace Mtw::Internal
