@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// The load generator's engine: worker threads, each with an epoll loop over its share of the
+// connections, driving one scenario against a mtw-protocol server on loopback.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace MtwBench {
+
+enum class Scenario {
+    Fanout, // channels x subscribers, one publisher per channel, windowed publishes
+    Echo,   // request (no action) round trips, closed loop per connection
+    Storm,  // open every connection at once; time until the last opening ack
+    Idle,   // open connections, let them sit, read the server's RSS before and after
+};
+
+struct Options
+{
+    Scenario scenario = Scenario::Fanout;
+    std::string host = "127.0.0.1";
+    int port = 0;
+    std::string path = "/ws";
+    int threads = 2;
+    int sourceAddrs = 64;       // bind to 127.0.0.2 .. 127.0.0.(1+N); 0 = let the kernel pick
+    int channels = 1;           // fanout
+    int subscribers = 100;      // fanout: per channel
+    int connections = 100;      // echo, storm, idle
+    int64_t messages = 100;     // per publisher (fanout) or per connection (echo)
+    int window = 1;             // messages in flight per publisher / echo connection
+    int connectConcurrency = 0; // handshakes in progress at once; 0 = default for the scenario
+    double timeoutSeconds = 60;
+    double settleSeconds = 2; // idle: wait before reading RSS
+    int pid = 0;              // server pid for RSS (idle)
+    int payloadBytes = 0;     // extra padding in each payload
+    std::string beforeRun;    // shell command after setup, before the measured phase
+    std::string afterRun;     // shell command after the measured phase
+    bool verbose = false;
+};
+
+// Runs the scenario, prints one JSON object to stdout; returns 0 when everything expected was
+// delivered, 1 otherwise.
+int runBenchmark(const Options &options);
+
+} // namespace MtwBench

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+// mtw-loadgen: drives one benchmark scenario against a mtw-protocol WebSocket server on loopback
+// and prints its measurements as one JSON object. bench/run runs it; see docs/performance.md.
+#include "engine.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+void usage(FILE *out)
+{
+    std::fprintf(
+        out,
+        "usage: mtw-loadgen --port P [options]\n"
+        "  --scenario fanout|echo|storm|idle   (fanout)\n"
+        "  --host 127.0.0.x          server address, loopback only (127.0.0.1)\n"
+        "  --path /ws                upgrade path\n"
+        "  --threads N               epoll threads (number of cores)\n"
+        "  --source-addrs N          bind to 127.0.0.2..127.0.0.(N+1); 0 = no bind (64)\n"
+        "  --channels N              fanout: channels, one publisher each (1)\n"
+        "  --subscribers N           fanout: subscribers per channel (100)\n"
+        "  --connections N           echo/storm/idle: connections (100)\n"
+        "  --messages N              per publisher (fanout) or per connection (echo) (100)\n"
+        "  --window N                messages in flight per publisher/connection (1)\n"
+        "  --connect-concurrency N   handshakes in progress at once (storm: all, else 512)\n"
+        "  --timeout S               give up after S seconds (60)\n"
+        "  --settle S                idle: wait before reading RSS (2)\n"
+        "  --pid PID                 idle: server process whose VmRSS is read\n"
+        "  --payload-bytes N         padding added to each payload (0)\n"
+        "  --before-run CMD          shell command run after setup, before the measured phase\n"
+        "  --after-run CMD           shell command run after the measured phase\n"
+        "  --verbose\n");
+}
+
+bool parseInt(const char *text, long long low, long long high, long long &value)
+{
+    char *end = nullptr;
+    errno = 0;
+    value = std::strtoll(text, &end, 10);
+    return errno == 0 && end != text && *end == '\0' && value >= low && value <= high;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    MtwBench::Options options;
+    options.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage(stdout);
+            return 0;
+        }
+        if (arg == "--verbose") {
+            options.verbose = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "mtw-loadgen: %s needs a value\n", arg.c_str());
+            return 64;
+        }
+        const char *value = argv[++i];
+        long long number = 0;
+        auto integer = [&](long long low, long long high) {
+            if (!parseInt(value, low, high, number)) {
+                std::fprintf(stderr,
+                             "mtw-loadgen: %s: expected an integer %lld-%lld, got \"%s\"\n",
+                             arg.c_str(),
+                             low,
+                             high,
+                             value);
+                std::exit(64);
+            }
+            return number;
+        };
+        if (arg == "--scenario") {
+            const std::string name = value;
+            if (name == "fanout")
+                options.scenario = MtwBench::Scenario::Fanout;
+            else if (name == "echo")
+                options.scenario = MtwBench::Scenario::Echo;
+            else if (name == "storm")
+                options.scenario = MtwBench::Scenario::Storm;
+            else if (name == "idle")
+                options.scenario = MtwBench::Scenario::Idle;
+            else {
+                std::fprintf(stderr, "mtw-loadgen: unknown scenario \"%s\"\n", value);
+                return 64;
+            }
+        } else if (arg == "--host") {
+            options.host = value;
+        } else if (arg == "--port") {
+            options.port = int(integer(1, 65535));
+        } else if (arg == "--path") {
+            options.path = value;
+        } else if (arg == "--threads") {
+            options.threads = int(integer(1, 64));
+        } else if (arg == "--source-addrs") {
+            options.sourceAddrs = int(integer(0, 250));
+        } else if (arg == "--channels") {
+            options.channels = int(integer(1, 100000));
+        } else if (arg == "--subscribers") {
+            options.subscribers = int(integer(0, 1000000));
+        } else if (arg == "--connections") {
+            options.connections = int(integer(1, 1000000));
+        } else if (arg == "--messages") {
+            options.messages = integer(0, 100000000);
+        } else if (arg == "--window") {
+            options.window = int(integer(1, 1000000));
+        } else if (arg == "--connect-concurrency") {
+            options.connectConcurrency = int(integer(0, 1000000));
+        } else if (arg == "--timeout") {
+            options.timeoutSeconds = double(integer(1, 3600));
+        } else if (arg == "--settle") {
+            options.settleSeconds = double(integer(0, 600));
+        } else if (arg == "--pid") {
+            options.pid = int(integer(1, 1 << 30));
+        } else if (arg == "--payload-bytes") {
+            options.payloadBytes = int(integer(0, 400));
+        } else if (arg == "--before-run") {
+            options.beforeRun = value;
+        } else if (arg == "--after-run") {
+            options.afterRun = value;
+        } else {
+            std::fprintf(stderr, "mtw-loadgen: unknown option %s\n", arg.c_str());
+            usage(stderr);
+            return 64;
+        }
+    }
+    if (options.port == 0) {
+        usage(stderr);
+        return 64;
+    }
+    // Benchmarks only ever target this machine.
+    if (options.host.rfind("127.", 0) != 0) {
+        std::fprintf(stderr, "mtw-loadgen: --host must be a 127.x.y.z loopback address\n");
+        return 64;
+    }
+    if (int64_t(options.channels) * options.messages > 50'000'000) {
+        std::fprintf(stderr, "mtw-loadgen: channels x messages is limited to 50,000,000\n");
+        return 64;
+    }
+    return MtwBench::runBenchmark(options);
+}
