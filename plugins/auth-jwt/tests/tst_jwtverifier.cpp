@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: MIT
+// JwtVerifier without a server: tokens signed here with freshly generated keys (HS*, RS256,
+// ES256/384), interop vectors signed by Node's crypto (tests/data/jwt), every refusal the module
+// promises, config parsing and random input.
+#include "jwtverifier.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+using namespace Qt::StringLiterals;
+using Mtw::AuthJwt::JwtSettings;
+using Mtw::AuthJwt::JwtVerifier;
+
+namespace {
+
+constexpr qint64 Now = 1700000100; // inside the validity of the interop tokens
+
+using PKey = std::shared_ptr<EVP_PKEY>;
+
+QByteArray b64(const QByteArray &bytes)
+{
+    return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+}
+
+QByteArray compact(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+PKey generateRsa()
+{
+    return PKey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048)), &EVP_PKEY_free);
+}
+
+PKey generateEc(const char *curve)
+{
+    return PKey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve), &EVP_PKEY_free);
+}
+
+QByteArray bioContents(BIO *bio)
+{
+    char *data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    return QByteArray(data, qsizetype(length));
+}
+
+QByteArray publicPem(EVP_PKEY *key)
+{
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+    PEM_write_bio_PUBKEY(bio.get(), key);
+    return bioContents(bio.get());
+}
+
+QByteArray selfSignedCertificatePem(EVP_PKEY *key)
+{
+    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+    X509_set_pubkey(cert.get(), key);
+    X509_NAME *name = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(name,
+                               "CN",
+                               MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char *>("idp"),
+                               -1,
+                               -1,
+                               0);
+    X509_set_issuer_name(cert.get(), name);
+    X509_sign(cert.get(), key, EVP_sha256());
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+    PEM_write_bio_X509(bio.get(), cert.get());
+    return bioContents(bio.get());
+}
+
+QByteArray hmac(const EVP_MD *digest, const QByteArray &key, const QByteArray &data)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(digest,
+         key.constData(),
+         int(key.size()),
+         reinterpret_cast<const unsigned char *>(data.constData()),
+         size_t(data.size()),
+         mac,
+         &length);
+    return QByteArray(reinterpret_cast<const char *>(mac), int(length));
+}
+
+// The signature as OpenSSL makes it (DER for ECDSA).
+QByteArray signWithKey(EVP_PKEY *key, const EVP_MD *digest, const QByteArray &data)
+{
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    size_t length = 0;
+    const auto *bytes = reinterpret_cast<const unsigned char *>(data.constData());
+    if (EVP_DigestSignInit(ctx.get(), nullptr, digest, nullptr, key) != 1
+        || EVP_DigestSign(ctx.get(), nullptr, &length, bytes, size_t(data.size())) != 1) {
+        return {};
+    }
+    QByteArray signature(qsizetype(length), '\0');
+    EVP_DigestSign(ctx.get(),
+                   reinterpret_cast<unsigned char *>(signature.data()),
+                   &length,
+                   bytes,
+                   size_t(data.size()));
+    signature.resize(qsizetype(length));
+    return signature;
+}
+
+QByteArray derToJose(const QByteArray &der, int half)
+{
+    const auto *p = reinterpret_cast<const unsigned char *>(der.constData());
+    std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(
+        d2i_ECDSA_SIG(nullptr, &p, der.size()),
+        &ECDSA_SIG_free);
+    const BIGNUM *r = nullptr;
+    const BIGNUM *s = nullptr;
+    ECDSA_SIG_get0(sig.get(), &r, &s);
+    QByteArray out(2 * half, '\0');
+    auto *bytes = reinterpret_cast<unsigned char *>(out.data());
+    BN_bn2binpad(r, bytes, half);
+    BN_bn2binpad(s, bytes + half, half);
+    return out;
+}
+
+QJsonObject baseClaims()
+{
+    return {{u"sub"_s, u"alice"_s}, {u"iat"_s, double(Now)}, {u"exp"_s, double(Now + 3600)}};
+}
+
+// `object` with `key` set to `value`, or removed when `value` is null.
+QJsonObject with(QJsonObject object, const QString &key, const QJsonValue &value)
+{
+    if (value.isNull() || value.isUndefined())
+        object.remove(key);
+    else
+        object.insert(key, value);
+    return object;
+}
+
+QVariantMap merged(QVariantMap map, const QVariantMap &more)
+{
+    for (auto it = more.cbegin(); it != more.cend(); ++it)
+        map.insert(it.key(), it.value());
+    return map;
+}
+
+} // namespace
+
+class tst_JwtVerifier : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    const QByteArray m_secret = "0123456789abcdef0123456789abcdef-test-secret";
+    PKey m_rsa;
+    PKey m_otherRsa;
+    PKey m_ec;
+    PKey m_ec384;
+    QString m_rsaPem;
+    QString m_ecPem;
+    QString m_ec384Pem;
+    QString m_certPem;
+    QString m_notPem;
+    QJsonObject m_interop;
+    std::map<QString, std::shared_ptr<const JwtVerifier>> m_verifiers;
+
+    QString writeFile(const QString &name, const QByteArray &bytes)
+    {
+        const QString path = m_dir.filePath(name);
+        QFile file(path);
+        if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size())
+            return {};
+        return path;
+    }
+
+    // Signs "header.payload" the way `alg` says, with this test's keys.
+    QByteArray signature(const QString &alg, const QByteArray &input) const
+    {
+        if (alg == "HS256"_L1)
+            return hmac(EVP_sha256(), m_secret, input);
+        if (alg == "HS384"_L1)
+            return hmac(EVP_sha384(), m_secret, input);
+        if (alg == "HS512"_L1)
+            return hmac(EVP_sha512(), m_secret, input);
+        if (alg == "RS256"_L1)
+            return signWithKey(m_rsa.get(), EVP_sha256(), input);
+        if (alg == "ES256"_L1)
+            return derToJose(signWithKey(m_ec.get(), EVP_sha256(), input), 32);
+        if (alg == "ES384"_L1)
+            return derToJose(signWithKey(m_ec384.get(), EVP_sha384(), input), 48);
+        return {};
+    }
+
+    QByteArray token(const QJsonObject &claims,
+                     const QString &alg = u"HS256"_s,
+                     const QJsonObject &extraHeader = {}) const
+    {
+        QJsonObject header{{u"alg"_s, alg}, {u"typ"_s, u"JWT"_s}};
+        for (auto it = extraHeader.begin(); it != extraHeader.end(); ++it)
+            header.insert(it.key(), it.value());
+        const QByteArray input = b64(compact(header)) + '.' + b64(compact(claims));
+        return input + '.' + b64(signature(alg, input));
+    }
+
+    std::shared_ptr<const JwtVerifier> makeVerifier(const QVariantMap &config)
+    {
+        const auto settings = JwtSettings::fromConfig(config);
+        if (!settings) {
+            qWarning() << settings.error().message;
+            return {};
+        }
+        auto verifier = JwtVerifier::create(*settings, [] { return Now; });
+        if (!verifier) {
+            qWarning() << verifier.error().message;
+            return {};
+        }
+        return *verifier;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_rsa = generateRsa();
+        m_otherRsa = generateRsa();
+        m_ec = generateEc("P-256");
+        m_ec384 = generateEc("P-384");
+        QVERIFY(m_rsa && m_otherRsa && m_ec && m_ec384);
+        m_rsaPem = writeFile(u"rsa.pem"_s, publicPem(m_rsa.get()));
+        m_ecPem = writeFile(u"ec.pem"_s, publicPem(m_ec.get()));
+        m_ec384Pem = writeFile(u"ec384.pem"_s, publicPem(m_ec384.get()));
+        m_certPem = writeFile(u"cert.pem"_s, selfSignedCertificatePem(m_rsa.get()));
+        m_notPem = writeFile(u"garbage.pem"_s, "-----BEGIN PUBLIC KEY-----\nAAAA\n");
+        QVERIFY(!m_rsaPem.isEmpty() && !m_ecPem.isEmpty() && !m_certPem.isEmpty());
+
+        QFile vectors(QStringLiteral(MTW_TEST_DATA_DIR "/jwt/tokens.json"));
+        QVERIFY2(vectors.open(QIODevice::ReadOnly), qPrintable(vectors.fileName()));
+        m_interop = QJsonDocument::fromJson(vectors.readAll()).object();
+        QVERIFY(!m_interop.isEmpty());
+
+        const QVariantMap secret{{u"secret"_s, QString::fromUtf8(m_secret)}};
+        const auto add = [this](const QString &name, const QVariantMap &config) {
+            m_verifiers[name] = makeVerifier(config);
+            return bool(m_verifiers[name]);
+        };
+        QVERIFY(add(u"hs"_s, secret));
+        QVERIFY(
+            add(u"hs-claims"_s,
+                merged(secret,
+                       {{u"issuer"_s, u"https://issuer.example"_s}, {u"audience"_s, u"mtw"_s}})));
+        QVERIFY(add(u"hs-leeway0"_s, merged(secret, {{u"leeway"_s, 0}})));
+        QVERIFY(
+            add(u"hs256-only"_s, merged(secret, {{u"algorithms"_s, QVariantList{u"HS256"_s}}})));
+        QVERIFY(add(u"rsa"_s, {{u"public_key_file"_s, m_rsaPem}}));
+        QVERIFY(add(u"cert"_s, {{u"public_key_file"_s, m_certPem}}));
+        QVERIFY(add(u"ec"_s, {{u"public_key_file"_s, m_ecPem}}));
+        QVERIFY(add(u"ec384"_s, {{u"public_key_file"_s, m_ec384Pem}}));
+        QVERIFY(add(u"hs+rsa"_s,
+                    merged(secret,
+                           {{u"public_key_file"_s, m_rsaPem},
+                            {u"algorithms"_s, QVariantList{u"HS256"_s, u"RS256"_s}}})));
+        const QVariantMap interop{{u"issuer"_s, u"https://idp.example"_s},
+                                  {u"audience"_s, u"mtw"_s}};
+        QVERIFY(add(u"interop-hs"_s,
+                    merged(interop, {{u"secret"_s, m_interop.value("secret"_L1).toString()}})));
+        QVERIFY(add(u"interop-rs"_s,
+                    merged(interop,
+                           {{u"public_key_file"_s,
+                             QStringLiteral(MTW_TEST_DATA_DIR "/jwt/rs256.pub.pem")}})));
+        QVERIFY(add(u"interop-es"_s,
+                    merged(interop,
+                           {{u"public_key_file"_s,
+                             QStringLiteral(MTW_TEST_DATA_DIR "/jwt/es256.pub.pem")}})));
+    }
+
+    void verify_data()
+    {
+        QTest::addColumn<QString>("verifier");
+        QTest::addColumn<QByteArray>("token");
+        QTest::addColumn<QString>("error"); // empty: accepted; otherwise the message's start
+        QTest::addColumn<QString>("sub");
+
+        const QJsonObject claims = baseClaims();
+        const auto row = [](const char *name,
+                            const QString &verifier,
+                            const QByteArray &token,
+                            const QString &error,
+                            const QString &sub = u"alice"_s) {
+            QTest::newRow(name) << verifier << token << error << sub;
+        };
+
+        // Accepted
+        row("HS256", u"hs"_s, token(claims, u"HS256"_s), {});
+        row("HS384", u"hs"_s, token(claims, u"HS384"_s), {});
+        row("HS512", u"hs"_s, token(claims, u"HS512"_s), {});
+        row("RS256", u"rsa"_s, token(claims, u"RS256"_s), {});
+        row("RS256 key from a certificate", u"cert"_s, token(claims, u"RS256"_s), {});
+        row("ES256", u"ec"_s, token(claims, u"ES256"_s), {});
+        row("ES384", u"ec384"_s, token(claims, u"ES384"_s), {});
+        row("HS256 with both keys", u"hs+rsa"_s, token(claims, u"HS256"_s), {});
+        row("RS256 with both keys", u"hs+rsa"_s, token(claims, u"RS256"_s), {});
+        row("no exp", u"hs"_s, token(with(claims, u"exp"_s, {})), {});
+        row("numeric sub", u"hs"_s, token(with(claims, u"sub"_s, 42)), {}, u"42"_s);
+        row("typ absent",
+            u"hs"_s,
+            [&] {
+                const QByteArray input = b64(R"({"alg":"HS256"})") + '.' + b64(compact(claims));
+                return input + '.' + b64(hmac(EVP_sha256(), m_secret, input));
+            }(),
+            {});
+
+        // Time
+        row("expired",
+            u"hs"_s,
+            token(with(claims, u"exp"_s, double(Now - 31))),
+            u"token expired"_s);
+        row("expired at the leeway edge",
+            u"hs"_s,
+            token(with(claims, u"exp"_s, double(Now - 30))),
+            u"token expired"_s);
+        row("expired within leeway", u"hs"_s, token(with(claims, u"exp"_s, double(Now - 29))), {});
+        row("expired, leeway 0",
+            u"hs-leeway0"_s,
+            token(with(claims, u"exp"_s, double(Now))),
+            u"token expired"_s);
+        row("not yet valid",
+            u"hs"_s,
+            token(with(claims, u"nbf"_s, double(Now + 31))),
+            u"token not yet valid"_s);
+        row("nbf within leeway", u"hs"_s, token(with(claims, u"nbf"_s, double(Now + 30))), {});
+        row("nbf, leeway 0",
+            u"hs-leeway0"_s,
+            token(with(claims, u"nbf"_s, double(Now + 1))),
+            u"token not yet valid"_s);
+        row("exp not a number",
+            u"hs"_s,
+            token(with(claims, u"exp"_s, u"tomorrow"_s)),
+            u"malformed token"_s);
+
+        // Signatures
+        const QByteArray good = token(claims);
+        const QList<QByteArray> parts = good.split('.');
+        row("wrong secret",
+            u"hs"_s,
+            parts[0] + '.' + parts[1] + '.'
+                + b64(hmac(EVP_sha256(),
+                           "another secret of enough length!!",
+                           parts[0] + '.' + parts[1])),
+            u"invalid token signature"_s);
+        row("tampered payload",
+            u"hs"_s,
+            parts[0] + '.' + b64(compact(with(claims, u"sub"_s, u"mallory"_s))) + '.' + parts[2],
+            u"invalid token signature"_s);
+        row("signature of another alg",
+            u"hs"_s,
+            parts[0] + '.' + parts[1] + '.'
+                + b64(hmac(EVP_sha512(), m_secret, parts[0] + '.' + parts[1])),
+            u"invalid token signature"_s);
+        row("empty signature",
+            u"hs"_s,
+            parts[0] + '.' + parts[1] + '.',
+            u"invalid token signature"_s);
+        const QByteArray rsInput =
+            b64(R"({"alg":"RS256","typ":"JWT"})") + '.' + b64(compact(claims));
+        row("RS256 signed by another key",
+            u"rsa"_s,
+            rsInput + '.' + b64(signWithKey(m_otherRsa.get(), EVP_sha256(), rsInput)),
+            u"invalid token signature"_s);
+        const QByteArray esInput =
+            b64(R"({"alg":"ES256","typ":"JWT"})") + '.' + b64(compact(claims));
+        row("ES256 signature in DER, not JOSE",
+            u"ec"_s,
+            esInput + '.' + b64(signWithKey(m_ec.get(), EVP_sha256(), esInput)),
+            u"invalid token signature"_s);
+        row("ES256 signature too short",
+            u"ec"_s,
+            esInput + '.'
+                + b64(derToJose(signWithKey(m_ec.get(), EVP_sha256(), esInput), 32).left(63)),
+            u"invalid token signature"_s);
+
+        // Algorithms
+        const QByteArray noneInput =
+            b64(R"({"alg":"none","typ":"JWT"})") + '.' + b64(compact(claims));
+        row("alg none", u"hs"_s, noneInput + '.', u"algorithm 'none' is not allowed"_s);
+        row("alg None with a signature",
+            u"rsa"_s,
+            b64(R"({"alg":"None"})") + '.' + b64(compact(claims)) + '.' + b64("sig"),
+            u"algorithm 'none' is not allowed"_s);
+        row("alg none with explicit algorithms",
+            u"hs+rsa"_s,
+            noneInput + '.',
+            u"algorithm 'none' is not allowed"_s);
+        // The classic key confusion: an HS256 token whose HMAC key is the RSA public key PEM.
+        const QByteArray hsInput =
+            b64(R"({"alg":"HS256","typ":"JWT"})") + '.' + b64(compact(claims));
+        QFile rsaPem(m_rsaPem);
+        QVERIFY(rsaPem.open(QIODevice::ReadOnly));
+        const QByteArray confused =
+            hsInput + '.' + b64(hmac(EVP_sha256(), rsaPem.readAll(), hsInput));
+        row("HS256 signed with the RSA public key",
+            u"rsa"_s,
+            confused,
+            u"algorithm 'HS256' is not allowed"_s);
+        row("HS256 signed with the RSA public key, both keys",
+            u"hs+rsa"_s,
+            confused,
+            u"invalid token signature"_s);
+        row("RS256 token, HMAC verifier",
+            u"hs"_s,
+            token(claims, u"RS256"_s),
+            u"algorithm 'RS256' is not allowed"_s);
+        row("ES256 token, RSA verifier",
+            u"rsa"_s,
+            token(claims, u"ES256"_s),
+            u"algorithm 'ES256' is not allowed"_s);
+        row("ES384 token, P-256 verifier",
+            u"ec"_s,
+            token(claims, u"ES384"_s),
+            u"algorithm 'ES384' is not allowed"_s);
+        row("HS384 outside the configured list",
+            u"hs256-only"_s,
+            token(claims, u"HS384"_s),
+            u"algorithm 'HS384' is not allowed"_s);
+        row("unknown alg",
+            u"hs"_s,
+            b64(R"({"alg":"XY999"})") + '.' + b64(compact(claims)) + '.' + b64("x"),
+            u"unsupported algorithm"_s);
+        row("crit header",
+            u"hs"_s,
+            token(claims, u"HS256"_s, {{u"crit"_s, QJsonArray{u"exp"_s}}}),
+            u"unsupported critical header parameters"_s);
+
+        // Claims
+        const QJsonObject issued =
+            with(with(claims, u"iss"_s, u"https://issuer.example"_s), u"aud"_s, u"mtw"_s);
+        row("issuer and audience", u"hs-claims"_s, token(issued), {});
+        row("wrong issuer",
+            u"hs-claims"_s,
+            token(with(issued, u"iss"_s, u"https://evil.example"_s)),
+            u"token issuer mismatch"_s);
+        row("no issuer",
+            u"hs-claims"_s,
+            token(with(issued, u"iss"_s, {})),
+            u"token issuer mismatch"_s);
+        row("wrong audience",
+            u"hs-claims"_s,
+            token(with(issued, u"aud"_s, u"other"_s)),
+            u"token audience mismatch"_s);
+        row("no audience",
+            u"hs-claims"_s,
+            token(with(issued, u"aud"_s, {})),
+            u"token audience mismatch"_s);
+        row("aud array",
+            u"hs-claims"_s,
+            token(with(issued, u"aud"_s, QJsonArray{u"other"_s, u"mtw"_s})),
+            {});
+        row("aud array without ours",
+            u"hs-claims"_s,
+            token(with(issued, u"aud"_s, QJsonArray{u"other"_s, 7})),
+            u"token audience mismatch"_s);
+        row("missing sub",
+            u"hs"_s,
+            token(with(claims, u"sub"_s, {})),
+            u"token has no subject (sub)"_s);
+        row("empty sub",
+            u"hs"_s,
+            token(with(claims, u"sub"_s, u""_s)),
+            u"token has no subject (sub)"_s);
+        row("sub an object",
+            u"hs"_s,
+            token(with(claims, u"sub"_s, QJsonObject{{u"id"_s, 1}})),
+            u"token has no subject (sub)"_s);
+        row("roles not strings",
+            u"hs"_s,
+            token(with(claims, u"roles"_s, QJsonArray{1, 2})),
+            u"malformed token"_s);
+
+        // Malformed
+        row("empty", u"hs"_s, QByteArray(), u"malformed token"_s);
+        row("two parts", u"hs"_s, parts[0] + '.' + parts[1], u"malformed token"_s);
+        row("four parts", u"hs"_s, good + ".x", u"malformed token"_s);
+        row("padding in header",
+            u"hs"_s,
+            parts[0] + "==." + parts[1] + '.' + parts[2],
+            u"malformed token"_s);
+        row("standard base64 alphabet",
+            u"hs"_s,
+            parts[0] + '.' + parts[1] + '.'
+                + QByteArray(parts[2]).replace('-', '+').replace('_', '/') + "+/",
+            u"malformed token"_s);
+        row("header not JSON",
+            u"hs"_s,
+            b64("{alg:HS256}") + '.' + parts[1] + '.' + parts[2],
+            u"malformed token"_s);
+        row("header a JSON array",
+            u"hs"_s,
+            b64(R"(["HS256"])") + '.' + parts[1] + '.' + parts[2],
+            u"malformed token"_s);
+        row("alg not a string",
+            u"hs"_s,
+            b64(R"({"alg":256})") + '.' + parts[1] + '.' + parts[2],
+            u"malformed token"_s);
+        const QByteArray badPayloadInput = parts[0] + '.' + b64("not json");
+        row("payload not JSON, validly signed",
+            u"hs"_s,
+            badPayloadInput + '.' + b64(hmac(EVP_sha256(), m_secret, badPayloadInput)),
+            u"malformed token"_s);
+        row("too long",
+            u"hs"_s,
+            QByteArray(JwtVerifier::MaxTokenSize + 1, 'a'),
+            u"malformed token"_s);
+        row("whitespace inside",
+            u"hs"_s,
+            parts[0].left(4) + ' ' + parts[0].mid(4) + '.' + parts[1] + '.' + parts[2],
+            u"malformed token"_s);
+
+        // Interop: signed by Node's crypto (tests/data/jwt/generate.mjs)
+        for (const char *alg : {"HS256", "HS512", "RS256", "ES256"}) {
+            const QString verifier = alg[0] == 'H' ? u"interop-hs"_s
+                : alg[0] == 'R'                    ? u"interop-rs"_s
+                                                   : u"interop-es"_s;
+            QTest::addRow("interop %s", alg)
+                << verifier << m_interop.value(QLatin1StringView(alg)).toString().toUtf8()
+                << QString() << u"interop-user"_s;
+        }
+        QByteArray jwtIo =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+            "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_"
+            "adQssw5c";
+        QTest::newRow("RS256 by our key, interop key configured")
+            << u"interop-rs"_s << token(claims, u"RS256"_s) << u"invalid token signature"_s
+            << QString();
+        QTest::newRow("jwt.io HS256 example, other secret")
+            << u"hs"_s << jwtIo << u"invalid token signature"_s << QString();
+    }
+
+    void verify()
+    {
+        QFETCH(QString, verifier);
+        QFETCH(QByteArray, token);
+        QFETCH(QString, error);
+        QFETCH(QString, sub);
+        const auto it = m_verifiers.find(verifier);
+        QVERIFY2(it != m_verifiers.end() && it->second, qPrintable(verifier));
+        const auto identity = it->second->verify(token);
+        if (error.isEmpty()) {
+            QVERIFY2(identity.has_value(),
+                     qPrintable(identity ? QString() : identity.error().message));
+            QCOMPARE(identity->userId, sub);
+            QCOMPARE(identity->claims.value(u"sub"_s).toString(), sub);
+        } else {
+            QVERIFY2(!identity.has_value(), "the token was accepted");
+            QCOMPARE(identity.error().code, 401);
+            QVERIFY2(identity.error().message.startsWith(error),
+                     qPrintable(identity.error().message));
+        }
+    }
+
+    void jwtIoVector()
+    {
+        // The well-known example token of jwt.io, signed by another implementation.
+        const auto verifier = makeVerifier({{u"secret"_s, u"your-256-bit-secret"_s}});
+        QVERIFY(verifier);
+        const auto identity =
+            verifier->verify("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+                             "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
+                             "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
+        QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
+        QCOMPARE(identity->userId, u"1234567890"_s);
+        QCOMPARE(identity->claims.value(u"name"_s).toString(), u"John Doe"_s);
+    }
+
+    void identity_data()
+    {
+        QTest::addColumn<QJsonValue>("roles");
+        QTest::addColumn<QStringList>("expected");
+        QTest::newRow("absent") << QJsonValue(QJsonValue::Undefined) << QStringList();
+        QTest::newRow("null") << QJsonValue(QJsonValue::Null) << QStringList();
+        QTest::newRow("array") << QJsonValue(QJsonArray{u"admin"_s, u"ops"_s})
+                               << QStringList{u"admin"_s, u"ops"_s};
+        QTest::newRow("space-separated")
+            << QJsonValue(u" admin  ops "_s) << QStringList{u"admin"_s, u"ops"_s};
+        QTest::newRow("empty array") << QJsonValue(QJsonArray()) << QStringList();
+    }
+
+    void identity()
+    {
+        QFETCH(QJsonValue, roles);
+        QFETCH(QStringList, expected);
+        QJsonObject claims = with(baseClaims(), u"tenant"_s, u"acme"_s);
+        if (!roles.isUndefined())
+            claims.insert(u"roles"_s, roles);
+        const auto identity = m_verifiers.at(u"hs"_s)->verify(token(claims, u"HS384"_s));
+        QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
+        QCOMPARE(identity->userId, u"alice"_s);
+        QCOMPARE(identity->roles, expected);
+        QCOMPARE(identity->claims.value(u"tenant"_s).toString(), u"acme"_s);
+        QCOMPARE(identity->claims.value(u"exp"_s).toLongLong(), Now + 3600);
+        QCOMPARE(identity->claims, claims.toVariantMap());
+    }
+
+    void derivedAlgorithms_data()
+    {
+        QTest::addColumn<QString>("verifier");
+        QTest::addColumn<QStringList>("algorithms");
+        QTest::newRow("secret") << u"hs"_s << QStringList{u"HS256"_s, u"HS384"_s, u"HS512"_s};
+        QTest::newRow("RSA key") << u"rsa"_s << QStringList{u"RS256"_s, u"RS384"_s, u"RS512"_s};
+        QTest::newRow("certificate")
+            << u"cert"_s << QStringList{u"RS256"_s, u"RS384"_s, u"RS512"_s};
+        QTest::newRow("P-256 key") << u"ec"_s << QStringList{u"ES256"_s};
+        QTest::newRow("P-384 key") << u"ec384"_s << QStringList{u"ES384"_s};
+        QTest::newRow("explicit") << u"hs+rsa"_s << QStringList{u"HS256"_s, u"RS256"_s};
+    }
+
+    void derivedAlgorithms()
+    {
+        QFETCH(QString, verifier);
+        QFETCH(QStringList, algorithms);
+        QCOMPARE(m_verifiers.at(verifier)->algorithms(), algorithms);
+    }
+
+    void settings_data()
+    {
+        QTest::addColumn<QVariantMap>("config");
+        QTest::addColumn<QString>("error"); // substring; empty = valid
+        QTest::addColumn<qint64>("leeway");
+        QTest::addColumn<bool>("required");
+        QTest::addColumn<QStringList>("algorithms");
+        QTest::addColumn<QStringList>("audiences");
+
+        const QVariantMap secret{{u"secret"_s, u"s"_s}};
+        const auto plus = [&](const QString &key, const QVariant &value) {
+            QVariantMap map = secret;
+            map.insert(key, value);
+            return map;
+        };
+        QTest::newRow("defaults") << secret << QString() << qint64(30) << false << QStringList()
+                                  << QStringList();
+        QTest::newRow("leeway integer") << plus(u"leeway"_s, qlonglong(5)) << QString() << qint64(5)
+                                        << false << QStringList() << QStringList();
+        QTest::newRow("leeway string") << plus(u"leeway"_s, u"45"_s) << QString() << qint64(45)
+                                       << false << QStringList() << QStringList();
+        QTest::newRow("required bool") << plus(u"required"_s, true) << QString() << qint64(30)
+                                       << true << QStringList() << QStringList();
+        QTest::newRow("required string") << plus(u"required"_s, u"TRUE"_s) << QString()
+                                         << qint64(30) << true << QStringList() << QStringList();
+        QTest::newRow("algorithms array")
+            << plus(u"algorithms"_s, QVariantList{u"HS256"_s, u"HS512"_s}) << QString()
+            << qint64(30) << false << QStringList{u"HS256"_s, u"HS512"_s} << QStringList();
+        QTest::newRow("algorithms string")
+            << plus(u"algorithms"_s, u"HS256, HS512"_s) << QString() << qint64(30) << false
+            << QStringList{u"HS256"_s, u"HS512"_s} << QStringList();
+        QTest::newRow("audience string") << plus(u"audience"_s, u"a b"_s) << QString() << qint64(30)
+                                         << false << QStringList() << QStringList{u"a b"_s};
+        QTest::newRow("audience array")
+            << plus(u"audience"_s, QVariantList{u"a"_s, u"b"_s}) << QString() << qint64(30) << false
+            << QStringList() << QStringList{u"a"_s, u"b"_s};
+
+        const auto bad = [](const char *name, const QVariantMap &config, const QString &error) {
+            QTest::newRow(name) << config << error << qint64(0) << false << QStringList()
+                                << QStringList();
+        };
+        bad("nothing", {}, u"mtw-auth-jwt: set either secret or public_key_file"_s);
+        bad("empty secret (unset env)",
+            {{u"secret"_s, u""_s}},
+            u"set either secret or public_key_file (the value given is empty"_s);
+        bad("secret a number", {{u"secret"_s, 5}}, u"secret: expected a string"_s);
+        bad("negative leeway", plus(u"leeway"_s, -1), u"leeway: expected whole seconds"_s);
+        bad("leeway text", plus(u"leeway"_s, u"soon"_s), u"got \"soon\""_s);
+        bad("required text", plus(u"required"_s, u"yes"_s), u"required: expected true or false"_s);
+        bad("algorithms of numbers", plus(u"algorithms"_s, QVariantList{256}), u"algorithms:"_s);
+        bad("audience a number", plus(u"audience"_s, 5), u"audience: expected"_s);
+        bad("issuer a list",
+            plus(u"issuer"_s, QVariantList{u"x"_s}),
+            u"issuer: expected a string"_s);
+    }
+
+    void settings()
+    {
+        QFETCH(QVariantMap, config);
+        QFETCH(QString, error);
+        const auto settings = JwtSettings::fromConfig(config);
+        if (!error.isEmpty()) {
+            QVERIFY(!settings);
+            QVERIFY2(settings.error().message.contains(error),
+                     qPrintable(settings.error().message));
+            QVERIFY(settings.error().message.startsWith(u"mtw-auth-jwt: "_s));
+            return;
+        }
+        QVERIFY2(settings, qPrintable(settings ? QString() : settings.error().message));
+        QTEST(settings->leeway, "leeway");
+        QTEST(settings->required, "required");
+        QTEST(settings->algorithms, "algorithms");
+        QTEST(settings->audiences, "audiences");
+    }
+
+    void createErrors_data()
+    {
+        QTest::addColumn<QVariantMap>("config");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("missing key file")
+            << QVariantMap{{u"public_key_file"_s, u"/nonexistent/jwt.pem"_s}}
+            << u"mtw-auth-jwt: cannot read public_key_file /nonexistent/jwt.pem: No such file or "
+               "directory"_s;
+        QTest::newRow("not a key") << QVariantMap{{u"public_key_file"_s, m_notPem}}
+                                   << u"holds no PEM public key or certificate"_s;
+        QTest::newRow("a directory")
+            << QVariantMap{{u"public_key_file"_s, m_dir.path()}} << u"public_key_file"_s;
+        QTest::newRow("none listed")
+            << QVariantMap{{u"secret"_s, u"s"_s}, {u"algorithms"_s, QVariantList{u"none"_s}}}
+            << u"algorithm 'none' is not allowed"_s;
+        QTest::newRow("unknown listed")
+            << QVariantMap{{u"secret"_s, u"s"_s}, {u"algorithms"_s, QVariantList{u"PS256"_s}}}
+            << u"unknown algorithm 'PS256'"_s;
+        QTest::newRow("RS256 without a key")
+            << QVariantMap{{u"secret"_s, u"s"_s}, {u"algorithms"_s, QVariantList{u"RS256"_s}}}
+            << u"algorithms: RS256 needs an RSA public_key_file"_s;
+        QTest::newRow("HS256 with only an RSA key")
+            << QVariantMap{{u"public_key_file"_s, m_rsaPem},
+                           {u"algorithms"_s, QVariantList{u"HS256"_s}}}
+            << u"algorithms: HS256 needs a secret"_s;
+        QTest::newRow("ES256 with an RSA key")
+            << QVariantMap{{u"public_key_file"_s, m_rsaPem},
+                           {u"algorithms"_s, QVariantList{u"ES256"_s}}}
+            << u"algorithms: ES256 needs a public_key_file with an EC key on prime256v1"_s;
+        QTest::newRow("ES256 with a P-384 key")
+            << QVariantMap{{u"public_key_file"_s, m_ec384Pem},
+                           {u"algorithms"_s, QVariantList{u"ES256"_s}}}
+            << u"ES256 needs"_s;
+    }
+
+    void createErrors()
+    {
+        QFETCH(QVariantMap, config);
+        QFETCH(QString, error);
+        const auto settings = JwtSettings::fromConfig(config);
+        QVERIFY2(settings, qPrintable(settings ? QString() : settings.error().message));
+        const auto verifier = JwtVerifier::create(*settings);
+        QVERIFY(!verifier);
+        QVERIFY2(verifier.error().message.contains(error), qPrintable(verifier.error().message));
+    }
+
+    void decodeBase64Url_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<bool>("valid");
+        QTest::addColumn<QByteArray>("decoded");
+        QTest::newRow("empty") << QByteArray() << true << QByteArray();
+        QTest::newRow("one byte") << QByteArray("YQ") << true << QByteArray("a");
+        QTest::newRow("two bytes") << QByteArray("YWI") << true << QByteArray("ab");
+        QTest::newRow("url alphabet") << QByteArray("-_8") << true << QByteArray("\xfb\xff");
+        QTest::newRow("padded") << QByteArray("YQ==") << false << QByteArray();
+        QTest::newRow("non-canonical bits") << QByteArray("YR") << false << QByteArray();
+        QTest::newRow("impossible length") << QByteArray("YWJjZ") << false << QByteArray();
+        QTest::newRow("plus") << QByteArray("a+b/") << false << QByteArray();
+        QTest::newRow("space") << QByteArray("YW I") << false << QByteArray();
+        QTest::newRow("NUL") << QByteArray("YW\0I", 4) << false << QByteArray();
+        QTest::newRow("high bytes") << QByteArray("\xc3\xa9YQ") << false << QByteArray();
+    }
+
+    void decodeBase64Url()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(bool, valid);
+        const auto decoded = Mtw::AuthJwt::decodeBase64Url(text);
+        QCOMPARE(decoded.has_value(), valid);
+        if (valid)
+            QTEST(*decoded, "decoded");
+    }
+
+    // Random bytes, random "a.b.c" shapes and single-byte mutations of good tokens: every one is
+    // refused with a 401 and nothing crashes.
+    void randomInput()
+    {
+        QRandomGenerator random(20240501);
+        const std::vector<std::pair<QString, QByteArray>> goods{
+            {u"hs"_s, token(baseClaims(), u"HS256"_s)},
+            {u"rsa"_s, token(baseClaims(), u"RS256"_s)},
+            {u"ec"_s, token(baseClaims(), u"ES256"_s)},
+        };
+        const QByteArray alphabet =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \"{}";
+        int checked = 0;
+        for (const auto &[name, good] : goods) {
+            const JwtVerifier &verifier = *m_verifiers.at(name);
+            QVERIFY(verifier.verify(good));
+            for (int i = 0; i < 1500; ++i) {
+                QByteArray bytes(random.bounded(400), '\0');
+                for (char &c : bytes)
+                    c = char(random.bounded(256));
+                QVERIFY(!verifier.verify(bytes));
+
+                QByteArray shaped(random.bounded(300), '\0');
+                for (char &c : shaped)
+                    c = alphabet.at(random.bounded(int(alphabet.size())));
+                const auto refused = verifier.verify(shaped);
+                QVERIFY(!refused);
+                QCOMPARE(refused.error().code, 401);
+
+                // A good header with random payload and signature reaches the crypto code.
+                const QByteArray header = good.left(good.indexOf('.'));
+                QVERIFY(!verifier.verify(header + '.' + shaped.left(40) + '.' + shaped.mid(40)));
+
+                QByteArray mutated = good;
+                const int at = random.bounded(int(mutated.size()));
+                mutated[at] = alphabet.at(random.bounded(int(alphabet.size())));
+                if (mutated != good)
+                    QVERIFY2(!verifier.verify(mutated), mutated.constData());
+                checked += 4;
+            }
+        }
+        qInfo() << checked << "random tokens refused";
+    }
+
+    // One verifier shared by threads, as the I/O workers share it.
+    void concurrentVerification()
+    {
+        const std::vector<std::pair<const JwtVerifier *, QByteArray>> work{
+            {m_verifiers.at(u"hs"_s).get(), token(baseClaims(), u"HS512"_s)},
+            {m_verifiers.at(u"rsa"_s).get(), token(baseClaims(), u"RS256"_s)},
+            {m_verifiers.at(u"ec"_s).get(), token(baseClaims(), u"ES256"_s)},
+        };
+        std::atomic<int> accepted = 0;
+        std::atomic<int> refusedAsExpected = 0;
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&] {
+                for (int i = 0; i < 150; ++i) {
+                    const auto &[verifier, good] = work[size_t(i) % work.size()];
+                    if (verifier->verify(good))
+                        ++accepted;
+                    QByteArray bad = good;
+                    const qsizetype at = good.lastIndexOf('.') + 1;
+                    bad[at] = good.at(at) == 'A' ? 'B' : 'A';
+                    if (!verifier->verify(bad))
+                        ++refusedAsExpected;
+                }
+            });
+        }
+        for (std::thread &thread : threads)
+            thread.join();
+        QCOMPARE(accepted.load(), 600);
+        QCOMPARE(refusedAsExpected.load(), 600);
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_JwtVerifier)
+#include "tst_jwtverifier.moc"

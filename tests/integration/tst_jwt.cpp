@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+// The mtw-auth-jwt plugin, loaded from its build directory by an in-process Mtw::Server and
+// driven over real WebSockets: tokens from metadata.token, metadata.auth_token, ?token= and
+// Authorization: Bearer; refusals (error 401 + close 4001); auth channels; `required`; a
+// misconfigured module that fails while the server keeps serving.
+#include "testclient.h"
+
+#include <mtw/server.h>
+
+#include <QDateTime>
+#include <QFile>
+#include <QJsonArray>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+const QByteArray Secret = "integration-secret-0123456789abcdef0123456789";
+const QString Issuer = u"https://issuer.example"_s;
+const QString Audience = u"mtw"_s;
+
+// How the client hands its token to the server.
+enum class Via { MetadataToken, MetadataAuthToken, Query, Bearer };
+
+QByteArray b64(const QByteArray &bytes)
+{
+    return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+}
+
+QByteArray compact(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+QByteArray hmacSha256(const QByteArray &key, const QByteArray &data)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(),
+         key.constData(),
+         int(key.size()),
+         reinterpret_cast<const unsigned char *>(data.constData()),
+         size_t(data.size()),
+         mac,
+         &length);
+    return QByteArray(reinterpret_cast<const char *>(mac), int(length));
+}
+
+QByteArray rsaSha256(EVP_PKEY *key, const QByteArray &data)
+{
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    size_t length = 0;
+    const auto *bytes = reinterpret_cast<const unsigned char *>(data.constData());
+    if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1
+        || EVP_DigestSign(ctx.get(), nullptr, &length, bytes, size_t(data.size())) != 1) {
+        return {};
+    }
+    QByteArray signature(qsizetype(length), '\0');
+    EVP_DigestSign(ctx.get(),
+                   reinterpret_cast<unsigned char *>(signature.data()),
+                   &length,
+                   bytes,
+                   size_t(data.size()));
+    signature.resize(qsizetype(length));
+    return signature;
+}
+
+QJsonObject claimsFor(const QString &sub)
+{
+    const double now = double(QDateTime::currentSecsSinceEpoch());
+    return {{u"sub"_s, sub},
+            {u"iss"_s, Issuer},
+            {u"aud"_s, Audience},
+            {u"roles"_s, QJsonArray{u"member"_s}},
+            {u"iat"_s, now},
+            {u"exp"_s, now + 600}};
+}
+
+QByteArray hs256(const QJsonObject &claims, const QByteArray &secret = Secret)
+{
+    const QByteArray input = b64(R"({"alg":"HS256","typ":"JWT"})") + '.' + b64(compact(claims));
+    return input + '.' + b64(hmacSha256(secret, input));
+}
+
+QJsonObject dataOf(const QJsonObject &message)
+{
+    return message.value("payload"_L1).toObject().value("data"_L1).toObject();
+}
+
+QJsonObject metadataOf(const QJsonObject &message)
+{
+    return message.value("metadata"_L1).toObject();
+}
+
+} // namespace
+
+Q_DECLARE_METATYPE(Via)
+
+class tst_Jwt : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    std::shared_ptr<EVP_PKEY> m_rsa;
+    QString m_rsaPem;
+
+    // The module's config table for each kind of server the rows use.
+    QString moduleConfig(const QString &kind) const
+    {
+        const QString claims = u"issuer = \"%1\", audience = \"%2\""_s.arg(Issuer, Audience);
+        if (kind == "secret"_L1)
+            return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", %1 }"_s.arg(claims);
+        if (kind == "rsa"_L1)
+            return u"{ public_key_file = \"%1\", %2 }"_s.arg(m_rsaPem, claims);
+        if (kind == "required"_L1)
+            return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", required = true, %1 }"_s.arg(claims);
+        if (kind == "no secret"_L1)
+            return u"{ secret = \"${MTW_TEST_JWT_UNSET}\", %1 }"_s.arg(claims);
+        return kind; // a literal table
+    }
+
+    // A 2-worker loopback server that finds the plugin where the build put it, with an auth
+    // channel pattern and a plain channel.
+    Mtw::Config serverConfig(const QString &kind) const
+    {
+        const QString text =
+            u"[server]\nhost = \"127.0.0.1\"\nport = 0\nworkers = 2\nshutdown_timeout = 2\n"
+            "plugins_dir = \"%1\"\n\n"
+            "[[modules]]\nname = \"mtw-auth-jwt\"\nconfig = %2\n\n"
+            "[[channels]]\nname = \"secure.*\"\nauth = true\n\n"
+            "[[channels]]\nname = \"lobby\"\n"_s.arg(QStringLiteral(MTW_JWT_PLUGIN_DIR),
+                                                     moduleConfig(kind));
+        QProcessEnvironment env;
+        env.insert(u"MTW_TEST_JWT_SECRET"_s, QString::fromUtf8(Secret));
+        const Mtw::ConfigLoadResult loaded = Mtw::parseConfig(text, u"jwt.toml"_s, env);
+        for (const Mtw::ConfigDiagnostic &diagnostic : loaded.diagnostics)
+            qWarning().noquote() << diagnostic.toString();
+        return loaded.config;
+    }
+
+    static QUrl wsUrl(const Mtw::Server &server, const QByteArray &token = {})
+    {
+        QUrl url(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()));
+        if (!token.isEmpty())
+            url.setQuery(u"token="_s + QString::fromLatin1(token));
+        return url;
+    }
+
+    static Mtw::ModuleStatus jwtStatus(const Mtw::Server &server)
+    {
+        const QList<Mtw::ModuleStatus> modules = server.modules();
+        const auto it = std::find_if(modules.cbegin(), modules.cend(), [](const auto &status) {
+            return status.metadata.id == "mtw-auth-jwt"_L1;
+        });
+        return it == modules.cend() ? Mtw::ModuleStatus{} : *it;
+    }
+
+    // Opens the socket, handing over `token` in the upgrade when `via` says so, and sends
+    // `connect` (id "c1", the token in its metadata when `via` says so). Returns the reply to c1.
+    static QJsonObject
+    connectWith(TestClient &client, const Mtw::Server &server, const QByteArray &token, Via via)
+    {
+        bool opened = false;
+        if (via == Via::Query) {
+            opened = client.open(wsUrl(server, token));
+        } else if (via == Via::Bearer) {
+            QNetworkRequest request(wsUrl(server));
+            request.setRawHeader("Authorization", "Bearer " + token);
+            client.socket.open(request);
+            opened =
+                QTest::qWaitFor([&] { return !client.received.isEmpty() || client.closed; }, 5000)
+                && !client.received.isEmpty();
+            if (opened)
+                client.connId = dataOf(client.received.constFirst()).value("conn_id"_L1).toString();
+        } else {
+            opened = client.open(wsUrl(server));
+        }
+        if (!opened)
+            return {};
+        QJsonObject fields;
+        if (!token.isEmpty() && via == Via::MetadataToken)
+            fields.insert(u"metadata"_s, QJsonObject{{u"token"_s, QString::fromLatin1(token)}});
+        else if (!token.isEmpty() && via == Via::MetadataAuthToken)
+            fields.insert(u"metadata"_s,
+                          QJsonObject{{u"auth_token"_s, QString::fromLatin1(token)}});
+        client.sendEnvelope(u"connect"_s, u"c1"_s, fields);
+        // A refused upgrade token closes the socket before `connect` is answered.
+        QJsonObject reply;
+        (void)QTest::qWaitFor(
+            [&] {
+                for (const QJsonObject &message : std::as_const(client.received)) {
+                    if (message.value("ref_id"_L1).toString() == "c1"_L1) {
+                        reply = message;
+                        return true;
+                    }
+                }
+                return client.closed;
+            },
+            5000);
+        return reply;
+    }
+
+    static QJsonObject subscribe(TestClient &client, const QString &channel, const QString &id)
+    {
+        client.sendEnvelope(u"subscribe"_s, id, {{u"channel"_s, channel}});
+        return client.reply(id);
+    }
+
+    static QJsonObject publish(TestClient &client, const QString &channel, const QString &id)
+    {
+        client.sendEnvelope(
+            u"publish"_s,
+            id,
+            {{u"channel"_s, channel},
+             {u"metadata"_s, QJsonObject{{u"user_id"_s, u"forged"_s}}},
+             {u"payload"_s,
+              QJsonObject{{u"kind"_s, u"Json"_s}, {u"data"_s, QJsonObject{{u"text"_s, id}}}}}});
+        return client.reply(id);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_rsa.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048)), &EVP_PKEY_free);
+        QVERIFY(m_rsa);
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+        QVERIFY(PEM_write_bio_PUBKEY(bio.get(), m_rsa.get()) == 1);
+        char *pem = nullptr;
+        const long length = BIO_get_mem_data(bio.get(), &pem);
+        m_rsaPem = m_dir.filePath(u"rsa.pem"_s);
+        QFile file(m_rsaPem);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QCOMPARE(file.write(pem, length), qint64(length));
+    }
+
+    void moduleStarted()
+    {
+        Mtw::Server server(serverConfig(u"secret"_s));
+        QVERIFY(server.start());
+        const Mtw::ModuleStatus status = jwtStatus(server);
+        QCOMPARE(status.state, Mtw::ModuleState::Started);
+        QCOMPARE(status.metadata.version, u"1.2.0"_s);
+        QCOMPARE(status.metadata.name, u"JWT authentication"_s);
+        QCOMPARE(status.metadata.kind, u"auth"_s);
+        QVERIFY2(status.path.endsWith(u"/mtw-auth-jwt.so"_s), qPrintable(status.path));
+        QCOMPARE(status.health.status, Mtw::HealthStatus::Healthy);
+        QVERIFY(status.error.isEmpty());
+    }
+
+    void accepted_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QByteArray>("token");
+        QTest::addColumn<Via>("via");
+
+        const QByteArray alice = hs256(claimsFor(u"alice"_s));
+        QTest::newRow("metadata.token") << u"secret"_s << alice << Via::MetadataToken;
+        QTest::newRow("metadata.auth_token") << u"secret"_s << alice << Via::MetadataAuthToken;
+        QTest::newRow("?token=") << u"secret"_s << alice << Via::Query;
+        QTest::newRow("Authorization: Bearer") << u"secret"_s << alice << Via::Bearer;
+        QTest::newRow("required, metadata.token") << u"required"_s << alice << Via::MetadataToken;
+    }
+
+    // Authenticated: the connect ack names the user, auth channels open, and publishes reach
+    // others stamped with metadata.user_id = sub (a client-supplied user_id is overwritten).
+    void accepted()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QByteArray, token);
+        QFETCH(Via, via);
+        Mtw::Server server(serverConfig(kind));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).state, Mtw::ModuleState::Started);
+
+        TestClient alice;
+        const QJsonObject ack = connectWith(alice, server, token, via);
+        QCOMPARE(ack.value("type"_L1).toString(), u"ack"_s);
+        QCOMPARE(ack.value("ref_id"_L1).toString(), u"c1"_s);
+        QCOMPARE(dataOf(ack).value("conn_id"_L1).toString(), alice.connId);
+        QCOMPARE(metadataOf(ack).value("user_id"_L1).toString(), u"alice"_s);
+
+        TestClient bob;
+        const QJsonObject bobAck =
+            connectWith(bob, server, hs256(claimsFor(u"bob"_s)), Via::MetadataToken);
+        QCOMPARE(bobAck.value("type"_L1).toString(), u"ack"_s);
+
+        for (TestClient *client : {&alice, &bob}) {
+            const QJsonObject subscribed = subscribe(*client, u"secure.x"_s, u"s1"_s);
+            QCOMPARE(subscribed.value("type"_L1).toString(), u"response"_s);
+            QCOMPARE(dataOf(subscribed).value("subscribed"_L1).toString(), u"secure.x"_s);
+        }
+        const QJsonObject published = publish(alice, u"secure.x"_s, u"p1"_s);
+        QCOMPARE(published.value("type"_L1).toString(), u"response"_s);
+        QCOMPARE(dataOf(published).value("recipients"_L1).toInt(), 1);
+        QTRY_COMPARE(bob.ofType(u"publish"_s, u"secure.x"_s).size(), 1);
+        const QJsonObject delivered = bob.ofType(u"publish"_s, u"secure.x"_s).constFirst();
+        QCOMPARE(metadataOf(delivered).value("user_id"_L1).toString(), u"alice"_s);
+        QCOMPARE(metadataOf(delivered).value("from"_L1).toString(), alice.connId);
+        QCOMPARE(dataOf(delivered).value("text"_L1).toString(), u"p1"_s);
+        QVERIFY(!alice.closed);
+        QVERIFY(!bob.closed);
+    }
+
+    void refused_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QByteArray>("token");
+        QTest::addColumn<Via>("via");
+        QTest::addColumn<QString>("message"); // the start of the error message
+
+        const QJsonObject claims = claimsFor(u"mallory"_s);
+        const auto set = [&](const QString &key, const QJsonValue &value) {
+            QJsonObject changed = claims;
+            changed.insert(key, value);
+            return changed;
+        };
+        const double now = double(QDateTime::currentSecsSinceEpoch());
+        const QByteArray expired = hs256(set(u"exp"_s, now - 120));
+        const QByteArray wrongSignature =
+            hs256(claims, "another-secret-0123456789abcdef0123456789");
+        const QByteArray none =
+            b64(R"({"alg":"none","typ":"JWT"})") + '.' + b64(compact(claims)) + '.';
+        // An HS256 token whose HMAC key is the server's RSA public key (PEM bytes).
+        QFile pem(m_rsaPem);
+        QVERIFY(pem.open(QIODevice::ReadOnly));
+        const QByteArray confused = hs256(claims, pem.readAll());
+        const QByteArray rsInput =
+            b64(R"({"alg":"RS256","typ":"JWT"})") + '.' + b64(compact(claims));
+        const QByteArray rs256 = rsInput + '.' + b64(rsaSha256(m_rsa.get(), rsInput));
+
+        QTest::newRow("expired") << u"secret"_s << expired << Via::MetadataToken
+                                 << u"token expired"_s;
+        QTest::newRow("wrong signature")
+            << u"secret"_s << wrongSignature << Via::MetadataToken << u"invalid token signature"_s;
+        QTest::newRow("alg none") << u"secret"_s << none << Via::MetadataAuthToken
+                                  << u"algorithm 'none' is not allowed"_s;
+        QTest::newRow("HS256 signed with the RSA public key")
+            << u"rsa"_s << confused << Via::MetadataToken << u"algorithm 'HS256' is not allowed"_s;
+        QTest::newRow("RS256 to an HMAC server")
+            << u"secret"_s << rs256 << Via::MetadataToken << u"algorithm 'RS256' is not allowed"_s;
+        QTest::newRow("wrong issuer")
+            << u"secret"_s << hs256(set(u"iss"_s, u"https://evil.example"_s)) << Via::MetadataToken
+            << u"token issuer mismatch"_s;
+        QTest::newRow("wrong audience") << u"secret"_s << hs256(set(u"aud"_s, u"other"_s))
+                                        << Via::MetadataToken << u"token audience mismatch"_s;
+        QTest::newRow("garbage") << u"secret"_s << QByteArray("not-a-jwt") << Via::MetadataToken
+                                 << u"malformed token"_s;
+        QTest::newRow("expired in ?token=")
+            << u"secret"_s << expired << Via::Query << u"token expired"_s;
+        QTest::newRow("wrong signature in Bearer")
+            << u"secret"_s << wrongSignature << Via::Bearer << u"invalid token signature"_s;
+    }
+
+    // Refused: `error` 401 (with ref_id = the connect id when the token came in `connect`), then
+    // close code 4001, and the server records DisconnectReason Error("authentication failed").
+    void refused()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QByteArray, token);
+        QFETCH(Via, via);
+        QFETCH(QString, message);
+        Mtw::Server server(serverConfig(kind));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).state, Mtw::ModuleState::Started);
+        QSignalSpy closedSpy(&server, &Mtw::Server::connectionClosed);
+
+        TestClient client;
+        (void)connectWith(client, server, token, via);
+        QVERIFY(client.waitClosed());
+        QCOMPARE(client.closeCode, 4001);
+
+        const QList<QJsonObject> errors = client.ofType(u"error"_s);
+        QCOMPARE(errors.size(), 1);
+        const QJsonObject error = errors.constFirst();
+        QCOMPARE(dataOf(error).value("code"_L1).toInt(), 401);
+        QVERIFY2(dataOf(error).value("message"_L1).toString().startsWith(message),
+                 qPrintable(dataOf(error).value("message"_L1).toString()));
+        const bool inConnect = via == Via::MetadataToken || via == Via::MetadataAuthToken;
+        QCOMPARE(error.value("ref_id"_L1).toString(), inConnect ? u"c1"_s : QString());
+        QVERIFY(client.ofType(u"ack"_s).size() == 1); // only the opening ack, never the connect's
+
+        QTRY_COMPARE(closedSpy.size(), 1);
+        QCOMPARE(closedSpy.at(0).at(0).toString(), client.connId);
+        QCOMPARE(closedSpy.at(0).at(1).value<Mtw::DisconnectReason>(),
+                 Mtw::DisconnectReason::error(u"authentication failed"_s));
+    }
+
+    // No token: the connection works but auth channels answer 401.
+    void anonymous()
+    {
+        Mtw::Server server(serverConfig(u"secret"_s));
+        QVERIFY(server.start());
+        TestClient client;
+        const QJsonObject ack = connectWith(client, server, {}, Via::MetadataToken);
+        QCOMPARE(ack.value("type"_L1).toString(), u"ack"_s);
+        QVERIFY(!metadataOf(ack).contains("user_id"_L1));
+
+        const QJsonObject refused = subscribe(client, u"secure.x"_s, u"s1"_s);
+        QCOMPARE(refused.value("type"_L1).toString(), u"error"_s);
+        QCOMPARE(dataOf(refused).value("code"_L1).toInt(), 401);
+        QCOMPARE(subscribe(client, u"lobby"_s, u"s2"_s).value("type"_L1).toString(), u"response"_s);
+        QCOMPARE(publish(client, u"lobby"_s, u"p1"_s).value("type"_L1).toString(), u"response"_s);
+        QVERIFY(!client.closed);
+    }
+
+    // required = true: anonymous clients may not subscribe, publish or request anything.
+    void requiredRefusesAnonymous()
+    {
+        Mtw::Server server(serverConfig(u"required"_s));
+        QVERIFY(server.start());
+        TestClient client;
+        QCOMPARE(connectWith(client, server, {}, Via::MetadataToken).value("type"_L1).toString(),
+                 u"ack"_s);
+        const QList<QJsonObject> replies{
+            subscribe(client, u"lobby"_s, u"s1"_s),
+            publish(client, u"lobby"_s, u"p1"_s),
+            [&] {
+                client.sendEnvelope(u"request"_s, u"r1"_s);
+                return client.reply(u"r1"_s);
+            }(),
+        };
+        for (const QJsonObject &reply : replies) {
+            QCOMPARE(reply.value("type"_L1).toString(), u"error"_s);
+            QCOMPARE(dataOf(reply).value("code"_L1).toInt(), 401);
+            QCOMPARE(dataOf(reply).value("message"_L1).toString(),
+                     u"authentication required: connect with a token"_s);
+        }
+        // Unsubscribing and pinging stay possible; the connection stays open.
+        client.sendEnvelope(u"ping"_s, u"ping1"_s);
+        QCOMPARE(client.reply(u"ping1"_s).value("type"_L1).toString(), u"pong"_s);
+        QVERIFY(!client.closed);
+    }
+
+    // A module without key material fails at load with a clear message; the server still serves.
+    void missingSecretFailsModuleOnly_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("secret from an unset variable")
+            << u"no secret"_s
+            << u"mtw-auth-jwt: set either secret or public_key_file (the value given is empty: is "
+               "its environment variable set?)"_s;
+        QTest::newRow("no key at all")
+            << u"{ issuer = \"x\" }"_s << u"mtw-auth-jwt: set either secret or public_key_file"_s;
+        QTest::newRow("missing key file")
+            << u"{ public_key_file = \"/nonexistent/jwt.pem\" }"_s
+            << u"mtw-auth-jwt: cannot read public_key_file /nonexistent/jwt.pem: No such file or "
+               "directory"_s;
+    }
+
+    void missingSecretFailsModuleOnly()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QString, error);
+        Mtw::Server server(serverConfig(kind));
+        QVERIFY(server.start());
+        const Mtw::ModuleStatus status = jwtStatus(server);
+        QCOMPARE(status.state, Mtw::ModuleState::Failed);
+        QCOMPARE(status.error, error);
+
+        TestClient listener;
+        QVERIFY(listener.open(wsUrl(server)));
+        QCOMPARE(subscribe(listener, u"lobby"_s, u"s1"_s).value("type"_L1).toString(),
+                 u"response"_s);
+        TestClient client;
+        // With no authenticator the token is not checked: the client is simply anonymous.
+        const QJsonObject ack =
+            connectWith(client, server, hs256(claimsFor(u"alice"_s)), Via::MetadataToken);
+        QCOMPARE(ack.value("type"_L1).toString(), u"ack"_s);
+        QVERIFY(!metadataOf(ack).contains("user_id"_L1));
+        const QJsonObject published = publish(client, u"lobby"_s, u"p1"_s);
+        QCOMPARE(published.value("type"_L1).toString(), u"response"_s);
+        QCOMPARE(dataOf(published).value("recipients"_L1).toInt(), 1);
+        QTRY_COMPARE(listener.ofType(u"publish"_s, u"lobby"_s).size(), 1);
+        QCOMPARE(dataOf(subscribe(client, u"secure.x"_s, u"s2"_s)).value("code"_L1).toInt(), 401);
+    }
+
+    // The same plugin instance serves a later server with another configuration: a failed
+    // load must not leave the previous key accepting tokens.
+    void reloadAfterFailure()
+    {
+        {
+            Mtw::Server first(serverConfig(u"secret"_s));
+            QVERIFY(first.start());
+            QCOMPARE(jwtStatus(first).state, Mtw::ModuleState::Started);
+        }
+        {
+            Mtw::Server failed(serverConfig(u"no secret"_s));
+            QVERIFY(failed.start());
+            QCOMPARE(jwtStatus(failed).state, Mtw::ModuleState::Failed);
+        }
+        Mtw::Server rsa(serverConfig(u"rsa"_s));
+        QVERIFY(rsa.start());
+        QCOMPARE(jwtStatus(rsa).state, Mtw::ModuleState::Started);
+        TestClient client;
+        const QJsonObject reply =
+            connectWith(client, rsa, hs256(claimsFor(u"alice"_s)), Via::MetadataToken);
+        QCOMPARE(reply.value("type"_L1).toString(), u"error"_s);
+        QCOMPARE(dataOf(reply).value("message"_L1).toString(),
+                 u"algorithm 'HS256' is not allowed"_s);
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Jwt)
+#include "tst_jwt.moc"
