@@ -158,8 +158,16 @@ Result<void> ModuleHost::start()
 
 void ModuleHost::resolve(const QHash<QString, Candidate> &candidates)
 {
-    for (const auto &entry : m_entries)
-        entry->status.state = ModuleState::Resolved; // built-in modules
+    // A server may start again after a shutdown: configured entries are resolved afresh, only
+    // the built-in modules carry over.
+    std::erase_if(m_entries, [](const auto &entry) { return !entry->builtin; });
+    for (const auto &entry : m_entries) {
+        entry->status =
+            ModuleStatus{entry->status.metadata, {}, ModuleState::Resolved, {}, {}, false};
+        entry->dependencies.clear();
+        entry->context.reset();
+    }
+    m_services = Services();
     for (const ModuleConfig &configured : m_config.modules) {
         if (configured.enabled)
             addConfigured(configured, candidates);
@@ -233,6 +241,12 @@ void ModuleHost::linkDependencies()
                            u"needs module '%1', which is not configured"_s.arg(dependency.id));
                 break;
             }
+            // A failed dependency (its plugin refused, say) may have no usable version: linked
+            // as is, it makes this module fail with "dependency '...' failed".
+            if (m_entries[size_t(target)]->status.state == ModuleState::Failed) {
+                entry->dependencies.append(target);
+                continue;
+            }
             const QString &version = m_entries[size_t(target)]->status.metadata.version;
             const auto range = VersionRange::parse(dependency.versionRange);
             const auto parsed = Version::parse(version);
@@ -262,32 +276,65 @@ void ModuleHost::orderTopologically()
     }
     QList<int> order;
     std::vector<char> done(size_t(count), 0);
-    while (int(order.size()) < count) {
-        int next = -1;
-        for (int i = 0; i < count && next < 0; ++i) {
-            if (!done[size_t(i)] && indegree[size_t(i)] == 0)
-                next = i;
-        }
-        if (next < 0)
-            break;
-        done[size_t(next)] = 1;
-        order.append(next);
-        for (int dependant : std::as_const(dependants[size_t(next)]))
+    const auto place = [&](int index) {
+        done[size_t(index)] = 1;
+        order.append(index);
+        for (int dependant : std::as_const(dependants[size_t(index)]))
             --indegree[size_t(dependant)];
+    };
+    const auto placeReady = [&] {
+        for (int next = 0; next < count;) {
+            if (!done[size_t(next)] && indegree[size_t(next)] == 0) {
+                place(next);
+                next = 0; // the lowest configured index among the ready ones goes first
+            } else {
+                ++next;
+            }
+        }
+    };
+    placeReady();
+    if (int(order.size()) == count) {
+        reorder(order);
+        return;
     }
+    // The rest are in a cycle or depend on one. Only the members of a cycle fail for it; the
+    // modules that merely depend on one keep their dependencies and fail as dependants.
+    const auto inCycle = [&](int start) {
+        QList<int> stack = m_entries[size_t(start)]->dependencies;
+        std::vector<char> seen(size_t(count), 0);
+        while (!stack.isEmpty()) {
+            const int index = stack.takeLast();
+            if (index == start)
+                return true;
+            if (seen[size_t(index)] || done[size_t(index)])
+                continue;
+            seen[size_t(index)] = 1;
+            stack.append(m_entries[size_t(index)]->dependencies);
+        }
+        return false;
+    };
+    QList<int> members;
     QStringList cycle;
     for (int i = 0; i < count; ++i) {
-        if (!done[size_t(i)])
+        if (!done[size_t(i)] && inCycle(i)) {
+            members.append(i);
             cycle.append(m_entries[size_t(i)]->status.metadata.id);
-    }
-    for (int i = 0; i < count; ++i) {
-        if (!done[size_t(i)]) {
-            markFailed(*m_entries[size_t(i)],
-                       u"dependency cycle between %1"_s.arg(cycle.join(u", "_s)));
-            m_entries[size_t(i)]->dependencies.clear();
-            order.append(i);
         }
     }
+    for (int member : std::as_const(members)) {
+        markFailed(*m_entries[size_t(member)],
+                   u"dependency cycle between %1"_s.arg(cycle.join(u", "_s)));
+        m_entries[size_t(member)]->dependencies.clear();
+        place(member);
+    }
+    placeReady();
+    Q_ASSERT(int(order.size()) == count); // without the cycles' members the rest is acyclic
+    reorder(order);
+}
+
+void ModuleHost::reorder(const QList<int> &order)
+{
+    const int count = int(m_entries.size());
     // Re-number dependencies for the new order.
     std::vector<int> position(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i)
@@ -306,7 +353,10 @@ bool ModuleHost::dependenciesReady(Entry &entry)
     for (int dependency : std::as_const(entry.dependencies)) {
         const Entry &target = *m_entries[size_t(dependency)];
         if (target.status.state == ModuleState::Failed) {
+            const bool wasLoaded = entry.status.state == ModuleState::Loaded;
             markFailed(entry, u"dependency '%1' failed"_s.arg(target.status.metadata.id));
+            if (wasLoaded)
+                releaseLoaded(entry);
             return false;
         }
     }
@@ -348,6 +398,7 @@ void ModuleHost::startEntry(Entry &entry)
     const auto started = guarded(u"start()"_s, [&] { return entry.module->start(); });
     if (!started) {
         markFailed(entry, started.error().message);
+        releaseLoaded(entry);
         return;
     }
     entry.status.state = ModuleState::Started;
@@ -366,6 +417,18 @@ void ModuleHost::markFailed(Entry &entry, const QString &error)
     else
         qCWarning(lcModules).noquote()
             << "module" << entry.status.metadata.id << "failed:" << error;
+}
+
+void ModuleHost::releaseLoaded(Entry &entry)
+{
+    // It loaded (and may hold what it acquired there) but will never run: let it clean up.
+    const auto called = guarded(u"stop()"_s, [&]() -> Result<void> {
+        entry.module->stop();
+        return {};
+    });
+    if (!called)
+        qCWarning(lcModules).noquote()
+            << "module" << entry.status.metadata.id << called.error().message;
 }
 
 void ModuleHost::stop()

@@ -116,10 +116,12 @@ private:
     void addConfigured(const ModuleConfig &configured, const QHash<QString, Candidate> &candidates);
     void linkDependencies();
     void orderTopologically();
+    void reorder(const QList<int> &order); // m_entries in `order`, dependencies re-numbered
     bool dependenciesReady(Entry &entry);
     void loadEntry(Entry &entry, int index);
     void startEntry(Entry &entry);
     void markFailed(Entry &entry, const QString &error);
+    void releaseLoaded(Entry &entry);
     void stopNext();
     void finishStopping(Entry &entry, ModuleState state, const QString &error = QString());
 

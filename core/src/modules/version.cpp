@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "modules/version.h"
 
+#include <algorithm>
+
 namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
@@ -60,10 +62,11 @@ Result<VersionRange> VersionRange::parse(const QString &text)
             return fail(400,
                         u"invalid version range \"%1\": %2"_s.arg(text, version.error().message));
         if (caret || tilde) {
-            // ^1.2 = >=1.2 and same major; ~1.2 = >=1.2 and same major.minor.
+            // ^1.2 = >=1.2 and same major; ~1.2 = >=1.2 and same major.minor. ~1 pins only
+            // the major, as in npm and Cargo: no minor was written to keep.
             range.m_comparators.append({Op::Ge, *version});
             Version prefix = *version;
-            prefix.parts = caret ? 1 : 2;
+            prefix.parts = caret ? 1 : std::min(2, version->parts);
             range.m_comparators.append({Op::Prefix, prefix});
         } else {
             range.m_comparators.append({op, *version});

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+// The hooks fixture for tst_hooks: two message filters, a request action and a receiver for
+// every ServerEvents signal, each recorded in SharedState. Its config table says what to do:
+//   reject_channel       subscribe/publish/... there is rejected with 403
+//   transform_channel    publishes there are upper-cased and get metadata.transformed = true
+//   handled_channel      publishes there are consumed by the filter, which answers itself
+//   slow_channel         the filter takes 300 ms (over the 100 ms decision budget)
+//   throw_channel        the filter throws
+//   both_reject_channel  both filters reject: the higher priority one must win
+//   action               a request action answering {"conn_id", "remote", "module"}
+// Records "recorder.events" (a QVariantList of QVariantMap, one per signal, in arrival order),
+// "recorder.filtered" ("<filter>:<type>:<channel>") and "recorder.after" ("<type>:<channel>").
+#include "fixture.h"
+
+#include <QJsonObject>
+#include <QThread>
+
+#include <stdexcept>
+
+namespace {
+
+[[maybe_unused]] const bool s_loaded = MtwFixture::markLibraryLoaded("fixture-recorder");
+
+QString describe(const Mtw::Message &message)
+{
+    return QString(Mtw::messageTypeName(message.type)) + QLatin1Char(':') + message.channel;
+}
+
+// Thread-safe from I/O workers: the config is read-only once loaded, recording takes a lock.
+class RecorderFilter : public Mtw::IMessageFilter
+{
+public:
+    RecorderFilter(const QString &name, bool decides)
+        : m_name(name)
+        , m_decides(decides)
+    { }
+
+    void configure(const QVariantMap &config, Mtw::SharedState *shared)
+    {
+        m_config = config;
+        m_shared = shared;
+    }
+
+    Mtw::FilterDecision beforeMessage(const Mtw::ClientInfo &client, Mtw::Message &message) override
+    {
+        Q_UNUSED(client);
+        MtwFixture::append(*m_shared,
+                           QStringLiteral("recorder.filtered"),
+                           m_name + QLatin1Char(':') + describe(message));
+        const QString &channel = message.channel;
+        if (channel.isEmpty())
+            return Mtw::FilterDecision::accept();
+        if (channel == setting("both_reject_channel")) {
+            return Mtw::FilterDecision::reject(
+                m_decides ? 403 : 409,
+                QStringLiteral("rejected by the %1 filter").arg(m_name));
+        }
+        if (!m_decides)
+            return Mtw::FilterDecision::accept();
+        if (channel == setting("reject_channel")) {
+            return Mtw::FilterDecision::reject(
+                403,
+                QStringLiteral("channel '%1' is closed by fixture-recorder").arg(channel));
+        }
+        if (channel == setting("slow_channel"))
+            QThread::msleep(300);
+        if (channel == setting("throw_channel"))
+            throw std::runtime_error("fixture-recorder: filter exploded");
+        if (message.type == Mtw::MessageType::Publish && channel == setting("transform_channel")) {
+            message.payload = Mtw::Payload::fromText(message.payload.text.toUpper());
+            message.metadata.insert(QStringLiteral("transformed"), true);
+        }
+        if (message.type == Mtw::MessageType::Publish && channel == setting("handled_channel")) {
+            return Mtw::FilterDecision::handled(
+                QJsonObject{{QStringLiteral("handled_by"), QStringLiteral("fixture-recorder")},
+                            {QStringLiteral("channel"), channel}});
+        }
+        return Mtw::FilterDecision::accept();
+    }
+
+    void afterMessage(const Mtw::ClientInfo &client, const Mtw::Message &message) override
+    {
+        Q_UNUSED(client);
+        if (m_decides)
+            MtwFixture::append(*m_shared, QStringLiteral("recorder.after"), describe(message));
+    }
+
+private:
+    QString setting(const char *key) const
+    {
+        return m_config.value(QString::fromLatin1(key)).toString();
+    }
+
+    const QString m_name;
+    const bool m_decides; // the high-priority filter does everything; the low one only rejects
+    QVariantMap m_config;
+    Mtw::SharedState *m_shared = nullptr;
+};
+
+class WhoAmI : public Mtw::IRequestHandler
+{
+public:
+    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &client,
+                                          const Mtw::Message &request) override
+    {
+        Q_UNUSED(request);
+        return QJsonObject{{QStringLiteral("conn_id"), client.connId},
+                           {QStringLiteral("remote"), client.remoteAddress.toString()},
+                           {QStringLiteral("module"), QStringLiteral("fixture-recorder")}};
+    }
+};
+
+} // namespace
+
+// Lives in the main thread; its event receivers run there (queued from the I/O workers).
+class FixtureRecorder : public MtwFixture::RecordingModule
+{
+    Q_OBJECT
+    Q_PLUGIN_METADATA(IID MTW_MODULE_IID FILE "fixture-recorder.json")
+    Q_INTERFACES(Mtw::IModule)
+
+public:
+    Mtw::Result<void> load(Mtw::ModuleContext &context) override
+    {
+        if (auto loaded = RecordingModule::load(context); !loaded)
+            return loaded;
+        m_high.configure(context.config(), &context.shared());
+        m_low.configure(context.config(), &context.shared());
+        // Registered lowest priority first: the host must sort them.
+        context.registerMessageFilter(&m_low, -10);
+        context.registerMessageFilter(&m_high, 10);
+        if (const QString action = setting("action").toString(); !action.isEmpty())
+            context.registerRequestHandler(action, &m_whoAmI);
+        connectEvents(context.events());
+        return {};
+    }
+
+private:
+    void recordEvent(const QString &name, QVariantMap fields)
+    {
+        fields.insert(QStringLiteral("event"), name);
+        static QMutex mutex;
+        QMutexLocker lock(&mutex);
+        QVariantList events = m_context->shared().value(QStringLiteral("recorder.events")).toList();
+        events.append(fields);
+        m_context->shared().insert(QStringLiteral("recorder.events"), events);
+    }
+
+    void connectEvents(Mtw::ServerEvents *events)
+    {
+        using Mtw::ServerEvents;
+        connect(events, &ServerEvents::clientConnected, this, [this](const Mtw::ClientInfo &c) {
+            recordEvent(QStringLiteral("connected"),
+                        {{QStringLiteral("conn_id"), c.connId},
+                         {QStringLiteral("remote"), c.remoteAddress.toString()},
+                         {QStringLiteral("user_agent"), c.userAgent},
+                         {QStringLiteral("connected_at"), c.connectedAt},
+                         {QStringLiteral("authenticated"), c.authenticated}});
+        });
+        connect(events,
+                &ServerEvents::clientDisconnected,
+                this,
+                [this](const Mtw::ClientInfo &c, const Mtw::DisconnectReason &reason) {
+                    recordEvent(QStringLiteral("disconnected"),
+                                {{QStringLiteral("conn_id"), c.connId},
+                                 {QStringLiteral("reason"), reason.toString()}});
+                });
+        connect(events,
+                &ServerEvents::subscribed,
+                this,
+                [this](const Mtw::ClientInfo &c, const QString &channel) {
+                    recordEvent(QStringLiteral("subscribed"),
+                                {{QStringLiteral("conn_id"), c.connId},
+                                 {QStringLiteral("channel"), channel}});
+                });
+        connect(events,
+                &ServerEvents::unsubscribed,
+                this,
+                [this](const Mtw::ClientInfo &c, const QString &channel) {
+                    recordEvent(QStringLiteral("unsubscribed"),
+                                {{QStringLiteral("conn_id"), c.connId},
+                                 {QStringLiteral("channel"), channel}});
+                });
+        connect(events,
+                &ServerEvents::messagePublished,
+                this,
+                [this](const Mtw::ClientInfo &c, const Mtw::Message &message, int recipients) {
+                    recordEvent(QStringLiteral("published"),
+                                {{QStringLiteral("conn_id"), c.connId},
+                                 {QStringLiteral("channel"), message.channel},
+                                 {QStringLiteral("text"), message.payload.text},
+                                 {QStringLiteral("from"),
+                                  message.metadata.value(QStringLiteral("from")).toString()},
+                                 {QStringLiteral("recipients"), recipients}});
+                });
+        connect(events,
+                &ServerEvents::error,
+                this,
+                [this](const QString &connId, const Mtw::Error &error) {
+                    recordEvent(QStringLiteral("error"),
+                                {{QStringLiteral("conn_id"), connId},
+                                 {QStringLiteral("code"), error.code},
+                                 {QStringLiteral("message"), error.message}});
+                });
+        connect(events, &ServerEvents::aboutToShutdown, this, [this] {
+            recordEvent(QStringLiteral("aboutToShutdown"), {});
+        });
+    }
+
+    RecorderFilter m_high{QStringLiteral("high"), true};
+    RecorderFilter m_low{QStringLiteral("low"), false};
+    WhoAmI m_whoAmI;
+};
+
+#include "fixture-recorder.moc"
