@@ -53,4 +53,8 @@ function(mtw_add_plugin name)
     set_target_properties(${name} PROPERTIES
         PREFIX ""
         LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIRECTORY}")
+    # Shipped plugins install where mtwserver looks (<libdir>/mtw/plugins); test fixtures do not.
+    if(ARG_OUTPUT_DIRECTORY STREQUAL MTW_PLUGIN_OUTPUT_DIRECTORY)
+        install(TARGETS ${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/mtw/plugins)
+    endif()
 endfunction()

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "logoutput.h"
 
+#include <mtw/logbus.h>
+
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -49,6 +51,7 @@ void writeLine(QtMsgType type, const QMessageLogContext &context, const QString 
         line = (time + u' ' + levelName(type) + u' ' + category + u": "_s + message).toUtf8();
     }
     line += '\n';
+    LogBus::post(type, context.category, message);
     std::fwrite(line.constData(), 1, size_t(line.size()), stderr);
     std::fflush(stderr);
     if (type == QtFatalMsg)

@@ -113,6 +113,14 @@ struct LoggingConfig
     friend bool operator==(const LoggingConfig &, const LoggingConfig &) = default;
 };
 
+struct AdminConfig
+{
+    bool enabled = true;                     // the admin API on transport.websocket's port
+    QString path = QStringLiteral("/admin"); // WebSocket path of the admin API
+    QString token;                           // empty = only loopback peers may use it
+    friend bool operator==(const AdminConfig &, const AdminConfig &) = default;
+};
+
 struct MTW_CORE_EXPORT Config
 {
     ServerConfig server;
@@ -123,6 +131,7 @@ struct MTW_CORE_EXPORT Config
     OrchestratorConfig orchestrator;
     QList<ChannelConfig> channels;
     LoggingConfig logging;
+    AdminConfig admin;
 
     // Where the config came from; empty when built-in defaults are used. Not compared.
     QString sourcePath;

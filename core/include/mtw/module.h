@@ -55,7 +55,8 @@ public:
     virtual ~ServerHandle() = default;
     // Sends `message` to one connection; false when no such connection is open.
     virtual bool sendTo(const QString &connId, const Message &message) = 0;
-    // Delivers `message` to every member of `channel` (metadata.from = "server"). Returns the
+    // Delivers `message` to every member of `channel` (metadata.from = "server" unless the
+    // message sets it). Returns the
     // number of recipients, or an Error (404 when the channel does not exist).
     virtual Result<int> publish(const QString &channel, const Message &message) = 0;
     // Closes a connection (DisconnectReason Kicked with `reason`); false when it is not open.

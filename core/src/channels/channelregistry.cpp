@@ -58,6 +58,7 @@ struct ChannelRegistry::Channel
     QList<int> workerCounts;        // members per worker; sized workerCount
     quint64 workerMask = 0;         // bit i set iff workerCounts[i] > 0
     HistoryRing history;
+    qint64 published = 0; // messages published since the channel was created
 };
 
 // Aligned to a cache line so that workers locking neighbouring shards do not share one.
@@ -237,6 +238,7 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
         } else {
             Channel &ch = *it;
             evicted = ch.history.push(encodedEnvelope);
+            ++ch.published;
             out.settings = ch.settings;
             out.workerMask = ch.workerMask;
             qsizetype recipients = ch.members.size();
@@ -309,7 +311,8 @@ QList<ChannelInfo> ChannelRegistry::channels() const
             out.append(ChannelInfo{it.key(),
                                    int(it->members.size()),
                                    int(it->history.size()),
-                                   it->settings});
+                                   it->settings,
+                                   it->published});
         }
     }
     std::sort(out.begin(), out.end(), [](const ChannelInfo &a, const ChannelInfo &b) {

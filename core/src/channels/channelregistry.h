@@ -59,6 +59,7 @@ struct ChannelInfo
     int members = 0;
     int historySize = 0;
     ChannelSettings settings;
+    qint64 published = 0; // messages published to it so far
     friend bool operator==(const ChannelInfo &, const ChannelInfo &) = default;
 };
 

@@ -190,6 +190,13 @@ void readSections(ConfigContext &context, const toml::table &root, Config &confi
         logging.string("rules", config.logging.rules);
         logging.finish();
     }
+    if (const auto *table = reader.table("admin")) {
+        TableReader admin(context, *table, u"admin"_s);
+        admin.boolean("enabled", config.admin.enabled);
+        admin.string("path", config.admin.path, PathRule);
+        admin.string("token", config.admin.token);
+        admin.finish();
+    }
     reader.finish();
 }
 

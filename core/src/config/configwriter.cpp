@@ -272,6 +272,10 @@ QString Config::toToml(bool maskSecrets) const
     w.string("level", logging.level);
     w.string("format", logging.format);
     w.string("rules", logging.rules);
+    w.table(u"[admin]"_s);
+    w.value("enabled", admin.enabled ? u"true"_s : u"false"_s);
+    w.string("path", admin.path);
+    w.string("token", maskSecrets && !admin.token.isEmpty() ? u"***"_s : admin.token);
     return w.text();
 }
 

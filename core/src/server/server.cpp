@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "admin/adminservice.h"
 #include "modules/modulehost.h"
 #include "server/signalbridge.h"
 #include "transport/acceptor.h"
@@ -74,6 +75,7 @@ public:
     ModuleHost *modules;
     std::unique_ptr<ServerContext> context;
     Acceptor *acceptor = nullptr;
+    AdminService *admin = nullptr;
     QList<QThread *> threads;
     QTimer *forceTimer = nullptr;
     int drainedWorkers = 0;
@@ -136,6 +138,11 @@ void ServerPrivate::onWorkerDrained()
 
 void ServerPrivate::stopWorkers()
 {
+    if (admin) {
+        admin->serverFinished(); // closes admin sockets last, after every client
+        admin->deleteLater();
+        admin = nullptr;
+    }
     if (forceTimer)
         forceTimer->stop();
     for (QThread *thread : std::as_const(threads)) {
@@ -166,7 +173,8 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
         return fail(503, u"the server is not running"_s);
     Message copy = message;
     copy.channel = channel;
-    copy.metadata.insert(u"from"_s, u"server"_s);
+    if (!copy.metadata.contains(u"from"_s))
+        copy.metadata.insert(u"from"_s, u"server"_s);
     const QByteArray json = encodeMessage(copy);
     const auto outcome = context->registry.publish(channel, 0, true, json);
     if (!outcome)
@@ -214,6 +222,9 @@ Server::~Server()
         delete d->acceptor;
         d->acceptor = nullptr;
         d->stopWorkers();
+        // Modules get their stop() even when the server is destroyed without a shutdown
+        // (asynchronous stops are not awaited here).
+        d->modules->stop();
     }
 }
 
@@ -270,6 +281,13 @@ Result<void> Server::start()
         default:
             return fail(500, u"cannot listen on %1: %2"_s.arg(where, reason));
         }
+    }
+    if (d->config.admin.enabled) {
+        d->admin = new Internal::AdminService(this, d->context.get(), this);
+        d->context->adminService = d->admin;
+        d->context->adoptAdminSocket = [admin = d->admin](QTcpSocket *socket) {
+            admin->adoptSocket(socket);
+        };
     }
     d->startWorkers(workers);
     d->state = Internal::ServerPrivate::State::Running;

@@ -29,10 +29,31 @@ struct Connection
     qint64 lastSeen = 0;      // worker clock (ms): last pong or message
     qint64 closingSince = -1; // worker clock (ms) when we sent our close frame
     int protocolErrors = 0;
+    qint64 messagesIn = 0;
+    qint64 messagesOut = 0;
+    qint64 reportedIn = -1; // values last reported to the admin API (changed-only updates)
+    qint64 reportedOut = -1;
+    qint64 reportedQueue = -1;
     bool authenticated = false;
     bool binaryMode = false; // set by the first MTW 0x01 frame the client sends
     bool disconnected = false;
+    bool announced = false;                 // ServerEvents::clientConnected was emitted for it
     std::optional<DisconnectReason> reason; // set when the server decides to close
+};
+
+// One row of the admin API's connections view.
+struct ConnectionSummary
+{
+    QString connId;
+    QString remoteAddress;
+    QString userId;
+    QString userAgent;
+    QStringList channels;
+    bool binaryMode = false;
+    qint64 queueBytes = 0;
+    qint64 messagesIn = 0;
+    qint64 messagesOut = 0;
+    qint64 connectedAt = 0;
 };
 
 } // namespace Mtw::Internal

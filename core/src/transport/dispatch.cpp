@@ -51,6 +51,7 @@ std::optional<int> metadataCount(const Message &message, const QString &key)
 void Worker::onTextMessage(Connection &connection, const QString &text)
 {
     connection.lastSeen = now();
+    ++connection.messagesIn;
     const QByteArray json = text.toUtf8();
     m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesIn.fetch_add(json.size(), std::memory_order_relaxed);
@@ -65,6 +66,7 @@ void Worker::onTextMessage(Connection &connection, const QString &text)
 void Worker::onBinaryMessage(Connection &connection, const QByteArray &data)
 {
     connection.lastSeen = now();
+    ++connection.messagesIn;
     m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
     const auto frame = decodeFrame(data);
@@ -228,7 +230,11 @@ void Worker::handleSubscribe(Connection &connection, const Message &message)
         data.insert(u"history"_s, envelopesToJson(outcome->history));
     send(connection, replyTo(message, data));
     if (outcome->presence && !outcome->alreadyMember)
-        announcePresence(connection, message.channel, "join"_L1, outcome->workerMask);
+        announcePresence(connection,
+                         message.channel,
+                         "join"_L1,
+                         outcome->workerMask,
+                         outcome->settings.binary);
     if (!outcome->alreadyMember && m_context->events->isListened(&ServerEvents::subscribed))
         Q_EMIT m_context->events->subscribed(clientInfo(connection), message.channel);
 }
@@ -255,7 +261,11 @@ void Worker::leaveChannel(Connection &connection, const QString &channel)
     }
     const UnsubscribeOutcome outcome = m_context->registry.unsubscribe(channel, connection.key);
     if (outcome.wasMember && outcome.presence)
-        announcePresence(connection, channel, "leave"_L1, outcome.workerMask);
+        announcePresence(connection,
+                         channel,
+                         "leave"_L1,
+                         outcome.workerMask,
+                         m_context->registry.settings(channel).value_or(ChannelSettings{}).binary);
     if (outcome.wasMember && m_context->events->isListened(&ServerEvents::unsubscribed))
         Q_EMIT m_context->events->unsubscribed(clientInfo(connection), channel);
 }
@@ -263,7 +273,8 @@ void Worker::leaveChannel(Connection &connection, const QString &channel)
 void Worker::announcePresence(const Connection &connection,
                               const QString &channel,
                               QLatin1String event,
-                              quint64 workerMask)
+                              quint64 workerMask,
+                              bool binary)
 {
     if (workerMask == 0)
         return;
@@ -273,7 +284,7 @@ void Worker::announcePresence(const Connection &connection,
     notice.metadata.insert(u"conn_id"_s, connection.connId);
     if (!connection.userId.isEmpty())
         notice.metadata.insert(u"user_id"_s, connection.userId);
-    fanOut(Delivery{channel, encodeMessage(notice), connection.key, false}, workerMask);
+    fanOut(Delivery{channel, encodeMessage(notice), connection.key, binary}, workerMask);
 }
 
 void Worker::handlePublish(Connection &connection, const Message &original)

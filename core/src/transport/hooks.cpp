@@ -41,6 +41,21 @@ auto decide(const QString &owner, const char *what, Call &&call) -> std::optiona
     return std::nullopt;
 }
 
+// Tells ServerEvents::error listeners that a module's call failed while serving `connId`.
+void reportModuleFailure(ServerEvents *events,
+                         const QString &connId,
+                         const QString &owner,
+                         const char *what)
+{
+    if (!events->isListened(&ServerEvents::error))
+        return;
+    Q_EMIT events->error(
+        connId,
+        Error{500,
+              u"module '%1': %2 threw or took longer than %3 ms"_s.arg(owner, QLatin1String(what))
+                  .arg(DecisionBudgetMs)});
+}
+
 } // namespace
 
 ClientInfo Worker::clientInfo(const Connection &connection) const
@@ -92,6 +107,12 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
         const auto outcome = decide(ranked.owner, "authenticate()", [&] {
             return ranked.service->authenticate(request);
         });
+        if (!outcome) {
+            reportModuleFailure(m_context->events,
+                                connection.connId,
+                                ranked.owner,
+                                "authenticate()");
+        }
         if (outcome && *outcome) {
             connection.authenticated = true;
             connection.userId = (*outcome)->userId;
@@ -127,6 +148,10 @@ bool Worker::runFilters(Connection &connection, Message &message)
         if (!decision) {
             send(connection,
                  Message::error(500, u"message refused: a server module failed"_s, message.id));
+            reportModuleFailure(m_context->events,
+                                connection.connId,
+                                ranked.owner,
+                                "beforeMessage()");
             return false;
         }
         switch (decision->action) {
@@ -175,6 +200,7 @@ bool Worker::handleModuleRequest(Connection &connection,
     if (!outcome) {
         send(connection,
              Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
+        reportModuleFailure(m_context->events, connection.connId, it->owner, "handleRequest()");
     } else if (!*outcome) {
         send(connection,
              Message::error((*outcome).error().code, (*outcome).error().message, message.id));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "channels/channelregistry.h"
+#include "transport/admingate.h"
 
 #include <mtw/config.h>
 #include <mtw/serverevents.h>
@@ -12,6 +13,9 @@
 #include <QMutex>
 
 #include <atomic>
+#include <functional>
+
+class QTcpSocket;
 
 namespace Mtw::Internal {
 
@@ -62,12 +66,18 @@ public:
         , workerCount(workerThreads)
         , registry(cfg, workerThreads)
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
+        , adminGate(cfg.admin)
     { }
 
     const Config config;
     const int workerCount;
     ChannelRegistry registry;
     PendingHandshakeLimiter pendingHandshakes;
+    AdminGate adminGate;
+    // The admin API: sockets that passed the AdminGate move to adminService's thread and are
+    // handed to adoptAdminSocket there.
+    QObject *adminService = nullptr;
+    std::function<void(QTcpSocket *)> adoptAdminSocket;
     ServerCounters counters;
     std::atomic<int> connections{0}; // upgraded plus reserved for an upgrade in progress
     std::atomic<quint64> nextConnKey{1};

@@ -2,6 +2,7 @@
 #include "transport/worker.h"
 
 #include "modules/modulehost.h"
+#include "transport/admingate.h"
 #include "transport/connection.h"
 #include "transport/httprequest.h"
 #include "transport/logging.h"
@@ -109,6 +110,51 @@ void Worker::postKick(const QString &connId, const QString &reason)
         Qt::QueuedConnection);
 }
 
+void Worker::postCollect(QObject *receiver,
+                         bool changedOnly,
+                         std::function<void(QList<ConnectionSummary>)> callback)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, receiver, changedOnly, callback = std::move(callback)] {
+            QList<ConnectionSummary> rows = collect(changedOnly);
+            QMetaObject::invokeMethod(
+                receiver,
+                [callback, rows] { callback(rows); },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
+}
+
+QList<ConnectionSummary> Worker::collect(bool changedOnly)
+{
+    QList<ConnectionSummary> rows;
+    for (Connection *connection : std::as_const(m_connections)) {
+        const qint64 queue = connection->socket->bytesToWrite();
+        if (changedOnly && connection->reportedIn == connection->messagesIn
+            && connection->reportedOut == connection->messagesOut
+            && connection->reportedQueue == queue) {
+            continue;
+        }
+        if (changedOnly) { // a full listing (a snapshot) leaves the delta baseline alone
+            connection->reportedIn = connection->messagesIn;
+            connection->reportedOut = connection->messagesOut;
+            connection->reportedQueue = queue;
+        }
+        rows.append(ConnectionSummary{connection->connId,
+                                      connection->peerAddress.toString(),
+                                      connection->userId,
+                                      connection->userAgent,
+                                      connection->channels,
+                                      connection->binaryMode,
+                                      queue,
+                                      connection->messagesIn,
+                                      connection->messagesOut,
+                                      connection->connectedAt});
+    }
+    return rows;
+}
+
 void Worker::initialize()
 {
     const WebSocketConfig &ws = m_context->config.transport.websocket;
@@ -200,6 +246,11 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
         respondAndClose(socket, 200, "ok");
         return;
     }
+    const AdminConfig &admin = m_context->config.admin;
+    if (admin.enabled && m_context->adminService && head.path == admin.path.toUtf8()) {
+        routeAdmin(socket, head);
+        return;
+    }
     const QByteArray wsPath = m_context->config.transport.websocket.path.toUtf8();
     if (head.path != wsPath && head.path != "/") {
         respondAndClose(socket, 404, "no such endpoint: " + head.path + '\n');
@@ -224,6 +275,53 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
         return;
     }
     upgrade(socket);
+}
+
+void Worker::routeAdmin(QTcpSocket *socket, const HttpRequestHead &head)
+{
+    const QHostAddress peer = socket->peerAddress();
+    switch (m_context->adminGate.check(head, peer, QDateTime::currentMSecsSinceEpoch())) {
+    case AdminGate::Verdict::Throttled:
+        qCWarning(lcTransport).noquote()
+            << "admin API: refused" << peer.toString() << "- too many failed attempts, throttled";
+        respondAndClose(socket,
+                        429,
+                        "too many failed attempts; try again later\n",
+                        "Retry-After: 60\r\n");
+        return;
+    case AdminGate::Verdict::Unauthorized:
+        qCWarning(lcTransport).noquote()
+            << "admin API: refused" << peer.toString() << "- wrong or missing token";
+        respondAndClose(socket, 401, "admin token required\n", "WWW-Authenticate: Bearer\r\n");
+        return;
+    case AdminGate::Verdict::Forbidden:
+        qCWarning(lcTransport).noquote()
+            << "admin API: refused" << peer.toString()
+            << "- no admin.token is configured, so only loopback peers are accepted";
+        respondAndClose(socket,
+                        403,
+                        "the admin API accepts only loopback peers unless admin.token is set\n");
+        return;
+    case AdminGate::Verdict::Allow:
+        break;
+    }
+    if (!head.isWebSocketUpgrade()) {
+        respondAndClose(socket,
+                        426,
+                        "the admin API expects a WebSocket upgrade\n",
+                        "Upgrade: websocket\r\n");
+        return;
+    }
+    // The admin service lives in the server's thread: the socket moves there with its buffered
+    // request, which the service's own QWebSocketServer then reads.
+    forgetPending(socket);
+    socket->disconnect(this);
+    socket->setParent(nullptr);
+    socket->moveToThread(m_context->adminService->thread());
+    QMetaObject::invokeMethod(
+        m_context->adminService,
+        [adopt = m_context->adoptAdminSocket, socket] { adopt(socket); },
+        Qt::QueuedConnection);
 }
 
 void Worker::respondAndClose(QTcpSocket *socket,
@@ -318,15 +416,18 @@ void Worker::setUpConnection(QWebSocket *socket)
                         Payload::fromJson(QJsonObject{{u"conn_id"_s, connection->connId}}));
     ack.metadata.insert(u"conn_id"_s, connection->connId);
     send(*connection, ack);
-    if (m_context->events->isListened(&ServerEvents::clientConnected))
-        Q_EMIT m_context->events->clientConnected(clientInfo(*connection));
     if (hasAuthenticators()) {
         // A token in the upgrade (?token= or Authorization: Bearer) is checked at once.
         if (const QString token = upgradeToken(*connection); !token.isEmpty()) {
-            if (const auto verified = authenticate(*connection, token); !verified)
+            if (const auto verified = authenticate(*connection, token); !verified) {
                 refuseAuthentication(*connection, verified.error(), QString());
+                return;
+            }
         }
     }
+    connection->announced = true; // listeners see a disconnect only for a connect they saw
+    if (m_context->events->isListened(&ServerEvents::clientConnected))
+        Q_EMIT m_context->events->clientConnected(clientInfo(*connection));
 
     if (m_shuttingDown) {
         closeConnection(*connection,
@@ -367,10 +468,12 @@ void Worker::cleanUp(quint64 key)
             reason = DisconnectReason::error(QStringLiteral("message too large"));
         else if (code == QWebSocketProtocol::CloseCodeProtocolError)
             reason = DisconnectReason::error(QStringLiteral("WebSocket protocol error"));
+        else if (code == QWebSocketProtocol::CloseCodeWrongDatatype) // QWebSocket's 1007
+            reason = DisconnectReason::error(QStringLiteral("invalid UTF-8 in a text message"));
     }
     qCInfo(lcTransport).noquote() << "connection" << connection->connId
                                   << "closed:" << reason.toString();
-    if (m_context->events->isListened(&ServerEvents::clientDisconnected))
+    if (connection->announced && m_context->events->isListened(&ServerEvents::clientDisconnected))
         Q_EMIT m_context->events->clientDisconnected(clientInfo(*connection), reason);
 
     connection->socket->disconnect(this);
@@ -479,6 +582,7 @@ void Worker::sendEncoded(Connection &connection, const QByteArray &json)
         written = connection.socket->sendBinaryMessage(encodeFrame(FrameType::Json, json));
     else
         written = connection.socket->sendTextMessage(QString::fromUtf8(json));
+    ++connection.messagesOut;
     m_context->counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
 }
@@ -537,6 +641,7 @@ void Worker::deliver(const Delivery &delivery)
                 text = QString::fromUtf8(delivery.json);
             bytes += connection->socket->sendTextMessage(text);
         }
+        ++connection->messagesOut;
         ++sent;
     }
     m_context->counters.messagesOut.fetch_add(sent, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "transport/connection.h"
+
 #include <mtw/disconnectreason.h>
 #include <mtw/message.h>
 #include <mtw/result.h>
@@ -14,6 +16,7 @@
 #include <QWebSocketProtocol>
 
 #include <atomic>
+#include <functional>
 
 class QTcpSocket;
 class QTimer;
@@ -23,6 +26,7 @@ class QWebSocketServer;
 namespace Mtw::Internal {
 
 struct Connection;
+
 struct HttpRequestHead;
 class ServerContext;
 
@@ -58,6 +62,11 @@ public:
     void postForceClose();
     void postSend(const QString &connId, const QByteArray &json);
     void postKick(const QString &connId, const QString &reason);
+    // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
+    // connections whose counters or queue changed since the last collect.
+    void postCollect(QObject *receiver,
+                     bool changedOnly,
+                     std::function<void(QList<ConnectionSummary>)> callback);
 
 Q_SIGNALS:
     void connectionOpened(const QString &connId);
@@ -70,6 +79,8 @@ private:
     void acceptDescriptor(qintptr socketDescriptor);
     void readRequestHead(QTcpSocket *socket);
     void route(QTcpSocket *socket, const HttpRequestHead &head);
+    void routeAdmin(QTcpSocket *socket, const HttpRequestHead &head);
+    QList<ConnectionSummary> collect(bool changedOnly);
     void respondAndClose(QTcpSocket *socket,
                          int status,
                          QByteArrayView body,
@@ -123,7 +134,8 @@ private:
     void announcePresence(const Connection &connection,
                           const QString &channel,
                           QLatin1String event,
-                          quint64 workerMask);
+                          quint64 workerMask,
+                          bool binary);
 
     qint64 now() const { return m_clock.elapsed(); }
 

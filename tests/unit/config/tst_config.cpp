@@ -74,6 +74,9 @@ QVariant valueAt(const Config &c, const QString &key)
         {u"logging.level"_s, [](const Config &x) { return QVariant(x.logging.level); }},
         {u"logging.format"_s, [](const Config &x) { return QVariant(x.logging.format); }},
         {u"logging.rules"_s, [](const Config &x) { return QVariant(x.logging.rules); }},
+        {u"admin.enabled"_s, [](const Config &x) { return QVariant(x.admin.enabled); }},
+        {u"admin.path"_s, [](const Config &x) { return QVariant(x.admin.path); }},
+        {u"admin.token"_s, [](const Config &x) { return QVariant(x.admin.token); }},
         {u"modules"_s, [](const Config &x) { return QVariant(int(x.modules.size())); }},
         {u"agents"_s, [](const Config &x) { return QVariant(int(x.agents.size())); }},
         {u"channels"_s, [](const Config &x) { return QVariant(int(x.channels.size())); }},
@@ -136,6 +139,9 @@ void tst_Config::defaults_data()
     row(u"logging.level"_s, u"info"_s);
     row(u"logging.format"_s, u"text"_s);
     row(u"logging.rules"_s, QString());
+    row(u"admin.enabled"_s, true);
+    row(u"admin.path"_s, u"/admin"_s);
+    row(u"admin.token"_s, QString());
     row(u"modules"_s, 0);
     row(u"agents"_s, 0);
     row(u"channels"_s, 0);
@@ -213,6 +219,9 @@ void tst_Config::keys_data()
     row(u"logging.level"_s, u"[logging]\nlevel = \"debug\""_s, u"debug"_s);
     row(u"logging.format"_s, u"[logging]\nformat = \"json\""_s, u"json"_s);
     row(u"logging.rules"_s, u"[logging]\nrules = \"mtw.*=true\""_s, u"mtw.*=true"_s);
+    row(u"admin.enabled"_s, u"[admin]\nenabled = false"_s, false);
+    row(u"admin.path"_s, u"[admin]\npath = \"/ops\""_s, u"/ops"_s);
+    row(u"admin.token"_s, u"[admin]\ntoken = \"${TOK:-s3cret}\""_s, u"s3cret"_s);
     row(u"modules"_s, u"[[modules]]\nname = \"a\"\n[[modules]]\nname = \"b\""_s, 2);
     row(u"agents"_s, u"[[agents]]\nname = \"a\"\nprovider = \"p\""_s, 1);
     row(u"channels"_s, u"channels = [{ name = \"a\" }, { name = \"b.**\" }]"_s, 2);

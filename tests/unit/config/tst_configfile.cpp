@@ -169,7 +169,7 @@ void tst_ConfigFile::defaultFileShowsEveryKey()
     const QStringList active = keyPaths(file, false);
     const QStringList withExamples = keyPaths(file, true);
     const QStringList every = keyPaths(configWithEntries().toToml(false), false);
-    QCOMPARE(every.size(), 41);
+    QCOMPARE(every.size(), 44);
     for (const QString &path : every) {
         const bool isExample = path.contains(u"[]"_s);
         QVERIFY2((isExample ? withExamples : active).contains(path), qPrintable(path));
