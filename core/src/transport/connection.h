@@ -9,6 +9,7 @@
 
 #include <optional>
 
+class QTcpSocket;
 class QWebSocket;
 
 namespace Mtw::Internal {
@@ -18,11 +19,12 @@ namespace Mtw::Internal {
 struct Connection
 {
     QWebSocket *socket = nullptr;
-    quint64 key = 0;      // process-unique, used by the channel registry
-    QString connId;       // the ULID clients see as conn_id
-    QString userId;       // set by an authenticator; empty when anonymous
-    QStringList channels; // subscribed channels (usually few)
-    QStringList roles;    // from the authenticator
+    QTcpSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
+    quint64 key = 0;           // process-unique, used by the channel registry
+    QString connId;            // the ULID clients see as conn_id
+    QString userId;            // set by an authenticator; empty when anonymous
+    QStringList channels;      // subscribed channels (usually few)
+    QStringList roles;         // from the authenticator
     QHostAddress peerAddress;
     QString userAgent;
     qint64 connectedAt = 0;   // ms since the Unix epoch

@@ -28,6 +28,30 @@ namespace {
 constexpr qint64 CloseGraceMs = 3000;
 constexpr qint64 CloseHardLimitMs = 60000;
 
+// A complete server-to-client WebSocket frame (FIN set, unmasked, RFC 6455 §5.2). Writing it
+// straight to the TCP socket is safe alongside QWebSocket's own writes (pings, close), which
+// also queue whole frames, and skips QWebSocket's QString round trip per message.
+QByteArray webSocketFrame(bool binary, QByteArrayView payload)
+{
+    QByteArray frame;
+    const qsizetype size = payload.size();
+    frame.reserve(size + 10);
+    frame.append(char(0x80 | (binary ? 0x2 : 0x1)));
+    if (size < 126) {
+        frame.append(char(size));
+    } else if (size <= 0xffff) {
+        frame.append(char(126));
+        frame.append(char(size >> 8));
+        frame.append(char(size & 0xff));
+    } else {
+        frame.append(char(127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            frame.append(char((quint64(size) >> shift) & 0xff));
+    }
+    frame.append(payload);
+    return frame;
+}
+
 QByteArray peerKey(const QHostAddress &address, quint16 port)
 {
     return address.toString().toLatin1() + '#' + QByteArray::number(port);
@@ -364,17 +388,18 @@ void Worker::onNewWebSocket()
 {
     while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
         const QByteArray key = peerKey(socket->peerAddress(), socket->peerPort());
-        if (m_upgrading.remove(key) == 0) {
+        QTcpSocket *tcp = m_upgrading.take(key);
+        if (!tcp) {
             qCWarning(lcTransport) << "upgraded socket of unknown origin" << key << "- dropped";
             socket->abort();
             socket->deleteLater();
             continue;
         }
-        setUpConnection(socket);
+        setUpConnection(socket, tcp);
     }
 }
 
-void Worker::setUpConnection(QWebSocket *socket)
+void Worker::setUpConnection(QWebSocket *socket, QTcpSocket *tcp)
 {
     const WebSocketConfig &ws = m_context->config.transport.websocket;
     socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
@@ -382,6 +407,7 @@ void Worker::setUpConnection(QWebSocket *socket)
 
     auto *connection = new Connection;
     connection->socket = socket;
+    connection->tcp = tcp;
     connection->key = m_context->nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
     connection->peerAddress = socket->peerAddress();
@@ -577,11 +603,10 @@ void Worker::sendEncoded(Connection &connection, const QByteArray &json)
 {
     if (connection.disconnected || connection.closingSince >= 0 || !hasRoomInQueue(connection))
         return;
-    qint64 written = 0;
-    if (connection.binaryMode)
-        written = connection.socket->sendBinaryMessage(encodeFrame(FrameType::Json, json));
-    else
-        written = connection.socket->sendTextMessage(QString::fromUtf8(json));
+    const QByteArray frame = connection.binaryMode
+        ? webSocketFrame(true, encodeFrame(FrameType::Json, json))
+        : webSocketFrame(false, json);
+    const qint64 written = connection.tcp->write(frame);
     ++connection.messagesOut;
     m_context->counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
@@ -623,8 +648,10 @@ void Worker::deliver(const Delivery &delivery)
     // A copy of the set (implicitly shared, so free) keeps the loop safe if a slow consumer is
     // dropped while we iterate; removals happen later from the event loop.
     const QSet<Connection *> members = *it;
-    QString text;
-    QByteArray frame;
+    // Each WebSocket frame is built once (header included) and the same bytes are queued on
+    // every recipient's socket: no per-recipient encoding or allocation of our own.
+    QByteArray textFrame;
+    QByteArray binaryFrame;
     qint64 sent = 0;
     qint64 bytes = 0;
     for (Connection *connection : members) {
@@ -633,13 +660,13 @@ void Worker::deliver(const Delivery &delivery)
             continue;
         }
         if (connection->binaryMode || delivery.forceBinary) {
-            if (frame.isNull())
-                frame = encodeFrame(FrameType::Json, delivery.json);
-            bytes += connection->socket->sendBinaryMessage(frame);
+            if (binaryFrame.isNull())
+                binaryFrame = webSocketFrame(true, encodeFrame(FrameType::Json, delivery.json));
+            bytes += connection->tcp->write(binaryFrame);
         } else {
-            if (text.isNull())
-                text = QString::fromUtf8(delivery.json);
-            bytes += connection->socket->sendTextMessage(text);
+            if (textFrame.isNull())
+                textFrame = webSocketFrame(false, delivery.json);
+            bytes += connection->tcp->write(textFrame);
         }
         ++connection->messagesOut;
         ++sent;

@@ -88,7 +88,7 @@ private:
     void forgetPending(QTcpSocket *socket);
     void upgrade(QTcpSocket *socket);
     void onNewWebSocket();
-    void setUpConnection(QWebSocket *socket);
+    void setUpConnection(QWebSocket *socket, QTcpSocket *tcp);
     void onDisconnected(Connection *connection);
     void cleanUp(quint64 key);
     void housekeeping();
