@@ -48,7 +48,10 @@ struct Options
     QCommandLineOption maxConnections{u"max-connections"_s,
                                       u"Connection limit (overrides MTW_MAX_CONNECTIONS)."_s,
                                       u"count"_s};
-    QCommandLineOption pluginsDir{u"plugins-dir"_s, u"Also load plugins from <dir>."_s, u"dir"_s};
+    QCommandLineOption pluginsDir{
+        u"plugins-dir"_s,
+        u"Search <dir> for plugins first (overrides server.plugins_dir)."_s,
+        u"dir"_s};
     QCommandLineOption logLevel{u"log-level"_s, u"debug, info, warning or error."_s, u"level"_s};
     QCommandLineOption checkConfig{u"check-config"_s,
                                    u"Validate the configuration, print problems, exit 0 or 78."_s};
