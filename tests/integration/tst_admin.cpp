@@ -328,6 +328,36 @@ private Q_SLOTS:
         QVERIFY(!log.isEmpty());
     }
 
+    void logLinesArriveOnce()
+    {
+        // A line written just before an admin attaches is in its snapshot, and only there.
+        Mtw::Server server(config());
+        QVERIFY(server.start());
+        Mtw::LogBus::post(QtInfoMsg, "mtw.test", u"just before attach"_s);
+        AdminClient admin;
+        QVERIFY(admin.attach(adminUrl(server)));
+        Mtw::LogBus::post(QtInfoMsg, "mtw.test", u"just after attach"_s);
+        QVERIFY(!admin
+                     .waitFor(u"log"_s,
+                              [](const QJsonObject &m) {
+                                  return QJsonDocument(m).toJson().contains("just after attach");
+                              })
+                     .isEmpty());
+        int before = 0;
+        int after = 0;
+        for (const QJsonObject &message : std::as_const(admin.received)) {
+            const QJsonArray entries =
+                message.value(message.value(u"type"_s) == u"snapshot"_s ? u"log"_s : u"entries"_s)
+                    .toArray();
+            for (const QJsonValue &entry : entries) {
+                before += entry.toObject().value(u"message"_s) == u"just before attach"_s;
+                after += entry.toObject().value(u"message"_s) == u"just after attach"_s;
+            }
+        }
+        QCOMPARE(before, 1);
+        QCOMPARE(after, 1);
+    }
+
     void actions()
     {
         Mtw::Server server(config());

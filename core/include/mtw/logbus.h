@@ -27,6 +27,7 @@ MTW_CORE_EXPORT void post(QtMsgType level, const char *category, const QString &
 // Entries with a sequence greater than `after`, oldest first (at most Capacity).
 MTW_CORE_EXPORT QList<LogEntry> since(quint64 after);
 MTW_CORE_EXPORT QList<LogEntry> recent(int count);
+MTW_CORE_EXPORT quint64 lastSequence();             // of the newest entry; 0 when there is none
 MTW_CORE_EXPORT QString levelName(QtMsgType level); // debug, info, warning, error, fatal
 
 } // namespace LogBus

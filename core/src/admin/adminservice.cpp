@@ -52,6 +52,15 @@ QJsonArray envelopes(const QList<QByteArray> &encoded)
     return array;
 }
 
+QJsonObject logEntryJson(const LogEntry &entry)
+{
+    return {{u"ts"_s,
+             QDateTime::fromMSecsSinceEpoch(entry.timestamp, Qt::UTC).toString(Qt::ISODateWithMs)},
+            {u"level"_s, LogBus::levelName(entry.level)},
+            {u"category"_s, entry.category},
+            {u"message"_s, entry.message}};
+}
+
 QString healthName(HealthStatus status)
 {
     switch (status) {
@@ -85,7 +94,6 @@ AdminService::AdminService(Server *server, ServerContext *context, QObject *pare
     connect(m_logTimer, &QTimer::timeout, this, &AdminService::flushLog);
     m_rateClock.start();
     m_lastCounters = counters(false);
-    m_logSequence = LogBus::since(0).isEmpty() ? 0 : LogBus::since(0).constLast().sequence;
 
     ServerEvents *events = server->events();
     connect(events, &ServerEvents::clientConnected, this, [this](const ClientInfo &client) {
@@ -118,9 +126,10 @@ AdminService::AdminService(Server *server, ServerContext *context, QObject *pare
 
 AdminService::~AdminService()
 {
-    for (QWebSocket *admin : std::as_const(m_admins))
+    const QList<QWebSocket *> all = m_admins + m_attaching;
+    for (QWebSocket *admin : all)
         admin->disconnect(this);
-    qDeleteAll(m_admins);
+    qDeleteAll(all);
 }
 
 void AdminService::adoptSocket(QTcpSocket *socket)
@@ -137,16 +146,18 @@ void AdminService::onNewAdmin()
 {
     while (QWebSocket *admin = m_webSocketServer->nextPendingConnection()) {
         admin->setParent(this);
-        m_admins.append(admin);
+        m_attaching.append(admin); // joins m_admins once its snapshot is out
         qCInfo(lcAdmin).noquote() << "admin attached from" << admin->peerAddress().toString();
         connect(admin, &QWebSocket::textMessageReceived, this, [this, admin](const QString &text) {
             onAdminMessage(admin, text);
         });
         connect(admin, &QWebSocket::disconnected, this, [this, admin] {
             m_admins.removeOne(admin);
+            m_attaching.removeOne(admin);
+            m_logSeen.remove(admin);
             admin->deleteLater();
             qCInfo(lcAdmin) << "admin detached";
-            if (m_admins.isEmpty()) {
+            if (m_admins.isEmpty() && m_attaching.isEmpty()) {
                 m_tick->stop();
                 m_logTimer->stop();
             }
@@ -172,14 +183,14 @@ void AdminService::sendSnapshot(QWebSocket *admin)
         for (const ConnectionSummary &row : std::as_const(snapshot->rows))
             rows.append(connectionRow(row));
         QJsonArray log;
-        for (const LogEntry &entry : LogBus::recent(200)) {
-            log.append(QJsonObject{{u"ts"_s,
-                                    QDateTime::fromMSecsSinceEpoch(entry.timestamp, Qt::UTC)
-                                        .toString(Qt::ISODateWithMs)},
-                                   {u"level"_s, LogBus::levelName(entry.level)},
-                                   {u"category"_s, entry.category},
-                                   {u"message"_s, entry.message}});
-        }
+        const QList<LogEntry> recent = LogBus::recent(200);
+        for (const LogEntry &entry : recent)
+            log.append(logEntryJson(entry));
+        // From now on this admin gets deltas and the log lines after those in its snapshot.
+        m_attaching.removeOne(target.data());
+        m_admins.append(target.data());
+        m_logSeen.insert(target.data(),
+                         recent.isEmpty() ? LogBus::lastSequence() : recent.constLast().sequence);
         send(target,
              {{u"type"_s, u"snapshot"_s},
               {u"server"_s, serverInfo()},
@@ -227,20 +238,24 @@ void AdminService::tick()
 
 void AdminService::flushLog()
 {
-    const QList<LogEntry> entries = LogBus::since(m_logSequence);
+    // Each admin has its own position: its snapshot already carried some of these lines.
+    quint64 oldest = LogBus::lastSequence();
+    for (QWebSocket *admin : std::as_const(m_admins))
+        oldest = std::min(oldest, m_logSeen.value(admin));
+    const QList<LogEntry> entries = LogBus::since(oldest);
     if (entries.isEmpty())
         return;
-    m_logSequence = entries.constLast().sequence;
-    QJsonArray out;
-    for (const LogEntry &entry : entries) {
-        out.append(QJsonObject{
-            {u"ts"_s,
-             QDateTime::fromMSecsSinceEpoch(entry.timestamp, Qt::UTC).toString(Qt::ISODateWithMs)},
-            {u"level"_s, LogBus::levelName(entry.level)},
-            {u"category"_s, entry.category},
-            {u"message"_s, entry.message}});
+    for (QWebSocket *admin : std::as_const(m_admins)) {
+        quint64 &seen = m_logSeen[admin];
+        QJsonArray out;
+        for (const LogEntry &entry : entries) {
+            if (entry.sequence > seen)
+                out.append(logEntryJson(entry));
+        }
+        seen = entries.constLast().sequence;
+        if (!out.isEmpty())
+            send(admin, {{u"type"_s, u"log"_s}, {u"entries"_s, out}});
     }
-    broadcast({{u"type"_s, u"log"_s}, {u"entries"_s, out}});
 }
 
 QJsonObject AdminService::serverInfo() const
@@ -485,7 +500,8 @@ void AdminService::serverFinished()
     m_tick->stop();
     m_logTimer->stop();
     flushLog();
-    for (QWebSocket *admin : std::as_const(m_admins))
+    const QList<QWebSocket *> all = m_admins + m_attaching;
+    for (QWebSocket *admin : all)
         admin->close(QWebSocketProtocol::CloseCodeGoingAway, u"server stopped"_s);
 }
 

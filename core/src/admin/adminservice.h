@@ -67,12 +67,13 @@ private:
     Server *const m_server;
     ServerContext *m_context; // null once the server has finished
     QWebSocketServer *m_webSocketServer = nullptr;
-    QList<QWebSocket *> m_admins;
+    QList<QWebSocket *> m_admins;           // snapshot sent: they get deltas
+    QList<QWebSocket *> m_attaching;        // waiting for their snapshot
+    QHash<QWebSocket *, quint64> m_logSeen; // last log sequence each admin has
     QTimer *m_tick = nullptr;
     QTimer *m_logTimer = nullptr;
     QElapsedTimer m_rateClock;
     qint64 m_startedAt = 0;
-    quint64 m_logSequence = 0;
     QJsonObject m_lastCounters;
     QHash<QString, QJsonObject> m_lastChannels;
     QHash<QString, qint64> m_lastPublished;

@@ -63,6 +63,13 @@ QList<LogEntry> recent(int count)
     return out;
 }
 
+quint64 lastSequence()
+{
+    Ring &r = ring();
+    QMutexLocker lock(&r.mutex);
+    return r.sequence;
+}
+
 QString levelName(QtMsgType level)
 {
     switch (level) {

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+#include "adminclient.h"
+
+#include "jsontablemodel.h"
+#include "logmodel.h"
+
+#include <QJsonDocument>
+#include <QLoggingCategory>
+#include <QNetworkRequest>
+#include <QRegularExpression>
+
+namespace Mtw {
+
+using namespace Qt::StringLiterals;
+
+Q_LOGGING_CATEGORY(lcAdminClient, "mtwadmin.client", QtInfoMsg)
+
+AdminClient::AdminClient(QObject *parent)
+    : QObject(parent)
+    , m_connections(new ConnectionModel(this))
+    , m_channels(new ChannelModel(this))
+    , m_modules(new ModuleModel(this))
+    , m_log(new LogModel(this))
+{ }
+
+AdminClient::~AdminClient()
+{
+    if (m_socket) {
+        m_closing = true;
+        m_socket->abort();
+    }
+}
+
+void AdminClient::open(const QUrl &url, const QString &token)
+{
+    close();
+    m_url = url;
+    m_server = {};
+    m_counters = {};
+    m_shuttingDown = false;
+    m_closing = false;
+    m_early.clear();
+    m_errorReported = false;
+    m_connections->clear();
+    m_channels->clear();
+    m_modules->clear();
+    m_log->clear();
+
+    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    m_socket->setMaxAllowedIncomingMessageSize(256 * 1024 * 1024);
+    QWebSocket *socket = m_socket;
+    connect(socket, &QWebSocket::textMessageReceived, this, &AdminClient::onText);
+    connect(socket, &QWebSocket::disconnected, this, [this, socket] {
+        if (socket == m_socket)
+            onDisconnected();
+    });
+    connect(socket,
+            qOverload<QAbstractSocket::SocketError>(&QWebSocket::error),
+            this,
+            [this, socket] {
+                if (socket != m_socket || m_closing)
+                    return;
+                // A refused upgrade (401/403/429) and a refused TCP connection both end up here.
+                qCInfo(lcAdminClient).noquote()
+                    << "admin connection error:" << socket->errorString();
+                if (!std::exchange(m_errorReported, true))
+                    Q_EMIT errorOccurred(describeError(socket->errorString()));
+                if (socket->state() == QAbstractSocket::UnconnectedState)
+                    onDisconnected();
+            });
+
+    QNetworkRequest request(url);
+    if (!token.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + token.toUtf8());
+    setState(State::Connecting);
+    socket->open(request);
+}
+
+QString AdminClient::describeError(const QString &socketError)
+{
+    // QtWebSockets reports a refused upgrade as "...Unhandled http status code: 401 (...)".
+    static const QRegularExpression status(u"status code: (\\d{3})"_s);
+    const QRegularExpressionMatch match = status.match(socketError);
+    if (!match.hasMatch())
+        return tr("Could not connect: %1").arg(socketError);
+    switch (match.captured(1).toInt()) {
+    case 401:
+        return tr("The server refused the admin token (HTTP 401). Check the token.");
+    case 403:
+        return tr("The server accepts admin connections only from its own machine unless "
+                  "admin.token is set (HTTP 403).");
+    case 404:
+        return tr("No admin API at this URL (HTTP 404): check the path, or admin.enabled.");
+    case 429:
+        return tr("Too many failed attempts from this address (HTTP 429): try again in a "
+                  "minute.");
+    default:
+        return tr("The server refused the admin connection (HTTP %1).").arg(match.captured(1));
+    }
+}
+
+void AdminClient::close()
+{
+    if (!m_socket)
+        return;
+    m_closing = true;
+    QWebSocket *socket = m_socket;
+    m_socket = nullptr;
+    socket->disconnect(this);
+    socket->close();
+    socket->deleteLater();
+    failPending(tr("The connection was closed."));
+    setState(State::Disconnected);
+}
+
+void AdminClient::call(const QString &action,
+                       QJsonObject fields,
+                       QObject *context,
+                       Callback callback)
+{
+    if (!m_socket || m_state != State::Connected) {
+        if (callback)
+            callback(ActionResult{false, {}, 503, tr("Not connected to a server.")});
+        return;
+    }
+    const QString id = QString::number(m_nextId++);
+    fields.insert(u"id"_s, id);
+    fields.insert(u"action"_s, action);
+    if (callback)
+        m_pending.insert(id, Pending{context, std::move(callback)});
+    m_socket->sendTextMessage(
+        QString::fromUtf8(QJsonDocument(fields).toJson(QJsonDocument::Compact)));
+}
+
+void AdminClient::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void AdminClient::onText(const QString &text)
+{
+    QJsonParseError error;
+    const QJsonDocument document = QJsonDocument::fromJson(text.toUtf8(), &error);
+    if (!document.isObject()) {
+        qCWarning(lcAdminClient).noquote()
+            << "ignoring a malformed admin message:" << error.errorString();
+        return;
+    }
+    const QJsonObject message = document.object();
+    const QString type = message.value(u"type"_s).toString();
+    // A delta broadcast between our upgrade and our snapshot describes a state the snapshot
+    // may or may not include: apply it after the snapshot (all of them are idempotent).
+    if (m_state != State::Connected && type != "snapshot"_L1 && type != "result"_L1) {
+        m_early.append(message);
+        return;
+    }
+    apply(message);
+}
+
+void AdminClient::apply(const QJsonObject &message)
+{
+    const QString type = message.value(u"type"_s).toString();
+    if (type == "snapshot"_L1) {
+        applySnapshot(message);
+    } else if (type == "counters"_L1) {
+        m_counters = message.value(u"counters"_s).toObject();
+        Q_EMIT countersChanged(m_counters);
+    } else if (type == "connection_opened"_L1) {
+        m_connections->upsert(message.value(u"connection"_s).toObject());
+    } else if (type == "connection_closed"_L1) {
+        const QString connId = message.value(u"conn_id"_s).toString();
+        m_connections->remove(connId);
+        Q_EMIT connectionClosed(connId, message.value(u"reason"_s).toString());
+    } else if (type == "connections_updated"_L1) {
+        m_connections->updateExisting(message.value(u"connections"_s).toArray());
+    } else if (type == "channels_updated"_L1) {
+        m_channels->upsertAll(message.value(u"channels"_s).toArray());
+    } else if (type == "modules"_L1) {
+        m_modules->upsertAll(message.value(u"modules"_s).toArray());
+    } else if (type == "log"_L1) {
+        appendLog(message.value(u"entries"_s).toArray());
+    } else if (type == "shutdown_started"_L1) {
+        m_shuttingDown = true;
+        Q_EMIT shutdownStarted(message.value(u"connections"_s).toInt());
+    } else if (type == "result"_L1) {
+        applyResult(message);
+    } else {
+        qCDebug(lcAdminClient).noquote() << "ignoring admin message of type" << type;
+    }
+}
+
+void AdminClient::applySnapshot(const QJsonObject &message)
+{
+    m_server = message.value(u"server"_s).toObject();
+    m_counters = message.value(u"counters"_s).toObject();
+    m_connections->reset(message.value(u"connections"_s).toArray());
+    m_channels->reset(message.value(u"channels"_s).toArray());
+    m_modules->reset(message.value(u"modules"_s).toArray());
+    m_log->clear();
+    const QJsonArray log = message.value(u"log"_s).toArray();
+    m_log->append(log);
+    m_snapshotLog.clear();
+    for (const QJsonValue &entry : log)
+        m_snapshotLog.insert(logKey(entry.toObject()));
+    setState(State::Connected);
+    Q_EMIT snapshotReceived(m_server);
+    Q_EMIT countersChanged(m_counters);
+    const QList<QJsonObject> early = std::exchange(m_early, {});
+    for (const QJsonObject &delta : early) {
+        // Log lines and counters from before the snapshot are already in it.
+        const QString type = delta.value(u"type"_s).toString();
+        if (type != "log"_L1 && type != "counters"_L1)
+            apply(delta);
+    }
+}
+
+void AdminClient::applyResult(const QJsonObject &message)
+{
+    const QJsonValue idValue = message.value(u"id"_s);
+    const QString id =
+        idValue.isString() ? idValue.toString() : QString::number(qint64(idValue.toDouble()));
+    const auto it = m_pending.find(id);
+    if (it == m_pending.end())
+        return;
+    const Pending pending = it.value();
+    m_pending.erase(it);
+    if (!pending.context)
+        return;
+    ActionResult result;
+    result.ok = message.value(u"ok"_s).toBool();
+    result.data = message.value(u"data"_s);
+    const QJsonObject error = message.value(u"error"_s).toObject();
+    result.errorCode = error.value(u"code"_s).toInt();
+    result.errorMessage = error.value(u"message"_s).toString();
+    pending.callback(result);
+}
+
+QString AdminClient::logKey(const QJsonObject &entry)
+{
+    return entry.value(u"ts"_s).toString() + u'\x1f' + entry.value(u"category"_s).toString()
+        + u'\x1f' + entry.value(u"message"_s).toString();
+}
+
+void AdminClient::appendLog(const QJsonArray &entries)
+{
+    // The first batch after the snapshot may repeat lines the snapshot already carried (lines
+    // written just before we attached): drop those, then stop checking.
+    if (m_snapshotLog.isEmpty()) {
+        m_log->append(entries);
+        return;
+    }
+    QJsonArray fresh;
+    for (const QJsonValue &entry : entries) {
+        if (!m_snapshotLog.contains(logKey(entry.toObject())))
+            fresh.append(entry);
+    }
+    m_snapshotLog.clear();
+    m_log->append(fresh);
+}
+
+void AdminClient::onDisconnected()
+{
+    QWebSocket *socket = m_socket;
+    m_socket = nullptr;
+    const bool wasConnected = m_state == State::Connected;
+    QString why;
+    if (m_shuttingDown)
+        why = tr("The server has shut down.");
+    else if (wasConnected)
+        why = tr("The connection to the server was lost (%1).")
+                  .arg(socket->closeReason().isEmpty() ? QString::number(int(socket->closeCode()))
+                                                       : socket->closeReason());
+    socket->deleteLater();
+    failPending(why.isEmpty() ? tr("The connection was closed.") : why);
+    setState(State::Disconnected);
+    if (wasConnected && !why.isEmpty())
+        Q_EMIT errorOccurred(why);
+}
+
+void AdminClient::failPending(const QString &why)
+{
+    const QHash<QString, Pending> pending = std::exchange(m_pending, {});
+    for (const Pending &entry : pending) {
+        if (entry.context)
+            entry.callback(ActionResult{false, {}, 503, why});
+    }
+}
+
+} // namespace Mtw

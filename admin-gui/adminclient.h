@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QHash>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+#include <QUrl>
+#include <QWebSocket>
+
+#include <functional>
+
+namespace Mtw {
+
+class ChannelModel;
+class ConnectionModel;
+class LogModel;
+class ModuleModel;
+
+// The answer to one admin action (docs/admin-api.md, "result").
+struct ActionResult
+{
+    bool ok = false;
+    QJsonValue data;
+    int errorCode = 0;
+    QString errorMessage;
+};
+
+// Speaks the admin API over one QWebSocket: reads the snapshot and the deltas into the models it
+// owns and sends actions, each answered through a callback. The same client serves a server run
+// in-process and a remote one. Lives in the GUI thread.
+class AdminClient : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State { Disconnected, Connecting, Connected };
+    Q_ENUM(State)
+
+    using Callback = std::function<void(const ActionResult &)>;
+
+    explicit AdminClient(QObject *parent = nullptr);
+    ~AdminClient() override;
+
+    // Opens ws://host:port/admin; `token` (if any) goes in an Authorization: Bearer header.
+    // The models are cleared and refilled from the snapshot.
+    void open(const QUrl &url, const QString &token = QString());
+    void close();
+
+    State state() const { return m_state; }
+    QUrl url() const { return m_url; }
+    QJsonObject serverInfo() const { return m_server; }
+    QJsonObject counters() const { return m_counters; }
+    bool isShuttingDown() const { return m_shuttingDown; }
+
+    ConnectionModel *connections() const { return m_connections; }
+    ChannelModel *channels() const { return m_channels; }
+    ModuleModel *modules() const { return m_modules; }
+    LogModel *log() const { return m_log; }
+
+    // Sends {"id","action",...fields}. `callback` runs once with the result, or with an error
+    // when the connection is lost first; it is dropped when `context` is destroyed.
+    void call(const QString &action, QJsonObject fields, QObject *context, Callback callback);
+
+Q_SIGNALS:
+    void stateChanged(Mtw::AdminClient::State state);
+    void snapshotReceived(const QJsonObject &server);
+    void countersChanged(const QJsonObject &counters);
+    void connectionClosed(const QString &connId, const QString &reason);
+    void shutdownStarted(int connections);
+    // The connection failed or was lost; `message` says why in words for the status bar.
+    void errorOccurred(const QString &message);
+
+private:
+    struct Pending
+    {
+        QPointer<QObject> context;
+        Callback callback;
+    };
+
+    void setState(State state);
+    void onText(const QString &text);
+    void apply(const QJsonObject &message);
+    void onDisconnected();
+    void applySnapshot(const QJsonObject &message);
+    void applyResult(const QJsonObject &message);
+    void failPending(const QString &why);
+    void appendLog(const QJsonArray &entries);
+    static QString logKey(const QJsonObject &entry);
+    static QString describeError(const QString &socketError);
+
+    QWebSocket *m_socket = nullptr;
+    State m_state = State::Disconnected;
+    QUrl m_url;
+    QJsonObject m_server;
+    QJsonObject m_counters;
+    bool m_shuttingDown = false;
+    bool m_closing = false;
+    bool m_errorReported = false;
+    quint64 m_nextId = 1;
+    QHash<QString, Pending> m_pending;
+    QList<QJsonObject> m_early;  // deltas that arrived before the snapshot
+    QSet<QString> m_snapshotLog; // the snapshot's log lines, until the first log batch
+
+    ConnectionModel *m_connections;
+    ChannelModel *m_channels;
+    ModuleModel *m_modules;
+    LogModel *m_log;
+};
+
+} // namespace Mtw

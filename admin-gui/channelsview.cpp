@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+#include "channelsview.h"
+
+#include "adminclient.h"
+#include "jsontablemodel.h"
+#include "tableutil.h"
+
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QTableView>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+namespace Mtw {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+QString payloadText(const QJsonObject &payload)
+{
+    const QString kind = payload.value(u"kind"_s).toString();
+    const QJsonValue data = payload.value(u"data"_s);
+    if (kind == "Text"_L1)
+        return data.toString();
+    if (kind == "Binary"_L1)
+        return ChannelsView::tr("(binary, %1 base64 characters)").arg(data.toString().size());
+    if (kind == "None"_L1)
+        return ChannelsView::tr("(no payload)");
+    if (data.isObject())
+        return QString::fromUtf8(QJsonDocument(data.toObject()).toJson(QJsonDocument::Compact));
+    if (data.isArray())
+        return QString::fromUtf8(QJsonDocument(data.toArray()).toJson(QJsonDocument::Compact));
+    return data.toVariant().toString();
+}
+
+} // namespace
+
+ChannelsView::ChannelsView(AdminClient *client, QWidget *parent)
+    : QWidget(parent)
+    , m_client(client)
+    , m_model(client->channels())
+    , m_proxy(new QSortFilterProxyModel(this))
+    , m_filter(new QLineEdit(this))
+    , m_table(new QTableView(this))
+    , m_title(new QLabel(this))
+    , m_settings(new QLabel(this))
+    , m_presence(new QTreeWidget(this))
+    , m_history(new QTreeWidget(this))
+{
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(JsonTableModel::SortRole);
+    m_proxy->setFilterKeyColumn(0);
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+
+    m_filter->setPlaceholderText(tr("Filter channels…"));
+    m_filter->setClearButtonEnabled(true);
+    connect(m_filter,
+            &QLineEdit::textChanged,
+            m_proxy,
+            &QSortFilterProxyModel::setFilterFixedString);
+    auto *filterLabel = new QLabel(tr("F&ilter:"), this);
+    filterLabel->setBuddy(m_filter);
+
+    m_table->setModel(m_proxy);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(0, Qt::AscendingOrder);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setAlternatingRowColors(true);
+    m_table->verticalHeader()->hide();
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    fitColumns(
+        m_table,
+        {u"chat.general.lobby"_s, u"00,000"_s, u"000,000"_s, u"000.0"_s, u"000"_s, u"yes"_s});
+
+    auto *left = new QWidget(this);
+    auto *leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    auto *filterRow = new QHBoxLayout;
+    filterRow->addWidget(filterLabel);
+    filterRow->addWidget(m_filter, 1);
+    leftLayout->addLayout(filterRow);
+    leftLayout->addWidget(m_table, 1);
+
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(left);
+    splitter->addWidget(makeDetailPane());
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    splitter->setChildrenCollapsible(false);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(splitter);
+
+    connect(m_table->selectionModel(),
+            &QItemSelectionModel::currentRowChanged,
+            this,
+            &ChannelsView::onCurrentChanged);
+    // Members joined or left, or messages were published: the detail pane follows.
+    connect(m_model, &QAbstractItemModel::dataChanged, this, [this] {
+        if (m_current.isEmpty())
+            return;
+        const QJsonObject channel = m_model->object(m_current);
+        showSettings();
+        const qint64 members = qint64(channel.value(u"members"_s).toDouble());
+        const qint64 messages = qint64(channel.value(u"messages"_s).toDouble());
+        if (members != m_shownMembers || messages != m_shownMessages)
+            refresh();
+    });
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        m_current.clear();
+        onCurrentChanged();
+    });
+    onCurrentChanged();
+}
+
+QWidget *ChannelsView::makeDetailPane()
+{
+    auto *pane = new QWidget(this);
+    auto *layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
+    QFont titleFont = m_title->font();
+    titleFont.setBold(true);
+    titleFont.setPointSizeF(titleFont.pointSizeF() * 1.2);
+    m_title->setFont(titleFont);
+    m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_settings->setWordWrap(true);
+    m_settings->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto *refreshButton = new QPushButton(tr("&Refresh"), pane);
+    refreshButton->setShortcut(QKeySequence::Refresh);
+    refreshButton->setToolTip(tr("Fetch members and recent messages again (F5)"));
+    connect(refreshButton, &QPushButton::clicked, this, &ChannelsView::refresh);
+    auto *header = new QHBoxLayout;
+    header->addWidget(m_title, 1);
+    header->addWidget(refreshButton);
+    layout->addLayout(header);
+    layout->addWidget(m_settings);
+
+    auto *presenceBox = new QGroupBox(tr("Members (presence)"), pane);
+    auto *presenceLayout = new QVBoxLayout(presenceBox);
+    m_presence->setHeaderLabels({tr("Connection"), tr("User")});
+    m_presence->setRootIsDecorated(false);
+    m_presence->setAlternatingRowColors(true);
+    m_presence->header()->setStretchLastSection(true);
+    presenceLayout->addWidget(m_presence);
+    layout->addWidget(presenceBox, 1);
+
+    auto *historyBox = new QGroupBox(tr("Recent messages (history)"), pane);
+    auto *historyLayout = new QVBoxLayout(historyBox);
+    m_history->setHeaderLabels({tr("Time"), tr("From"), tr("Payload")});
+    m_history->setRootIsDecorated(false);
+    m_history->setAlternatingRowColors(true);
+    m_history->setWordWrap(false);
+    m_history->setTextElideMode(Qt::ElideMiddle); // conn ids: the ends tell them apart
+    m_history->header()->setStretchLastSection(true);
+    historyLayout->addWidget(m_history);
+    layout->addWidget(historyBox, 2);
+    return pane;
+}
+
+bool ChannelsView::selectChannel(const QString &name)
+{
+    const int row = m_model->rowOf(name);
+    if (row < 0)
+        return false;
+    const QModelIndex index = m_proxy->mapFromSource(m_model->index(row, 0));
+    if (!index.isValid())
+        return false;
+    m_table->selectionModel()->setCurrentIndex(index,
+                                               QItemSelectionModel::ClearAndSelect
+                                                   | QItemSelectionModel::Rows);
+    return true;
+}
+
+void ChannelsView::onCurrentChanged()
+{
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    const QString name =
+        current.isValid() ? current.data(JsonTableModel::KeyRole).toString() : QString();
+    if (name == m_current && !name.isEmpty())
+        return;
+    m_current = name;
+    m_presence->clear();
+    m_history->clear();
+    m_shownMembers = m_shownMessages = -1;
+    showSettings();
+    if (!name.isEmpty())
+        refresh();
+}
+
+void ChannelsView::showSettings()
+{
+    if (m_current.isEmpty()) {
+        m_title->setText(tr("No channel selected"));
+        m_settings->setText(tr("Select a channel to see its members and recent messages."));
+        return;
+    }
+    const QJsonObject channel = m_model->object(m_current);
+    m_title->setText(m_current);
+    const auto yesNo = [](bool value) { return value ? tr("yes") : tr("no"); };
+    const int maxMembers = channel.value(u"max_members"_s).toInt();
+    m_settings->setText(
+        tr("%1 members (max %2) · %3 messages, %4/s · history %5 of %6 · presence %7 · auth %8 "
+           "· binary %9")
+            .arg(channel.value(u"members"_s).toInt())
+            .arg(maxMembers > 0 ? QString::number(maxMembers) : tr("unlimited"))
+            .arg(qint64(channel.value(u"messages"_s).toDouble()))
+            .arg(channel.value(u"messages_per_s"_s).toDouble(), 0, 'f', 1)
+            .arg(channel.value(u"history"_s).toInt())
+            .arg(channel.value(u"history_limit"_s).toInt())
+            .arg(yesNo(channel.value(u"presence"_s).toBool()),
+                 yesNo(channel.value(u"auth"_s).toBool()),
+                 yesNo(channel.value(u"binary"_s).toBool())));
+}
+
+void ChannelsView::refresh()
+{
+    if (m_current.isEmpty())
+        return;
+    const QJsonObject channel = m_model->object(m_current);
+    m_shownMembers = qint64(channel.value(u"members"_s).toDouble());
+    m_shownMessages = qint64(channel.value(u"messages"_s).toDouble());
+    const QString name = m_current;
+    m_pendingAnswers = 2;
+    const auto answered = [this] {
+        if (--m_pendingAnswers == 0)
+            Q_EMIT detailsLoaded();
+    };
+    m_client->call(u"presence"_s,
+                   {{u"channel"_s, name}},
+                   this,
+                   [this, name, answered](const ActionResult &result) {
+                       if (name == m_current) {
+                           if (result.ok)
+                               fillPresence(result.data);
+                           else
+                               m_presence->clear();
+                       }
+                       answered();
+                   });
+    m_client->call(u"history"_s,
+                   {{u"channel"_s, name}, {u"limit"_s, 100}},
+                   this,
+                   [this, name, answered](const ActionResult &result) {
+                       if (name == m_current) {
+                           if (result.ok) {
+                               fillHistory(result.data);
+                           } else {
+                               m_history->clear();
+                               auto *item = new QTreeWidgetItem(m_history);
+                               item->setText(2, result.errorMessage);
+                           }
+                       }
+                       answered();
+                   });
+}
+
+void ChannelsView::fillPresence(const QJsonValue &answer)
+{
+    m_presence->clear();
+    const QJsonArray members = answer.toObject().value(u"members"_s).toArray();
+    QList<QTreeWidgetItem *> items;
+    for (const QJsonValue &value : members) {
+        const QJsonObject member = value.toObject();
+        auto *item = new QTreeWidgetItem;
+        item->setText(0, member.value(u"conn_id"_s).toString());
+        item->setText(1, member.value(u"user_id"_s).toString());
+        items.append(item);
+    }
+    m_presence->addTopLevelItems(items);
+    m_presence->resizeColumnToContents(0);
+}
+
+void ChannelsView::fillHistory(const QJsonValue &answer)
+{
+    m_history->clear();
+    const QJsonArray messages = answer.toObject().value(u"messages"_s).toArray();
+    QList<QTreeWidgetItem *> items;
+    // Newest first: that is what an operator looks for.
+    for (auto it = messages.end(); it != messages.begin();) {
+        const QJsonObject envelope = (*--it).toObject();
+        auto *item = new QTreeWidgetItem;
+        item->setText(0, JsonTableModel::formatTime(envelope.value(u"timestamp"_s)));
+        const QString from = envelope.value(u"metadata"_s).toObject().value(u"from"_s).toString();
+        item->setText(1, from);
+        item->setToolTip(1, from);
+        const QString payload = payloadText(envelope.value(u"payload"_s).toObject());
+        item->setText(2, payload);
+        item->setToolTip(2, payload);
+        items.append(item);
+    }
+    m_history->addTopLevelItems(items);
+    m_history->resizeColumnToContents(0);
+    m_history->setColumnWidth(1,
+                              m_history->fontMetrics().horizontalAdvance(u"01M7Z4…J972M"_s) + 16);
+}
+
+} // namespace Mtw

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QAbstractTableModel>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QList>
+
+#include <unordered_map>
+
+namespace Mtw {
+
+// A table of JSON objects from the admin API, one row per key (conn_id, channel name, module id),
+// updated in place from deltas: inserts and removals signal only their own rows, updates emit
+// dataChanged for the rows whose shown values changed. A key → row index keeps lookups O(1), so
+// 10,000 connections updated every second stay cheap; a removal renumbers the rows after it
+// through pointers into the index (no hashing). Lives in the GUI thread.
+class JsonTableModel : public QAbstractTableModel
+{
+    Q_OBJECT
+
+public:
+    enum class Format { Text, Number, Bytes, Time, List, Bool, Rate };
+    struct Column
+    {
+        QString header;
+        QString key;
+        Format format = Format::Text;
+    };
+    enum Role {
+        SortRole = Qt::UserRole + 1, // the raw value, so numbers sort as numbers
+        KeyRole,                     // the row's key
+    };
+
+    JsonTableModel(const QString &keyField,
+                   const QList<Column> &columns,
+                   QObject *parent = nullptr);
+
+    // Replaces every row (a snapshot, not a delta).
+    void reset(const QJsonArray &rows);
+    // Inserts a row or merges the fields into the existing one.
+    void upsert(const QJsonObject &row);
+    void upsertAll(const QJsonArray &rows);
+    // Updates the rows that exist and ignores the others: a late update for a row already
+    // removed must not bring it back.
+    void updateExisting(const QJsonArray &rows);
+    bool remove(const QString &key);
+    void clear();
+
+    int rowOf(const QString &key) const;
+    QString keyAt(int row) const;
+    QJsonObject object(const QString &key) const;
+    QStringList keys() const;
+
+    int rowCount(const QModelIndex &parent = QModelIndex()) const override;
+    int columnCount(const QModelIndex &parent = QModelIndex()) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+    static QString formatBytes(qint64 bytes);
+    static QString formatTime(const QJsonValue &value);
+
+protected:
+    // Per-row colouring, e.g. failed modules in red. Default: none.
+    virtual QVariant foreground(const QJsonObject &row, int column) const;
+
+private:
+    struct Row
+    {
+        QString key;
+        QJsonObject json;
+        QVariantList values; // one per column, converted once per update
+        int *position;       // this row's entry in m_index (nodes of unordered_map are stable)
+    };
+
+    // Inserts (signalled at once) or updates a row; returns the updated row, or -1 when a
+    // row was inserted or nothing shown changed.
+    int merge(const QJsonObject &json, bool insert = true);
+    void mergeAll(const QJsonArray &rows, bool insert);
+    QVariantList valuesOf(const QJsonObject &json) const;
+    QString display(const QVariant &value, Format format) const;
+
+    QString m_keyField;
+    QList<Column> m_columns;
+    QList<Row> m_rows;
+    std::unordered_map<QString, int> m_index;
+};
+
+// Columns of the connections view; key conn_id.
+class ConnectionModel : public JsonTableModel
+{
+    Q_OBJECT
+public:
+    enum ColumnId { ConnId, Remote, User, Mode, Channels, In, Out, Queue, Since, Agent };
+    explicit ConnectionModel(QObject *parent = nullptr);
+};
+
+// Columns of the channels view; key name. Settings that rarely matter (auth, binary) are in
+// the detail pane only.
+class ChannelModel : public JsonTableModel
+{
+    Q_OBJECT
+public:
+    explicit ChannelModel(QObject *parent = nullptr);
+};
+
+// Columns of the modules view; key id. Failed modules and unhealthy ones are coloured.
+class ModuleModel : public JsonTableModel
+{
+    Q_OBJECT
+public:
+    explicit ModuleModel(QObject *parent = nullptr);
+
+protected:
+    QVariant foreground(const QJsonObject &row, int column) const override;
+};
+
+} // namespace Mtw

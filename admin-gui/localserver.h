@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/config.h>
+#include <mtw/result.h>
+
+#include <QObject>
+#include <QUrl>
+
+#include <memory>
+
+class QThread;
+
+namespace Mtw {
+
+class Server;
+
+// Creates, starts and shuts down an Mtw::Server. Lives in the server's own thread (moved there
+// before its start() is invoked), so the Server and everything it parents are made there too.
+class LocalServerHost : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit LocalServerHost(const Config &config);
+    ~LocalServerHost() override; // a still running server is stopped at once
+
+    void start();
+    void shutdown();
+
+Q_SIGNALS:
+    void started(quint16 port);
+    void startFailed(const QString &message);
+    void finished();
+
+private:
+    Config m_config;
+    std::unique_ptr<Server> m_server;
+};
+
+// "Run a server here": owns the thread of an in-process server and reports its life to the GUI.
+// Lives in the GUI thread.
+class LocalServer : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit LocalServer(QObject *parent = nullptr);
+    ~LocalServer() override;
+
+    // The configuration to run: `configPath` (empty = built-in defaults) with host and port
+    // applied over it, and the admin endpoint enabled (the GUI needs it). Errors list every
+    // problem of the file.
+    static Result<Config> makeConfig(const QString &configPath, const QString &host, int port);
+
+    // Starts the server in a new thread; started() or startFailed() follows.
+    void start(const Config &config);
+    // Graceful shutdown; finished() follows once the server is gone.
+    void shutdown();
+    bool isRunning() const { return m_thread != nullptr; }
+    // Blocks (with a local event loop) until finished, up to `msecs`; true when it finished.
+    bool waitForFinished(int msecs);
+
+    QUrl adminUrl() const { return m_adminUrl; }
+    QString adminToken() const { return m_config.admin.token; }
+    QString configPath() const { return m_config.sourcePath; }
+
+Q_SIGNALS:
+    void started(const QUrl &adminUrl);
+    void startFailed(const QString &message);
+    void finished();
+
+private:
+    void stopThread();
+
+    QThread *m_thread = nullptr;
+    LocalServerHost *m_host = nullptr;
+    Config m_config;
+    QUrl m_adminUrl;
+};
+
+} // namespace Mtw

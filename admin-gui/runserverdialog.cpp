@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+#include "runserverdialog.h"
+
+#include "localserver.h"
+
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+
+namespace Mtw {
+
+using namespace Qt::StringLiterals;
+
+RunServerDialog::RunServerDialog(QWidget *parent)
+    : QDialog(parent)
+    , m_path(new QLineEdit(this))
+    , m_host(new QLineEdit(u"127.0.0.1"_s, this))
+    , m_port(new QSpinBox(this))
+    , m_status(new QLabel(this))
+    , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
+{
+    setWindowTitle(tr("Run a Server Here"));
+    m_path->setPlaceholderText(tr("none: built-in defaults"));
+    m_path->setClearButtonEnabled(true);
+    m_path->setMinimumWidth(360);
+    auto *browseButton = new QPushButton(tr("&Browse…"), this);
+    connect(browseButton, &QPushButton::clicked, this, &RunServerDialog::browse);
+    auto *pathRow = new QHBoxLayout;
+    pathRow->addWidget(m_path, 1);
+    pathRow->addWidget(browseButton);
+
+    m_port->setRange(0, 65535);
+    m_port->setValue(8080);
+    m_port->setSpecialValueText(tr("any free port"));
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_buttons->button(QDialogButtonBox::Ok)->setText(tr("&Start"));
+
+    auto *form = new QFormLayout(this);
+    form->addRow(tr("&Config file:"), pathRow);
+    form->addRow(tr("&Host:"), m_host);
+    form->addRow(tr("&Port:"), m_port);
+    form->addRow(QString(), m_status);
+    form->addRow(m_buttons);
+
+    connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    connect(m_path, &QLineEdit::editingFinished, this, &RunServerDialog::validate);
+    connect(m_path, &QLineEdit::textChanged, this, [this](const QString &text) {
+        if (text.isEmpty())
+            validate();
+    });
+    connect(m_host, &QLineEdit::textChanged, this, &RunServerDialog::validate);
+    connect(m_port, &QSpinBox::valueChanged, this, &RunServerDialog::validate);
+    validate();
+}
+
+void RunServerDialog::setConfigPath(const QString &path)
+{
+    m_path->setText(path);
+    // The file's own address is the starting point; the fields may still override it.
+    if (!path.isEmpty()) {
+        if (const Result<Config> config = LocalServer::makeConfig(path, QString(), -1)) {
+            m_host->setText(config->server.host);
+            m_port->setValue(config->server.port);
+        }
+    }
+    validate();
+}
+
+QString RunServerDialog::configPath() const
+{
+    return m_path->text().trimmed();
+}
+
+QString RunServerDialog::host() const
+{
+    return m_host->text().trimmed();
+}
+
+int RunServerDialog::port() const
+{
+    return m_port->value();
+}
+
+void RunServerDialog::setPort(int port)
+{
+    m_port->setValue(port);
+}
+
+void RunServerDialog::browse()
+{
+    const QString path = QFileDialog::getOpenFileName(this,
+                                                      tr("Choose a Config File"),
+                                                      configPath(),
+                                                      tr("TOML files (*.toml);;All files (*)"));
+    if (!path.isEmpty())
+        setConfigPath(path);
+}
+
+void RunServerDialog::validate()
+{
+    const Result<Config> config = LocalServer::makeConfig(configPath(), host(), port());
+    bool ok = bool(config) && !host().isEmpty();
+    if (!config) {
+        m_status->setText(config.error().message);
+        m_status->setStyleSheet(u"color: #b01e1e;"_s);
+    } else {
+        m_config = *config;
+        m_status->setStyleSheet(QString());
+        m_status->setText(configPath().isEmpty()
+                              ? tr("Runs with the built-in defaults on %1.").arg(host())
+                              : tr("The file is valid."));
+    }
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(ok);
+}
+
+} // namespace Mtw

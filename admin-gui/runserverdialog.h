@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <mtw/config.h>
+
+#include <QDialog>
+
+class QDialogButtonBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace Mtw {
+
+// "Run a server here": a config file (or the built-in defaults) and the address to listen on,
+// 127.0.0.1 unless changed. The file is checked with the core's loader before OK is enabled.
+// Lives in the GUI thread.
+class RunServerDialog : public QDialog
+{
+    Q_OBJECT
+
+public:
+    explicit RunServerDialog(QWidget *parent = nullptr);
+
+    void setConfigPath(const QString &path);
+    QString configPath() const;
+    QString host() const;
+    int port() const;
+    void setPort(int port);
+    // The configuration to run (valid once OK is enabled).
+    Config config() const { return m_config; }
+
+private:
+    void browse();
+    void validate();
+
+    QLineEdit *m_path;
+    QLineEdit *m_host;
+    QSpinBox *m_port;
+    QLabel *m_status;
+    QDialogButtonBox *m_buttons;
+    Config m_config;
+};
+
+} // namespace Mtw
