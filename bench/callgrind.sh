@@ -4,6 +4,7 @@
 # counted by callgrind, independent of the machine's speed and load.
 #
 #   bench/callgrind.sh [--build-dir build/dev] [--subscribers 100] [--messages 200] [--window 10]
+#                      [--config bench/mtwserver-bench.toml]
 #
 # mtwserver runs under valgrind --tool=callgrind with the bench config; mtw-loadgen connects and
 # subscribes, then (callgrind_control) the counters are dumped before and after the publishes, so
@@ -17,12 +18,14 @@ build_dir="$here/../build/dev"
 subscribers=100
 messages=200
 window=10
+config="$here/mtwserver-bench.toml"
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --subscribers) subscribers=$2; shift 2 ;;
     --messages) messages=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
+    --config) config=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
     -h | --help) sed -n '3,13p' "$0"; exit 0 ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 64 ;;
     esac
@@ -41,7 +44,7 @@ rm -f "$out"/callgrind.out.*
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$out/callgrind.out.%p" \
-    "$server" --config "$here/mtwserver-bench.toml" --host 127.0.0.1 --port "$port" \
+    "$server" --config "$config" --host 127.0.0.1 --port "$port" \
     >"$out/server.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; }
