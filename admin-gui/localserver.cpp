@@ -23,6 +23,8 @@ LocalServerHost::~LocalServerHost() = default;
 
 void LocalServerHost::start()
 {
+    // Level and rules apply process-wide, as they would for mtwserver.
+    QLoggingCategory::setFilterRules(loggingFilterRules(m_config.logging));
     m_server = std::make_unique<Server>(m_config);
     connect(m_server.get(), &Server::finished, this, &LocalServerHost::finished);
     const Result<void> result = m_server->start();

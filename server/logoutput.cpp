@@ -7,7 +7,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
-#include <QRegularExpression>
 
 #include <cstdio>
 
@@ -59,22 +58,6 @@ void writeLine(QtMsgType type, const QMessageLogContext &context, const QString 
 }
 
 } // namespace
-
-QString loggingFilterRules(const LoggingConfig &logging)
-{
-    QStringList rules;
-    if (logging.level == "debug"_L1) {
-        rules << u"mtw.*.debug=true"_s;
-    } else if (logging.level == "warning"_L1) {
-        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s;
-    } else if (logging.level == "error"_L1) {
-        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s << u"mtw.*.warning=false"_s;
-    }
-    for (const QString &rule :
-         logging.rules.split(QRegularExpression(u"[;\\n]"_s), Qt::SkipEmptyParts))
-        rules << rule.trimmed();
-    return rules.join(u'\n');
-}
 
 void installLogOutput(const LoggingConfig &logging)
 {

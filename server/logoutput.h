@@ -10,7 +10,4 @@ namespace Mtw {
 // and sets the category filter rules from [logging] level and rules.
 void installLogOutput(const LoggingConfig &logging);
 
-// The QLoggingCategory rules for a [logging] section (exposed for tests).
-QString loggingFilterRules(const LoggingConfig &logging);
-
 } // namespace Mtw

@@ -194,6 +194,10 @@ MTW_CORE_EXPORT QString findConfigFile(const QString &explicitPath,
 MTW_CORE_EXPORT Result<void> applyEnvironmentOverrides(Config &config,
                                                        const QProcessEnvironment &env);
 
+// The QLoggingCategory filter rules that apply a [logging] section (level and rules), for
+// QLoggingCategory::setFilterRules. Categories outside mtw.* keep Qt's defaults.
+MTW_CORE_EXPORT QString loggingFilterRules(const LoggingConfig &logging);
+
 // Parses "10MB", "512KiB", "1GB", "64 kb", or a plain integer (bytes). Decimal units are powers of
 // 1000, binary units (KiB, MiB, GiB) powers of 1024. Errors say what was expected.
 MTW_CORE_EXPORT Result<qint64> parseSize(const QString &text);

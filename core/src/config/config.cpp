@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QRegularExpression>
 
 #include <cerrno>
 
@@ -189,6 +190,22 @@ Result<void> applyEnvironmentOverrides(Config &config, const QProcessEnvironment
     if (*maxConnections)
         config.server.maxConnections = **maxConnections;
     return {};
+}
+
+QString loggingFilterRules(const LoggingConfig &logging)
+{
+    QStringList rules;
+    if (logging.level == "debug"_L1) {
+        rules << u"mtw.*.debug=true"_s;
+    } else if (logging.level == "warning"_L1) {
+        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s;
+    } else if (logging.level == "error"_L1) {
+        rules << u"mtw.*.debug=false"_s << u"mtw.*.info=false"_s << u"mtw.*.warning=false"_s;
+    }
+    for (const QString &rule :
+         logging.rules.split(QRegularExpression(u"[;\\n]"_s), Qt::SkipEmptyParts))
+        rules << rule.trimmed();
+    return rules.join(u'\n');
 }
 
 } // namespace Mtw

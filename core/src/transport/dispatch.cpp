@@ -105,6 +105,8 @@ void Worker::protocolError(Connection &connection, const QString &refId, const Q
     m_context->counters.protocolErrors.fetch_add(1, std::memory_order_relaxed);
     qCDebug(lcProtocol).noquote() << "connection" << connection.connId << "sent bad input:" << text;
     send(connection, Message::error(400, text, refId));
+    if (m_context->events->isListened(&ServerEvents::error))
+        Q_EMIT m_context->events->error(connection.connId, Error{400, text});
     const int limit = m_context->config.transport.websocket.maxProtocolErrors;
     if (++connection.protocolErrors >= limit) {
         qCInfo(lcProtocol).noquote()

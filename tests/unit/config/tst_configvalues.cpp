@@ -42,6 +42,8 @@ private Q_SLOTS:
     void diagnosticToString_data();
     void diagnosticToString();
     void equality();
+    void loggingRules_data();
+    void loggingRules();
 };
 
 void tst_ConfigValues::parseSize_data()
@@ -269,6 +271,33 @@ void tst_ConfigValues::equality()
     b = a;
     b.channels.append(a.channels.first());
     QVERIFY(a != b);
+}
+
+void tst_ConfigValues::loggingRules_data()
+{
+    QTest::addColumn<QString>("level");
+    QTest::addColumn<QString>("rules");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("info is Qt's default") << u"info"_s << QString() << QString();
+    QTest::newRow("debug") << u"debug"_s << QString() << u"mtw.*.debug=true"_s;
+    QTest::newRow("warning") << u"warning"_s << QString()
+                             << u"mtw.*.debug=false\nmtw.*.info=false"_s;
+    QTest::newRow("error") << u"error"_s << QString()
+                           << u"mtw.*.debug=false\nmtw.*.info=false\nmtw.*.warning=false"_s;
+    QTest::newRow("extra rules, ; and newline separated")
+        << u"info"_s << u"mtw.channels.debug=true; qt.network.*=false\nmtw.admin.info=false"_s
+        << u"mtw.channels.debug=true\nqt.network.*=false\nmtw.admin.info=false"_s;
+}
+
+void tst_ConfigValues::loggingRules()
+{
+    QFETCH(QString, level);
+    QFETCH(QString, rules);
+    QFETCH(QString, expected);
+    Mtw::LoggingConfig logging;
+    logging.level = level;
+    logging.rules = rules;
+    QCOMPARE(Mtw::loggingFilterRules(logging), expected);
 }
 
 QTEST_GUILESS_MAIN(tst_ConfigValues)
