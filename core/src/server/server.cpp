@@ -15,6 +15,10 @@
 #include <QThread>
 #include <QTimer>
 
+#ifdef Q_OS_LINUX
+#  include "transport/epolldispatcher.h"
+#endif
+
 #ifndef MTW_PLUGIN_INSTALL_DIR
 #  define MTW_PLUGIN_INSTALL_DIR ""
 #endif
@@ -121,6 +125,11 @@ void ServerPrivate::startWorkers(int count)
         QObject::connect(worker, &Worker::drained, q, [this] { onWorkerDrained(); });
         context->workers.append(worker);
         threads.append(thread);
+#ifdef Q_OS_LINUX
+        // Qt's own dispatcher polls every socket on each wake-up; MTW_EVENT_DISPATCHER=qt keeps it.
+        if (qEnvironmentVariable("MTW_EVENT_DISPATCHER") != "qt"_L1)
+            thread->setEventDispatcher(new Internal::EpollEventDispatcher);
+#endif
         thread->start();
         worker->postInitialize();
     }

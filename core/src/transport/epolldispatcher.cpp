@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: MIT
+#include "transport/epolldispatcher.h"
+
+#include "transport/logging.h"
+
+#include <QCoreApplication>
+#include <QSocketNotifier>
+#include <QThread>
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace Mtw::Internal {
+
+namespace {
+
+using namespace std::chrono;
+
+// epoll_event.data of the wake-up eventfd; socket events carry (generation << 32) | fd, and no
+// descriptor is 0xffffffff.
+constexpr std::uint64_t WakeUpTag = ~std::uint64_t(0);
+constexpr int MaxEventsPerWait = 256;
+
+// The conditions that activate each QSocketNotifier::Type, as in QEventDispatcherUNIX.
+constexpr std::uint32_t ActivatingEvents[3] = {
+    EPOLLIN | EPOLLHUP | EPOLLERR,  // Read
+    EPOLLOUT | EPOLLHUP | EPOLLERR, // Write
+    EPOLLPRI | EPOLLHUP | EPOLLERR, // Exception
+};
+constexpr std::uint32_t RequestedEvents[3] = {EPOLLIN, EPOLLOUT, EPOLLPRI};
+
+std::uint64_t socketTag(int fd, std::uint32_t generation)
+{
+    return (std::uint64_t(generation) << 32) | std::uint32_t(fd);
+}
+
+// Milliseconds until `due`, rounded up so that a wait never ends before a timer is due.
+qint64 msUntil(steady_clock::time_point due, steady_clock::time_point now)
+{
+    if (due <= now)
+        return 0;
+    return duration_cast<milliseconds>(due - now + milliseconds(1) - nanoseconds(1)).count();
+}
+
+bool calledFromOwnThread(const QObject *dispatcher, const char *function)
+{
+    if (Q_LIKELY(dispatcher->thread() == QThread::currentThread()))
+        return true;
+    qCWarning(lcTransport,
+              "EpollEventDispatcher::%s: called from another thread; ignored",
+              function);
+    return false;
+}
+
+} // namespace
+
+EpollEventDispatcher::EpollEventDispatcher(QObject *parent)
+    : QAbstractEventDispatcher(parent)
+    , m_epollFd(epoll_create1(EPOLL_CLOEXEC))
+    , m_wakeFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
+{
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = WakeUpTag;
+    // Like QEventDispatcherUNIX without its thread pipe, a loop without these cannot work at all.
+    if (m_epollFd < 0 || m_wakeFd < 0 || epoll_ctl(m_epollFd, EPOLL_CTL_ADD, m_wakeFd, &event) != 0)
+        qFatal("EpollEventDispatcher: cannot create epoll/eventfd descriptors: %s",
+               strerror(errno));
+}
+
+EpollEventDispatcher::~EpollEventDispatcher()
+{
+    ::close(m_wakeFd);
+    ::close(m_epollFd);
+}
+
+bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
+{
+    m_interrupted.store(false, std::memory_order_relaxed);
+    QCoreApplication::sendPostedEvents(nullptr, 0);
+    if (m_interrupted.load(std::memory_order_acquire))
+        return false;
+
+    const int timeout = waitTimeoutMs(flags);
+    const bool mayBlock = timeout != 0;
+    if (mayBlock)
+        Q_EMIT aboutToBlock();
+
+    int processed = 0;
+    if (!(flags & QEventLoop::ExcludeSocketNotifiers)) {
+        syncEpoll();
+        // On the stack: a handler may run a nested event loop, which re-enters here.
+        epoll_event events[MaxEventsPerWait];
+        const int count = epoll_wait(m_epollFd, events, MaxEventsPerWait, timeout);
+        const int waitError = count < 0 ? errno : 0;
+        if (mayBlock)
+            Q_EMIT awake();
+        if (waitError && waitError != EINTR)
+            qCWarning(lcTransport, "epoll_wait: %s", strerror(waitError));
+        for (int i = 0; i < count; ++i) {
+            if (events[i].data.u64 == WakeUpTag)
+                processed += consumeWakeUp() ? 1 : 0;
+            else
+                processed += dispatchSocketEvent(events[i].data.u64, events[i].events);
+        }
+    } else {
+        // Sockets stay registered in the epoll set and would keep it ready: wait on the
+        // wake-up descriptor alone (timers are still honoured through the timeout).
+        pollfd wake{m_wakeFd, POLLIN, 0};
+        const int count = ::poll(&wake, 1, timeout);
+        if (mayBlock)
+            Q_EMIT awake();
+        if (count > 0)
+            processed += consumeWakeUp() ? 1 : 0;
+    }
+
+    if (!(flags & QEventLoop::X11ExcludeTimers))
+        processed += activateTimers();
+    return processed > 0;
+}
+
+int EpollEventDispatcher::waitTimeoutMs(QEventLoop::ProcessEventsFlags flags) const
+{
+    if (!(flags & QEventLoop::WaitForMoreEvents))
+        return 0;
+    if (flags & QEventLoop::X11ExcludeTimers)
+        return -1;
+    // The earliest timer whose handler is not running: one that is running (a nested loop in
+    // its handler) is not activated again, so it must not cut the wait short either.
+    for (const auto &[due, id] : m_timerQueue) {
+        if (m_timers.at(id).firing)
+            continue;
+        return int(std::min<qint64>(msUntil(due, Clock::now()), INT_MAX));
+    }
+    return -1;
+}
+
+bool EpollEventDispatcher::consumeWakeUp()
+{
+    // Read first, then clear the flag: a wakeUp() in between is then at worst coalesced into
+    // this one (its posted event is sent at the start of the next processEvents), never lost.
+    eventfd_t value = 0;
+    const bool woken = eventfd_read(m_wakeFd, &value) == 0;
+    m_wakeUpPending.store(false, std::memory_order_release);
+    return woken;
+}
+
+void EpollEventDispatcher::wakeUp()
+{
+    // Any thread (QCoreApplication::postEvent calls this for every posted event).
+    if (!m_wakeUpPending.exchange(true, std::memory_order_acq_rel))
+        eventfd_write(m_wakeFd, 1);
+}
+
+void EpollEventDispatcher::interrupt()
+{
+    m_interrupted.store(true, std::memory_order_release);
+    wakeUp();
+}
+
+// --- socket notifiers ---------------------------------------------------------------------
+
+void EpollEventDispatcher::registerSocketNotifier(QSocketNotifier *notifier)
+{
+    Q_ASSERT(notifier);
+    if (!calledFromOwnThread(this, "registerSocketNotifier"))
+        return;
+    const int fd = int(notifier->socket());
+    const int type = int(notifier->type());
+    FdEntry &entry = m_fds[fd];
+    const bool wasEmpty = !entry.notifiers[0] && !entry.notifiers[1] && !entry.notifiers[2];
+    if (entry.notifiers[type] && entry.notifiers[type] != notifier)
+        qCWarning(lcTransport,
+                  "QSocketNotifier: multiple socket notifiers for socket %d, type %d",
+                  fd,
+                  type);
+    entry.notifiers[type] = notifier;
+    // A fresh generation makes events already fetched for an earlier user of this descriptor
+    // number (closed and reused during the same batch) stale.
+    if (wasEmpty) {
+        entry.generation = m_nextGeneration;
+        if (++m_nextGeneration == 0)
+            m_nextGeneration = 1;
+    }
+    markDirty(fd, entry);
+}
+
+void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
+{
+    Q_ASSERT(notifier);
+    if (!calledFromOwnThread(this, "unregisterSocketNotifier"))
+        return;
+    const int fd = int(notifier->socket());
+    const auto it = m_fds.find(fd);
+    if (it == m_fds.end())
+        return;
+    QSocketNotifier *&slot = it->second.notifiers[int(notifier->type())];
+    if (slot != notifier)
+        return;
+    slot = nullptr; // from now on dispatchSocketEvent() cannot reach it, even in this batch
+    markDirty(fd, it->second);
+}
+
+void EpollEventDispatcher::markDirty(int fd, FdEntry &entry)
+{
+    if (entry.dirty)
+        return;
+    entry.dirty = true;
+    m_dirtyFds.push_back(fd);
+}
+
+// Applies the notifier changes since the last wait: one epoll_ctl per descriptor whose wanted
+// events changed. QAbstractSocket enables the write notifier for every write and disables it
+// once flushed; deferring the update to here folds such pairs into nothing.
+void EpollEventDispatcher::syncEpoll()
+{
+    for (const int fd : m_dirtyFds) {
+        const auto it = m_fds.find(fd);
+        if (it == m_fds.end())
+            continue;
+        FdEntry &entry = it->second;
+        entry.dirty = false;
+        std::uint32_t wanted = 0;
+        for (int type = 0; type < 3; ++type) {
+            if (entry.notifiers[type])
+                wanted |= RequestedEvents[type];
+        }
+        if (wanted == 0) {
+            // Fails harmlessly if the descriptor is already closed (the kernel dropped it).
+            if (entry.kernelEvents)
+                epoll_ctl(m_epollFd, EPOLL_CTL_DEL, fd, nullptr);
+            m_fds.erase(it);
+            continue;
+        }
+        if (wanted == entry.kernelEvents && entry.generation == entry.kernelGeneration)
+            continue;
+        epoll_event event{};
+        event.events = wanted;
+        event.data.u64 = socketTag(fd, entry.generation);
+        int result =
+            epoll_ctl(m_epollFd, entry.kernelEvents ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+        // The descriptor was closed and its number reused behind our back, or vice versa.
+        if (result != 0 && errno == ENOENT)
+            result = epoll_ctl(m_epollFd, EPOLL_CTL_ADD, fd, &event);
+        else if (result != 0 && errno == EEXIST)
+            result = epoll_ctl(m_epollFd, EPOLL_CTL_MOD, fd, &event);
+        if (result != 0) {
+            // EPERM: a regular file, which epoll cannot watch (poll would call it always ready).
+            qCWarning(lcTransport,
+                      "epoll_ctl(%d): %s; its socket notifiers will not fire",
+                      fd,
+                      strerror(errno));
+            entry.kernelEvents = 0;
+            continue;
+        }
+        entry.kernelEvents = wanted;
+        entry.kernelGeneration = entry.generation;
+    }
+    m_dirtyFds.clear();
+}
+
+int EpollEventDispatcher::dispatchSocketEvent(std::uint64_t tag, std::uint32_t events)
+{
+    const int fd = int(std::uint32_t(tag));
+    const auto generation = std::uint32_t(tag >> 32);
+    int activated = 0;
+    for (int type = 0; type < 3; ++type) {
+        if (!(events & ActivatingEvents[type]))
+            continue;
+        // Looked up again for every notifier: the previous handler may have disabled or deleted
+        // any notifier, closed the descriptor or run a nested loop that erased the entry.
+        const auto it = m_fds.find(fd);
+        if (it == m_fds.end() || it->second.generation != generation)
+            return activated;
+        QSocketNotifier *notifier = it->second.notifiers[type];
+        if (!notifier)
+            continue;
+        QEvent event(QEvent::SockAct);
+        QCoreApplication::sendEvent(notifier, &event);
+        ++activated;
+    }
+    return activated;
+}
+
+// --- timers -------------------------------------------------------------------------------
+
+void EpollEventDispatcher::registerTimer(int timerId,
+                                         qint64 interval,
+                                         Qt::TimerType timerType,
+                                         QObject *object)
+{
+    if (timerId < 1 || interval < 0 || !object) {
+        qCWarning(lcTransport, "EpollEventDispatcher::registerTimer: invalid arguments");
+        return;
+    }
+    if (!calledFromOwnThread(this, "registerTimer"))
+        return;
+    unregisterTimer(timerId); // ids are unique; be safe against a stale one
+    Timer timer;
+    timer.object = object;
+    timer.type = timerType;
+    // Coarse timers are as precise as precise ones; very coarse ones round to whole seconds.
+    timer.interval = timerType == Qt::VeryCoarseTimer ? (interval + 500) / 1000 * 1000 : interval;
+    timer.due = Clock::now() + milliseconds(timer.interval);
+    timer.serial = m_nextSerial++;
+    m_timerQueue.emplace(timer.due, timerId);
+    m_timers.emplace(timerId, timer);
+}
+
+bool EpollEventDispatcher::unregisterTimer(int timerId)
+{
+    if (!calledFromOwnThread(this, "unregisterTimer"))
+        return false;
+    const auto it = m_timers.find(timerId);
+    if (it == m_timers.end())
+        return false;
+    m_timerQueue.erase({it->second.due, timerId});
+    m_timers.erase(it);
+    return true;
+}
+
+bool EpollEventDispatcher::unregisterTimers(QObject *object)
+{
+    if (!calledFromOwnThread(this, "unregisterTimers"))
+        return false;
+    // O(timers), like Qt; QObject only calls this when the object still has running timers.
+    bool found = false;
+    for (auto it = m_timers.begin(); it != m_timers.end();) {
+        if (it->second.object != object) {
+            ++it;
+            continue;
+        }
+        m_timerQueue.erase({it->second.due, it->first});
+        it = m_timers.erase(it);
+        found = true;
+    }
+    return found;
+}
+
+QList<QAbstractEventDispatcher::TimerInfo>
+EpollEventDispatcher::registeredTimers(QObject *object) const
+{
+    QList<TimerInfo> list;
+    for (const auto &[id, timer] : m_timers) {
+        if (timer.object == object)
+            list.append(TimerInfo(id, int(timer.interval), timer.type));
+    }
+    return list;
+}
+
+int EpollEventDispatcher::remainingTime(int timerId)
+{
+    const auto it = m_timers.find(timerId);
+    if (it == m_timers.end())
+        return -1;
+    return int(std::min<qint64>(msUntil(it->second.due, Clock::now()), INT_MAX));
+}
+
+// Fires every timer that is due now, once. The due set is taken first: a handler may stop,
+// start or delete any timer (ids are reused), so each one is looked up again by id and
+// registration serial before it fires.
+int EpollEventDispatcher::activateTimers()
+{
+    const Clock::time_point now = Clock::now();
+    if (m_timerQueue.empty() || m_timerQueue.begin()->first > now)
+        return 0;
+    std::vector<std::pair<int, std::uint64_t>> due;
+    for (const auto &[when, id] : m_timerQueue) {
+        if (when > now)
+            break;
+        due.emplace_back(id, m_timers.at(id).serial);
+    }
+
+    int fired = 0;
+    for (const auto &[id, serial] : due) {
+        auto it = m_timers.find(id);
+        if (it == m_timers.end() || it->second.serial != serial || it->second.firing)
+            continue;
+        Timer &timer = it->second;
+        // Reschedule before delivery, as Qt does: the handler sees the next remainingTime().
+        m_timerQueue.erase({timer.due, id});
+        timer.due += milliseconds(timer.interval);
+        if (timer.due < now) // fell behind: skip the missed intervals
+            timer.due = now + milliseconds(timer.interval);
+        m_timerQueue.emplace(timer.due, id);
+        timer.firing = true;
+
+        QTimerEvent event(id);
+        QCoreApplication::sendEvent(timer.object, &event);
+        ++fired;
+
+        it = m_timers.find(id);
+        if (it != m_timers.end() && it->second.serial == serial)
+            it->second.firing = false;
+    }
+    return fired;
+}
+
+} // namespace Mtw::Internal
