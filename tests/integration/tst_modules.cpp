@@ -452,6 +452,10 @@ private Q_SLOTS:
         QCOMPARE(status.error, error);
         QCOMPARE(Mtw::moduleStateName(status.state), error.isEmpty() ? u"started"_s : u"failed"_s);
         QCOMPARE(calls(server).contains(u"load:fixture-good"_s), error.isEmpty());
+        // A failed module is unhealthy, for the same reason.
+        QCOMPARE(status.health.status,
+                 error.isEmpty() ? Mtw::HealthStatus::Healthy : Mtw::HealthStatus::Unhealthy);
+        QCOMPARE(status.health.reason, error.isEmpty() ? QString() : error);
     }
 
     void duplicateEntryRefused()

@@ -376,7 +376,7 @@ Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObjec
             reason = u"disconnected by an administrator"_s;
         if (!m_server->handle().disconnect(connId, reason))
             return fail(404, u"no connection '%1'"_s.arg(connId));
-        qCInfo(lcAdmin).noquote() << "admin disconnected" << connId << ":" << reason;
+        qCInfo(lcAdmin).noquote() << "admin disconnected" << connId + u": "_s + reason;
         return QJsonObject{};
     }
     if (action == "publish"_L1) {

@@ -505,7 +505,9 @@ QList<ModuleStatus> ModuleHost::statuses() const
     QList<ModuleStatus> list;
     for (const auto &entry : m_entries) {
         ModuleStatus status = entry->status;
-        if (status.state == ModuleState::Started && entry->module) {
+        if (status.state == ModuleState::Failed) {
+            status.health = {HealthStatus::Unhealthy, status.error};
+        } else if (status.state == ModuleState::Started && entry->module) {
             try {
                 status.health = entry->module->health();
             } catch (...) {
