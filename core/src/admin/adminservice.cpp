@@ -2,6 +2,7 @@
 #include "admin/adminservice.h"
 
 #include "admin/configdiff.h"
+#include "channels/channeljson.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -42,14 +43,6 @@ QJsonObject connectionRow(const ConnectionSummary &row)
                        {u"messages_in"_s, row.messagesIn},
                        {u"messages_out"_s, row.messagesOut},
                        {u"connected_at"_s, row.connectedAt}};
-}
-
-QJsonArray envelopes(const QList<QByteArray> &encoded)
-{
-    QJsonArray array;
-    for (const QByteArray &json : encoded)
-        array.append(QJsonDocument::fromJson(json).object());
-    return array;
 }
 
 QJsonObject logEntryJson(const LogEntry &entry)
@@ -393,20 +386,13 @@ Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObjec
             m_context->registry.history(channel, request.value("limit"_L1).toInt(0));
         if (!history)
             return tl::unexpected(history.error());
-        return QJsonObject{{u"channel"_s, channel}, {u"messages"_s, envelopes(*history)}};
+        return QJsonObject{{u"channel"_s, channel}, {u"messages"_s, historyJson(*history)}};
     }
     if (action == "presence"_L1) {
         const auto members = m_context->registry.presence(channel);
         if (!members)
             return tl::unexpected(members.error());
-        QJsonArray list;
-        for (const Member &member : *members) {
-            QJsonObject entry{{u"conn_id"_s, member.connId}};
-            if (!member.userId.isEmpty())
-                entry.insert(u"user_id"_s, member.userId);
-            list.append(entry);
-        }
-        return QJsonObject{{u"channel"_s, channel}, {u"members"_s, list}};
+        return QJsonObject{{u"channel"_s, channel}, {u"members"_s, presenceJson(*members)}};
     }
     if (action == "get_config"_L1) {
         const QString path = m_server->config().sourcePath;

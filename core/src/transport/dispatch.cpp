@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The mtw protocol as a worker speaks it with one connection (PROTOCOL.md §3).
+#include "channels/channeljson.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
@@ -18,14 +19,6 @@ namespace Mtw::Internal {
 using namespace Qt::StringLiterals;
 
 namespace {
-
-QJsonArray envelopesToJson(const QList<QByteArray> &encoded)
-{
-    QJsonArray array;
-    for (const QByteArray &json : encoded)
-        array.append(QJsonDocument::fromJson(json).object());
-    return array;
-}
 
 Message replyTo(const Message &request, const QJsonObject &data)
 {
@@ -229,7 +222,7 @@ void Worker::handleSubscribe(Connection &connection, const Message &message)
     }
     QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
     if (history)
-        data.insert(u"history"_s, envelopesToJson(outcome->history));
+        data.insert(u"history"_s, historyJson(outcome->history));
     send(connection, replyTo(message, data));
     if (outcome->presence && !outcome->alreadyMember)
         announcePresence(connection,
@@ -369,9 +362,8 @@ void Worker::handleRequest(Connection &connection, const Message &message)
             return;
         }
         send(connection,
-             replyTo(
-                 message,
-                 QJsonObject{{u"channel"_s, channel}, {u"messages"_s, envelopesToJson(*history)}}));
+             replyTo(message,
+                     QJsonObject{{u"channel"_s, channel}, {u"messages"_s, historyJson(*history)}}));
     } else if (action == "presence"_L1) {
         const auto members = m_context->registry.presence(channel);
         if (!members) {
@@ -379,15 +371,9 @@ void Worker::handleRequest(Connection &connection, const Message &message)
                  Message::error(members.error().code, members.error().message, message.id));
             return;
         }
-        QJsonArray list;
-        for (const Member &member : *members) {
-            QJsonObject entry{{u"conn_id"_s, member.connId}};
-            if (!member.userId.isEmpty())
-                entry.insert(u"user_id"_s, member.userId);
-            list.append(entry);
-        }
         send(connection,
-             replyTo(message, QJsonObject{{u"channel"_s, channel}, {u"members"_s, list}}));
+             replyTo(message,
+                     QJsonObject{{u"channel"_s, channel}, {u"members"_s, presenceJson(*members)}}));
     } else if (action == "channels"_L1) {
         QJsonArray list;
         for (const ChannelInfo &info : m_context->registry.channels())
