@@ -32,6 +32,10 @@ struct Identity
     QString userId;
     QStringList roles;
     QVariantMap claims;
+    // When the credential stops being valid, in ms since the Unix epoch; 0 = it does not expire.
+    // The server closes a connection whose identity expired (error 401 "token expired", close
+    // 4001) unless the client sent a fresh token with `connect` before then.
+    qint64 expiresAt = 0;
 };
 
 // A token to verify, with where it came from.
