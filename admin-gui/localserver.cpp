@@ -33,7 +33,7 @@ void LocalServerHost::start()
         Q_EMIT startFailed(result.error().message);
         return;
     }
-    Q_EMIT started(m_server->port());
+    Q_EMIT started(m_server->port(), m_server->adminToken());
 }
 
 void LocalServerHost::shutdown()
@@ -91,7 +91,8 @@ void LocalServer::start(const Config &config)
     m_host->moveToThread(m_thread);
     // Deferred deletes still run in the thread after its loop stops: the Server dies there.
     connect(m_thread, &QThread::finished, m_host, &QObject::deleteLater);
-    connect(m_host, &LocalServerHost::started, this, [this](quint16 port) {
+    connect(m_host, &LocalServerHost::started, this, [this](quint16 port, const QString &token) {
+        m_adminToken = token;
         QString host = m_config.server.host;
         const QHostAddress address(host);
         if (address == QHostAddress::AnyIPv4 || address == QHostAddress::AnyIPv6
@@ -147,6 +148,7 @@ void LocalServer::stopThread()
     m_thread = nullptr;
     m_host = nullptr;
     m_adminUrl.clear();
+    m_adminToken.clear();
 }
 
 } // namespace Mtw

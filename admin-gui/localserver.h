@@ -29,7 +29,7 @@ public:
     void shutdown();
 
 Q_SIGNALS:
-    void started(quint16 port);
+    void started(quint16 port, const QString &adminToken);
     void startFailed(const QString &message);
     void finished();
 
@@ -62,7 +62,9 @@ public:
     bool waitForFinished(int msecs);
 
     QUrl adminUrl() const { return m_adminUrl; }
-    QString adminToken() const { return m_config.admin.token; }
+    // The token of the running server's admin API: admin.token, or the one the server
+    // generated for itself (kept in memory, never written anywhere).
+    QString adminToken() const { return m_adminToken; }
     QString configPath() const { return m_config.sourcePath; }
 
 Q_SIGNALS:
@@ -77,6 +79,7 @@ private:
     LocalServerHost *m_host = nullptr;
     Config m_config;
     QUrl m_adminUrl;
+    QString m_adminToken;
 };
 
 } // namespace Mtw

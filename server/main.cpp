@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // mtwserver: the headless front end. Reads the configuration, starts an Mtw::Server and turns
 // SIGINT/SIGTERM into a graceful shutdown. No business logic lives here.
+#include "admintoken.h"
 #include "logoutput.h"
 #include "server/signalbridge.h"
 
@@ -58,6 +59,10 @@ struct Options
     QCommandLineOption printConfig{
         u"print-config"_s,
         u"Print the effective configuration as TOML (secrets masked)."_s};
+    QCommandLineOption adminToken{
+        u"admin-token"_s,
+        u"Print the admin token that the server running with this configuration (and --port) "
+        "generated, then exit."_s};
     QCommandLineOption version{{u"v"_s, u"version"_s},
                                u"Print version, git commit, build date and Qt version."_s};
 };
@@ -152,6 +157,28 @@ int startExitCode(const Mtw::Error &error)
     }
 }
 
+// --admin-token: the generated token of the server that runs with this config and port.
+int printAdminToken(const Mtw::Config &config)
+{
+    if (!config.admin.token.isEmpty()) {
+        printLine(stderr,
+                  u"mtwserver: admin.token is configured (%1): the admin API uses that value"_s.arg(
+                      config.sourcePath.isEmpty() ? u"MTW_* environment"_s : config.sourcePath));
+        return ExitUsage;
+    }
+    const QString path = Mtw::adminTokenPath(config, quint16(config.server.port));
+    const auto token = Mtw::readAdminTokenFile(path);
+    if (!token) {
+        printLine(stderr,
+                  u"mtwserver: %1 (is mtwserver running on port %2? pass the same --config and "
+                  "--port)"_s.arg(token.error().message)
+                      .arg(config.server.port));
+        return ExitNoInput;
+    }
+    printLine(stdout, *token);
+    return ExitOk;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -177,6 +204,7 @@ int main(int argc, char *argv[])
                        o.logLevel,
                        o.checkConfig,
                        o.printConfig,
+                       o.adminToken,
                        o.version});
     parser.process(app);
 
@@ -200,6 +228,8 @@ int main(int argc, char *argv[])
         std::fputs(config.toToml(true).toUtf8().constData(), stdout);
         return ExitOk;
     }
+    if (parser.isSet(o.adminToken))
+        return printAdminToken(config);
 
     Mtw::installLogOutput(config.logging);
     qInfo().noquote() << Mtw::buildInfo();
@@ -210,6 +240,21 @@ int main(int argc, char *argv[])
     if (const auto started = server.start(); !started) {
         printLine(stderr, u"mtwserver: "_s + started.error().message);
         return startExitCode(started.error());
+    }
+
+    // A generated admin token goes where only this user can read it, never into the log.
+    QString tokenPath;
+    if (server.isAdminTokenGenerated()) {
+        tokenPath = Mtw::adminTokenPath(config, server.port());
+        if (const auto written = Mtw::writeAdminTokenFile(tokenPath, server.adminToken())) {
+            qInfo().noquote() << "admin API token written to" << tokenPath
+                              << "(mode 0600); print it with: mtwserver --admin-token --port"
+                              << server.port();
+        } else {
+            qWarning().noquote() << "admin API token not saved:" << written.error().message
+                                 << "- set admin.token or admin.token_file to use the admin API";
+            tokenPath.clear();
+        }
     }
 
     Mtw::Internal::SignalBridge signalBridge;
@@ -223,5 +268,8 @@ int main(int argc, char *argv[])
                          server.shutdown();
                      });
     QObject::connect(&server, &Mtw::Server::finished, &app, &QCoreApplication::quit);
-    return app.exec();
+    const int code = app.exec();
+    if (!tokenPath.isEmpty())
+        Mtw::removeAdminTokenFile(tokenPath, server.adminToken());
+    return code;
 }

@@ -200,14 +200,14 @@ def check_result(result, checks):
         raise TestFailure("both sockets got the same conn_id %s" % sub_id)
     checks.passed += 1
     checks.envelope("subscribe response", obs["subscribeReply"],
-                    {"type": "response", "channel": CHANNEL, "ref_id": "sub-1",
+                    {"type": "response", "ref_id": "sub-1",
                      "payload": {"kind": "Json", "data": {"subscribed": CHANNEL, "members": 1}}})
     expected_delivery = dict(obs["sent"])
     expected_delivery["metadata"] = dict(expected_delivery.get("metadata", {}), **{"from": pub_id})
     checks.envelope("message the subscriber received (metadata.from = publisher's conn_id)",
                     obs["delivered"], expected_delivery, server_made=False)
     checks.envelope("publish response", obs["publishReply"],
-                    {"type": "response", "channel": CHANNEL, "ref_id": "pub-1",
+                    {"type": "response", "ref_id": "pub-1",
                      "payload": {"kind": "Json", "data": {"published": CHANNEL, "recipients": 1}}})
     checks.envelope("subscriber pong (nothing else arrived)", obs["subPong"],
                     {"type": "pong", "ref_id": "sub-ping", "payload": {"kind": "None"}})

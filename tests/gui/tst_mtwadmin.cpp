@@ -442,7 +442,15 @@ void tst_MtwAdmin::endToEnd()
                      {u"--config"_s, configPath, u"--host"_s, u"127.0.0.1"_s, u"--port"_s, u"0"_s}),
                  qPrintable(process->allLog()));
         port = process->port;
-        window.connectToServer(QUrl(u"ws://127.0.0.1:%1/admin"_s.arg(port)), QString(), false);
+        // No admin.token configured: the server generated one; the operator's command prints it.
+        const ProcessResult token = runServer(
+            {u"--admin-token"_s, u"--config"_s, configPath, u"--port"_s, QString::number(port)});
+        QCOMPARE(token.exitCode, 0);
+        QVERIFY2(token.out.trimmed().size() >= 43, qPrintable(token.out + token.err));
+        QVERIFY2(!process->allLog().contains(token.out.trimmed()), "the token is in the log");
+        window.connectToServer(QUrl(u"ws://127.0.0.1:%1/admin"_s.arg(port)),
+                               token.out.trimmed(),
+                               false);
         QTRY_COMPARE_WITH_TIMEOUT(client->state(), AdminClient::State::Connected, 15000);
     }
     QVERIFY(port != 0);

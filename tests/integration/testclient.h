@@ -138,6 +138,25 @@ inline QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs
     return response;
 }
 
+// Like rawHttp, but returns as soon as the response head is in (a 101 keeps the socket open).
+inline QByteArray rawHttpHead(quint16 port, const QByteArray &request, int timeoutMs = 5000)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(timeoutMs))
+        return {};
+    socket.write(request);
+    QByteArray response;
+    (void)QTest::qWaitFor(
+        [&] {
+            response += socket.readAll();
+            return response.contains("\r\n\r\n")
+                || socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        timeoutMs);
+    return response;
+}
+
 // A client frame (FIN, opcode text, masked with a zero key) carrying `payload`.
 inline QByteArray maskedTextFrame(const QByteArray &payload)
 {

@@ -24,6 +24,10 @@ struct ServerConfig
     int workers = 0;            // I/O threads; 0 = one per CPU core
     int shutdownTimeout = 10;   // seconds to flush and close connections on shutdown
     QString pluginsDir;         // extra directory searched for plugins; empty = none
+    int maxChannels = 100000;   // channels at once; subscribes that would create more get 503
+    int maxChannelsPerConnection = 128; // subscriptions per connection; more get 429
+    // Peers (addresses or CIDR ranges) whose X-Forwarded-For names the real client.
+    QStringList trustedProxies;
     friend bool operator==(const ServerConfig &, const ServerConfig &) = default;
 };
 
@@ -37,6 +41,8 @@ struct WebSocketConfig
     QStringList allowedOrigins;               // empty = every Origin accepted
     int maxPendingHandshakesPerIp = 256;      // slowloris guard
     int maxProtocolErrors = 10;               // malformed messages before close 1008
+    int rateLimit = 1000;                     // inbound messages per second and connection; 0 = off
+    int rateBurst = 2000;                     // messages a connection may send at once
     friend bool operator==(const WebSocketConfig &, const WebSocketConfig &) = default;
 };
 
@@ -99,6 +105,8 @@ struct ChannelConfig
     bool auth = false;
     int maxMembers = 0;                     // 0 = unlimited
     int history = 50;                       // messages kept for replay
+    int historyTtl = 300;                   // seconds a message stays in history; 0 = no expiry
+    qint64 historyBytes = 1000 * 1000;      // "1MB": history size bound in bytes
     bool presence = false;                  // join/leave events to members
     QString codec = QStringLiteral("json"); // "json" | "binary"
     int line = 0;
@@ -117,7 +125,9 @@ struct AdminConfig
 {
     bool enabled = true;                     // the admin API on transport.websocket's port
     QString path = QStringLiteral("/admin"); // WebSocket path of the admin API
-    QString token;                           // empty = only loopback peers may use it
+    QString token;                           // empty = the server generates one (see tokenFile)
+    QString tokenFile;          // where mtwserver writes a generated token; empty = runtime dir
+    QStringList allowedOrigins; // browser Origins accepted; requests with any other are refused
     friend bool operator==(const AdminConfig &, const AdminConfig &) = default;
 };
 

@@ -41,8 +41,10 @@ inline constexpr qint64 MaxFramePayload = 10 * 1024 * 1024; // 10 MiB
 // larger frames.
 MTW_CORE_EXPORT QByteArray encodeFrame(FrameType type, QByteArrayView payload = {});
 
-// Parses one frame. Errors are English sentences naming the offending value, e.g.
-// "unknown frame type 0x07" or "truncated frame: header says 100 bytes, 12 present".
-MTW_CORE_EXPORT tl::expected<Frame, QString> decodeFrame(QByteArrayView data);
+// Parses one frame whose payload may be at most `maxPayload` bytes (the server passes
+// transport.websocket.max_message_size). Errors are English sentences naming the offending value,
+// e.g. "unknown frame type 0x07" or "truncated frame: header says 100 bytes, 12 present".
+MTW_CORE_EXPORT tl::expected<Frame, QString> decodeFrame(QByteArrayView data,
+                                                         qint64 maxPayload = MaxFramePayload);
 
 } // namespace Mtw

@@ -87,6 +87,8 @@ public:
     void registerAuthenticator(IAuthenticator *authenticator, int priority = 0);
     void registerMessageFilter(IMessageFilter *filter, int priority = 0);
     void registerRequestHandler(const QString &action, IRequestHandler *handler);
+    // Raw MTW frames (type 0x02, what the TypeScript client's publishBinary() sends).
+    void registerRawFrameHandler(IRawFrameHandler *handler, int priority = 0);
 
     // For modules whose stop() returned false: call when the asynchronous stop is complete.
     void stopFinished();

@@ -107,6 +107,18 @@ public:
     virtual Result<QJsonValue> handleRequest(const ClientInfo &client, const Message &request) = 0;
 };
 
+// Receives raw MTW frames (type 0x02: opaque bytes, what the mtwRequest TypeScript client's
+// publishBinary() sends). Handlers run by descending priority until one returns true (it took the
+// frame). Without a handler that takes it, a raw frame is dropped: logged at debug level and
+// counted, never treated as a protocol error. Called from I/O worker threads, concurrently:
+// implementations must be thread-safe and must not block.
+class IRawFrameHandler
+{
+public:
+    virtual ~IRawFrameHandler() = default;
+    virtual bool handleRawFrame(const ClientInfo &client, const QByteArray &payload) = 0;
+};
+
 } // namespace Mtw
 
 Q_DECLARE_METATYPE(Mtw::ClientInfo)

@@ -31,6 +31,10 @@ Q_LOGGING_CATEGORY(lcAdmin, "mtw.admin", QtInfoMsg)
 
 namespace {
 
+// The largest admin message read: a config file is a few KiB. Larger ones close with 1009. What
+// may wait for an admin client is bounded where its socket is accepted (the worker).
+constexpr quint64 AdminMaxMessageSize = 1024 * 1024;
+
 QJsonObject connectionRow(const ConnectionSummary &row)
 {
     return QJsonObject{{u"conn_id"_s, row.connId},
@@ -139,6 +143,9 @@ void AdminService::onNewAdmin()
 {
     while (QWebSocket *admin = m_webSocketServer->nextPendingConnection()) {
         admin->setParent(this);
+        // Operator actions and config files are small; nothing bigger is read.
+        admin->setMaxAllowedIncomingMessageSize(AdminMaxMessageSize);
+        admin->setMaxAllowedIncomingFrameSize(AdminMaxMessageSize);
         m_attaching.append(admin); // joins m_admins once its snapshot is out
         qCInfo(lcAdmin).noquote() << "admin attached from" << admin->peerAddress().toString();
         connect(admin, &QWebSocket::textMessageReceived, this, [this, admin](const QString &text) {

@@ -36,6 +36,13 @@ QString quotedForMessage(const QString &name)
 
 tl::unexpected<Error> invalidName(const QString &name)
 {
+    if (name.size() > MaxChannelNameLength) {
+        return fail(400,
+                    QStringLiteral("invalid channel name \"%1\": %2 characters, at most %3")
+                        .arg(quotedForMessage(name))
+                        .arg(name.size())
+                        .arg(MaxChannelNameLength));
+    }
     return fail(400, QStringLiteral("invalid channel name \"%1\"").arg(quotedForMessage(name)));
 }
 
@@ -58,7 +65,9 @@ struct ChannelRegistry::Channel
     QList<int> workerCounts;        // members per worker; sized workerCount
     quint64 workerMask = 0;         // bit i set iff workerCounts[i] > 0
     HistoryRing history;
-    qint64 published = 0; // messages published since the channel was created
+    qint64 published = 0;    // messages published since the channel was created
+    bool configured = false; // configured by exact name: never reclaimed
+    qint64 lastActivity = 0; // registry clock (ms): last publish, or when the last member left
 };
 
 // Aligned to a cache line so that workers locking neighbouring shards do not share one.
@@ -71,11 +80,17 @@ struct alignas(64) ChannelRegistry::Shard
 ChannelRegistry::ChannelRegistry(const Mtw::Config &config, int workerCount)
     : m_resolver(config)
     , m_workerCount(std::clamp(workerCount, 1, MaxWorkers))
+    , m_maxChannels(config.server.maxChannels)
     , m_shards(new Shard[ShardCount])
 {
+    m_clock.start();
     const QStringList names = m_resolver.exactNames();
-    for (const QString &name : names)
-        shardFor(name).channels.emplace(name, makeChannel(m_resolver.resolve(name)));
+    for (const QString &name : names) {
+        Channel channel = makeChannel(m_resolver.resolve(name));
+        channel.configured = true;
+        shardFor(name).channels.emplace(name, std::move(channel));
+    }
+    m_channelCount.store(int(names.size()), std::memory_order_relaxed);
 }
 
 ChannelRegistry::~ChannelRegistry() = default;
@@ -90,7 +105,8 @@ ChannelRegistry::Channel ChannelRegistry::makeChannel(const ChannelSettings &set
     Channel channel;
     channel.settings = settings;
     channel.workerCounts.resize(m_workerCount, 0);
-    channel.history = HistoryRing(settings.history);
+    channel.history =
+        HistoryRing(settings.history, settings.historyBytes, qint64(settings.historyTtl) * 1000);
     return channel;
 }
 
@@ -124,7 +140,7 @@ ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
     }
     out.members = int(channel.members.size());
     if (historyLimit > 0)
-        out.history = channel.history.newest(historyLimit);
+        out.history = channel.history.newest(historyLimit, now());
     return JoinStatus::Joined;
 }
 
@@ -164,10 +180,17 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
             QMutexLocker locker(&shard.mutex);
             auto it = shard.channels.find(channel);
             if (it == shard.channels.end()) {
-                it = shard.channels.emplace(channel, std::move(fresh));
-                created = true;
+                // The bound may be passed by at most one channel per shard racing here.
+                if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels) {
+                    status = JoinStatus::TooManyChannels;
+                } else {
+                    it = shard.channels.emplace(channel, std::move(fresh));
+                    m_channelCount.fetch_add(1, std::memory_order_relaxed);
+                    created = true;
+                }
             }
-            status = joinLocked(*it, member, authenticated, historyLimit, out);
+            if (status != JoinStatus::TooManyChannels)
+                status = joinLocked(*it, member, authenticated, historyLimit, out);
         }
         if (created)
             qCDebug(lcChannels) << "created channel" << channel;
@@ -183,6 +206,12 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
                     QStringLiteral("channel '%1' is full (max: %2)")
                         .arg(channel)
                         .arg(out.settings.maxMembers));
+    case JoinStatus::TooManyChannels:
+        qCWarning(lcChannels).noquote() << "refused to create channel" << channel
+                                        << "- server.max_channels =" << m_maxChannels << "reached";
+        return fail(503,
+                    QStringLiteral("the server has too many channels (server.max_channels = %1)")
+                        .arg(m_maxChannels));
     case JoinStatus::Missing:
         break;
     }
@@ -196,6 +225,8 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
     if (!isValidChannelName(channel))
         return out;
     Shard &shard = shardFor(channel);
+    HistoryRing::Evicted evicted; // released after the lock
+    std::optional<Channel> removed;
     QMutexLocker locker(&shard.mutex);
     const auto it = shard.channels.find(channel);
     if (it == shard.channels.end())
@@ -212,7 +243,55 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
     }
     out.members = int(ch.members.size());
     out.workerMask = ch.workerMask;
+    if (out.wasMember && ch.members.isEmpty())
+        ch.lastActivity = now();
+    // The last member of a channel with nothing to replay: it goes now, not at the next sweep.
+    if (out.wasMember && isReclaimable(ch, now(), evicted)) {
+        removed.emplace(std::move(ch));
+        shard.channels.erase(it);
+        m_channelCount.fetch_sub(1, std::memory_order_relaxed);
+    }
+    locker.unlock();
     return out;
+}
+
+// Unconfigured, no members, nothing left to replay, and quiet for history_ttl: a client that
+// publishes just after the last member left still finds the channel.
+bool ChannelRegistry::isReclaimable(Channel &channel, qint64 t, HistoryRing::Evicted &evicted) const
+{
+    if (channel.configured || !channel.members.isEmpty())
+        return false;
+    channel.history.expire(t, evicted);
+    if (channel.history.size() > 0)
+        return false;
+    const qint64 ttl = qint64(channel.settings.historyTtl) * 1000;
+    return ttl == 0 || t - channel.lastActivity >= ttl;
+}
+
+int ChannelRegistry::reclaim()
+{
+    int reclaimed = 0;
+    const qint64 t = now();
+    for (int i = 0; i < ShardCount; ++i) {
+        Shard &shard = m_shards[i];
+        HistoryRing::Evicted evicted;
+        QList<Channel> removed; // destroyed after the lock
+        QMutexLocker locker(&shard.mutex);
+        for (auto it = shard.channels.begin(); it != shard.channels.end();) {
+            if (isReclaimable(*it, t, evicted)) {
+                removed.append(std::move(*it));
+                it = shard.channels.erase(it);
+                ++reclaimed;
+            } else {
+                ++it;
+            }
+        }
+        m_channelCount.fetch_sub(int(removed.size()), std::memory_order_relaxed);
+        locker.unlock();
+    }
+    if (reclaimed > 0)
+        qCDebug(lcChannels) << "reclaimed" << reclaimed << "unused channels";
+    return reclaimed;
 }
 
 Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
@@ -226,7 +305,7 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
     enum class Status { Published, Missing, Unauthorized };
     Status status = Status::Published;
     PublishOutcome out;
-    QByteArray evicted; // destroyed after the lock is released
+    HistoryRing::Evicted evicted; // destroyed after the lock is released
     {
         Shard &shard = shardFor(channel);
         QMutexLocker locker(&shard.mutex);
@@ -237,7 +316,8 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
             status = Status::Unauthorized;
         } else {
             Channel &ch = *it;
-            evicted = ch.history.push(encodedEnvelope);
+            ch.lastActivity = now();
+            ch.history.push(encodedEnvelope, ch.lastActivity, evicted);
             ++ch.published;
             out.settings = ch.settings;
             out.workerMask = ch.workerMask;
@@ -274,7 +354,7 @@ Result<QList<QByteArray>> ChannelRegistry::history(const QString &channel, int l
         locker.unlock();
         return notFound(channel);
     }
-    return it->history.newest(limit);
+    return it->history.newest(limit, now());
 }
 
 Result<QList<Member>> ChannelRegistry::presence(const QString &channel) const
@@ -321,15 +401,40 @@ QList<ChannelInfo> ChannelRegistry::channels() const
     return out;
 }
 
-int ChannelRegistry::channelCount() const
+ChannelPage ChannelRegistry::channelPage(const QString &after, int limit, bool authenticated) const
 {
-    qsizetype count = 0;
+    QList<ChannelInfo> matching;
     for (int i = 0; i < ShardCount; ++i) {
         const Shard &shard = m_shards[i];
         QMutexLocker locker(&shard.mutex);
-        count += shard.channels.size();
+        for (auto it = shard.channels.cbegin(); it != shard.channels.cend(); ++it) {
+            if ((it->settings.auth && !authenticated) || (!after.isEmpty() && it.key() <= after))
+                continue;
+            matching.append(ChannelInfo{it.key(),
+                                        int(it->members.size()),
+                                        int(it->history.size()),
+                                        it->settings,
+                                        it->published});
+        }
     }
-    return int(count);
+    const auto byName = [](const ChannelInfo &a, const ChannelInfo &b) { return a.name < b.name; };
+    ChannelPage page;
+    limit = std::max(1, limit);
+    const bool more = matching.size() > limit;
+    if (more) {
+        std::nth_element(matching.begin(), matching.begin() + limit, matching.end(), byName);
+        matching.resize(limit);
+    }
+    std::sort(matching.begin(), matching.end(), byName);
+    page.channels = std::move(matching);
+    if (more) // the client asks again with after = next
+        page.next = page.channels.constLast().name;
+    return page;
+}
+
+int ChannelRegistry::channelCount() const
+{
+    return m_channelCount.load(std::memory_order_relaxed);
 }
 
 std::optional<ChannelSettings> ChannelRegistry::settings(const QString &channel) const

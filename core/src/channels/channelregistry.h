@@ -2,14 +2,17 @@
 #pragma once
 
 #include "channels/channelsettings.h"
+#include "channels/historyring.h"
 
 #include <mtw/config.h>
 #include <mtw/result.h>
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QList>
 #include <QString>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -63,13 +66,22 @@ struct ChannelInfo
     friend bool operator==(const ChannelInfo &, const ChannelInfo &) = default;
 };
 
+// One page of the `channels` listing.
+struct ChannelPage
+{
+    QList<ChannelInfo> channels; // sorted by name
+    QString next;                // the name to pass as `after` for the next page; empty at the end
+};
+
 // Who is subscribed to what, per channel settings and history, shared by all I/O workers.
 // Thread-safe: any method may be called from any thread. State is split into ShardCount shards by
 // the hash of the channel name, each behind its own mutex held only for a few hash operations;
 // no call holds two shard locks at once, and no user-visible string is built under a lock.
 // The registry answers counts, worker masks, history and presence; it never delivers. Each worker
 // keeps its own channel -> local connections map and delivers to it (docs/channels.md).
-// Channels are never removed: they live until the registry is destroyed.
+// Channels configured by exact name live as long as the registry. Others are created by a
+// subscribe (bounded by server.max_channels) and removed once they have no members and nothing
+// left in their history (history_ttl): at the last unsubscribe, or by reclaim().
 class ChannelRegistry
 {
 public:
@@ -85,7 +97,8 @@ public:
     const ChannelSettingsResolver &resolver() const { return m_resolver; }
 
     // Creates the channel if needed. Errors: 400 invalid name, 401 auth channel and
-    // !authenticated, 409 full, 500 member.worker out of range. A failed subscribe creates nothing.
+    // !authenticated, 409 full, 503 server.max_channels reached, 500 member.worker out of range.
+    // A failed subscribe creates nothing.
     Result<SubscribeOutcome>
     subscribe(const QString &channel, const Member &member, bool authenticated, int historyLimit);
     // Not an error when the connection is not a member or the channel does not exist.
@@ -104,6 +117,11 @@ public:
     Result<QList<Member>> presence(const QString &channel) const;
     // Every channel, sorted by name. Shards are read one after another, not as one snapshot.
     QList<ChannelInfo> channels() const;
+    // Up to `limit` channels named after `after` (empty: from the start), sorted by name; auth
+    // channels only when `authenticated`.
+    ChannelPage channelPage(const QString &after, int limit, bool authenticated) const;
+    // Removes unconfigured channels without members whose history has expired. Returns how many.
+    int reclaim();
     int channelCount() const;
     std::optional<ChannelSettings> settings(const QString &channel) const;
     bool isMember(const QString &channel, quint64 connKey) const;
@@ -111,7 +129,7 @@ public:
 private:
     struct Channel;
     struct Shard;
-    enum class JoinStatus { Joined, Missing, Unauthorized, Full };
+    enum class JoinStatus { Joined, Missing, Unauthorized, Full, TooManyChannels };
 
     Shard &shardFor(const QString &channel) const;
     JoinStatus joinLocked(Channel &channel,
@@ -120,9 +138,14 @@ private:
                           int historyLimit,
                           SubscribeOutcome &out) const;
     Channel makeChannel(const ChannelSettings &settings) const;
+    bool isReclaimable(Channel &channel, qint64 t, HistoryRing::Evicted &evicted) const;
+    qint64 now() const { return m_clock.elapsed(); }
 
     ChannelSettingsResolver m_resolver;
     int m_workerCount = 1;
+    int m_maxChannels = 0;
+    QElapsedTimer m_clock; // history ages; monotonic
+    std::atomic<int> m_channelCount{0};
     std::unique_ptr<Shard[]> m_shards;
 };
 

@@ -13,6 +13,8 @@ ChannelSettings settingsFromEntry(const ChannelConfig &entry)
     settings.auth = entry.auth;
     settings.maxMembers = qMax(0, entry.maxMembers);
     settings.history = qMax(0, entry.history);
+    settings.historyTtl = qMax(0, entry.historyTtl);
+    settings.historyBytes = qMax<qint64>(0, entry.historyBytes);
     settings.presence = entry.presence;
     settings.binary = entry.codec.compare(QLatin1StringView("binary"), Qt::CaseInsensitive) == 0;
     return settings;

@@ -13,11 +13,13 @@ namespace Mtw::Internal {
 // The effective settings of one concrete channel.
 struct ChannelSettings
 {
-    bool auth = false;     // only authenticated connections may subscribe and publish
-    int maxMembers = 0;    // 0 = unlimited
-    int history = 50;      // envelopes kept for replay; 0 = none
-    bool presence = false; // join/leave events to members
-    bool binary = false;   // fan-out as MTW binary frames whatever the receiver's mode
+    bool auth = false;                 // only authenticated connections may subscribe and publish
+    int maxMembers = 0;                // 0 = unlimited
+    int history = 50;                  // envelopes kept for replay; 0 = none
+    int historyTtl = 300;              // seconds an envelope stays in history; 0 = until pushed out
+    qint64 historyBytes = 1000 * 1000; // bytes of history kept; 0 = no byte bound
+    bool presence = false;             // join/leave events to members
+    bool binary = false;               // fan-out as MTW binary frames whatever the receiver's mode
     friend bool operator==(const ChannelSettings &, const ChannelSettings &) = default;
 };
 

@@ -3,55 +3,114 @@
 
 #include <QByteArray>
 #include <QList>
-
-#include <utility>
+#include <QVarLengthArray>
 
 namespace Mtw::Internal {
 
-// The last `capacity` encoded envelopes of a channel. Entries are implicitly shared QByteArrays,
-// so storing and reading them copies no message bytes. Not thread-safe: the registry guards it.
+// The history of one channel: the newest encoded envelopes, bounded by count, by bytes and by
+// age. Entries are implicitly shared QByteArrays, so storing and reading them copies no message
+// bytes. Not thread-safe: the registry guards it. Times are the registry's monotonic clock (ms).
 class HistoryRing
 {
 public:
-    explicit HistoryRing(int capacity = 0)
+    // What a call pushed out; the caller drops the last references after leaving its lock.
+    using Evicted = QVarLengthArray<QByteArray, 2>;
+
+    // capacity: entries (0 = keep none); maxBytes: 0 = no byte bound; ttlMs: 0 = no expiry.
+    explicit HistoryRing(int capacity = 0, qint64 maxBytes = 0, qint64 ttlMs = 0)
         : m_capacity(qMax(0, capacity))
+        , m_maxBytes(qMax<qint64>(0, maxBytes))
+        , m_ttlMs(qMax<qint64>(0, ttlMs))
     { }
 
     int capacity() const { return m_capacity; }
-    qsizetype size() const { return m_items.size(); }
+    qsizetype size() const { return m_count; }
+    qint64 bytes() const { return m_bytes; }
 
-    // Returns the entry pushed out, if any, so that the caller can drop the last reference to it
-    // after leaving its critical section.
-    [[nodiscard]] QByteArray push(const QByteArray &item)
+    // Appends `item`, first pushing out what the bounds require. An item larger than the byte
+    // bound on its own is not stored.
+    void push(const QByteArray &item, qint64 now, Evicted &evicted)
     {
-        if (m_capacity == 0)
-            return {};
-        if (m_items.size() < m_capacity) {
-            m_items.append(item);
-            return {};
-        }
-        QByteArray evicted = std::exchange(m_items[m_oldest], item);
-        m_oldest = (m_oldest + 1) % m_capacity;
-        return evicted;
+        expire(now, evicted);
+        if (m_capacity == 0 || (m_maxBytes > 0 && item.size() > m_maxBytes))
+            return;
+        while (m_count >= m_capacity || (m_maxBytes > 0 && m_bytes + item.size() > m_maxBytes))
+            popFront(evicted);
+        if (m_count == m_items.size())
+            grow();
+        Entry &slot = m_items[(m_head + m_count) % m_items.size()];
+        slot.data = item;
+        slot.at = now;
+        ++m_count;
+        m_bytes += item.size();
     }
 
-    // The newest min(count, size()) entries, oldest first; count <= 0 means all.
-    QList<QByteArray> newest(qsizetype count) const
+    // Drops the entries older than the TTL.
+    void expire(qint64 now, Evicted &evicted)
     {
-        const qsizetype stored = m_items.size();
-        if (count <= 0 || count > stored)
-            count = stored;
+        if (m_ttlMs <= 0)
+            return;
+        while (m_count > 0 && now - m_items.at(m_head).at >= m_ttlMs)
+            popFront(evicted);
+    }
+
+    // The newest min(count, size()) entries not older than the TTL at `now`, oldest first;
+    // count <= 0 means all.
+    QList<QByteArray> newest(qsizetype count, qint64 now) const
+    {
+        qsizetype live = m_count;
+        qsizetype first = 0;
+        while (m_ttlMs > 0 && first < m_count && now - entry(first).at >= m_ttlMs) {
+            ++first;
+            --live;
+        }
+        if (count <= 0 || count > live)
+            count = live;
         QList<QByteArray> out;
         out.reserve(count);
-        for (qsizetype i = stored - count; i < stored; ++i)
-            out.append(m_items.at((m_oldest + i) % stored));
+        for (qsizetype i = m_count - count; i < m_count; ++i)
+            out.append(entry(i).data);
         return out;
     }
 
 private:
-    QList<QByteArray> m_items; // never copied, so writing into it never detaches
-    qsizetype m_oldest = 0;    // index of the oldest entry once the ring is full
+    struct Entry
+    {
+        QByteArray data;
+        qint64 at = 0;
+    };
+
+    const Entry &entry(qsizetype i) const { return m_items.at((m_head + i) % m_items.size()); }
+
+    void popFront(Evicted &evicted)
+    {
+        Entry &oldest = m_items[m_head];
+        m_bytes -= oldest.data.size();
+        evicted.append(std::move(oldest.data));
+        oldest.data = QByteArray();
+        m_head = (m_head + 1) % m_items.size();
+        --m_count;
+    }
+
+    // Room for more entries, up to the capacity: the ring grows as a channel is used, so an
+    // idle channel costs no history memory.
+    void grow()
+    {
+        const qsizetype size = qMin<qsizetype>(m_capacity, qMax<qsizetype>(4, m_items.size() * 2));
+        QList<Entry> bigger(size);
+        for (qsizetype i = 0; i < m_count; ++i)
+            bigger[i] = std::move(m_items[(m_head + i) % m_items.size()]);
+        m_items = std::move(bigger);
+        m_head = 0;
+    }
+
+    QList<Entry> m_items; // a circular buffer; never shared, so writing never detaches
+    qsizetype m_head = 0; // index of the oldest entry
+    qsizetype m_count = 0;
     int m_capacity = 0;
+    qint64 m_maxBytes = 0;
+    qint64 m_ttlMs = 0;
+    qint64 m_bytes = 0;
 };
 
 } // namespace Mtw::Internal

@@ -32,6 +32,8 @@ QString formatSize(qint64 bytes);
 // An exact channel name or a pattern: dot-separated non-empty segments, `*` for one segment,
 // a final `**` for one or more.
 bool isChannelPattern(const QString &name);
+// An IP address or a CIDR range (QHostAddress::parseSubnet syntax).
+bool isAddressRange(const QString &text);
 
 // Module config keys whose values toToml() masks: token, secret, password, api_key, key, ...
 bool isSecretKey(const QString &key);

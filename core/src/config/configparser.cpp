@@ -6,6 +6,7 @@
 #include "configreader_p.h"
 
 #include <QHash>
+#include <QHostAddress>
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -16,6 +17,12 @@ namespace {
 constexpr qint64 KiB = 1024;
 constexpr qint64 GiB = 1024 * 1024 * 1024;
 constexpr qint64 NoSizeLimit = std::numeric_limits<qint64>::max();
+// Durations are seconds and become milliseconds in timers: a day keeps every product in range.
+constexpr qint64 MaxSeconds = 86400;
+
+constexpr StringRule AddressRangeRule{
+    &isAddressRange,
+    "an IP address or a CIDR range such as \"10.0.0.0/8\" or \"::1\""};
 
 constexpr StringRule ChannelNameRule{
     &isChannelPattern,
@@ -28,20 +35,25 @@ void readServer(TableReader &reader, ServerConfig &server)
     reader.integer("port", server.port, 0, 65535);
     reader.integer("max_connections", server.maxConnections, 1, NoUpperBound);
     reader.integer("workers", server.workers, 0, 64);
-    reader.integer("shutdown_timeout", server.shutdownTimeout, 0, NoUpperBound);
+    reader.integer("shutdown_timeout", server.shutdownTimeout, 0, MaxSeconds);
     reader.string("plugins_dir", server.pluginsDir);
+    reader.integer("max_channels", server.maxChannels, 1, NoUpperBound);
+    reader.integer("max_channels_per_connection", server.maxChannelsPerConnection, 1, NoUpperBound);
+    reader.stringList("trusted_proxies", server.trustedProxies, AddressRangeRule);
 }
 
 void readWebSocket(TableReader &reader, WebSocketConfig &ws)
 {
     reader.string("path", ws.path, PathRule);
-    reader.integer("ping_interval", ws.pingInterval, 0, NoUpperBound);
+    reader.integer("ping_interval", ws.pingInterval, 0, MaxSeconds);
     reader.size("max_message_size", ws.maxMessageSize, KiB, GiB);
-    reader.integer("handshake_timeout", ws.handshakeTimeout, 1, NoUpperBound);
+    reader.integer("handshake_timeout", ws.handshakeTimeout, 1, MaxSeconds);
     reader.size("max_queue_size", ws.maxQueueSize, KiB, NoSizeLimit);
     reader.stringList("allowed_origins", ws.allowedOrigins);
     reader.integer("max_pending_handshakes_per_ip", ws.maxPendingHandshakesPerIp, 1, NoUpperBound);
     reader.integer("max_protocol_errors", ws.maxProtocolErrors, 1, NoUpperBound);
+    reader.integer("rate_limit", ws.rateLimit, 0, NoUpperBound);
+    reader.integer("rate_burst", ws.rateBurst, 1, NoUpperBound);
 }
 
 void readTransport(ConfigContext &context, TableReader &reader, TransportConfig &transport)
@@ -107,6 +119,8 @@ ChannelConfig readChannel(TableReader &reader)
     reader.boolean("auth", channel.auth);
     reader.integer("max_members", channel.maxMembers, 0, NoUpperBound);
     reader.integer("history", channel.history, 0, 100000);
+    reader.integer("history_ttl", channel.historyTtl, 0, MaxSeconds);
+    reader.size("history_bytes", channel.historyBytes, 0, GiB);
     reader.boolean("presence", channel.presence);
     reader.choice("codec", channel.codec, {u"json"_s, u"binary"_s});
     return channel;
@@ -195,6 +209,8 @@ void readSections(ConfigContext &context, const toml::table &root, Config &confi
         admin.boolean("enabled", config.admin.enabled);
         admin.string("path", config.admin.path, PathRule);
         admin.string("token", config.admin.token);
+        admin.string("token_file", config.admin.tokenFile);
+        admin.stringList("allowed_origins", config.admin.allowedOrigins);
         admin.finish();
     }
     reader.finish();
@@ -256,6 +272,14 @@ ConfigDiagnostic invalidUtf8(const QByteArray &bytes, qsizetype offset, const QS
 }
 
 } // namespace
+
+bool isAddressRange(const QString &text)
+{
+    const QString trimmed = text.trimmed();
+    if (trimmed.contains(QLatin1Char('/')))
+        return QHostAddress::parseSubnet(trimmed).second >= 0;
+    return !QHostAddress(trimmed).isNull();
+}
 
 bool isChannelPattern(const QString &name)
 {

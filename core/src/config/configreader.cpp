@@ -274,7 +274,8 @@ ConfigContext::choice(const toml::node &node, const QString &keyPath, const QStr
     return text;
 }
 
-std::optional<QStringList> ConfigContext::stringList(const toml::node &node, const QString &keyPath)
+std::optional<QStringList>
+ConfigContext::stringList(const toml::node &node, const QString &keyPath, StringRule rule)
 {
     const auto *array = node.as_array();
     if (!array) {
@@ -284,7 +285,7 @@ std::optional<QStringList> ConfigContext::stringList(const toml::node &node, con
     QStringList list;
     bool ok = true;
     for (std::size_t i = 0; i < array->size(); ++i) {
-        const auto text = string((*array)[i], joinIndex(keyPath, qsizetype(i)));
+        const auto text = string((*array)[i], joinIndex(keyPath, qsizetype(i)), rule);
         ok = ok && text.has_value();
         if (text)
             list.append(*text);
@@ -389,10 +390,10 @@ void TableReader::choice(std::string_view key, QString &out, const QStringList &
     }
 }
 
-void TableReader::stringList(std::string_view key, QStringList &out)
+void TableReader::stringList(std::string_view key, QStringList &out, StringRule rule)
 {
     if (const auto *value = node(key)) {
-        if (auto list = m_context.stringList(*value, joinKey(m_path, key)))
+        if (auto list = m_context.stringList(*value, joinKey(m_path, key), rule))
             out = *list;
     }
 }

@@ -61,7 +61,8 @@ public:
     size(const toml::node &node, const QString &keyPath, qint64 min, qint64 max);
     std::optional<QString>
     choice(const toml::node &node, const QString &keyPath, const QStringList &choices);
-    std::optional<QStringList> stringList(const toml::node &node, const QString &keyPath);
+    std::optional<QStringList>
+    stringList(const toml::node &node, const QString &keyPath, StringRule rule = {});
     // Module config: tables → QVariantMap, arrays → QVariantList, strings expanded.
     QVariant variant(const toml::node &node, const QString &keyPath);
     QVariantMap variantMap(const toml::table &table, const QString &keyPath);
@@ -100,7 +101,7 @@ public:
     void boolean(std::string_view key, bool &out);
     void size(std::string_view key, qint64 &out, qint64 min, qint64 max);
     void choice(std::string_view key, QString &out, const QStringList &choices);
-    void stringList(std::string_view key, QStringList &out);
+    void stringList(std::string_view key, QStringList &out, StringRule rule = {});
     // A sub-table; nullptr (and an error when present but not a table).
     const toml::table *table(std::string_view key);
     struct Element

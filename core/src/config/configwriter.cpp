@@ -172,6 +172,9 @@ void writeServer(Writer &w, const ServerConfig &server)
     w.value("workers", server.workers);
     w.value("shutdown_timeout", server.shutdownTimeout);
     w.string("plugins_dir", server.pluginsDir);
+    w.value("max_channels", server.maxChannels);
+    w.value("max_channels_per_connection", server.maxChannelsPerConnection);
+    w.value("trusted_proxies", stringList(server.trustedProxies));
 }
 
 void writeTransport(Writer &w, const TransportConfig &transport)
@@ -188,6 +191,8 @@ void writeTransport(Writer &w, const TransportConfig &transport)
     w.value("allowed_origins", stringList(ws.allowedOrigins));
     w.value("max_pending_handshakes_per_ip", ws.maxPendingHandshakesPerIp);
     w.value("max_protocol_errors", ws.maxProtocolErrors);
+    w.value("rate_limit", ws.rateLimit);
+    w.value("rate_burst", ws.rateBurst);
     w.table(u"[transport.http]"_s);
     w.flag("enabled", transport.http.enabled);
     w.string("prefix", transport.http.prefix);
@@ -227,6 +232,8 @@ void writeChannels(Writer &w, const QList<ChannelConfig> &channels)
         w.flag("auth", channel.auth);
         w.value("max_members", channel.maxMembers);
         w.value("history", channel.history);
+        w.value("history_ttl", channel.historyTtl);
+        w.value("history_bytes", size(channel.historyBytes));
         w.flag("presence", channel.presence);
         w.string("codec", channel.codec);
     }
@@ -276,6 +283,8 @@ QString Config::toToml(bool maskSecrets) const
     w.value("enabled", admin.enabled ? u"true"_s : u"false"_s);
     w.string("path", admin.path);
     w.string("token", maskSecrets && !admin.token.isEmpty() ? u"***"_s : admin.token);
+    w.string("token_file", admin.tokenFile);
+    w.value("allowed_origins", stringList(admin.allowedOrigins));
     return w.text();
 }
 

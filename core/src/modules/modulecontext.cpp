@@ -62,6 +62,11 @@ void ModuleContext::registerRequestHandler(const QString &action, IRequestHandle
     d->host->registerRequestHandler(d->entry, action, handler);
 }
 
+void ModuleContext::registerRawFrameHandler(IRawFrameHandler *handler, int priority)
+{
+    d->host->registerRawFrameHandler(d->entry, handler, priority);
+}
+
 void ModuleContext::stopFinished()
 {
     // May be called from any thread; the host runs in its own.

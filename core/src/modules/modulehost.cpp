@@ -40,6 +40,7 @@ void Services::removeOwner(const QString &owner)
 {
     authenticators.removeIf([&](const auto &r) { return r.owner == owner; });
     filters.removeIf([&](const auto &r) { return r.owner == owner; });
+    rawFrameHandlers.removeIf([&](const auto &r) { return r.owner == owner; });
     requestHandlers.removeIf([&](const auto &it) { return it.value().owner == owner; });
 }
 
@@ -48,6 +49,7 @@ void Services::sort()
     const auto byPriority = [](const auto &a, const auto &b) { return a.priority > b.priority; };
     std::stable_sort(authenticators.begin(), authenticators.end(), byPriority);
     std::stable_sort(filters.begin(), filters.end(), byPriority);
+    std::stable_sort(rawFrameHandlers.begin(), rawFrameHandlers.end(), byPriority);
 }
 
 ModuleHost::ModuleHost(const Config &config,
@@ -132,6 +134,30 @@ QHash<QString, ModuleHost::Candidate> ModuleHost::discover() const
     return candidates;
 }
 
+ServiceDirectory::ServiceDirectory()
+    : m_snapshot(std::make_shared<const Services>())
+{ }
+
+void ServiceDirectory::publish(const Services &services)
+{
+    auto snapshot = std::make_shared<const Services>(services);
+    QMutexLocker locker(&m_mutex);
+    m_snapshot = std::move(snapshot);
+    m_generation.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const Services> ServiceDirectory::snapshot() const
+{
+    QMutexLocker locker(&m_mutex);
+    return m_snapshot;
+}
+
+void ModuleHost::publishServices()
+{
+    m_services.sort();
+    m_directory.publish(m_services);
+}
+
 Result<void> ModuleHost::start()
 {
     const QHash<QString, Candidate> candidates = discover();
@@ -145,7 +171,10 @@ Result<void> ModuleHost::start()
         if (entry->status.state == ModuleState::Loaded && dependenciesReady(*entry))
             startEntry(*entry);
     }
-    m_services.sort();
+    {
+        QMutexLocker locker(&m_servicesMutex);
+        publishServices();
+    }
     for (const auto &entry : m_entries) {
         if (entry->status.required && entry->status.state == ModuleState::Failed) {
             return fail(500,
@@ -167,7 +196,11 @@ void ModuleHost::resolve(const QHash<QString, Candidate> &candidates)
         entry->dependencies.clear();
         entry->context.reset();
     }
-    m_services = Services();
+    {
+        QMutexLocker locker(&m_servicesMutex);
+        m_services = Services();
+        publishServices();
+    }
     for (const ModuleConfig &configured : m_config.modules) {
         if (configured.enabled)
             addConfigured(configured, candidates);
@@ -410,7 +443,11 @@ void ModuleHost::markFailed(Entry &entry, const QString &error)
 {
     entry.status.state = ModuleState::Failed;
     entry.status.error = error;
-    m_services.removeOwner(entry.status.metadata.id);
+    {
+        QMutexLocker locker(&m_servicesMutex);
+        m_services.removeOwner(entry.status.metadata.id);
+        publishServices();
+    }
     if (entry.status.required)
         qCCritical(lcModules).noquote()
             << "required module" << entry.status.metadata.id << "failed:" << error;
@@ -519,20 +556,27 @@ QList<ModuleStatus> ModuleHost::statuses() const
     return list;
 }
 
+// Registrations may come from any thread, also after start: each one publishes a new snapshot.
 void ModuleHost::registerAuthenticator(int entry, IAuthenticator *service, int priority)
 {
-    m_services.authenticators.append(
-        {priority, service, m_entries[size_t(entry)]->status.metadata.id});
+    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    QMutexLocker locker(&m_servicesMutex);
+    m_services.authenticators.append({priority, service, owner});
+    publishServices();
 }
 
 void ModuleHost::registerMessageFilter(int entry, IMessageFilter *service, int priority)
 {
-    m_services.filters.append({priority, service, m_entries[size_t(entry)]->status.metadata.id});
+    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    QMutexLocker locker(&m_servicesMutex);
+    m_services.filters.append({priority, service, owner});
+    publishServices();
 }
 
 void ModuleHost::registerRequestHandler(int entry, const QString &action, IRequestHandler *service)
 {
-    const QString &owner = m_entries[size_t(entry)]->status.metadata.id;
+    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    QMutexLocker locker(&m_servicesMutex);
     if (m_services.requestHandlers.contains(action)) {
         qCWarning(lcModules).noquote()
             << "module" << owner << "cannot register request action" << action
@@ -540,6 +584,15 @@ void ModuleHost::registerRequestHandler(int entry, const QString &action, IReque
         return;
     }
     m_services.requestHandlers.insert(action, {0, service, owner});
+    publishServices();
+}
+
+void ModuleHost::registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority)
+{
+    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    QMutexLocker locker(&m_servicesMutex);
+    m_services.rawFrameHandlers.append({priority, service, owner});
+    publishServices();
 }
 
 } // namespace Mtw::Internal

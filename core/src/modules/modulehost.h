@@ -6,9 +6,11 @@
 #include <mtw/modulestatus.h>
 
 #include <QHash>
+#include <QMutex>
 #include <QObject>
 #include <QStringList>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -33,9 +35,28 @@ struct Services
     QList<Ranked<IAuthenticator>> authenticators;
     QList<Ranked<IMessageFilter>> filters;
     QHash<QString, Ranked<IRequestHandler>> requestHandlers; // by action
+    QList<Ranked<IRawFrameHandler>> rawFrameHandlers;
 
     void removeOwner(const QString &owner);
     void sort();
+};
+
+// The services the workers use, published as immutable snapshots. ModuleHost publishes a new one
+// whenever a module registers a service or fails; a worker compares generation() (one atomic load
+// per message) and takes a fresh snapshot() when it changed, so that no worker ever reads a list
+// while it is being written. Thread-safe.
+class ServiceDirectory
+{
+public:
+    ServiceDirectory();
+    void publish(const Services &services);
+    quint64 generation() const { return m_generation.load(std::memory_order_acquire); }
+    std::shared_ptr<const Services> snapshot() const;
+
+private:
+    mutable QMutex m_mutex;
+    std::shared_ptr<const Services> m_snapshot;
+    std::atomic<quint64> m_generation{0};
 };
 
 class ModuleContextPrivate
@@ -76,12 +97,14 @@ public:
     void stop();
 
     QList<ModuleStatus> statuses() const;
-    const Services &services() const { return m_services; }
+    // What the workers read; see ServiceDirectory.
+    const ServiceDirectory &services() const { return m_directory; }
 
     // Called through ModuleContext.
     void registerAuthenticator(int entry, IAuthenticator *service, int priority);
     void registerMessageFilter(int entry, IMessageFilter *service, int priority);
     void registerRequestHandler(int entry, const QString &action, IRequestHandler *service);
+    void registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority);
     void stopFinished(int entry);
 
     const Config &config() const { return m_config; }
@@ -124,6 +147,7 @@ private:
     void releaseLoaded(Entry &entry);
     void stopNext();
     void finishStopping(Entry &entry, ModuleState state, const QString &error = QString());
+    void publishServices(); // with m_servicesMutex held
 
     const Config m_config;
     ServerEvents *const m_events;
@@ -132,7 +156,9 @@ private:
     QStringList m_searchPaths;
     int m_stopDeadlineMs = 5000;
     std::vector<std::unique_ptr<Entry>> m_entries; // start order once resolved
-    Services m_services;
+    Services m_services; // guarded by m_servicesMutex: modules may register from any thread
+    mutable QMutex m_servicesMutex;
+    ServiceDirectory m_directory;
     int m_stopping = -1; // index of the entry being stopped
     QTimer *m_stopTimer = nullptr;
     bool m_stopInProgress = false;

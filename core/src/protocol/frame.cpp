@@ -32,7 +32,7 @@ QByteArray encodeFrame(FrameType type, QByteArrayView payload)
     return frame;
 }
 
-tl::expected<Frame, QString> decodeFrame(QByteArrayView data)
+tl::expected<Frame, QString> decodeFrame(QByteArrayView data, qint64 maxPayload)
 {
     if (data.size() < FrameHeaderSize) {
         return tl::unexpected(QStringLiteral("frame too short: %1 bytes, the header alone is %2")
@@ -55,11 +55,11 @@ tl::expected<Frame, QString> decodeFrame(QByteArrayView data)
             QStringLiteral("unknown frame type 0x%1").arg(hexBytes(data.sliced(4, 1))));
     }
     const qint64 length = qFromBigEndian<quint32>(data.data() + 5);
-    if (length > MaxFramePayload) {
+    if (length > maxPayload) {
         return tl::unexpected(
-            QStringLiteral("frame payload length %1 exceeds the 10 MiB limit (%2 bytes)")
+            QStringLiteral("frame payload length %1 exceeds the limit of %2 bytes")
                 .arg(length)
-                .arg(MaxFramePayload));
+                .arg(maxPayload));
     }
     const qint64 present = data.size() - FrameHeaderSize;
     if (length > present) {

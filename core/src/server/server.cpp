@@ -12,6 +12,8 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QHostInfo>
+#include <QRandomGenerator>
+#include <QReadWriteLock>
 #include <QThread>
 #include <QTimer>
 
@@ -64,7 +66,11 @@ public:
     Result<QHostAddress> resolveHost() const;
     void startWorkers(int count);
     void stopWorkers();
+    void onPublishingStopped();
     void onWorkerDrained();
+    void updateReadiness();
+    // Workers are reachable through the handle only while this holds (see handleLock).
+    bool handleOpen() const { return context && handleAccepts; }
     QStringList pluginSearchPaths() const;
 
     bool sendTo(const QString &connId, const Message &message) override;
@@ -82,8 +88,28 @@ public:
     AdminService *admin = nullptr;
     QList<QThread *> threads;
     QTimer *forceTimer = nullptr;
+    QTimer *readinessTimer = nullptr;
     int drainedWorkers = 0;
+    int quietWorkers = 0; // workers that stopped accepting publishes
+    QString adminToken;   // configured, or generated at start
+    bool adminTokenGenerated = false;
+    // ServerHandle may be called from any thread (modules' own threads included). Its calls hold
+    // this for reading while they use the workers; the server takes it for writing to close the
+    // handle (handleAccepts, handlePublishes) before the workers go, never while waiting.
+    mutable QReadWriteLock handleLock;
+    bool handleAccepts = false;
+    bool handlePublishes = false; // false once shutdown began: nothing more is acknowledged
 };
+
+// At least 128 bits from the system's CSPRNG, printable and URL-safe.
+QString generateToken()
+{
+    QByteArray bytes(32, Qt::Uninitialized);
+    QRandomGenerator::system()->generate(reinterpret_cast<quint32 *>(bytes.data()),
+                                         reinterpret_cast<quint32 *>(bytes.data() + bytes.size()));
+    return QString::fromLatin1(
+        bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
 
 Result<QHostAddress> ServerPrivate::resolveHost() const
 {
@@ -123,6 +149,7 @@ void ServerPrivate::startWorkers(int count)
         QObject::connect(worker, &Worker::connectionOpened, q, &Server::connectionOpened);
         QObject::connect(worker, &Worker::connectionClosed, q, &Server::connectionClosed);
         QObject::connect(worker, &Worker::drained, q, [this] { onWorkerDrained(); });
+        QObject::connect(worker, &Worker::publishingStopped, q, [this] { onPublishingStopped(); });
         context->workers.append(worker);
         threads.append(thread);
 #ifdef Q_OS_LINUX
@@ -133,6 +160,47 @@ void ServerPrivate::startWorkers(int count)
         thread->start();
         worker->postInitialize();
     }
+}
+
+// Shutdown, second step: every worker refuses publishes now, and every delivery they queued on
+// one another before saying so is ahead of the close in each worker's queue. Only now do the
+// connections close, so an acknowledged publish reaches every member it was accepted for.
+void ServerPrivate::onPublishingStopped()
+{
+    if (state != State::ShuttingDown || ++quietWorkers != int(threads.size()))
+        return;
+    qCInfo(lcServer) << "publishing stopped on every worker; closing connections";
+    for (Worker *worker : std::as_const(context->workers))
+        worker->postShutdown();
+}
+
+// /readyz: listening, not shutting down, and every required module started and not unhealthy.
+void ServerPrivate::updateReadiness()
+{
+    if (!context)
+        return;
+    if (state != State::Running) {
+        context->setReadiness(false,
+                              state == State::ShuttingDown ? u"shutting down"_s : u"stopped"_s);
+        return;
+    }
+    for (const ModuleStatus &status : modules->statuses()) {
+        if (!status.required)
+            continue;
+        if (status.state != ModuleState::Started) {
+            context->setReadiness(false,
+                                  u"required module '%1' is not started"_s.arg(status.metadata.id));
+            return;
+        }
+        if (status.health.status == HealthStatus::Unhealthy) {
+            context->setReadiness(
+                false,
+                u"required module '%1' is unhealthy: %2"_s.arg(status.metadata.id,
+                                                               status.health.reason));
+            return;
+        }
+    }
+    context->setReadiness(true, QString());
 }
 
 void ServerPrivate::onWorkerDrained()
@@ -147,6 +215,16 @@ void ServerPrivate::onWorkerDrained()
 
 void ServerPrivate::stopWorkers()
 {
+    {
+        QWriteLocker locker(&handleLock); // from here no handle call reaches a worker
+        handleAccepts = false;
+        handlePublishes = false;
+    }
+    if (readinessTimer) {
+        readinessTimer->stop();
+        readinessTimer->deleteLater();
+        readinessTimer = nullptr;
+    }
     if (admin) {
         admin->serverFinished(); // closes admin sockets last, after every client
         admin->deleteLater();
@@ -154,10 +232,14 @@ void ServerPrivate::stopWorkers()
     }
     if (forceTimer)
         forceTimer->stop();
-    for (QThread *thread : std::as_const(threads)) {
+    // A worker deletes itself as its thread finishes; until every one has stopped posting to
+    // the others, none may go.
+    for (Worker *worker : std::as_const(context->workers))
+        worker->haltFanOut();
+    for (QThread *thread : std::as_const(threads))
         thread->quit();
+    for (QThread *thread : std::as_const(threads))
         thread->wait();
-    }
     context->workers.clear(); // each deleted itself in its thread as the thread finished
     qDeleteAll(threads);
     threads.clear();
@@ -167,7 +249,8 @@ void ServerPrivate::stopWorkers()
 
 bool ServerPrivate::sendTo(const QString &connId, const Message &message)
 {
-    if (!context)
+    QReadLocker locker(&handleLock);
+    if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
     if (worker < 0)
@@ -178,8 +261,11 @@ bool ServerPrivate::sendTo(const QString &connId, const Message &message)
 
 Result<int> ServerPrivate::publish(const QString &channel, const Message &message)
 {
-    if (!context)
+    QReadLocker locker(&handleLock);
+    if (!handleOpen())
         return fail(503, u"the server is not running"_s);
+    if (!handlePublishes)
+        return fail(503, u"server is shutting down"_s);
     Message copy = message;
     copy.channel = channel;
     if (!copy.metadata.contains(u"from"_s))
@@ -198,7 +284,8 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
 {
-    if (!context)
+    QReadLocker locker(&handleLock);
+    if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
     if (worker < 0)
@@ -256,7 +343,9 @@ Result<void> Server::start()
         workers = std::max(1, QThread::idealThreadCount());
     workers = std::min(workers, 64);
 
-    d->context = std::make_unique<Internal::ServerContext>(d->config, workers);
+    d->adminTokenGenerated = d->config.admin.enabled && d->config.admin.token.isEmpty();
+    d->adminToken = d->adminTokenGenerated ? Internal::generateToken() : d->config.admin.token;
+    d->context = std::make_unique<Internal::ServerContext>(d->config, workers, d->adminToken);
     d->context->events = d->events;
     d->context->services = &d->modules->services();
 
@@ -300,6 +389,20 @@ Result<void> Server::start()
     }
     d->startWorkers(workers);
     d->state = Internal::ServerPrivate::State::Running;
+    {
+        QWriteLocker locker(&d->handleLock);
+        d->handleAccepts = true;
+        d->handlePublishes = true;
+    }
+    d->updateReadiness();
+    d->readinessTimer = new QTimer(this);
+    d->readinessTimer->setInterval(1000);
+    connect(d->readinessTimer, &QTimer::timeout, this, [this] { d->updateReadiness(); });
+    d->readinessTimer->start();
+    if (d->adminTokenGenerated)
+        qCInfo(lcServer) << "admin API: no admin.token configured, a random token was generated";
+    else if (d->config.admin.enabled && d->adminToken.size() < 16)
+        qCWarning(lcServer) << "admin.token is shorter than 16 characters: use a long random token";
     qCInfo(lcServer).noquote() << "listening on"
                                << d->acceptor->serverAddress().toString() + u':'
             + QString::number(d->acceptor->serverPort())
@@ -316,10 +419,18 @@ void Server::shutdown()
     qCInfo(lcServer) << "graceful shutdown: closing" << connectionCount() << "connections";
     Q_EMIT shutdownStarted();
     d->acceptor->close();
+    d->updateReadiness();
+    {
+        // Modules and the admin API publish through the handle: refused from now on.
+        QWriteLocker locker(&d->handleLock);
+        d->handlePublishes = false;
+    }
     Q_EMIT d->events->aboutToShutdown();
     d->drainedWorkers = 0;
+    d->quietWorkers = 0;
+    // First every worker stops accepting publishes (onPublishingStopped), then they close.
     for (Internal::Worker *worker : std::as_const(d->context->workers))
-        worker->postShutdown();
+        worker->postStopPublishing();
 
     d->forceTimer = new QTimer(this);
     d->forceTimer->setSingleShot(true);
@@ -329,7 +440,7 @@ void Server::shutdown()
         for (Internal::Worker *worker : std::as_const(d->context->workers))
             worker->postForceClose();
     });
-    d->forceTimer->start(d->config.server.shutdownTimeout * 1000);
+    d->forceTimer->start(int(qint64(d->config.server.shutdownTimeout) * 1000));
 }
 
 int Server::run()
@@ -384,6 +495,21 @@ int Server::connectionCount() const
     for (const Internal::Worker *worker : std::as_const(d->context->workers))
         count += worker->connectionCount();
     return count;
+}
+
+QString Server::adminToken() const
+{
+    return d->adminToken;
+}
+
+bool Server::isAdminTokenGenerated() const
+{
+    return d->adminTokenGenerated;
+}
+
+int Server::reservedConnectionSlots() const
+{
+    return d->context ? d->context->connections.load(std::memory_order_relaxed) : 0;
 }
 
 ServerEvents *Server::events() const

@@ -12,14 +12,19 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
-QByteArray presentedToken(const HttpRequestHead &head)
+QByteArray bearerToken(const HttpRequestHead &head)
 {
     const QByteArray authorization = head.header("authorization");
     if (authorization.size() > 7
         && authorization.first(7).compare("bearer ", Qt::CaseInsensitive) == 0)
         return authorization.mid(7).trimmed();
+    return {};
+}
+
+bool hasTokenInQuery(const HttpRequestHead &head)
+{
     const QUrlQuery query(QUrl::fromEncoded(head.target).query(QUrl::FullyEncoded));
-    return query.queryItemValue(u"token"_s, QUrl::FullyDecoded).toUtf8();
+    return query.hasQueryItem(u"token"_s) || query.hasQueryItem(u"access_token"_s);
 }
 
 } // namespace
@@ -36,35 +41,40 @@ bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
     return difference == 0;
 }
 
-AdminGate::AdminGate(const AdminConfig &config)
-    : m_token(config.token.toUtf8())
+AdminGate::AdminGate(const AdminConfig &config, const QString &token)
+    : m_token(token.toUtf8())
+    , m_allowedOrigins(config.allowedOrigins)
 { }
 
 AdminGate::Verdict
 AdminGate::check(const HttpRequestHead &head, const QHostAddress &peer, qint64 nowMs)
 {
+    const QByteArray origin = head.header("origin");
+    if (!origin.isEmpty() && !m_allowedOrigins.contains(QString::fromUtf8(origin)))
+        return Verdict::ForbiddenOrigin;
+    if (hasTokenInQuery(head))
+        return Verdict::TokenInQuery;
+    // An empty m_token never matches: the server always sets one when the admin API is on.
+    if (!m_token.isEmpty() && constantTimeEquals(bearerToken(head), m_token))
+        return Verdict::Allow;
+
     QMutexLocker lock(&m_mutex);
     Failures &failures = m_failures[peer];
     if (failures.blockedUntil > nowMs)
         return Verdict::Throttled;
-
-    Verdict verdict = Verdict::Allow;
-    if (m_token.isEmpty())
-        verdict = peer.isLoopback() ? Verdict::Allow : Verdict::Forbidden;
-    else if (!constantTimeEquals(presentedToken(head), m_token))
-        verdict = Verdict::Unauthorized;
-
-    if (verdict == Verdict::Allow) {
-        m_failures.remove(peer);
-        return verdict;
-    }
     if (nowMs - failures.windowStart > WindowMs) {
         failures.windowStart = nowMs;
         failures.count = 0;
     }
     if (++failures.count >= MaxFailures)
         failures.blockedUntil = nowMs + WindowMs;
-    return verdict;
+    // Bounded: an address that stopped failing is forgotten once its window is over.
+    if (m_failures.size() > 4096) {
+        m_failures.removeIf([nowMs](const auto &it) {
+            return it.value().blockedUntil <= nowMs && nowMs - it.value().windowStart > WindowMs;
+        });
+    }
+    return Verdict::Unauthorized;
 }
 
 } // namespace Mtw::Internal

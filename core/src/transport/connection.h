@@ -9,28 +9,33 @@
 
 #include <optional>
 
-class QTcpSocket;
 class QWebSocket;
 
 namespace Mtw::Internal {
+
+class ClientSocket;
 
 // One upgraded WebSocket client. Owned by the Worker whose thread it lives in; never touched
 // from another thread. Kept small: there may be tens of thousands.
 struct Connection
 {
     QWebSocket *socket = nullptr;
-    QTcpSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
-    quint64 key = 0;           // process-unique, used by the channel registry
-    QString connId;            // the ULID clients see as conn_id
-    QString userId;            // set by an authenticator; empty when anonymous
-    QStringList channels;      // subscribed channels (usually few)
-    QStringList roles;         // from the authenticator
+    ClientSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
+    quint64 key = 0;             // process-unique, used by the channel registry
+    QString connId;              // the ULID clients see as conn_id
+    QString userId;              // set by an authenticator; empty when anonymous
+    QStringList channels;        // subscribed channels (usually few)
+    QStringList roles;           // from the authenticator
     QHostAddress peerAddress;
     QString userAgent;
-    qint64 connectedAt = 0;   // ms since the Unix epoch
-    qint64 lastSeen = 0;      // worker clock (ms): last pong or message
-    qint64 closingSince = -1; // worker clock (ms) when we sent our close frame
+    qint64 connectedAt = 0;    // ms since the Unix epoch
+    qint64 lastSeen = 0;       // worker clock (ms): last pong or message
+    qint64 closingSince = -1;  // worker clock (ms) when we sent our close frame
+    qint64 tokenExpiresAt = 0; // ms since the Unix epoch; 0 = the identity does not expire
+    qint64 rateTokens = 0;     // inbound token bucket, in thousandths of a message
+    qint64 rateRefilledAt = 0; // worker clock (ms) of the last refill
     int protocolErrors = 0;
+    int rateRefusals = 0; // messages refused with 429 since the last accepted one
     qint64 messagesIn = 0;
     qint64 messagesOut = 0;
     qint64 reportedIn = -1; // values last reported to the admin API (changed-only updates)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The mtw protocol as a worker speaks it with one connection (PROTOCOL.md §3).
 #include "channels/channeljson.h"
+#include "transport/clientsocket.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
@@ -20,12 +21,17 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
+// Replies carry ref_id and never `channel` (PROTOCOL.md section 7): the TypeScript client hands
+// any message with a channel to that channel's handlers, so a reply to its fire-and-forget
+// publish would land in the publisher's own handler.
 Message replyTo(const Message &request, const QJsonObject &data)
 {
-    Message reply = Message::response(request.id, data);
-    reply.channel = request.channel;
-    return reply;
+    return Message::response(request.id, data);
 }
+
+// `channels` pages: at most this many names per reply unless metadata.limit asks for fewer.
+constexpr int ChannelsPageDefault = 100;
+constexpr int ChannelsPageMax = 1000;
 
 // metadata.<key> as a non-negative integer; nullopt when absent, -1 when present but invalid.
 std::optional<int> metadataCount(const Message &message, const QString &key)
@@ -49,11 +55,51 @@ void Worker::onTextMessage(Connection &connection, const QString &text)
     m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesIn.fetch_add(json.size(), std::memory_order_relaxed);
     auto decoded = decodeMessage(json);
+    if (!admitMessage(connection, decoded ? decoded->id : decoded.error().id))
+        return;
     if (!decoded) {
         protocolError(connection, decoded.error().id, decoded.error().message);
         return;
     }
     dispatch(connection, std::move(*decoded));
+}
+
+// The inbound token bucket (transport.websocket.rate_limit / rate_burst), in thousandths of a
+// message so that integer arithmetic refills it smoothly. Over the rate: error 429; a client
+// that sends a whole burst more without waiting is closed with 1008.
+bool Worker::admitMessage(Connection &connection, const QString &refId)
+{
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    if (ws.rateLimit <= 0)
+        return true;
+    const qint64 t = now();
+    const qint64 capacity = qint64(ws.rateBurst) * 1000;
+    connection.rateTokens =
+        std::min(capacity, connection.rateTokens + (t - connection.rateRefilledAt) * ws.rateLimit);
+    connection.rateRefilledAt = t;
+    if (connection.rateTokens >= 1000) {
+        connection.rateTokens -= 1000;
+        connection.rateRefusals = 0;
+        return true;
+    }
+    m_context->counters.rateLimited.fetch_add(1, std::memory_order_relaxed);
+    if (++connection.rateRefusals > ws.rateBurst) {
+        qCInfo(lcProtocol).noquote()
+            << "connection" << connection.connId << "closed: it kept sending over the rate limit of"
+            << ws.rateLimit << "messages/s";
+        closeConnection(connection,
+                        QWebSocketProtocol::CloseCodePolicyViolated,
+                        u"message rate limit exceeded"_s,
+                        DisconnectReason::error(u"message rate limit exceeded"_s));
+        return false;
+    }
+    send(connection,
+         Message::error(
+             429,
+             u"rate limit exceeded: at most %1 messages per second (burst %2)"_s.arg(ws.rateLimit)
+                 .arg(ws.rateBurst),
+             refId));
+    return false;
 }
 
 void Worker::onBinaryMessage(Connection &connection, const QByteArray &data)
@@ -62,15 +108,18 @@ void Worker::onBinaryMessage(Connection &connection, const QByteArray &data)
     ++connection.messagesIn;
     m_context->counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
     m_context->counters.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
-    const auto frame = decodeFrame(data);
+    const auto frame = decodeFrame(data, m_context->config.transport.websocket.maxMessageSize);
     if (!frame) {
-        protocolError(connection, QString(), u"invalid MTW frame: "_s + frame.error());
+        if (admitMessage(connection, QString()))
+            protocolError(connection, QString(), u"invalid MTW frame: "_s + frame.error());
         return;
     }
     switch (frame->type) {
     case FrameType::Json: {
         connection.binaryMode = true;
         auto decoded = decodeMessage(frame->payload);
+        if (!admitMessage(connection, decoded ? decoded->id : decoded.error().id))
+            return;
         if (!decoded) {
             protocolError(connection, decoded.error().id, decoded.error().message);
             return;
@@ -78,17 +127,25 @@ void Worker::onBinaryMessage(Connection &connection, const QByteArray &data)
         dispatch(connection, std::move(*decoded));
         return;
     }
-    case FrameType::Ping:
-        if (hasRoomInQueue(connection))
-            connection.socket->sendBinaryMessage(encodeFrame(FrameType::Pong));
+    case FrameType::Ping: {
+        if (!admitMessage(connection, QString()))
+            return;
+        // A binary WebSocket message holding an MTW pong, built once.
+        static const QByteArray pong = [] {
+            const QByteArray payload = encodeFrame(FrameType::Pong);
+            QByteArray out;
+            out.append(char(0x82));
+            out.append(char(payload.size()));
+            return out + payload;
+        }();
+        writeFrame(connection, pong);
         return;
+    }
     case FrameType::Pong:
         return;
     case FrameType::Raw:
-        protocolError(
-            connection,
-            QString(),
-            u"raw MTW frames (type 0x02) are not accepted; send a JSON envelope (0x01)"_s);
+        if (admitMessage(connection, QString()))
+            handleRawFrame(connection, frame->payload);
         return;
     }
 }
@@ -207,6 +264,16 @@ void Worker::handleSubscribe(Connection &connection, const Message &message)
                             message.id));
         return;
     }
+    const int perConnection = m_context->config.server.maxChannelsPerConnection;
+    if (connection.channels.size() >= perConnection
+        && !connection.channels.contains(message.channel)) {
+        send(connection,
+             Message::error(429,
+                            u"too many subscriptions: this connection may be subscribed to at most "
+                            "%1 channels (server.max_channels_per_connection)"_s.arg(perConnection),
+                            message.id));
+        return;
+    }
     const Member member{connection.key, connection.connId, connection.userId, m_index};
     const auto outcome = m_context->registry.subscribe(message.channel,
                                                        member,
@@ -291,6 +358,11 @@ void Worker::handlePublish(Connection &connection, const Message &original)
     }
     const QString requestId = message.id;
     const QString channel = message.channel;
+    if (m_refusingPublishes) {
+        // Shutting down: what is acknowledged must reach every member, so nothing more is.
+        send(connection, Message::error(503, u"server is shutting down"_s, requestId));
+        return;
+    }
     // The server, not the client, says who sent it.
     message.metadata.insert(u"from"_s, connection.connId);
     if (connection.authenticated && !connection.userId.isEmpty())
@@ -310,11 +382,10 @@ void Worker::handlePublish(Connection &connection, const Message &original)
         Q_EMIT m_context->events->messagePublished(clientInfo(connection),
                                                    message,
                                                    outcome->recipients);
-    Message reply = Message::response(
-        requestId,
-        QJsonObject{{u"published"_s, channel}, {u"recipients"_s, outcome->recipients}});
-    reply.channel = channel;
-    send(connection, reply);
+    send(connection,
+         Message::response(
+             requestId,
+             QJsonObject{{u"published"_s, channel}, {u"recipients"_s, outcome->recipients}}));
 }
 
 void Worker::handleRequest(Connection &connection, const Message &message)
@@ -324,7 +395,6 @@ void Worker::handleRequest(Connection &connection, const Message &message)
         // No action: echo the payload back, whatever its kind.
         Message echo = Message::create(MessageType::Response, message.payload);
         echo.refId = message.id;
-        echo.channel = message.channel;
         send(connection, echo);
         return;
     }
@@ -375,13 +445,34 @@ void Worker::handleRequest(Connection &connection, const Message &message)
              replyTo(message,
                      QJsonObject{{u"channel"_s, channel}, {u"members"_s, presenceJson(*members)}}));
     } else if (action == "channels"_L1) {
-        QJsonArray list;
-        for (const ChannelInfo &info : m_context->registry.channels())
-            list.append(QJsonObject{{u"name"_s, info.name}, {u"members"_s, info.members}});
-        send(connection, replyTo(message, QJsonObject{{u"channels"_s, list}}));
+        listChannels(connection, message);
     } else if (!handleModuleRequest(connection, action, message)) {
         send(connection, Message::error(404, u"unknown action '%1'"_s.arg(action), message.id));
     }
+}
+
+// The `channels` action, a page at a time: names after metadata.after (sorted), at most
+// metadata.limit of them; `next` is there when more follow. Auth channels are listed only to
+// authenticated connections.
+void Worker::listChannels(Connection &connection, const Message &message)
+{
+    const std::optional<int> limit = metadataCount(message, u"limit"_s);
+    if (limit == -1 || limit == 0) {
+        send(connection,
+             Message::error(400, u"metadata.limit: expected a positive integer"_s, message.id));
+        return;
+    }
+    const int pageSize = std::min(limit.value_or(ChannelsPageDefault), ChannelsPageMax);
+    const QString after = message.metadata.value(u"after"_s).toString();
+    const ChannelPage page =
+        m_context->registry.channelPage(after, pageSize, connection.authenticated);
+    QJsonArray list;
+    for (const ChannelInfo &info : page.channels)
+        list.append(QJsonObject{{u"name"_s, info.name}, {u"members"_s, info.members}});
+    QJsonObject data{{u"channels"_s, list}};
+    if (!page.next.isEmpty())
+        data.insert(u"next"_s, page.next);
+    send(connection, replyTo(message, data));
 }
 
 void Worker::handleAgentTask(Connection &connection, const Message &message)

@@ -58,6 +58,20 @@ void reportModuleFailure(ServerEvents *events,
 
 } // namespace
 
+// The module services as of the last registration: one atomic load per call while nothing
+// changes, a fresh immutable snapshot when a module registered or failed meanwhile.
+const Services *Worker::services()
+{
+    if (!m_context->services)
+        return nullptr;
+    const quint64 generation = m_context->services->generation();
+    if (generation != m_servicesGeneration || !m_services) {
+        m_services = m_context->services->snapshot();
+        m_servicesGeneration = generation;
+    }
+    return m_services.get();
+}
+
 ClientInfo Worker::clientInfo(const Connection &connection) const
 {
     ClientInfo info;
@@ -71,9 +85,10 @@ ClientInfo Worker::clientInfo(const Connection &connection) const
     return info;
 }
 
-bool Worker::hasAuthenticators() const
+bool Worker::hasAuthenticators()
 {
-    return m_context->services && !m_context->services->authenticators.isEmpty();
+    const Services *current = services();
+    return current && !current->authenticators.isEmpty();
 }
 
 QString Worker::upgradeToken(const Connection &connection) const
@@ -103,7 +118,11 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
     // The first authenticator (by priority) that accepts the token wins; when none does, the
     // client sees the first refusal.
     std::optional<Error> refusal;
-    for (const auto &ranked : m_context->services->authenticators) {
+    services();
+    const std::shared_ptr<const Services> current = m_services; // stays alive during the calls
+    if (!current)
+        return tl::unexpected(Error{401, u"authentication failed"_s});
+    for (const auto &ranked : current->authenticators) {
         const auto outcome = decide(ranked.owner, "authenticate()", [&] {
             return ranked.service->authenticate(request);
         });
@@ -117,6 +136,7 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
             connection.authenticated = true;
             connection.userId = (*outcome)->userId;
             connection.roles = (*outcome)->roles;
+            connection.tokenExpiresAt = (*outcome)->expiresAt;
             return {};
         }
         if (!refusal)
@@ -138,10 +158,12 @@ void Worker::refuseAuthentication(Connection &connection, const Error &error, co
 
 bool Worker::runFilters(Connection &connection, Message &message)
 {
-    if (!m_context->services || m_context->services->filters.isEmpty())
+    const Services *current = services();
+    if (!current || current->filters.isEmpty())
         return true;
+    const std::shared_ptr<const Services> keep = m_services;
     const ClientInfo client = clientInfo(connection);
-    for (const auto &ranked : m_context->services->filters) {
+    for (const auto &ranked : keep->filters) {
         const auto decision = decide(ranked.owner, "beforeMessage()", [&] {
             return ranked.service->beforeMessage(client, message);
         });
@@ -161,12 +183,9 @@ bool Worker::runFilters(Connection &connection, Message &message)
             send(connection,
                  Message::error(decision->rejection.code, decision->rejection.message, message.id));
             return false;
-        case FilterDecision::Action::Handled: {
-            Message reply = Message::response(message.id, decision->response);
-            reply.channel = message.channel;
-            send(connection, reply);
+        case FilterDecision::Action::Handled:
+            send(connection, Message::response(message.id, decision->response));
             return false;
-        }
         }
     }
     return true;
@@ -174,10 +193,12 @@ bool Worker::runFilters(Connection &connection, Message &message)
 
 void Worker::runAfterFilters(const Connection &connection, const Message &message)
 {
-    if (!m_context->services || m_context->services->filters.isEmpty())
+    const Services *current = services();
+    if (!current || current->filters.isEmpty())
         return;
+    const std::shared_ptr<const Services> keep = m_services;
     const ClientInfo client = clientInfo(connection);
-    for (const auto &ranked : m_context->services->filters) {
+    for (const auto &ranked : keep->filters) {
         decide(ranked.owner, "afterMessage()", [&] {
             ranked.service->afterMessage(client, message);
             return true;
@@ -189,10 +210,12 @@ bool Worker::handleModuleRequest(Connection &connection,
                                  const QString &action,
                                  const Message &message)
 {
-    if (!m_context->services)
+    const Services *current = services();
+    if (!current)
         return false;
-    const auto it = m_context->services->requestHandlers.constFind(action);
-    if (it == m_context->services->requestHandlers.cend())
+    const std::shared_ptr<const Services> keep = m_services;
+    const auto it = keep->requestHandlers.constFind(action);
+    if (it == keep->requestHandlers.cend())
         return false;
     const auto outcome = decide(it->owner, "handleRequest()", [&] {
         return it->service->handleRequest(clientInfo(connection), message);
@@ -205,11 +228,35 @@ bool Worker::handleModuleRequest(Connection &connection,
         send(connection,
              Message::error((*outcome).error().code, (*outcome).error().message, message.id));
     } else {
-        Message reply = Message::response(message.id, **outcome);
-        reply.channel = message.channel;
-        send(connection, reply);
+        send(connection, Message::response(message.id, **outcome));
     }
     return true;
+}
+
+// MTW 0x02 frames carry opaque bytes (the TypeScript client's publishBinary()). They are not a
+// protocol error: a module may take them; otherwise they are dropped and counted.
+void Worker::handleRawFrame(Connection &connection, const QByteArray &payload)
+{
+    const Services *current = services();
+    if (current && !current->rawFrameHandlers.isEmpty()) {
+        const std::shared_ptr<const Services> keep = m_services;
+        const ClientInfo client = clientInfo(connection);
+        for (const auto &ranked : keep->rawFrameHandlers) {
+            const auto taken = decide(ranked.owner, "handleRawFrame()", [&] {
+                return ranked.service->handleRawFrame(client, payload);
+            });
+            if (!taken)
+                reportModuleFailure(m_context->events,
+                                    connection.connId,
+                                    ranked.owner,
+                                    "handleRawFrame()");
+            else if (*taken)
+                return;
+        }
+    }
+    m_context->counters.rawFramesDropped.fetch_add(1, std::memory_order_relaxed);
+    qCDebug(lcProtocol).noquote() << "connection" << connection.connId << "sent a raw MTW frame of"
+                                  << payload.size() << "bytes that no module handles: dropped";
 }
 
 } // namespace Mtw::Internal

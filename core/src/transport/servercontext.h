@@ -20,7 +20,7 @@ class QTcpSocket;
 namespace Mtw::Internal {
 
 class Worker;
-struct Services;
+class ServiceDirectory;
 
 // A decision service (authenticator, filter, request handler) that takes longer than this is
 // treated as a reject and logged: it runs on an I/O thread that serves thousands of clients.
@@ -54,6 +54,25 @@ struct ServerCounters
     std::atomic<qint64> bytesOut{0};
     std::atomic<qint64> protocolErrors{0};
     std::atomic<qint64> connectionsTotal{0};
+    std::atomic<qint64> rawFramesDropped{0}; // MTW 0x02 frames no module took
+    std::atomic<qint64> rateLimited{0};      // messages refused with 429
+    std::atomic<qint64> slowConsumers{0};    // connections dropped for a full queue
+};
+
+// Reverse proxies whose X-Forwarded-For is believed (server.trusted_proxies). Immutable.
+class TrustedProxies
+{
+public:
+    explicit TrustedProxies(const QStringList &ranges);
+    bool isEmpty() const { return m_ranges.isEmpty(); }
+    bool contains(const QHostAddress &address) const;
+    // The client a request came from: `peer` itself unless it is a trusted proxy; then the
+    // rightmost X-Forwarded-For address that is not a trusted proxy (proxies append the peer
+    // they saw). A malformed header leaves `peer`.
+    QHostAddress clientAddress(const QHostAddress &peer, QByteArrayView forwardedFor) const;
+
+private:
+    QList<QPair<QHostAddress, int>> m_ranges;
 };
 
 // What every worker shares. Created by the server before the workers start and destroyed after
@@ -61,12 +80,13 @@ struct ServerCounters
 class ServerContext
 {
 public:
-    ServerContext(const Config &cfg, int workerThreads)
+    ServerContext(const Config &cfg, int workerThreads, const QString &adminToken)
         : config(cfg)
         , workerCount(workerThreads)
         , registry(cfg, workerThreads)
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
-        , adminGate(cfg.admin)
+        , adminGate(cfg.admin, adminToken)
+        , trustedProxies(cfg.server.trustedProxies)
     { }
 
     const Config config;
@@ -74,6 +94,7 @@ public:
     ChannelRegistry registry;
     PendingHandshakeLimiter pendingHandshakes;
     AdminGate adminGate;
+    const TrustedProxies trustedProxies;
     // The admin API: sockets that passed the AdminGate move to adminService's thread and are
     // handed to adoptAdminSocket there.
     QObject *adminService = nullptr;
@@ -81,9 +102,9 @@ public:
     ServerCounters counters;
     std::atomic<int> connections{0}; // upgraded plus reserved for an upgrade in progress
     std::atomic<quint64> nextConnKey{1};
-    QList<Worker *> workers;            // filled before the first connection, read-only afterwards
-    const Services *services = nullptr; // module services; read-only while serving
-    ServerEvents *events = nullptr;     // lives in the server's thread; emitted from workers
+    QList<Worker *> workers; // filled before the first connection, read-only afterwards
+    const ServiceDirectory *services = nullptr; // module services, as snapshots
+    ServerEvents *events = nullptr; // lives in the server's thread; emitted from workers
 
     // Which worker holds a conn_id, so that modules and the admin can reach a connection.
     void addToDirectory(const QString &connId, int worker)
@@ -113,7 +134,24 @@ public:
     }
     void releaseConnection() { connections.fetch_sub(1, std::memory_order_relaxed); }
 
+    // /readyz: serving (listening, modules started and healthy, not shutting down). Written by
+    // the server's thread, read by workers answering HTTP.
+    void setReadiness(bool ready, const QString &reason)
+    {
+        QMutexLocker lock(&m_readinessMutex);
+        m_ready = ready;
+        m_notReadyReason = reason;
+    }
+    std::pair<bool, QString> readiness() const
+    {
+        QMutexLocker lock(&m_readinessMutex);
+        return {m_ready, m_notReadyReason};
+    }
+
 private:
+    mutable QMutex m_readinessMutex;
+    bool m_ready = false;
+    QString m_notReadyReason = QStringLiteral("starting");
     mutable QMutex m_directoryMutex;
     QHash<QString, int> m_directory;
 };

@@ -3,6 +3,7 @@
 
 #include "modules/modulehost.h"
 #include "transport/admingate.h"
+#include "transport/clientsocket.h"
 #include "transport/connection.h"
 #include "transport/httprequest.h"
 #include "transport/logging.h"
@@ -23,6 +24,9 @@ namespace Mtw::Internal {
 using namespace Qt::StringLiterals;
 
 namespace {
+
+// A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
+constexpr qint64 MaxFrameOverhead = 10 + 9;
 
 // Grace period for a peer to answer our close frame before the socket is dropped.
 constexpr qint64 CloseGraceMs = 3000;
@@ -52,9 +56,17 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload)
     return frame;
 }
 
-QByteArray peerKey(const QHostAddress &address, quint16 port)
+// What may wait for one admin client: a snapshot of 10,000 connections is about 3 MB.
+constexpr qint64 AdminMaxQueueSize = 64 * 1024 * 1024;
+
+// RFC 6455 section 4.2.1: the key is 16 random bytes in base64.
+bool isValidWebSocketKey(const QByteArray &key)
 {
-    return address.toString().toLatin1() + '#' + QByteArray::number(port);
+    if (key.size() != 24)
+        return false;
+    const auto decoded =
+        QByteArray::fromBase64Encoding(key, QByteArray::AbortOnBase64DecodingErrors);
+    return decoded && decoded.decoded.size() == 16;
 }
 
 } // namespace
@@ -96,9 +108,22 @@ void Worker::postDelivery(const Delivery &delivery)
         Qt::QueuedConnection);
 }
 
+void Worker::postStopPublishing()
+{
+    QMetaObject::invokeMethod(this, &Worker::stopPublishing, Qt::QueuedConnection);
+}
+
 void Worker::postShutdown()
 {
     QMetaObject::invokeMethod(this, &Worker::beginShutdown, Qt::QueuedConnection);
+}
+
+void Worker::haltFanOut()
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this] { m_fanOutHalted = true; },
+        Qt::BlockingQueuedConnection);
 }
 
 void Worker::postForceClose()
@@ -199,13 +224,13 @@ void Worker::initialize()
         Qt::DirectConnection);
 
     m_housekeeping = new QTimer(this);
-    m_housekeeping->setInterval(std::min(1000, ws.handshakeTimeout * 250));
+    m_housekeeping->setInterval(int(std::min<qint64>(1000, qint64(ws.handshakeTimeout) * 250)));
     connect(m_housekeeping, &QTimer::timeout, this, &Worker::housekeeping);
     m_housekeeping->start();
 
     if (ws.pingInterval > 0) {
         m_pingTimer = new QTimer(this);
-        m_pingTimer->setInterval(ws.pingInterval * 1000);
+        m_pingTimer->setInterval(int(qint64(ws.pingInterval) * 1000));
         connect(m_pingTimer, &QTimer::timeout, this, &Worker::pingAll);
         m_pingTimer->start();
     }
@@ -213,18 +238,22 @@ void Worker::initialize()
 
 void Worker::acceptDescriptor(qintptr socketDescriptor)
 {
-    auto *socket = new QTcpSocket(this);
+    auto *socket = new ClientSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString();
         delete socket;
         return;
     }
+    // Until the upgrade only our small HTTP answers are written here.
+    socket->setQueueLimit(m_context->config.transport.websocket.maxQueueSize);
     if (m_shuttingDown) {
         respondAndClose(socket, 503, "server is shutting down\n");
         return;
     }
     const QHostAddress peer = socket->peerAddress();
-    if (!m_context->pendingHandshakes.tryAcquire(peer)) {
+    // A trusted reverse proxy carries many clients: the per-address guard would lock them out.
+    const bool counted = !m_context->trustedProxies.contains(peer);
+    if (counted && !m_context->pendingHandshakes.tryAcquire(peer)) {
         qCWarning(lcTransport).noquote()
             << "refused connection from" << peer.toString()
             << "- too many pending handshakes from this address (max_pending_handshakes_per_ip ="
@@ -232,7 +261,7 @@ void Worker::acceptDescriptor(qintptr socketDescriptor)
         respondAndClose(socket, 429, "too many pending connections from your address\n");
         return;
     }
-    m_pending.insert(socket, PendingSocket{now(), peer});
+    m_pending.insert(socket, PendingSocket{now(), peer, counted});
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readRequestHead(socket); });
     connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
         forgetPending(socket);
@@ -242,7 +271,7 @@ void Worker::acceptDescriptor(qintptr socketDescriptor)
         readRequestHead(socket);
 }
 
-void Worker::readRequestHead(QTcpSocket *socket)
+void Worker::readRequestHead(ClientSocket *socket)
 {
     const QByteArray data = socket->peek(MaxHttpHeadSize + 1);
     const qsizetype length = httpHeadLength(data);
@@ -260,14 +289,19 @@ void Worker::readRequestHead(QTcpSocket *socket)
     route(socket, *head);
 }
 
-void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
+void Worker::route(ClientSocket *socket, const HttpRequestHead &head)
 {
     if (head.method != "GET") {
         respondAndClose(socket, 405, "only GET is supported here\n", "Allow: GET\r\n");
         return;
     }
-    if (head.path == "/status") {
-        respondAndClose(socket, 200, "ok");
+    if (head.path == "/status" || head.path == "/healthz") {
+        // Alive: this worker answers. /status keeps its historical body.
+        respondAndClose(socket, 200, head.path == "/status" ? "ok" : "ok\n");
+        return;
+    }
+    if (head.path == "/readyz") {
+        answerReadiness(socket);
         return;
     }
     const AdminConfig &admin = m_context->config.admin;
@@ -287,6 +321,8 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
                         "Upgrade: websocket\r\n");
         return;
     }
+    if (refuseBadUpgrade(socket, head))
+        return;
     if (m_shuttingDown) {
         respondAndClose(socket, 503, "server is shutting down\n");
         return;
@@ -301,9 +337,51 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
     upgrade(socket);
 }
 
-void Worker::routeAdmin(QTcpSocket *socket, const HttpRequestHead &head)
+void Worker::answerReadiness(ClientSocket *socket)
 {
-    const QHostAddress peer = socket->peerAddress();
+    const auto [ready, reason] = m_context->readiness();
+    if (m_shuttingDown || !ready) {
+        const QByteArray why = m_shuttingDown ? QByteArray("shutting down") : reason.toUtf8();
+        respondAndClose(socket, 503, "not ready: " + why + '\n', "Retry-After: 5\r\n");
+        return;
+    }
+    respondAndClose(socket, 200, "ready\n");
+}
+
+// RFC 6455 section 4.2.1 and 4.4: what QWebSocketServer would refuse without an answer (or,
+// for a malformed key, accept). Returns true when the socket got a 400 or 426.
+bool Worker::refuseBadUpgrade(ClientSocket *socket, const HttpRequestHead &head)
+{
+    QByteArray problem;
+    if (head.header("host").isEmpty())
+        problem = "missing Host header";
+    else if (head.header("sec-websocket-key").isEmpty())
+        problem = "missing Sec-WebSocket-Key header";
+    else if (!isValidWebSocketKey(head.header("sec-websocket-key")))
+        problem = "Sec-WebSocket-Key must be 16 bytes in base64";
+    else if (head.header("sec-websocket-version").isEmpty())
+        problem = "missing Sec-WebSocket-Version header";
+    if (!problem.isEmpty()) {
+        qCInfo(lcTransport).noquote() << "refused upgrade from" << socket->peerAddress().toString()
+                                      << "-" << QString::fromLatin1(problem);
+        respondAndClose(socket, 400, "bad WebSocket upgrade: " + problem + '\n');
+        return true;
+    }
+    if (head.header("sec-websocket-version") != "13") {
+        respondAndClose(socket,
+                        426,
+                        "unsupported WebSocket version; this server speaks 13\n",
+                        "Sec-WebSocket-Version: 13\r\n");
+        return true;
+    }
+    return false;
+}
+
+void Worker::routeAdmin(ClientSocket *socket, const HttpRequestHead &head)
+{
+    const QHostAddress peer =
+        m_context->trustedProxies.clientAddress(socket->peerAddress(),
+                                                head.header("x-forwarded-for"));
     switch (m_context->adminGate.check(head, peer, QDateTime::currentMSecsSinceEpoch())) {
     case AdminGate::Verdict::Throttled:
         qCWarning(lcTransport).noquote()
@@ -318,13 +396,22 @@ void Worker::routeAdmin(QTcpSocket *socket, const HttpRequestHead &head)
             << "admin API: refused" << peer.toString() << "- wrong or missing token";
         respondAndClose(socket, 401, "admin token required\n", "WWW-Authenticate: Bearer\r\n");
         return;
-    case AdminGate::Verdict::Forbidden:
+    case AdminGate::Verdict::ForbiddenOrigin:
         qCWarning(lcTransport).noquote()
-            << "admin API: refused" << peer.toString()
-            << "- no admin.token is configured, so only loopback peers are accepted";
+            << "admin API: refused" << peer.toString() << "- Origin"
+            << QString::fromUtf8(head.header("origin")) << "is not in admin.allowed_origins";
         respondAndClose(socket,
                         403,
-                        "the admin API accepts only loopback peers unless admin.token is set\n");
+                        "this Origin may not use the admin API (admin.allowed_origins)\n");
+        return;
+    case AdminGate::Verdict::TokenInQuery:
+        qCWarning(lcTransport).noquote()
+            << "admin API: refused" << peer.toString()
+            << "- a token in the query string (URLs are logged); send Authorization: Bearer";
+        respondAndClose(
+            socket,
+            400,
+            "send the admin token in an Authorization: Bearer header, not in the URL\n");
         return;
     case AdminGate::Verdict::Allow:
         break;
@@ -336,9 +423,12 @@ void Worker::routeAdmin(QTcpSocket *socket, const HttpRequestHead &head)
                         "Upgrade: websocket\r\n");
         return;
     }
+    if (refuseBadUpgrade(socket, head))
+        return;
     // The admin service lives in the server's thread: the socket moves there with its buffered
     // request, which the service's own QWebSocketServer then reads.
     forgetPending(socket);
+    socket->setQueueLimit(AdminMaxQueueSize);
     socket->disconnect(this);
     socket->setParent(nullptr);
     socket->moveToThread(m_context->adminService->thread());
@@ -348,7 +438,7 @@ void Worker::routeAdmin(QTcpSocket *socket, const HttpRequestHead &head)
         Qt::QueuedConnection);
 }
 
-void Worker::respondAndClose(QTcpSocket *socket,
+void Worker::respondAndClose(ClientSocket *socket,
                              int status,
                              QByteArrayView body,
                              QByteArrayView extraHeaders)
@@ -360,46 +450,64 @@ void Worker::respondAndClose(QTcpSocket *socket,
     socket->disconnectFromHost();
 }
 
-void Worker::forgetPending(QTcpSocket *socket)
+void Worker::forgetPending(ClientSocket *socket)
 {
     const auto it = m_pending.constFind(socket);
     if (it == m_pending.cend())
         return;
-    m_context->pendingHandshakes.release(it->peer);
+    if (it->counted)
+        m_context->pendingHandshakes.release(it->peer);
     m_pending.erase(it);
 }
 
-void Worker::upgrade(QTcpSocket *socket)
+void Worker::upgrade(ClientSocket *socket)
 {
     forgetPending(socket);
     socket->disconnect(this);
-    // QWebSocketServer deletes the TCP socket when it disconnects; until the upgrade succeeds
-    // the connection slot we reserved belongs to it and is released with it.
-    const QByteArray key = peerKey(socket->peerAddress(), socket->peerPort());
-    m_upgrading.insert(key, socket);
-    connect(socket, &QObject::destroyed, this, [this, key] {
-        if (m_upgrading.remove(key) > 0)
+    // Until the upgrade succeeds the slot we reserved belongs to the TCP socket, keyed by the
+    // object itself (a peer address is no key: a reset clears it, and ports are reused).
+    // QWebSocketServer deletes the socket when it disconnects, on every failure path; the slot
+    // is released with it. A socket that is paired with its QWebSocket hands the slot to the
+    // Connection instead.
+    m_upgrading.insert(socket, now());
+    connect(socket, &QObject::destroyed, this, [this, socket] {
+        if (m_handshakeWriter == socket)
+            m_handshakeWriter = nullptr;
+        if (m_upgrading.remove(socket) > 0) {
             m_context->releaseConnection();
+            checkDrained();
+        }
     });
+    // QWebSocketServer writes the 101 and, in the same call, announces the QWebSocket.
+    socket->reportNextWriteTo(&m_handshakeWriter);
     m_webSocketServer->handleConnection(socket);
 }
 
 void Worker::onNewWebSocket()
 {
     while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
-        const QByteArray key = peerKey(socket->peerAddress(), socket->peerPort());
-        QTcpSocket *tcp = m_upgrading.take(key);
-        if (!tcp) {
-            qCWarning(lcTransport) << "upgraded socket of unknown origin" << key << "- dropped";
+        ClientSocket *tcp = std::exchange(m_handshakeWriter, nullptr);
+        if (!tcp || !m_upgrading.contains(tcp)) {
+            qCWarning(lcTransport) << "upgraded WebSocket without a pending TCP socket - dropped";
             socket->abort();
             socket->deleteLater();
             continue;
         }
+        if (tcp->state() != QAbstractSocket::ConnectedState) {
+            // The peer reset the connection as the 101 went out: nobody to serve. The TCP
+            // socket's deletion releases the slot.
+            qCDebug(lcTransport).noquote() << "peer left during the upgrade";
+            socket->deleteLater();
+            tcp->abort();
+            tcp->deleteLater();
+            continue;
+        }
+        m_upgrading.remove(tcp);
         setUpConnection(socket, tcp);
     }
 }
 
-void Worker::setUpConnection(QWebSocket *socket, QTcpSocket *tcp)
+void Worker::setUpConnection(QWebSocket *socket, ClientSocket *tcp)
 {
     const WebSocketConfig &ws = m_context->config.transport.websocket;
     socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
@@ -410,10 +518,14 @@ void Worker::setUpConnection(QWebSocket *socket, QTcpSocket *tcp)
     connection->tcp = tcp;
     connection->key = m_context->nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
-    connection->peerAddress = socket->peerAddress();
+    connection->peerAddress =
+        m_context->trustedProxies.clientAddress(tcp->peerAddress(),
+                                                socket->request().rawHeader("X-Forwarded-For"));
     connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = now();
+    connection->rateRefilledAt = now();
+    connection->rateTokens = qint64(ws.rateBurst) * 1000;
     m_connections.insert(connection->key, connection);
     m_byConnId.insert(connection->connId, connection);
     m_context->addToDirectory(connection->connId, m_index);
@@ -432,6 +544,13 @@ void Worker::setUpConnection(QWebSocket *socket, QTcpSocket *tcp)
     connect(socket, &QWebSocket::disconnected, this, [this, connection] {
         onDisconnected(connection);
     });
+    // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
+    connect(tcp,
+            &ClientSocket::queueOverflowed,
+            this,
+            [this, connection](qint64 queued, qint64 refused) {
+                dropSlowConsumer(*connection, queued, refused);
+            });
 
     qCDebug(lcTransport).noquote() << "connection" << connection->connId << "from"
                                    << connection->peerAddress.toString() << "on worker" << m_index;
@@ -515,21 +634,10 @@ void Worker::cleanUp(quint64 key)
 void Worker::housekeeping()
 {
     const qint64 t = now();
-    const qint64 handshakeLimit =
-        qint64(m_context->config.transport.websocket.handshakeTimeout) * 1000;
-    QList<QTcpSocket *> expired;
-    for (auto it = m_pending.cbegin(); it != m_pending.cend(); ++it) {
-        if (t - it->acceptedAt >= handshakeLimit)
-            expired.append(it.key());
-    }
-    for (QTcpSocket *socket : std::as_const(expired)) {
-        qCInfo(lcTransport).noquote()
-            << "handshake timeout for" << socket->peerAddress().toString();
-        forgetPending(socket);
-        socket->disconnect(this);
-        socket->abort();
-        socket->deleteLater();
-    }
+    expireHandshakes(t);
+    expireTokens();
+    if (m_index == 0) // one sweep for the whole registry, off the other workers' paths
+        m_context->registry.reclaim();
     for (Connection *connection : std::as_const(m_connections)) {
         // Our close frame went out after any queued output: once that is written (or the
         // hard limit passes) a peer that does not answer the close is dropped.
@@ -539,6 +647,56 @@ void Worker::housekeeping()
                 || closingFor > CloseHardLimitMs)) {
             connection->socket->abort();
         }
+    }
+}
+
+void Worker::expireHandshakes(qint64 t)
+{
+    const qint64 handshakeLimit =
+        qint64(m_context->config.transport.websocket.handshakeTimeout) * 1000;
+    QList<ClientSocket *> expired;
+    for (auto it = m_pending.cbegin(); it != m_pending.cend(); ++it) {
+        if (t - it->acceptedAt >= handshakeLimit)
+            expired.append(it.key());
+    }
+    for (ClientSocket *socket : std::as_const(expired)) {
+        qCInfo(lcTransport).noquote()
+            << "handshake timeout for" << socket->peerAddress().toString();
+        forgetPending(socket);
+        socket->disconnect(this);
+        socket->abort();
+        socket->deleteLater();
+    }
+    // Handed to QWebSocketServer with a complete head, an upgrade finishes at once; one still
+    // there after a full handshake timeout is stuck, and its slot must not be.
+    expired.clear();
+    for (auto it = m_upgrading.cbegin(); it != m_upgrading.cend(); ++it) {
+        if (t - it.value() >= handshakeLimit)
+            expired.append(it.key());
+    }
+    for (ClientSocket *socket : std::as_const(expired)) {
+        qCInfo(lcTransport).noquote()
+            << "upgrade of" << socket->peerAddress().toString() << "did not finish: dropped";
+        socket->abort();
+        socket->deleteLater();
+    }
+}
+
+void Worker::expireTokens()
+{
+    const qint64 epochNow = QDateTime::currentMSecsSinceEpoch();
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->tokenExpiresAt <= 0 || connection->tokenExpiresAt > epochNow
+            || connection->disconnected || connection->closingSince >= 0) {
+            continue;
+        }
+        qCInfo(lcTransport).noquote() << "connection" << connection->connId << "of user"
+                                      << connection->userId << "closed: its token expired";
+        send(*connection, Message::error(401, u"token expired"_s));
+        closeConnection(*connection,
+                        QWebSocketProtocol::CloseCode(4001),
+                        u"token expired"_s,
+                        DisconnectReason::error(u"token expired"_s));
     }
 }
 
@@ -561,11 +719,18 @@ void Worker::pingAll()
     }
 }
 
+void Worker::stopPublishing()
+{
+    m_refusingPublishes = true;
+    Q_EMIT publishingStopped();
+}
+
 void Worker::beginShutdown()
 {
+    m_refusingPublishes = true;
     m_shuttingDown = true;
-    const QList<QTcpSocket *> pending = m_pending.keys();
-    for (QTcpSocket *socket : pending)
+    const QList<ClientSocket *> pending = m_pending.keys();
+    for (ClientSocket *socket : pending)
         respondAndClose(socket, 503, "server is shutting down\n");
     for (Connection *connection : std::as_const(m_connections)) {
         closeConnection(*connection,
@@ -596,36 +761,68 @@ void Worker::checkDrained()
 
 void Worker::send(Connection &connection, const Message &message)
 {
-    sendEncoded(connection, encodeMessage(message));
+    const QByteArray json = encodeMessage(message);
+    // A reply that could never fit in the queue (a large history) is an error for the client,
+    // not a reason to drop it; the error names the limit.
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    const qint64 limit = std::max(ws.maxQueueSize, ws.maxMessageSize);
+    if (json.size() + MaxFrameOverhead > limit && message.type != MessageType::Error) {
+        sendEncoded(connection,
+                    encodeMessage(Message::error(
+                        413,
+                        u"reply of %1 bytes exceeds the %2 bytes one reply may take "
+                        "(transport.websocket.max_queue_size); ask for less"_s.arg(json.size())
+                            .arg(limit),
+                        message.refId)));
+        return;
+    }
+    sendEncoded(connection, json);
 }
 
 void Worker::sendEncoded(Connection &connection, const QByteArray &json)
 {
-    if (connection.disconnected || connection.closingSince >= 0 || !hasRoomInQueue(connection))
+    if (connection.disconnected || connection.closingSince >= 0)
         return;
     const QByteArray frame = connection.binaryMode
         ? webSocketFrame(true, encodeFrame(FrameType::Json, json))
         : webSocketFrame(false, json);
+    writeFrame(connection, frame);
+}
+
+bool Worker::writeFrame(Connection &connection, const QByteArray &frame)
+{
+    if (!fitsInQueue(connection, frame.size()))
+        return false;
     const qint64 written = connection.tcp->write(frame);
     ++connection.messagesOut;
     m_context->counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
-    m_context->counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
+    m_context->counters.bytesOut.fetch_add(std::max<qint64>(written, 0), std::memory_order_relaxed);
+    return true;
 }
 
-bool Worker::hasRoomInQueue(Connection &connection)
+// Every byte queued for a client counts: what waits plus what we are about to add.
+bool Worker::fitsInQueue(Connection &connection, qint64 bytes)
 {
-    const qint64 queued = connection.socket->bytesToWrite();
-    const qint64 limit = m_context->config.transport.websocket.maxQueueSize;
-    if (queued <= limit)
+    if (connection.tcp->hasRoomFor(bytes))
         return true;
+    dropSlowConsumer(connection, connection.tcp->bytesToWrite(), bytes);
+    return false;
+}
+
+void Worker::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)
+{
+    if (connection.disconnected)
+        return;
+    const qint64 limit = m_context->config.transport.websocket.maxQueueSize;
     qCWarning(lcTransport).noquote()
         << "connection" << connection.connId << "is a slow consumer:" << queued
-        << "bytes queued, over transport.websocket.max_queue_size =" << limit << "- disconnected";
+        << "bytes queued and" << refused
+        << "more would exceed transport.websocket.max_queue_size =" << limit << "- disconnected";
+    m_context->counters.slowConsumers.fetch_add(1, std::memory_order_relaxed);
     connection.reason = DisconnectReason::error(
         QStringLiteral("slow consumer: %1 bytes queued, limit %2").arg(queued).arg(limit));
     // Its queue is full: a close frame would wait behind it, so the socket is dropped at once.
     connection.socket->abort();
-    return false;
 }
 
 void Worker::closeConnection(Connection &connection,
@@ -656,18 +853,20 @@ void Worker::deliver(const Delivery &delivery)
     qint64 bytes = 0;
     for (Connection *connection : members) {
         if (connection->key == delivery.excludeKey || connection->disconnected
-            || connection->closingSince >= 0 || !hasRoomInQueue(*connection)) {
+            || connection->closingSince >= 0) {
             continue;
         }
+        const QByteArray *frame = &textFrame;
         if (connection->binaryMode || delivery.forceBinary) {
             if (binaryFrame.isNull())
                 binaryFrame = webSocketFrame(true, encodeFrame(FrameType::Json, delivery.json));
-            bytes += connection->tcp->write(binaryFrame);
-        } else {
-            if (textFrame.isNull())
-                textFrame = webSocketFrame(false, delivery.json);
-            bytes += connection->tcp->write(textFrame);
+            frame = &binaryFrame;
+        } else if (textFrame.isNull()) {
+            textFrame = webSocketFrame(false, delivery.json);
         }
+        if (!fitsInQueue(*connection, frame->size()))
+            continue;
+        bytes += std::max<qint64>(connection->tcp->write(*frame), 0);
         ++connection->messagesOut;
         ++sent;
     }
@@ -682,7 +881,7 @@ void Worker::fanOut(const Delivery &delivery, quint64 workerMask)
             continue;
         if (i == m_index)
             deliver(delivery);
-        else
+        else if (!m_fanOutHalted) // the other workers are being deleted
             m_context->workers.at(i)->postDelivery(delivery);
     }
 }

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 
 class QTcpSocket;
 class QTimer;
@@ -27,8 +28,10 @@ namespace Mtw::Internal {
 
 struct Connection;
 
+class ClientSocket;
 struct HttpRequestHead;
 class ServerContext;
+struct Services;
 
 // One fan-out batch for one worker: a message serialised once, for the worker's local members
 // of a channel.
@@ -58,8 +61,14 @@ public:
     void postInitialize();
     void postDescriptor(qintptr socketDescriptor);
     void postDelivery(const Delivery &delivery);
+    // Shutdown, first step: refuse publishes from now on (503), then emit publishingStopped().
+    // Deliveries this worker queued on others before that signal are ahead of their shutdown.
+    void postStopPublishing();
     void postShutdown();
     void postForceClose();
+    // Blocks until this worker posts nothing to the other workers any more: they may be deleted
+    // from then on. The last step before the worker threads stop.
+    void haltFanOut();
     void postSend(const QString &connId, const QByteArray &json);
     void postKick(const QString &connId, const QString &reason);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
@@ -71,28 +80,34 @@ public:
 Q_SIGNALS:
     void connectionOpened(const QString &connId);
     void connectionClosed(const QString &connId, const Mtw::DisconnectReason &reason);
+    void publishingStopped();
     void drained(); // after shutdown began: the last connection has gone
 
 private:
     // connections and HTTP (worker.cpp)
     void initialize();
     void acceptDescriptor(qintptr socketDescriptor);
-    void readRequestHead(QTcpSocket *socket);
-    void route(QTcpSocket *socket, const HttpRequestHead &head);
-    void routeAdmin(QTcpSocket *socket, const HttpRequestHead &head);
+    void readRequestHead(ClientSocket *socket);
+    void route(ClientSocket *socket, const HttpRequestHead &head);
+    void routeAdmin(ClientSocket *socket, const HttpRequestHead &head);
+    bool refuseBadUpgrade(ClientSocket *socket, const HttpRequestHead &head);
+    void answerReadiness(ClientSocket *socket);
     QList<ConnectionSummary> collect(bool changedOnly);
-    void respondAndClose(QTcpSocket *socket,
+    void respondAndClose(ClientSocket *socket,
                          int status,
                          QByteArrayView body,
                          QByteArrayView extraHeaders = {});
-    void forgetPending(QTcpSocket *socket);
-    void upgrade(QTcpSocket *socket);
+    void forgetPending(ClientSocket *socket);
+    void upgrade(ClientSocket *socket);
     void onNewWebSocket();
-    void setUpConnection(QWebSocket *socket, QTcpSocket *tcp);
+    void setUpConnection(QWebSocket *socket, ClientSocket *tcp);
     void onDisconnected(Connection *connection);
     void cleanUp(quint64 key);
     void housekeeping();
+    void expireHandshakes(qint64 t);
+    void expireTokens();
     void pingAll();
+    void stopPublishing();
     void beginShutdown();
     void forceClose();
     void checkDrained();
@@ -100,7 +115,9 @@ private:
     // sending
     void send(Connection &connection, const Message &message);
     void sendEncoded(Connection &connection, const QByteArray &json);
-    bool hasRoomInQueue(Connection &connection);
+    bool writeFrame(Connection &connection, const QByteArray &frame);
+    bool fitsInQueue(Connection &connection, qint64 bytes);
+    void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     void closeConnection(Connection &connection,
                          QWebSocketProtocol::CloseCode code,
                          const QString &text,
@@ -109,18 +126,21 @@ private:
     void fanOut(const Delivery &delivery, quint64 workerMask);
 
     // calls into modules (hooks.cpp)
+    const Services *services();
     ClientInfo clientInfo(const Connection &connection) const;
-    bool hasAuthenticators() const;
+    bool hasAuthenticators();
     QString upgradeToken(const Connection &connection) const;
     Result<void> authenticate(Connection &connection, const QString &token);
     void refuseAuthentication(Connection &connection, const Error &error, const QString &refId);
     bool runFilters(Connection &connection, Message &message);
     void runAfterFilters(const Connection &connection, const Message &message);
     bool handleModuleRequest(Connection &connection, const QString &action, const Message &message);
+    void handleRawFrame(Connection &connection, const QByteArray &payload);
 
     // the mtw protocol (dispatch.cpp)
     void onTextMessage(Connection &connection, const QString &text);
     void onBinaryMessage(Connection &connection, const QByteArray &data);
+    bool admitMessage(Connection &connection, const QString &refId);
     void dispatch(Connection &connection, Message message);
     void protocolError(Connection &connection, const QString &refId, const QString &text);
     void handleSubscribe(Connection &connection, const Message &message);
@@ -130,6 +150,7 @@ private:
     void handleFiltered(Connection &connection, const Message &message);
     void handleRequest(Connection &connection, const Message &message);
     void handleAgentTask(Connection &connection, const Message &message);
+    void listChannels(Connection &connection, const Message &message);
     void leaveChannel(Connection &connection, const QString &channel);
     void announcePresence(const Connection &connection,
                           const QString &channel,
@@ -143,6 +164,7 @@ private:
     {
         qint64 acceptedAt = 0;
         QHostAddress peer;
+        bool counted = true; // holds a pendingHandshakes place (trusted proxies do not)
     };
 
     ServerContext *const m_context;
@@ -151,12 +173,18 @@ private:
     QWebSocketServer *m_webSocketServer = nullptr;
     QTimer *m_housekeeping = nullptr;
     QTimer *m_pingTimer = nullptr;
-    QHash<QTcpSocket *, PendingSocket> m_pending; // reading the HTTP request head
-    QHash<QByteArray, QTcpSocket *> m_upgrading;  // handed to QWebSocketServer, by peer
+    QHash<ClientSocket *, PendingSocket> m_pending; // reading the HTTP request head
+    // Handed to QWebSocketServer, each holding a max_connections slot, with when it was handed.
+    QHash<ClientSocket *, qint64> m_upgrading;
+    ClientSocket *m_handshakeWriter = nullptr; // the socket whose 101 response was just written
+    std::shared_ptr<const Services> m_services;
+    quint64 m_servicesGeneration = 0;
     QHash<quint64, Connection *> m_connections;   // owned
     QHash<QString, Connection *> m_byConnId;      // the same connections, by conn_id
     QHash<QString, QSet<Connection *>> m_members; // channel -> local subscribers
     std::atomic<int> m_connectionCount{0};
+    bool m_refusingPublishes = false;
+    bool m_fanOutHalted = false;
     bool m_shuttingDown = false;
     bool m_drained = false;
 };

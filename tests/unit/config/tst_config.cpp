@@ -337,7 +337,7 @@ void tst_Config::errors_data()
         u"mtw.toml:2:11: server.workers: expected an integer 0-64, got 65"_s);
     row("shutdown_timeout",
         u"[server]\nshutdown_timeout = -5"_s,
-        u"mtw.toml:2:20: server.shutdown_timeout: expected an integer >= 0, got -5"_s);
+        u"mtw.toml:2:20: server.shutdown_timeout: expected an integer 0-86400, got -5"_s);
     row("beyond int",
         u"[server]\nmax_connections = 99999999999"_s,
         u"mtw.toml:2:19: server.max_connections: expected an integer >= 1, got 99999999999"_s);
@@ -352,7 +352,34 @@ void tst_Config::errors_data()
         u"mtw.toml:4:18: agents[0].max_concurrent: expected an integer >= 1, got 0"_s);
     row("handshake_timeout",
         u"[transport.websocket]\nhandshake_timeout = 0"_s,
-        u"mtw.toml:2:21: transport.websocket.handshake_timeout: expected an integer >= 1, got 0"_s);
+        u"mtw.toml:2:21: transport.websocket.handshake_timeout: expected an integer 1-86400, got 0"_s);
+    // Seconds become milliseconds in timers: values that would overflow are refused by name.
+    row("ping_interval overflow",
+        u"[transport.websocket]\nping_interval = 2147484"_s,
+        u"mtw.toml:2:17: transport.websocket.ping_interval: expected an integer 0-86400, got 2147484"_s);
+    row("handshake_timeout overflow",
+        u"[transport.websocket]\nhandshake_timeout = 8589935"_s,
+        u"mtw.toml:2:21: transport.websocket.handshake_timeout: expected an integer 1-86400, got 8589935"_s);
+    row("history_ttl",
+        u"[[channels]]\nname = \"a\"\nhistory_ttl = -1"_s,
+        u"mtw.toml:3:15: channels[0].history_ttl: expected an integer 0-86400, got -1"_s);
+    row("max_channels zero",
+        u"[server]\nmax_channels = 0"_s,
+        u"mtw.toml:2:16: server.max_channels: expected an integer >= 1, got 0"_s);
+    row("max_channels_per_connection zero",
+        u"[server]\nmax_channels_per_connection = 0"_s,
+        u"mtw.toml:2:31: server.max_channels_per_connection: expected an integer >= 1, got 0"_s);
+    row("rate_burst zero",
+        u"[transport.websocket]\nrate_burst = 0"_s,
+        u"mtw.toml:2:14: transport.websocket.rate_burst: expected an integer >= 1, got 0"_s);
+    row("trusted proxy not an address",
+        u"[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"nginx\"]"_s,
+        u"mtw.toml:2:34: server.trusted_proxies[1]: expected an IP address or a CIDR range such as "
+        "\"10.0.0.0/8\" or \"::1\", got \"nginx\""_s);
+    row("trusted proxy bad prefix",
+        u"[server]\ntrusted_proxies = [\"10.0.0.0/33\"]"_s,
+        u"mtw.toml:2:20: server.trusted_proxies[0]: expected an IP address or a CIDR range such as "
+        "\"10.0.0.0/8\" or \"::1\", got \"10.0.0.0/33\""_s);
     row("empty host",
         u"[server]\nhost = \"\""_s,
         u"mtw.toml:2:8: server.host: expected a non-empty string, got \"\""_s);

@@ -119,7 +119,8 @@ Mtw::Config trickyConfig()
                                           {u"c.*"_s},
                                           1,
                                           0});
-    config.channels.append(Mtw::ChannelConfig{u"c.**"_s, true, 5, 0, true, u"binary"_s, 0});
+    config.channels.append(
+        Mtw::ChannelConfig{u"c.**"_s, true, 5, 0, 60, 4096, true, u"binary"_s, 0});
     config.channels.append(Mtw::ChannelConfig{.name = u"*.x"_s});
     return config;
 }
@@ -169,7 +170,7 @@ void tst_ConfigFile::defaultFileShowsEveryKey()
     const QStringList active = keyPaths(file, false);
     const QStringList withExamples = keyPaths(file, true);
     const QStringList every = keyPaths(configWithEntries().toToml(false), false);
-    QCOMPARE(every.size(), 44);
+    QCOMPARE(every.size(), 53);
     for (const QString &path : every) {
         const bool isExample = path.contains(u"[]"_s);
         QVERIFY2((isExample ? withExamples : active).contains(path), qPrintable(path));

@@ -252,7 +252,8 @@ void tst_ConfigValues::equality()
     QVERIFY(other != defaults);
 
     Mtw::Config a;
-    a.channels.append(Mtw::ChannelConfig{u"chat.*"_s, true, 0, 50, false, u"json"_s, 3});
+    a.channels.append(
+        Mtw::ChannelConfig{u"chat.*"_s, true, 0, 50, 300, 1000000, false, u"json"_s, 3});
     a.modules.append(Mtw::ModuleConfig{u"m"_s, {}, true, false, {{u"k"_s, 1}}, 7});
     a.agents.append(Mtw::AgentConfig{u"a"_s, u"m"_s, {}, {}, {}, {}, 10, 9});
     Mtw::Config b = a;

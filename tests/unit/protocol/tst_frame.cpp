@@ -5,6 +5,8 @@
 
 using namespace Mtw;
 
+using namespace Qt::StringLiterals;
+
 namespace {
 
 // The failure of `result` for a QVERIFY2 message (which Qt evaluates even when the check passes).
@@ -39,6 +41,7 @@ private Q_SLOTS:
     void maximumPayload();
     void decodeErrors_data();
     void decodeErrors();
+    void payloadLimitIsTheCallers();
 };
 
 void tst_Frame::encode_data()
@@ -141,14 +144,12 @@ void tst_Frame::decodeErrors_data()
                                << QStringLiteral("unknown frame type 0x05");
     QTest::newRow("type 0xAB") << rawFrame("4d5457 01 ab 00000000", 0)
                                << QStringLiteral("unknown frame type 0xAB");
-    QTest::newRow("10 MiB + 1")
-        << rawFrame("4d5457 01 02 00a00001", 0)
-        << QStringLiteral(
-               "frame payload length 10485761 exceeds the 10 MiB limit (10485760 bytes)");
+    QTest::newRow("10 MiB + 1") << rawFrame(
+        "4d5457 01 02 00a00001",
+        0) << QStringLiteral("frame payload length 10485761 exceeds the limit of 10485760 bytes");
     QTest::newRow("u32 max")
         << rawFrame("4d5457 01 01 ffffffff", 16)
-        << QStringLiteral(
-               "frame payload length 4294967295 exceeds the 10 MiB limit (10485760 bytes)");
+        << QStringLiteral("frame payload length 4294967295 exceeds the limit of 10485760 bytes");
     QTest::newRow("truncated") << rawFrame("4d5457 01 01 0000000a", 3)
                                << QStringLiteral(
                                       "truncated frame: header says 10 bytes, 3 present");
@@ -164,6 +165,19 @@ void tst_Frame::decodeErrors()
     const auto frame = decodeFrame(data);
     QVERIFY(!frame);
     QCOMPARE(frame.error(), error);
+}
+
+// The server passes transport.websocket.max_message_size: one limit for text and MTW frames.
+void tst_Frame::payloadLimitIsTheCallers()
+{
+    const QByteArray big = encodeFrame(FrameType::Raw, QByteArray(12 * 1024 * 1024, 'b'));
+    QVERIFY(!decodeFrame(big)); // over the 10 MiB default
+    const auto accepted = decodeFrame(big, 20 * 1024 * 1024);
+    QVERIFY2(accepted, qPrintable(accepted ? QString() : accepted.error()));
+    QCOMPARE(accepted->payload.size(), 12 * 1024 * 1024);
+    const auto refused = decodeFrame(encodeFrame(FrameType::Json, "{\"a\":1234567}"), 8);
+    QVERIFY(!refused);
+    QCOMPARE(refused.error(), u"frame payload length 13 exceeds the limit of 8 bytes"_s);
 }
 
 QTEST_GUILESS_MAIN(tst_Frame)
