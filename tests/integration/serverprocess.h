@@ -10,7 +10,15 @@
 class ServerProcess
 {
 public:
-    ServerProcess() { process.setProgram(QStringLiteral(MTW_BIN_DIR "/mtwserver")); }
+    // MTW_TEST_SERVER_BIN runs the process tests against another build (to show that a test
+    // fails on an older server, for instance).
+    ServerProcess() { process.setProgram(serverBinary()); }
+
+    static QString serverBinary()
+    {
+        const QString other = qEnvironmentVariable("MTW_TEST_SERVER_BIN");
+        return other.isEmpty() ? QStringLiteral(MTW_BIN_DIR "/mtwserver") : other;
+    }
     ~ServerProcess()
     {
         if (process.state() != QProcess::NotRunning) {
@@ -37,6 +45,16 @@ public:
                    },
                    timeoutMs)
             && port != 0;
+    }
+
+    // Reads what the server logged so far. Call it now and then from loops that do not run
+    // the event loop: a server whose stderr pipe is full blocks in its next log line.
+    void drainLog()
+    {
+        process.setReadChannel(QProcess::StandardError);
+        while (process.waitForReadyRead(0))
+            log += process.readAllStandardError();
+        log += process.readAllStandardError();
     }
 
     QString allLog()
