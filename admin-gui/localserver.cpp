@@ -82,9 +82,13 @@ void LocalServer::start(const Config &config)
     if (m_thread)
         return;
     m_config = config;
-    // The server's threads (this one and its I/O workers) use the Unix event dispatcher: glib's
-    // costs most of the CPU when fanning out to many sockets. The GUI thread keeps its own.
-    qputenv("QT_NO_GLIB", "1");
+    // No QT_NO_GLIB: the fan-out to many sockets, where GLib's dispatcher cost most of the CPU,
+    // runs on the I/O workers, and Mtw::Server installs its epoll dispatcher there whatever the
+    // environment says (tst_mtwadmin_dispatchers checks it). Setting the variable here only
+    // switched this server thread (a few sockets: the listener, the admin API) and raced with
+    // other threads reading the environment; setting it in main() instead would take GLib from
+    // the GUI thread, which the keychain needs. With MTW_EVENT_DISPATCHER=qt the workers use the
+    // default dispatcher; QT_NO_THREADED_GLIB=1 at launch makes that Qt's Unix one.
     m_thread = new QThread(this);
     m_thread->setObjectName(u"mtw-local-server"_s);
     m_host = new LocalServerHost(config);

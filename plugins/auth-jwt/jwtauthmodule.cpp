@@ -20,7 +20,8 @@ const QStringList &knownKeys()
                                   u"issuer"_s,
                                   u"audience"_s,
                                   u"leeway"_s,
-                                  u"required"_s};
+                                  u"required"_s,
+                                  u"allow_no_exp"_s};
     return keys;
 }
 
@@ -68,6 +69,8 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
         summary += u", audience "_s + settings->audiences.join(u" | "_s);
     if (settings->required)
         summary += u", anonymous clients refused"_s;
+    if (settings->allowNoExp)
+        summary += u", tokens without exp never expire"_s;
     qCInfo(lcJwt).noquote() << summary;
     {
         std::lock_guard lock(m_mutex);

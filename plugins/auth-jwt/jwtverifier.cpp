@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 
 namespace Mtw::AuthJwt {
 
@@ -303,6 +304,18 @@ Result<Identity> identityFrom(const QJsonObject &payload)
     return identity;
 }
 
+// The first millisecond at which checkClaims() refuses a token with this `exp`: the server
+// closes the connection then, not a leeway earlier than a fresh verification would. An absurd
+// exp (1e300) saturates instead of overflowing; it is as good as never.
+qint64 expiresAtMs(double exp, qint64 leeway)
+{
+    const double ms = std::ceil((exp + double(leeway)) * 1000.0);
+    constexpr double Largest = 9.0e18; // below 2^63, exactly representable as a double
+    if (!(ms < Largest))
+        return std::numeric_limits<qint64>::max();
+    return qint64(ms);
+}
+
 } // namespace
 
 std::optional<QByteArray> decodeBase64Url(QByteArrayView text)
@@ -384,6 +397,14 @@ Result<JwtSettings> JwtSettings::fromConfig(const QVariantMap &config)
         if (!required)
             return prefixed(u"required: expected true or false, got \"%1\""_s.arg(shown(value)));
         settings.required = *required;
+    }
+    if (const QVariant value = config.value(u"allow_no_exp"_s); value.isValid()) {
+        const auto allow = toBoolean(value);
+        if (!allow) {
+            return prefixed(
+                u"allow_no_exp: expected true or false, got \"%1\""_s.arg(shown(value)));
+        }
+        settings.allowNoExp = *allow;
     }
     return settings;
 }
@@ -508,7 +529,13 @@ Result<Identity> JwtVerifier::verify(QByteArrayView token) const
     if (const auto checked = checkClaims(*payload); !checked)
         return tl::unexpected(checked.error());
 
-    return identityFrom(*payload);
+    auto identity = identityFrom(*payload);
+    if (identity) {
+        // checkClaims() saw to it that exp, when present, is a number not yet past.
+        const QJsonValue exp = payload->value("exp"_L1);
+        identity->expiresAt = exp.isDouble() ? expiresAtMs(exp.toDouble(), m_settings.leeway) : 0;
+    }
+    return identity;
 }
 
 Result<void> JwtVerifier::checkSignature(const QString &alg,
@@ -535,6 +562,9 @@ Result<void> JwtVerifier::checkClaims(const QJsonObject &payload) const
             return malformed(u"exp is not a number"_s);
         if (now >= exp.toDouble() + leeway)
             return refuse(u"token expired"_s);
+    } else if (!m_settings.allowNoExp) {
+        // A stolen token without exp would open connections forever.
+        return refuse(u"token has no expiry (exp)"_s);
     }
     if (const QJsonValue nbf = payload.value("nbf"_L1); !nbf.isUndefined()) {
         if (!nbf.isDouble())

@@ -30,10 +30,13 @@ struct JwtSettings
     QStringList audiences;  // `aud` must contain one of these when non-empty
     qint64 leeway = 30;     // seconds of clock skew tolerated for exp and nbf
     bool required = false;  // the module's `required` key (the verifier does not use it)
+    // A token without `exp` would stay valid forever, so it is refused unless this says
+    // otherwise (an issuer that never sets exp and revokes by other means).
+    bool allowNoExp = false;
 
     // Reads the config table: secret, public_key_file, algorithms, issuer, audience, leeway,
-    // required. Values may be strings (after ${ENV} expansion), so "45" and "true" are accepted.
-    // Errors name the key and the offending value.
+    // required, allow_no_exp. Values may be strings (after ${ENV} expansion), so "45" and
+    // "true" are accepted. Errors name the key and the offending value.
     static Result<JwtSettings> fromConfig(const QVariantMap &config);
 };
 
@@ -54,9 +57,10 @@ public:
     JwtVerifier &operator=(const JwtVerifier &) = delete;
 
     // Checks the token and returns who it belongs to: userId = `sub`, roles = `roles` (array of
-    // strings or a space-separated string), claims = the whole payload. A refusal is an Error 401
-    // whose message a client may see ("token expired", "invalid token signature", ...). Never
-    // throws and never crashes, whatever the input.
+    // strings or a space-separated string), claims = the whole payload, expiresAt = the moment
+    // this verifier starts refusing the token, (exp + leeway) * 1000 ms, or 0 without exp. A
+    // refusal is an Error 401 whose message a client may see ("token expired", "invalid token
+    // signature", ...). Never throws and never crashes, whatever the input.
     Result<Identity> verify(QByteArrayView token) const;
 
     // The algorithms this verifier accepts, e.g. {"HS256", "HS384", "HS512"}.

@@ -503,8 +503,6 @@ void tst_MtwAdmin::endToEnd()
         }
         QTimer traffic;
         int sent = 0;
-        QElapsedTimer since;
-        since.start();
         connect(&traffic, &QTimer::timeout, this, [&] {
             ++sent;
             publishFrom(*clients[0],
@@ -512,14 +510,18 @@ void tst_MtwAdmin::endToEnd()
                         {{u"text"_s, u"message %1"_s.arg(sent)}, {u"n"_s, sent}});
             if (sent % 3 == 0)
                 publishFrom(*clients[4], u"chat.random"_s, {{u"text"_s, u"random %1"_s.arg(sent)}});
-            // A ramp, so the chart has a shape: more messages per tick as time goes on.
-            for (qint64 extra = since.elapsed() / 1500; extra > 0; --extra)
+            // A ramp, so the chart has a shape: one more message per tick every 37 ticks.
+            for (int extra = sent / 37; extra > 0; --extra)
                 publishFrom(*clients[1], u"chat.general"_s, {{u"text"_s, u"burst"_s}});
         });
+        // Traffic until the dashboard has charted six counter updates of it (one sample each),
+        // however long the machine takes to deliver them.
+        QSignalSpy updates(client, &AdminClient::countersChanged);
         traffic.start(40);
-        QTest::qWait(6500);
+        QTRY_VERIFY_WITH_TIMEOUT(updates.size() >= 6, 60000);
         traffic.stop();
-        QTRY_VERIFY(window.dashboardView()->chart()->sampleCount() >= 2);
+        QVERIFY(sent > 0);
+        QVERIFY(window.dashboardView()->chart()->sampleCount() >= 6);
         QTRY_COMPARE(connections->rowCount(), 6);
         takeScreenshots(window);
         if (QTest::currentTestFailed())
@@ -674,7 +676,9 @@ void tst_MtwAdmin::takeScreenshots(MainWindow &window)
     };
     for (const auto &[view, name] : shots) {
         window.showView(view);
-        QTest::qWait(50);
+        // Whatever switching the view posted (layouts, repaints) is handled before the grab.
+        QCoreApplication::sendPostedEvents();
+        QCoreApplication::processEvents();
         const QString file = m_screenshots + u'/' + QLatin1String(name) + u".png"_s;
         QVERIFY2(window.grab().save(file), qPrintable(file));
     }

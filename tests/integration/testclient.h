@@ -174,6 +174,56 @@ inline QByteArray maskedTextFrame(const QByteArray &payload)
     return frame;
 }
 
+// One WebSocket frame as a server sends it (unmasked, never fragmented by mtwserver).
+struct ServerFrame
+{
+    enum Opcode : quint8 { Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
+    quint8 opcode = 0;
+    QByteArray payload;
+
+    int closeCode() const
+    {
+        return opcode == Close && payload.size() >= 2
+            ? (int(quint8(payload.at(0))) << 8) | int(quint8(payload.at(1)))
+            : -1;
+    }
+    QByteArray closeReason() const { return opcode == Close ? payload.mid(2) : QByteArray(); }
+};
+
+// Takes the complete frames off the front of `buffer` (bytes a server sent after its 101
+// response); an incomplete last frame stays there for the next call.
+inline QList<ServerFrame> takeServerFrames(QByteArray &buffer)
+{
+    QList<ServerFrame> frames;
+    qsizetype at = 0;
+    while (buffer.size() - at >= 2) {
+        const auto byte = [&](qsizetype i) { return quint64(quint8(buffer.at(at + i))); };
+        quint64 length = byte(1) & 0x7f;
+        qsizetype header = 2;
+        if (length == 126) {
+            if (buffer.size() - at < 4)
+                break;
+            length = (byte(2) << 8) | byte(3);
+            header = 4;
+        } else if (length == 127) {
+            if (buffer.size() - at < 10)
+                break;
+            length = 0;
+            for (qsizetype i = 2; i < 10; ++i)
+                length = (length << 8) | byte(i);
+            header = 10;
+        }
+        if (byte(1) & 0x80)
+            header += 4; // a masking key: servers must not send one, but stay in step
+        if (quint64(buffer.size() - at - header) < length)
+            break;
+        frames.append({quint8(byte(0) & 0x0f), buffer.mid(at + header, qsizetype(length))});
+        at += header + qsizetype(length);
+    }
+    buffer.remove(0, at);
+    return frames;
+}
+
 // A WebSocket client that reads at most `readBuffer` bytes and then stops reading from the
 // kernel: the server's output to it backs up, as with a slow or stalled consumer.
 // Returns after the 101 response; `subscribeTo` (if set) is subscribed first.

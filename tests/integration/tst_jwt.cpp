@@ -123,6 +123,9 @@ private:
             return u"{ public_key_file = \"%1\", %2 }"_s.arg(m_rsaPem, claims);
         if (kind == "required"_L1)
             return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", required = true, %1 }"_s.arg(claims);
+        if (kind == "no exp allowed"_L1)
+            return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", allow_no_exp = true, %1 }"_s.arg(
+                claims);
         if (kind == "no secret"_L1)
             return u"{ secret = \"${MTW_TEST_JWT_UNSET}\", %1 }"_s.arg(claims);
         return kind; // a literal table
@@ -269,6 +272,10 @@ private Q_SLOTS:
         QTest::newRow("?token=") << u"secret"_s << alice << Via::Query;
         QTest::newRow("Authorization: Bearer") << u"secret"_s << alice << Via::Bearer;
         QTest::newRow("required, metadata.token") << u"required"_s << alice << Via::MetadataToken;
+        QJsonObject withoutExp = claimsFor(u"alice"_s);
+        withoutExp.remove(u"exp"_s);
+        QTest::newRow("no exp, allow_no_exp = true")
+            << u"no exp allowed"_s << hs256(withoutExp) << Via::MetadataToken;
     }
 
     // Authenticated: the connect ack names the user, auth channels open, and publishes reach
@@ -326,6 +333,9 @@ private Q_SLOTS:
         };
         const double now = double(QDateTime::currentSecsSinceEpoch());
         const QByteArray expired = hs256(set(u"exp"_s, now - 120));
+        QJsonObject withoutExp = claims;
+        withoutExp.remove(u"exp"_s);
+        const QByteArray noExp = hs256(withoutExp);
         const QByteArray wrongSignature =
             hs256(claims, "another-secret-0123456789abcdef0123456789");
         const QByteArray none =
@@ -340,6 +350,10 @@ private Q_SLOTS:
 
         QTest::newRow("expired") << u"secret"_s << expired << Via::MetadataToken
                                  << u"token expired"_s;
+        QTest::newRow("no exp") << u"secret"_s << noExp << Via::MetadataToken
+                                << u"token has no expiry (exp)"_s;
+        QTest::newRow("no exp in ?token=")
+            << u"secret"_s << noExp << Via::Query << u"token has no expiry (exp)"_s;
         QTest::newRow("wrong signature")
             << u"secret"_s << wrongSignature << Via::MetadataToken << u"invalid token signature"_s;
         QTest::newRow("alg none") << u"secret"_s << none << Via::MetadataAuthToken
@@ -441,7 +455,8 @@ private Q_SLOTS:
         QVERIFY(!client.closed);
     }
 
-    // A module without key material fails at load with a clear message; the server still serves.
+    // A module without key material, or with a bad value, fails at load with a clear message;
+    // the server still serves.
     void missingSecretFailsModuleOnly_data()
     {
         QTest::addColumn<QString>("kind");
@@ -456,6 +471,9 @@ private Q_SLOTS:
             << u"{ public_key_file = \"/nonexistent/jwt.pem\" }"_s
             << u"mtw-auth-jwt: cannot read public_key_file /nonexistent/jwt.pem: No such file or "
                "directory"_s;
+        QTest::newRow("allow_no_exp not a boolean")
+            << u"{ secret = \"${MTW_TEST_JWT_SECRET}\", allow_no_exp = \"sometimes\" }"_s
+            << u"mtw-auth-jwt: allow_no_exp: expected true or false, got \"sometimes\""_s;
     }
 
     void missingSecretFailsModuleOnly()

@@ -4,8 +4,9 @@
 // connection can end (PROTOCOL.md §1, §3, §6).
 #include "protocolclient.h"
 
-#include <QElapsedTimer>
 #include <QtTest>
+
+#include <algorithm>
 
 using namespace Qt::StringLiterals;
 using namespace ProtocolTest;
@@ -38,6 +39,56 @@ bool openRawClient(QTcpSocket &socket, quint16 port)
 {
     return openStalledClient(socket, port, QByteArray());
 }
+
+// An upgraded connection that records the server's frames as they come, Pings and the close
+// frame included, in order. It answers Pings when told to, and never answers a close.
+struct RawPeer
+{
+    QTcpSocket socket;
+    QList<ServerFrame> frames;
+    bool answerPings = false;
+    QByteArray buffer;
+
+    bool open(quint16 port)
+    {
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!socket.waitForConnected(5000))
+            return false;
+        socket.write(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        if (!QTest::qWaitFor(
+                [this] {
+                    buffer += socket.readAll();
+                    return buffer.contains("\r\n\r\n");
+                },
+                10000)
+            || !buffer.startsWith("HTTP/1.1 101")) {
+            return false;
+        }
+        buffer.remove(0, buffer.indexOf("\r\n\r\n") + 4); // frames may follow in the same read
+        QObject::connect(&socket, &QTcpSocket::readyRead, &socket, [this] { read(); });
+        read();
+        return true;
+    }
+
+    void read()
+    {
+        buffer += socket.readAll();
+        for (const ServerFrame &frame : takeServerFrames(buffer)) {
+            frames.append(frame);
+            if (frame.opcode == ServerFrame::Ping && answerPings)
+                socket.write(clientFrame(0x8A, frame.payload)); // FIN + Pong, same payload
+        }
+    }
+
+    int count(quint8 opcode) const
+    {
+        return int(std::count_if(frames.cbegin(), frames.cend(), [opcode](const ServerFrame &f) {
+            return f.opcode == opcode;
+        }));
+    }
+};
 
 } // namespace
 
@@ -165,6 +216,9 @@ private Q_SLOTS:
         QTRY_COMPARE(m_server->connectionCount(), 2);
     }
 
+    // A peer that answers no Ping is closed with 1008 "ping timeout", once two intervals passed
+    // without a Pong: after the Pings it ignored, with a close frame, reason Timeout. A peer that
+    // answers its Pings outlasts more of them than the silent one could, and stays.
     void pingTimeout()
     {
         Mtw::Config config = serverConfig();
@@ -173,30 +227,55 @@ private Q_SLOTS:
         QSignalSpy opened(m_server.get(), &Mtw::Server::connectionOpened);
         QSignalSpy closed(m_server.get(), &Mtw::Server::connectionClosed);
 
-        // Upgraded, then silent: it answers neither Pings nor the close frame.
-        QTcpSocket silent;
-        QElapsedTimer timer;
-        timer.start();
-        QVERIFY(openRawClient(silent, m_server->port()));
+        RawPeer silent; // reads everything, answers neither Pings nor the close frame
+        QVERIFY(silent.open(m_server->port()));
         QTRY_COMPARE(opened.size(), 1);
         const QString silentId = opened.at(0).at(0).toString();
-        // QWebSocket answers Pings by itself; it is on the other worker.
-        MtwClient responsive;
-        QVERIFY(responsive.open(url()));
+        RawPeer responsive; // on the other worker
+        responsive.answerPings = true;
+        QVERIFY(responsive.open(m_server->port()));
+        QTRY_COMPARE(opened.size(), 2);
+        const QString responsiveId = opened.at(1).at(0).toString();
 
-        const auto reason = closeReason(closed, silentId, 8000);
-        const qint64 elapsed = timer.elapsed();
+        const auto reason = closeReason(closed, silentId, 60000);
         QVERIFY(reason);
-        qInfo("silent peer dropped after %lld ms", elapsed);
         QCOMPARE(*reason, Mtw::DisconnectReason::timeout());
-        // Two 1 s intervals without a pong (the check runs on the ping timer), plus a margin.
-        QVERIFY2(elapsed >= 2000 && elapsed <= 4500, qPrintable(QString::number(elapsed)));
-        QTRY_COMPARE(silent.state(), QAbstractSocket::UnconnectedState);
+        // The server hung up after its close frame: once the socket is at its end, the close
+        // frame is the last thing it said, and it said it once.
+        QTRY_COMPARE_WITH_TIMEOUT(silent.socket.state(), QAbstractSocket::UnconnectedState, 60000);
+        silent.read();
+        QVERIFY(!silent.frames.isEmpty());
+        const ServerFrame last = silent.frames.constLast();
+        QCOMPARE(last.opcode, quint8(ServerFrame::Close));
+        QCOMPARE(last.closeCode(), 1008);
+        QCOMPARE(last.closeReason(), QByteArray("ping timeout"));
+        QCOMPARE(silent.count(ServerFrame::Close), 1);
+        QVERIFY(silent.buffer.isEmpty());
+        // Before that, the Pings it ignored. The limit (two intervals and a half, 2.5 s) is
+        // checked on the 1 s ping timer: the peer was given at least two Pings to answer, and
+        // no more than three, the most that fit into the limit.
+        const int ignored = silent.count(ServerFrame::Ping);
+        qInfo("silent peer closed after %d unanswered pings", ignored);
+        QVERIFY2(ignored >= 2 && ignored <= 3, qPrintable(QString::number(ignored)));
 
-        // The responsive client stayed connected over the same period, and still is.
+        // The Pongs keep the other one: a fourth Ping is one more than an unanswering peer
+        // ever gets, and it still is served.
+        QTRY_VERIFY_WITH_TIMEOUT(responsive.count(ServerFrame::Ping) >= 4
+                                     || responsive.count(ServerFrame::Close) > 0,
+                                 60000);
+        QCOMPARE(responsive.count(ServerFrame::Close), 0);
+        QCOMPARE(responsive.socket.state(), QAbstractSocket::ConnectedState);
+        responsive.socket.write(
+            clientFrame(0x81,
+                        R"({"id":"alive","type":"ping","payload":{"kind":"None"},"timestamp":1})"));
+        QTRY_VERIFY(std::any_of(responsive.frames.cbegin(),
+                                responsive.frames.cend(),
+                                [](const ServerFrame &frame) {
+                                    return frame.opcode == ServerFrame::Text
+                                        && frame.payload.contains(R"("ref_id":"alive")");
+                                }));
         QCOMPARE(closed.size(), 1);
-        QVERIFY(responsive.socket.isValid());
-        QVERIFY(responsive.call(u"ping"_s, u"alive"_s, {}));
+        QVERIFY(!closeReason(closed, responsiveId, 0));
         QCOMPARE(m_server->connectionCount(), 1);
     }
 

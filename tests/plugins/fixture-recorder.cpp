@@ -8,10 +8,13 @@
 //   throw_channel        the filter throws
 //   both_reject_channel  both filters reject: the higher priority one must win
 //   action               a request action answering {"conn_id", "remote", "module"}
+//   threads_action       a request action answering where it runs: {"thread", "dispatcher"} of
+//                        the I/O worker and {"server_thread", "server_dispatcher"} of load()
 // Records "recorder.events" (a QVariantList of QVariantMap, one per signal, in arrival order),
 // "recorder.filtered" ("<filter>:<type>:<channel>") and "recorder.after" ("<type>:<channel>").
 #include "fixture.h"
 
+#include <QAbstractEventDispatcher>
 #include <QJsonObject>
 #include <QThread>
 
@@ -110,6 +113,37 @@ public:
     }
 };
 
+// Which thread and event dispatcher serve a request, and which ones the module was loaded on:
+// lets the tests check what each thread of a server runs, whatever the process set up.
+class ThreadReport : public Mtw::IRequestHandler
+{
+public:
+    static QJsonObject describeCurrentThread(const QString &prefix)
+    {
+        const QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
+        return {
+            {prefix + QStringLiteral("thread"), QThread::currentThread()->objectName()},
+            {prefix + QStringLiteral("dispatcher"),
+             dispatcher ? QString::fromLatin1(dispatcher->metaObject()->className()) : QString()}};
+    }
+
+    void recordLoad() { m_loadedOn = describeCurrentThread(QStringLiteral("server_")); }
+
+    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &client,
+                                          const Mtw::Message &request) override
+    {
+        Q_UNUSED(client);
+        Q_UNUSED(request);
+        QJsonObject report = describeCurrentThread(QString());
+        for (auto it = m_loadedOn.constBegin(); it != m_loadedOn.constEnd(); ++it)
+            report.insert(it.key(), it.value());
+        return report;
+    }
+
+private:
+    QJsonObject m_loadedOn; // written in load(), before any request can arrive
+};
+
 } // namespace
 
 // Lives in the main thread; its event receivers run there (queued from the I/O workers).
@@ -131,6 +165,10 @@ public:
         context.registerMessageFilter(&m_high, 10);
         if (const QString action = setting("action").toString(); !action.isEmpty())
             context.registerRequestHandler(action, &m_whoAmI);
+        if (const QString action = setting("threads_action").toString(); !action.isEmpty()) {
+            m_threadReport.recordLoad();
+            context.registerRequestHandler(action, &m_threadReport);
+        }
         connectEvents(context.events());
         return {};
     }
@@ -210,6 +248,7 @@ private:
     RecorderFilter m_high{QStringLiteral("high"), true};
     RecorderFilter m_low{QStringLiteral("low"), false};
     WhoAmI m_whoAmI;
+    ThreadReport m_threadReport;
 };
 
 #include "fixture-recorder.moc"

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Stops asynchronously and never calls stopFinished(): the host must give up at its deadline.
+// Config probe_ms: stop() also starts a timer that records "probe:fixture-slow-stop" after that
+// many ms. Started before the host starts its deadline timer, a shorter one fires first, so
+// what the host did before the probe it did before its deadline too.
 #include "fixture.h"
 
 namespace {
@@ -16,6 +19,10 @@ public:
     bool stop() override
     {
         record(QStringLiteral("stop"));
+        if (const int probe = setting("probe_ms").toInt(); probe > 0)
+            QTimer::singleShot(probe, Qt::PreciseTimer, this, [this] {
+                record(QStringLiteral("probe"));
+            });
         return false;
     }
 };

@@ -40,7 +40,8 @@ inline bool markLibraryLoaded(const char *id)
 }
 
 // Config keys: fail_load / fail_start (an error message: load() / start() return it),
-// async_stop_ms (stop() returns false and calls stopFinished() after that many ms).
+// async_stop_ms (stop() returns false and calls stopFinished() after that many ms, recorded as
+// "stopFinished:<id>").
 // Every call is recorded; the config table is stored as "fixture.config.<id>".
 class RecordingModule : public QObject, public Mtw::IModule
 {
@@ -71,8 +72,10 @@ public:
         const int delay = setting("async_stop_ms").toInt();
         if (delay <= 0)
             return true;
-        Mtw::ModuleContext *context = m_context;
-        QTimer::singleShot(delay, this, [context] { context->stopFinished(); });
+        QTimer::singleShot(delay, this, [this] {
+            record(QStringLiteral("stopFinished"));
+            m_context->stopFinished();
+        });
         return false;
     }
 

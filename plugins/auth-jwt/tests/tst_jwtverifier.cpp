@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -268,6 +269,7 @@ private Q_SLOTS:
                 merged(secret,
                        {{u"issuer"_s, u"https://issuer.example"_s}, {u"audience"_s, u"mtw"_s}})));
         QVERIFY(add(u"hs-leeway0"_s, merged(secret, {{u"leeway"_s, 0}})));
+        QVERIFY(add(u"hs-no-exp"_s, merged(secret, {{u"allow_no_exp"_s, true}})));
         QVERIFY(
             add(u"hs256-only"_s, merged(secret, {{u"algorithms"_s, QVariantList{u"HS256"_s}}})));
         QVERIFY(add(u"rsa"_s, {{u"public_key_file"_s, m_rsaPem}}));
@@ -318,7 +320,17 @@ private Q_SLOTS:
         row("ES384", u"ec384"_s, token(claims, u"ES384"_s), {});
         row("HS256 with both keys", u"hs+rsa"_s, token(claims, u"HS256"_s), {});
         row("RS256 with both keys", u"hs+rsa"_s, token(claims, u"RS256"_s), {});
-        row("no exp", u"hs"_s, token(with(claims, u"exp"_s, {})), {});
+        row("no exp", u"hs"_s, token(with(claims, u"exp"_s, {})), u"token has no expiry (exp)"_s);
+        row("no exp, allow_no_exp", u"hs-no-exp"_s, token(with(claims, u"exp"_s, {})), {});
+        row("exp, allow_no_exp", u"hs-no-exp"_s, token(claims), {});
+        row("expired, allow_no_exp",
+            u"hs-no-exp"_s,
+            token(with(claims, u"exp"_s, double(Now - 31))),
+            u"token expired"_s);
+        row("no exp, but no sub either",
+            u"hs"_s,
+            token(with(with(claims, u"exp"_s, {}), u"sub"_s, {})),
+            u"token has no expiry (exp)"_s);
         row("numeric sub", u"hs"_s, token(with(claims, u"sub"_s, 42)), {}, u"42"_s);
         row("typ absent",
             u"hs"_s,
@@ -577,8 +589,10 @@ private Q_SLOTS:
 
     void jwtIoVector()
     {
-        // The well-known example token of jwt.io, signed by another implementation.
-        const auto verifier = makeVerifier({{u"secret"_s, u"your-256-bit-secret"_s}});
+        // The well-known example token of jwt.io, signed by another implementation. It has no
+        // exp, and interop is the point here, not expiry.
+        const auto verifier =
+            makeVerifier({{u"secret"_s, u"your-256-bit-secret"_s}, {u"allow_no_exp"_s, true}});
         QVERIFY(verifier);
         const auto identity =
             verifier->verify("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
@@ -587,6 +601,95 @@ private Q_SLOTS:
         QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
         QCOMPARE(identity->userId, u"1234567890"_s);
         QCOMPARE(identity->claims.value(u"name"_s).toString(), u"John Doe"_s);
+        QCOMPARE(identity->expiresAt, 0);
+    }
+
+    // A token without exp is refused by default, with the message a client sees, and accepted
+    // only when allow_no_exp says so; its identity then never expires.
+    void noExpiry()
+    {
+        const QByteArray noExp = token(with(baseClaims(), u"exp"_s, {}));
+        const auto refused = m_verifiers.at(u"hs"_s)->verify(noExp);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, 401);
+        QCOMPARE(refused.error().message, u"token has no expiry (exp)"_s);
+
+        for (const QVariant &allow : {QVariant(true), QVariant(u"true"_s), QVariant(u" TRUE "_s)}) {
+            const auto settings = JwtSettings::fromConfig(
+                {{u"secret"_s, QString::fromUtf8(m_secret)}, {u"allow_no_exp"_s, allow}});
+            QVERIFY2(settings, qPrintable(settings ? QString() : settings.error().message));
+            QVERIFY(settings->allowNoExp);
+            const auto verifier = JwtVerifier::create(*settings, [] { return Now; });
+            QVERIFY(verifier);
+            const auto accepted = (*verifier)->verify(noExp);
+            QVERIFY2(accepted, qPrintable(accepted ? QString() : accepted.error().message));
+            QCOMPARE(accepted->userId, u"alice"_s);
+            QCOMPARE(accepted->expiresAt, 0);
+        }
+
+        // Spelled out as false, or absent: the default, refused.
+        for (const QVariantMap &config :
+             {QVariantMap{{u"secret"_s, QString::fromUtf8(m_secret)}},
+              QVariantMap{{u"secret"_s, QString::fromUtf8(m_secret)}, {u"allow_no_exp"_s, false}},
+              QVariantMap{{u"secret"_s, QString::fromUtf8(m_secret)},
+                          {u"allow_no_exp"_s, u"false"_s}}}) {
+            const auto settings = JwtSettings::fromConfig(config);
+            QVERIFY(settings);
+            QVERIFY(!settings->allowNoExp);
+            const auto verifier = JwtVerifier::create(*settings, [] { return Now; });
+            QVERIFY(verifier);
+            const auto identity = (*verifier)->verify(noExp);
+            QVERIFY(!identity);
+            QCOMPARE(identity.error().message, u"token has no expiry (exp)"_s);
+        }
+    }
+
+    void expiresAt_data()
+    {
+        QTest::addColumn<QVariant>("leeway"); // invalid: the default (30)
+        QTest::addColumn<double>("exp");
+        QTest::addColumn<qint64>("expiresAt");
+        QTest::newRow("default leeway")
+            << QVariant() << double(Now + 3600) << (Now + 3600 + 30) * 1000;
+        QTest::newRow("leeway 0") << QVariant(0) << double(Now + 60) << (Now + 60) * 1000;
+        QTest::newRow("leeway from a string")
+            << QVariant(u"45"_s) << double(Now + 1) << (Now + 1 + 45) * 1000;
+        QTest::newRow("expired, within the leeway")
+            << QVariant() << double(Now - 10) << (Now - 10 + 30) * 1000;
+        QTest::newRow("fractional exp") << QVariant(0) << double(Now) + 0.25 << Now * 1000 + 250;
+        QTest::newRow("absurdly far") << QVariant() << 1e300 << std::numeric_limits<qint64>::max();
+    }
+
+    // expiresAt is (exp + leeway) * 1000: the moment this verifier starts refusing the token,
+    // so a server closing the connection then agrees with a fresh verification.
+    void expiresAt()
+    {
+        QFETCH(QVariant, leeway);
+        QFETCH(double, exp);
+        QFETCH(qint64, expiresAt);
+        QVariantMap config{{u"secret"_s, QString::fromUtf8(m_secret)}};
+        if (leeway.isValid())
+            config.insert(u"leeway"_s, leeway);
+        const auto settings = JwtSettings::fromConfig(config);
+        QVERIFY2(settings, qPrintable(settings ? QString() : settings.error().message));
+        qint64 now = Now;
+        const auto verifier = JwtVerifier::create(*settings, [&now] { return now; });
+        QVERIFY(verifier);
+        const QByteArray signedToken = token(with(baseClaims(), u"exp"_s, exp));
+
+        const auto identity = (*verifier)->verify(signedToken);
+        QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
+        QCOMPARE(identity->expiresAt, expiresAt);
+
+        if (expiresAt == std::numeric_limits<qint64>::max())
+            return;
+        // The last whole second before expiresAt is still accepted; expiresAt itself is not.
+        now = (expiresAt - 1) / 1000;
+        QVERIFY((*verifier)->verify(signedToken));
+        now = (expiresAt + 999) / 1000;
+        const auto expired = (*verifier)->verify(signedToken);
+        QVERIFY(!expired);
+        QCOMPARE(expired.error().message, u"token expired"_s);
     }
 
     void identity_data()
@@ -616,6 +719,7 @@ private Q_SLOTS:
         QCOMPARE(identity->claims.value(u"tenant"_s).toString(), u"acme"_s);
         QCOMPARE(identity->claims.value(u"exp"_s).toLongLong(), Now + 3600);
         QCOMPARE(identity->claims, claims.toVariantMap());
+        QCOMPARE(identity->expiresAt, (Now + 3600 + 30) * 1000);
     }
 
     void derivedAlgorithms_data()
@@ -687,6 +791,15 @@ private Q_SLOTS:
         bad("negative leeway", plus(u"leeway"_s, -1), u"leeway: expected whole seconds"_s);
         bad("leeway text", plus(u"leeway"_s, u"soon"_s), u"got \"soon\""_s);
         bad("required text", plus(u"required"_s, u"yes"_s), u"required: expected true or false"_s);
+        bad("allow_no_exp text",
+            plus(u"allow_no_exp"_s, u"sometimes"_s),
+            u"mtw-auth-jwt: allow_no_exp: expected true or false, got \"sometimes\""_s);
+        bad("allow_no_exp a number",
+            plus(u"allow_no_exp"_s, 1),
+            u"mtw-auth-jwt: allow_no_exp: expected true or false, got \"1\""_s);
+        bad("allow_no_exp a list",
+            plus(u"allow_no_exp"_s, QVariantList{true}),
+            u"allow_no_exp: expected true or false, got \"QVariantList\""_s);
         bad("algorithms of numbers", plus(u"algorithms"_s, QVariantList{256}), u"algorithms:"_s);
         bad("audience a number", plus(u"audience"_s, 5), u"audience: expected"_s);
         bad("issuer a list",
