@@ -79,6 +79,20 @@ public:
         return false;
     }
 
+    // Unhealthy while the shared key "fixture.unhealthy.<id>" holds a reason (tests set it).
+    Mtw::ModuleHealth health() const override
+    {
+        if (!m_context)
+            return {};
+        const QString reason =
+            m_context->shared()
+                .value(QStringLiteral("fixture.unhealthy.") + m_context->moduleId())
+                .toString();
+        if (reason.isEmpty())
+            return {};
+        return {Mtw::HealthStatus::Unhealthy, reason};
+    }
+
 protected:
     QVariant setting(const char *key) const
     {
