@@ -74,8 +74,9 @@ bool Worker::admitMessage(Connection &connection, const QString &refId)
         return true;
     const qint64 t = now();
     const qint64 capacity = qint64(ws.rateBurst) * 1000;
-    connection.rateTokens =
-        std::min(capacity, connection.rateTokens + (t - connection.rateRefilledAt) * ws.rateLimit);
+    // A day of refill fills any bucket and keeps the product far from overflowing.
+    const qint64 elapsed = std::min<qint64>(t - connection.rateRefilledAt, 86'400'000);
+    connection.rateTokens = std::min(capacity, connection.rateTokens + elapsed * ws.rateLimit);
     connection.rateRefilledAt = t;
     if (connection.rateTokens >= 1000) {
         connection.rateTokens -= 1000;
