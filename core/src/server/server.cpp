@@ -255,6 +255,8 @@ Result<void> Server::start()
     if (workers <= 0)
         workers = std::max(1, QThread::idealThreadCount());
     workers = std::min(workers, 64);
+    // Before the modules start: they may open files too. One descriptor per connection.
+    Internal::raiseDescriptorLimit(d->config.server.maxConnections, workers);
 
     d->context = std::make_unique<Internal::ServerContext>(d->config, workers);
     d->context->events = d->events;

@@ -2,6 +2,7 @@
 #include "transport/worker.h"
 
 #include "modules/modulehost.h"
+#include "transport/acceptor.h"
 #include "transport/admingate.h"
 #include "transport/connection.h"
 #include "transport/httprequest.h"
@@ -215,8 +216,14 @@ void Worker::acceptDescriptor(qintptr socketDescriptor)
 {
     auto *socket = new QTcpSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
-        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString();
+        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString()
+                               << "- refused with 503";
         delete socket;
+        // Qt leaves a descriptor it could not adopt open (it closes it only when making it
+        // non-blocking fails, and the acceptor hands over non-blocking ones): answer, close.
+        refuseDescriptor(
+            socketDescriptor,
+            httpResponse(503, "server cannot take the connection\n", "Retry-After: 1\r\n"));
         return;
     }
     if (m_shuttingDown) {
