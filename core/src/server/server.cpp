@@ -15,6 +15,9 @@
 #include <QThread>
 #include <QTimer>
 
+#include <latch>
+#include <memory>
+
 #ifdef Q_OS_LINUX
 #  include "transport/epolldispatcher.h"
 #endif
@@ -113,12 +116,22 @@ QStringList ServerPrivate::pluginSearchPaths() const
 
 void ServerPrivate::startWorkers(int count)
 {
+    // A worker still handling its last event when the threads stop may post to another one (a
+    // presence leave fans out), so none is deleted before every worker's loop has stopped.
+    auto loopsStopped = std::make_shared<std::latch>(count);
     for (int i = 0; i < count; ++i) {
         auto *worker = new Worker(context.get(), i);
         auto *thread = new QThread;
         thread->setObjectName(u"mtw-io-%1"_s.arg(i));
         worker->moveToThread(thread);
-        // Deferred deletes still run after the loop stops, in the worker's own thread.
+        // Deferred deletes still run after the loop stops, in the worker's own thread, once
+        // finished() has been emitted there.
+        QObject::connect(
+            thread,
+            &QThread::finished,
+            worker,
+            [loopsStopped] { loopsStopped->arrive_and_wait(); },
+            Qt::DirectConnection);
         QObject::connect(thread, &QThread::finished, worker, &QObject::deleteLater);
         QObject::connect(worker, &Worker::connectionOpened, q, &Server::connectionOpened);
         QObject::connect(worker, &Worker::connectionClosed, q, &Server::connectionClosed);
@@ -154,10 +167,12 @@ void ServerPrivate::stopWorkers()
     }
     if (forceTimer)
         forceTimer->stop();
-    for (QThread *thread : std::as_const(threads)) {
+    // Every loop is told to stop before any is waited for: the threads meet at the latch of
+    // startWorkers() before their workers are deleted.
+    for (QThread *thread : std::as_const(threads))
         thread->quit();
+    for (QThread *thread : std::as_const(threads))
         thread->wait();
-    }
     context->workers.clear(); // each deleted itself in its thread as the thread finished
     qDeleteAll(threads);
     threads.clear();
