@@ -17,6 +17,9 @@
 #include <QThread>
 #include <QTimer>
 
+#include <latch>
+#include <memory>
+
 #ifdef Q_OS_LINUX
 #  include "transport/epolldispatcher.h"
 #endif
@@ -139,12 +142,22 @@ QStringList ServerPrivate::pluginSearchPaths() const
 
 void ServerPrivate::startWorkers(int count)
 {
+    // A worker still handling its last event when the threads stop may post to another one (a
+    // presence leave fans out), so none is deleted before every worker's loop has stopped.
+    auto loopsStopped = std::make_shared<std::latch>(count);
     for (int i = 0; i < count; ++i) {
         auto *worker = new Worker(context.get(), i);
         auto *thread = new QThread;
         thread->setObjectName(u"mtw-io-%1"_s.arg(i));
         worker->moveToThread(thread);
-        // Deferred deletes still run after the loop stops, in the worker's own thread.
+        // Deferred deletes still run after the loop stops, in the worker's own thread, once
+        // finished() has been emitted there.
+        QObject::connect(
+            thread,
+            &QThread::finished,
+            worker,
+            [loopsStopped] { loopsStopped->arrive_and_wait(); },
+            Qt::DirectConnection);
         QObject::connect(thread, &QThread::finished, worker, &QObject::deleteLater);
         QObject::connect(worker, &Worker::connectionOpened, q, &Server::connectionOpened);
         QObject::connect(worker, &Worker::connectionClosed, q, &Server::connectionClosed);
@@ -232,10 +245,8 @@ void ServerPrivate::stopWorkers()
     }
     if (forceTimer)
         forceTimer->stop();
-    // A worker deletes itself as its thread finishes; until every one has stopped posting to
-    // the others, none may go.
-    for (Worker *worker : std::as_const(context->workers))
-        worker->haltFanOut();
+    // Every loop is told to stop before any is waited for: the threads meet at the latch of
+    // startWorkers() before their workers are deleted.
     for (QThread *thread : std::as_const(threads))
         thread->quit();
     for (QThread *thread : std::as_const(threads))
@@ -342,6 +353,8 @@ Result<void> Server::start()
     if (workers <= 0)
         workers = std::max(1, QThread::idealThreadCount());
     workers = std::min(workers, 64);
+    // Before the modules start: they may open files too. One descriptor per connection.
+    Internal::raiseDescriptorLimit(d->config.server.maxConnections, workers);
 
     d->adminTokenGenerated = d->config.admin.enabled && d->config.admin.token.isEmpty();
     d->adminToken = d->adminTokenGenerated ? Internal::generateToken() : d->config.admin.token;

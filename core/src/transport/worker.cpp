@@ -2,6 +2,7 @@
 #include "transport/worker.h"
 
 #include "modules/modulehost.h"
+#include "transport/acceptor.h"
 #include "transport/admingate.h"
 #include "transport/clientsocket.h"
 #include "transport/connection.h"
@@ -118,14 +119,6 @@ void Worker::postShutdown()
     QMetaObject::invokeMethod(this, &Worker::beginShutdown, Qt::QueuedConnection);
 }
 
-void Worker::haltFanOut()
-{
-    QMetaObject::invokeMethod(
-        this,
-        [this] { m_fanOutHalted = true; },
-        Qt::BlockingQueuedConnection);
-}
-
 void Worker::postForceClose()
 {
     QMetaObject::invokeMethod(this, &Worker::forceClose, Qt::QueuedConnection);
@@ -240,8 +233,14 @@ void Worker::acceptDescriptor(qintptr socketDescriptor)
 {
     auto *socket = new ClientSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
-        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString();
+        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString()
+                               << "- refused with 503";
         delete socket;
+        // Qt leaves a descriptor it could not adopt open (it closes it only when making it
+        // non-blocking fails, and the acceptor hands over non-blocking ones): answer, close.
+        refuseDescriptor(
+            socketDescriptor,
+            httpResponse(503, "server cannot take the connection\n", "Retry-After: 1\r\n"));
         return;
     }
     // Until the upgrade only our small HTTP answers are written here.
@@ -881,7 +880,7 @@ void Worker::fanOut(const Delivery &delivery, quint64 workerMask)
             continue;
         if (i == m_index)
             deliver(delivery);
-        else if (!m_fanOutHalted) // the other workers are being deleted
+        else
             m_context->workers.at(i)->postDelivery(delivery);
     }
 }

@@ -66,9 +66,6 @@ public:
     void postStopPublishing();
     void postShutdown();
     void postForceClose();
-    // Blocks until this worker posts nothing to the other workers any more: they may be deleted
-    // from then on. The last step before the worker threads stop.
-    void haltFanOut();
     void postSend(const QString &connId, const QByteArray &json);
     void postKick(const QString &connId, const QString &reason);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
@@ -184,7 +181,6 @@ private:
     QHash<QString, QSet<Connection *>> m_members; // channel -> local subscribers
     std::atomic<int> m_connectionCount{0};
     bool m_refusingPublishes = false;
-    bool m_fanOutHalted = false;
     bool m_shuttingDown = false;
     bool m_drained = false;
 };
