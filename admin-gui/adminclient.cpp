@@ -85,10 +85,15 @@ QString AdminClient::describeError(const QString &socketError)
         return tr("Could not connect: %1").arg(socketError);
     switch (match.captured(1).toInt()) {
     case 401:
-        return tr("The server refused the admin token (HTTP 401). Check the token.");
+        return tr("The server refused the admin token (HTTP 401). Check the token: without "
+                  "admin.token the server generated one; `mtwserver --admin-token --port N` "
+                  "prints it.");
+    case 400:
+        return tr("The server refused the request (HTTP 400): send the token as a Bearer header, "
+                  "not in the URL.");
     case 403:
-        return tr("The server accepts admin connections only from its own machine unless "
-                  "admin.token is set (HTTP 403).");
+        return tr("The server refused this client's Origin (HTTP 403): add it to "
+                  "admin.allowed_origins.");
     case 404:
         return tr("No admin API at this URL (HTTP 404): check the path, or admin.enabled.");
     case 429:

@@ -505,6 +505,30 @@ private Q_SLOTS:
 
     // The same plugin instance serves a later server with another configuration: a failed
     // load must not leave the previous key accepting tokens.
+    // The token of an open connection expires (exp plus the 30 s default leeway): the client is
+    // told and closed with 4001. A fresh token sent with `connect` before keeps it open
+    // (tst_hardening covers the refresh with a test authenticator).
+    void expiringTokenClosesTheConnection()
+    {
+        Mtw::Server server(serverConfig(u"secret"_s));
+        QVERIFY(server.start());
+        QSignalSpy closed(&server, &Mtw::Server::connectionClosed);
+        QJsonObject claims = claimsFor(u"erin"_s);
+        claims.insert(u"exp"_s, double(QDateTime::currentSecsSinceEpoch()) - 28); // 2 s left
+        TestClient erin;
+        const QJsonObject ack = connectWith(erin, server, hs256(claims), Via::MetadataToken);
+        QCOMPARE(ack.value("type"_L1).toString(), u"ack"_s);
+        QVERIFY(erin.waitClosed(15000));
+        QCOMPARE(erin.closeCode, 4001);
+        const QJsonObject last = erin.received.constLast();
+        QCOMPARE(last.value("type"_L1).toString(), u"error"_s);
+        QCOMPARE(dataOf(last).value("message"_L1).toString(), u"token expired"_s);
+        QCOMPARE(dataOf(last).value("code"_L1).toInt(), 401);
+        QTRY_COMPARE(closed.size(), 1);
+        QCOMPARE(closed.at(0).at(1).value<Mtw::DisconnectReason>(),
+                 Mtw::DisconnectReason::error(u"token expired"_s));
+    }
+
     void reloadAfterFailure()
     {
         {
