@@ -3,6 +3,7 @@
 
 #include "admin/configdiff.h"
 #include "channels/channeljson.h"
+#include "transport/clientsocket.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -136,6 +137,16 @@ void AdminService::adoptSocket(QTcpSocket *socket)
         return;
     }
     socket->setParent(this);
+    // The worker bounded this socket's queue; an admin client that does not read is dropped
+    // rather than left with a stream that lost bytes.
+    if (auto *client = qobject_cast<ClientSocket *>(socket)) {
+        connect(client, &ClientSocket::queueOverflowed, client, [client](qint64 queued, qint64) {
+            qCWarning(lcAdmin).noquote()
+                << "admin client" << client->peerAddress().toString() << "does not read:" << queued
+                << "bytes queued - disconnected";
+            client->abort();
+        });
+    }
     m_webSocketServer->handleConnection(socket);
 }
 

@@ -32,7 +32,7 @@ public:
     // True when `bytes` more may be queued.
     bool hasRoomFor(qint64 bytes) const
     {
-        const qint64 queued = bytesToWrite();
+        const qint64 queued = QTcpSocket::bytesToWrite(); // no virtual call on the hot path
         return m_queueLimit <= 0 || queued == 0 || queued + bytes <= m_queueLimit;
     }
 

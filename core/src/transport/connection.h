@@ -44,6 +44,7 @@ struct Connection
     bool authenticated = false;
     bool binaryMode = false; // set by the first MTW 0x01 frame the client sends
     bool disconnected = false;
+    bool slowConsumer = false;              // dropped for a full queue (said once)
     bool announced = false;                 // ServerEvents::clientConnected was emitted for it
     std::optional<DisconnectReason> reason; // set when the server decides to close
 };

@@ -790,28 +790,30 @@ void Worker::sendEncoded(Connection &connection, const QByteArray &json)
 
 bool Worker::writeFrame(Connection &connection, const QByteArray &frame)
 {
-    if (!fitsInQueue(connection, frame.size()))
+    const qint64 written = queueFrame(connection, frame);
+    if (written < 0)
         return false;
-    const qint64 written = connection.tcp->write(frame);
     ++connection.messagesOut;
     m_context->counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
-    m_context->counters.bytesOut.fetch_add(std::max<qint64>(written, 0), std::memory_order_relaxed);
+    m_context->counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
     return true;
 }
 
-// Every byte queued for a client counts: what waits plus what we are about to add.
-bool Worker::fitsInQueue(Connection &connection, qint64 bytes)
+// Every byte queued for a client counts: ClientSocket refuses a write that would take the queue
+// over its limit (one check per write, in one place), and the client is dropped at once.
+qint64 Worker::queueFrame(Connection &connection, const QByteArray &frame)
 {
-    if (connection.tcp->hasRoomFor(bytes))
-        return true;
-    dropSlowConsumer(connection, connection.tcp->bytesToWrite(), bytes);
-    return false;
+    const qint64 written = connection.tcp->write(frame);
+    if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
+        dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
+    return written;
 }
 
 void Worker::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)
 {
-    if (connection.disconnected)
+    if (connection.disconnected || connection.slowConsumer)
         return;
+    connection.slowConsumer = true;
     const qint64 limit = m_context->config.transport.websocket.maxQueueSize;
     qCWarning(lcTransport).noquote()
         << "connection" << connection.connId << "is a slow consumer:" << queued
@@ -863,9 +865,10 @@ void Worker::deliver(const Delivery &delivery)
         } else if (textFrame.isNull()) {
             textFrame = webSocketFrame(false, delivery.json);
         }
-        if (!fitsInQueue(*connection, frame->size()))
+        const qint64 written = queueFrame(*connection, *frame);
+        if (written < 0)
             continue;
-        bytes += std::max<qint64>(connection->tcp->write(*frame), 0);
+        bytes += written;
         ++connection->messagesOut;
         ++sent;
     }

@@ -113,7 +113,7 @@ private:
     void send(Connection &connection, const Message &message);
     void sendEncoded(Connection &connection, const QByteArray &json);
     bool writeFrame(Connection &connection, const QByteArray &frame);
-    bool fitsInQueue(Connection &connection, qint64 bytes);
+    qint64 queueFrame(Connection &connection, const QByteArray &frame); // -1: not queued
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     void closeConnection(Connection &connection,
                          QWebSocketProtocol::CloseCode code,
