@@ -3,6 +3,7 @@
 
 #include "admin/configdiff.h"
 #include "channels/channeljson.h"
+#include "transport/clientsocket.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -136,6 +137,16 @@ void AdminService::adoptSocket(QTcpSocket *socket)
         return;
     }
     socket->setParent(this);
+    // The worker bounded what may wait for this client. Past the bound its writes are refused:
+    // a client that stopped reading is dropped, not left attached with a stream that lost data.
+    if (auto *client = qobject_cast<ClientSocket *>(socket)) {
+        connect(client, &ClientSocket::queueOverflowed, this, [client](qint64 queued, qint64) {
+            qCWarning(lcAdmin).noquote()
+                << "admin client" << client->peerAddress().toString() << "is not reading:" << queued
+                << "bytes queued - disconnected";
+            client->abort();
+        });
+    }
     m_webSocketServer->handleConnection(socket);
 }
 
