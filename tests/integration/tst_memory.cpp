@@ -294,6 +294,103 @@ private Q_SLOTS:
         QCOMPARE(closed.size(), 0);
     }
 
+    // A client that reads promptly may ask for a lot at once: ten history replays of ~0.9 MB in
+    // one read batch exceed max_queue_size (8 MB) while they wait in Qt's buffer. Before, that
+    // dropped the client as a slow consumer; now what waits goes to the kernel first.
+    void promptReaderAskingMuchAtOnceIsServed()
+    {
+        Mtw::Config config = serverConfig();
+        Mtw::ChannelConfig rooms = channel(u"room.*"_s);
+        rooms.historyBytes = 4 * 1000 * 1000;
+        config.channels.append(rooms);
+        QVERIFY(startServer(config));
+        QSignalSpy closed(m_server.get(), &Mtw::Server::connectionClosed);
+        MtwClient publisher, reader;
+        QVERIFY(publisher.open(url()));
+        QVERIFY(reader.open(url()));
+        for (int room = 0; room < 10; ++room) {
+            const QString name = u"room.%1"_s.arg(room);
+            QVERIFY(reader.call(u"subscribe"_s, u"pre%1"_s.arg(room), {{u"channel"_s, name}}));
+            QVERIFY(publishMany(publisher, name, 9, 100 * 1000, u"r%1-"_s.arg(room)));
+            QVERIFY(reader.call(u"unsubscribe"_s, u"un%1"_s.arg(room), {{u"channel"_s, name}}));
+        }
+        for (int room = 0; room < 10; ++room) {
+            reader.send(u"subscribe"_s,
+                        u"s%1"_s.arg(room),
+                        {{u"channel"_s, u"room.%1"_s.arg(room)},
+                         {u"metadata"_s, QJsonObject{{u"history"_s, 50}}}});
+        }
+        for (int room = 0; room < 10; ++room) {
+            const auto reply = reader.waitReply(u"s%1"_s.arg(room), 20000);
+            QVERIFY2(reply, qPrintable(u"no reply to s%1"_s.arg(room)));
+            QCOMPARE(typeOf(reply->json), u"response"_s);
+            QCOMPARE(dataOf(reply->json).toObject().value(u"history"_s).toArray().size(), 9);
+        }
+        QVERIFY(!reader.closed);
+        QCOMPARE(closed.size(), 0);
+    }
+
+    // A subscribe whose history reply is too large gets 413 and is not subscribed either: no
+    // later publish reaches it, presence does not list it.
+    void subscribeRefusedWith413IsNotAMember()
+    {
+        Mtw::Config config = serverConfig();
+        config.transport.websocket.maxQueueSize = QueueLimit;
+        config.transport.websocket.maxMessageSize = 1000 * 1000;
+        Mtw::ChannelConfig big = channel(u"big"_s);
+        big.historyBytes = 64 * 1024 * 1024;
+        config.channels.append(big);
+        QVERIFY(startServer(config));
+        MtwClient publisher, client;
+        QVERIFY(publisher.open(url()));
+        QVERIFY(publishMany(publisher, u"big"_s, 30, 100 * 1000, u"b"_s));
+        QVERIFY(client.open(url()));
+        const auto refused = client.call(
+            u"subscribe"_s,
+            u"s"_s,
+            {{u"channel"_s, u"big"_s}, {u"metadata"_s, QJsonObject{{u"history"_s, 50}}}});
+        QVERIFY(refused);
+        QCOMPARE(errorCode(refused->json), 413);
+        const auto published =
+            publisher.call(u"publish"_s,
+                           u"after"_s,
+                           {{u"channel"_s, u"big"_s}, {u"payload"_s, textPayload(u"x"_s)}});
+        QVERIFY(published);
+        QCOMPARE(dataOf(published->json).toObject().value(u"recipients"_s).toInt(), 0);
+        const auto presence = client.call(
+            u"request"_s,
+            u"who"_s,
+            {{u"channel"_s, u"big"_s}, {u"metadata"_s, QJsonObject{{u"action"_s, u"presence"_s}}}});
+        QVERIFY(presence);
+        QCOMPARE(dataOf(presence->json).toObject().value(u"members"_s).toArray().size(), 0);
+        // A subscribe without the large replay works.
+        const auto plain = client.call(u"subscribe"_s, u"s2"_s, {{u"channel"_s, u"big"_s}});
+        QVERIFY(plain);
+        QCOMPARE(typeOf(plain->json), u"response"_s);
+    }
+
+    // Empty channels waiting out their quiet period cannot lock newcomers out of
+    // server.max_channels: at the bound they are reclaimed first.
+    void emptyChannelsDoNotExhaustMaxChannels()
+    {
+        Mtw::Config config = serverConfig();
+        config.server.maxChannels = 10;
+        QVERIFY(startServer(config)); // history_ttl 300 s: nothing expires during the test
+        MtwClient squatter, newcomer;
+        QVERIFY(squatter.open(url()));
+        QVERIFY(newcomer.open(url()));
+        for (int i = 0; i < 10; ++i) {
+            QVERIFY(
+                squatter.call(u"subscribe"_s, u"s%1"_s.arg(i), {{u"channel"_s, u"sq%1"_s.arg(i)}}));
+            QVERIFY(squatter.call(u"unsubscribe"_s,
+                                  u"u%1"_s.arg(i),
+                                  {{u"channel"_s, u"sq%1"_s.arg(i)}}));
+        }
+        const auto reply = newcomer.call(u"subscribe"_s, u"n"_s, {{u"channel"_s, u"fresh"_s}});
+        QVERIFY(reply);
+        QCOMPARE(typeOf(reply->json), u"response"_s);
+    }
+
     // 3. Floods from a client that never reads: what the server answers by itself (WebSocket
     // Pongs from QWebSocket, MTW 0x04 pongs, JSON pongs) counts against max_queue_size, so the
     // flooder is dropped as a slow consumer. rate_limit = 0: the queue bound is what holds.

@@ -174,6 +174,10 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
         const ChannelSettings settings = m_resolver.resolve(channel);
         if (settings.auth && !authenticated)
             return requiresAuth(channel);
+        // At the bound, channels that only wait out their quiet period go first: empty ones
+        // cannot be used to lock newcomers out.
+        if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels)
+            reclaim(ReclaimMode::EvenIfRecent);
         Channel fresh = makeChannel(settings);
         bool created = false;
         {
@@ -245,8 +249,9 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
     out.workerMask = ch.workerMask;
     if (out.wasMember && ch.members.isEmpty())
         ch.lastActivity = now();
-    // The last member of a channel with nothing to replay: it goes now, not at the next sweep.
-    if (out.wasMember && isReclaimable(ch, now(), evicted)) {
+    // The last member of a channel with nothing to replay and history_ttl = 0: it goes now, not
+    // at the next sweep.
+    if (out.wasMember && isReclaimable(ch, now(), evicted, ReclaimMode::Quiet)) {
         removed.emplace(std::move(ch));
         shard.channels.erase(it);
         m_channelCount.fetch_sub(1, std::memory_order_relaxed);
@@ -257,7 +262,10 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
 
 // Unconfigured, no members, nothing left to replay, and quiet for history_ttl: a client that
 // publishes just after the last member left still finds the channel.
-bool ChannelRegistry::isReclaimable(Channel &channel, qint64 t, HistoryRing::Evicted &evicted) const
+bool ChannelRegistry::isReclaimable(Channel &channel,
+                                    qint64 t,
+                                    HistoryRing::Evicted &evicted,
+                                    ReclaimMode mode) const
 {
     if (channel.configured || !channel.members.isEmpty())
         return false;
@@ -265,10 +273,10 @@ bool ChannelRegistry::isReclaimable(Channel &channel, qint64 t, HistoryRing::Evi
     if (channel.history.size() > 0)
         return false;
     const qint64 ttl = qint64(channel.settings.historyTtl) * 1000;
-    return ttl == 0 || t - channel.lastActivity >= ttl;
+    return mode == ReclaimMode::EvenIfRecent || ttl == 0 || t - channel.lastActivity >= ttl;
 }
 
-int ChannelRegistry::reclaim()
+int ChannelRegistry::reclaim(ReclaimMode mode)
 {
     int reclaimed = 0;
     const qint64 t = now();
@@ -278,7 +286,7 @@ int ChannelRegistry::reclaim()
         QList<Channel> removed; // destroyed after the lock
         QMutexLocker locker(&shard.mutex);
         for (auto it = shard.channels.begin(); it != shard.channels.end();) {
-            if (isReclaimable(*it, t, evicted)) {
+            if (isReclaimable(*it, t, evicted, mode)) {
                 removed.append(std::move(*it));
                 it = shard.channels.erase(it);
                 ++reclaimed;

@@ -120,8 +120,12 @@ public:
     // Up to `limit` channels named after `after` (empty: from the start), sorted by name; auth
     // channels only when `authenticated`.
     ChannelPage channelPage(const QString &after, int limit, bool authenticated) const;
+    enum class ReclaimMode {
+        Quiet,        // and that have been quiet for their history_ttl
+        EvenIfRecent, // at server.max_channels: every empty one
+    };
     // Removes unconfigured channels without members whose history has expired. Returns how many.
-    int reclaim();
+    int reclaim(ReclaimMode mode = ReclaimMode::Quiet);
     int channelCount() const;
     std::optional<ChannelSettings> settings(const QString &channel) const;
     bool isMember(const QString &channel, quint64 connKey) const;
@@ -138,7 +142,10 @@ private:
                           int historyLimit,
                           SubscribeOutcome &out) const;
     Channel makeChannel(const ChannelSettings &settings) const;
-    bool isReclaimable(Channel &channel, qint64 t, HistoryRing::Evicted &evicted) const;
+    bool isReclaimable(Channel &channel,
+                       qint64 t,
+                       HistoryRing::Evicted &evicted,
+                       ReclaimMode mode) const;
     qint64 now() const { return m_clock.elapsed(); }
 
     ChannelSettingsResolver m_resolver;

@@ -284,14 +284,22 @@ void Worker::handleSubscribe(Connection &connection, const Message &message)
         send(connection, Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
     }
+    QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
+    if (history)
+        data.insert(u"history"_s, historyJson(outcome->history));
+    const QByteArray reply = encodeMessage(replyTo(message, data));
+    if (!replyFits(reply)) {
+        // The client hears only the error, so it is not subscribed either.
+        if (!outcome->alreadyMember)
+            m_context->registry.unsubscribe(message.channel, connection.key);
+        send(connection, replyTooLarge(reply.size(), message.id));
+        return;
+    }
     if (!outcome->alreadyMember) {
         m_members[message.channel].insert(&connection);
         connection.channels.append(message.channel);
     }
-    QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
-    if (history)
-        data.insert(u"history"_s, historyJson(outcome->history));
-    send(connection, replyTo(message, data));
+    sendEncoded(connection, reply);
     if (outcome->presence && !outcome->alreadyMember)
         announcePresence(connection,
                          message.channel,

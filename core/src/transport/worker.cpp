@@ -763,19 +763,29 @@ void Worker::send(Connection &connection, const Message &message)
     const QByteArray json = encodeMessage(message);
     // A reply that could never fit in the queue (a large history) is an error for the client,
     // not a reason to drop it; the error names the limit.
-    const WebSocketConfig &ws = m_context->config.transport.websocket;
-    const qint64 limit = std::max(ws.maxQueueSize, ws.maxMessageSize);
-    if (json.size() + MaxFrameOverhead > limit && message.type != MessageType::Error) {
-        sendEncoded(connection,
-                    encodeMessage(Message::error(
-                        413,
-                        u"reply of %1 bytes exceeds the %2 bytes one reply may take "
-                        "(transport.websocket.max_queue_size); ask for less"_s.arg(json.size())
-                            .arg(limit),
-                        message.refId)));
+    if (message.type != MessageType::Error && !replyFits(json)) {
+        sendEncoded(connection, encodeMessage(replyTooLarge(json.size(), message.refId)));
         return;
     }
     sendEncoded(connection, json);
+}
+
+// One reply may take the larger of the queue limit and the message size limit.
+bool Worker::replyFits(const QByteArray &json) const
+{
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    return json.size() + MaxFrameOverhead <= std::max(ws.maxQueueSize, ws.maxMessageSize);
+}
+
+Message Worker::replyTooLarge(qsizetype size, const QString &refId) const
+{
+    const WebSocketConfig &ws = m_context->config.transport.websocket;
+    return Message::error(413,
+                          u"reply of %1 bytes exceeds the %2 bytes one reply may take (the larger "
+                          "of transport.websocket.max_queue_size and max_message_size); ask for "
+                          "less"_s.arg(size)
+                              .arg(std::max(ws.maxQueueSize, ws.maxMessageSize)),
+                          refId);
 }
 
 void Worker::sendEncoded(Connection &connection, const QByteArray &json)
@@ -803,6 +813,11 @@ bool Worker::writeFrame(Connection &connection, const QByteArray &frame)
 // over its limit (one check per write, in one place), and the client is dropped at once.
 qint64 Worker::queueFrame(Connection &connection, const QByteArray &frame)
 {
+    // Bytes written in this event-loop pass wait in Qt's buffer until the loop runs: a client
+    // that reads promptly but asked for several large replies at once would look slow. Hand
+    // what waits to the kernel first; only what the kernel will not take counts as queued.
+    if (Q_UNLIKELY(!connection.tcp->hasRoomFor(frame.size())))
+        connection.tcp->flush();
     const qint64 written = connection.tcp->write(frame);
     if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
         dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());

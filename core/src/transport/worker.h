@@ -113,6 +113,8 @@ private:
     void send(Connection &connection, const Message &message);
     void sendEncoded(Connection &connection, const QByteArray &json);
     bool writeFrame(Connection &connection, const QByteArray &frame);
+    bool replyFits(const QByteArray &json) const;
+    Message replyTooLarge(qsizetype size, const QString &refId) const;
     qint64 queueFrame(Connection &connection, const QByteArray &frame); // -1: not queued
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     void closeConnection(Connection &connection,
