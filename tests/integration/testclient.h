@@ -120,7 +120,8 @@ public:
 };
 
 // Sends a raw HTTP request over a plain TCP socket and returns the whole response.
-inline QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs = 5000)
+inline QByteArray
+rawHttp(quint16 port, const QByteArray &request, int timeoutMs = 5000, bool headOnly = false)
 {
     QTcpSocket socket;
     socket.connectToHost(QHostAddress::LocalHost, port);
@@ -131,7 +132,8 @@ inline QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs
     (void)QTest::qWaitFor(
         [&] {
             response += socket.readAll();
-            return socket.state() == QAbstractSocket::UnconnectedState;
+            return (headOnly && response.contains("\r\n\r\n"))
+                || socket.state() == QAbstractSocket::UnconnectedState;
         },
         timeoutMs);
     response += socket.readAll();
@@ -141,20 +143,7 @@ inline QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs
 // Like rawHttp, but returns as soon as the response head is in (a 101 keeps the socket open).
 inline QByteArray rawHttpHead(quint16 port, const QByteArray &request, int timeoutMs = 5000)
 {
-    QTcpSocket socket;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(timeoutMs))
-        return {};
-    socket.write(request);
-    QByteArray response;
-    (void)QTest::qWaitFor(
-        [&] {
-            response += socket.readAll();
-            return response.contains("\r\n\r\n")
-                || socket.state() == QAbstractSocket::UnconnectedState;
-        },
-        timeoutMs);
-    return response;
+    return rawHttp(port, request, timeoutMs, true);
 }
 
 // A client frame (FIN, opcode text, masked with a zero key) carrying `payload`.
