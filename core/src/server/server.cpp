@@ -5,6 +5,7 @@
 #include "transport/acceptor.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/tsanannotations.h"
 #include "transport/worker.h"
 
 #include <mtw/server.h>
@@ -238,8 +239,10 @@ void ServerPrivate::stopWorkers()
         worker->haltFanOut();
     for (QThread *thread : std::as_const(threads))
         thread->quit();
-    for (QThread *thread : std::as_const(threads))
+    for (QThread *thread : std::as_const(threads)) {
         thread->wait();
+        Internal::Tsan::acquire(thread); // see ~EpollEventDispatcher
+    }
     context->workers.clear(); // each deleted itself in its thread as the thread finished
     qDeleteAll(threads);
     threads.clear();

@@ -2,6 +2,7 @@
 #include "transport/epolldispatcher.h"
 
 #include "transport/logging.h"
+#include "transport/tsanannotations.h"
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
@@ -76,6 +77,10 @@ EpollEventDispatcher::EpollEventDispatcher(QObject *parent)
 
 EpollEventDispatcher::~EpollEventDispatcher()
 {
+    // QThreadPrivate::finish() deletes the dispatcher after the thread's last events (deferred
+    // deletes included): what the thread did is ordered before QThread::wait() returns, through
+    // Qt's own QThread mutex. ServerPrivate::stopWorkers() acquires this after wait().
+    Tsan::release(thread());
     ::close(m_wakeFd);
     ::close(m_epollFd);
 }
@@ -83,6 +88,9 @@ EpollEventDispatcher::~EpollEventDispatcher()
 bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
     m_interrupted.store(false, std::memory_order_relaxed);
+    // Qt takes the posted events off this thread's queue under a QMutex of its own that TSan
+    // cannot see; the poster's wakeUp() released what it did before posting.
+    Tsan::acquire(&m_wakeUpPending);
     QCoreApplication::sendPostedEvents(nullptr, 0);
     if (m_interrupted.load(std::memory_order_acquire))
         return false;
@@ -154,6 +162,7 @@ bool EpollEventDispatcher::consumeWakeUp()
 void EpollEventDispatcher::wakeUp()
 {
     // Any thread (QCoreApplication::postEvent calls this for every posted event).
+    Tsan::release(&m_wakeUpPending); // see processEvents()
     if (!m_wakeUpPending.exchange(true, std::memory_order_acq_rel))
         eventfd_write(m_wakeFd, 1);
 }
