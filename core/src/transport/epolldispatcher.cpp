@@ -213,7 +213,17 @@ void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
     if (slot != notifier)
         return;
     slot = nullptr; // from now on dispatchSocketEvent() cannot reach it, even in this batch
-    markDirty(fd, it->second);
+    FdEntry &entry = it->second;
+    if (!entry.notifiers[0] && !entry.notifiers[1] && !entry.notifiers[2]) {
+        // The last notifier goes: Qt closes the descriptor right after this, and another thread
+        // may get the same number from accept() at once. Deregister it now, while it is still
+        // ours, rather than in syncEpoll() on a number that may no longer be.
+        if (entry.kernelEvents)
+            epoll_ctl(m_epollFd, EPOLL_CTL_DEL, fd, nullptr);
+        m_fds.erase(it); // a stale m_dirtyFds entry is skipped by syncEpoll()
+        return;
+    }
+    markDirty(fd, entry);
 }
 
 void EpollEventDispatcher::markDirty(int fd, FdEntry &entry)
