@@ -3,6 +3,7 @@
 // live in the worker thread; results come back through runIn() (a blocking queued call, which
 // itself exercises posted events and cross-thread wake-ups) or atomics polled with QTRY_.
 #include "transport/epolldispatcher.h"
+#include "transport/tsanannotations.h"
 
 #include <QAbstractEventDispatcher>
 #include <QSocketNotifier>
@@ -26,6 +27,7 @@
 #include <vector>
 
 using Mtw::Internal::EpollEventDispatcher;
+namespace Tsan = Mtw::Internal::Tsan;
 using namespace std::chrono_literals;
 using namespace Qt::StringLiterals;
 
@@ -133,7 +135,16 @@ private Q_SLOTS:
 private:
     void runIn(const std::function<void()> &function)
     {
-        QMetaObject::invokeMethod(m_context, function, Qt::BlockingQueuedConnection);
+        // The caller wakes up through a QSemaphore inside libQt6Core that ThreadSanitizer cannot
+        // see: tell it that what `function` did comes before what follows here.
+        QMetaObject::invokeMethod(
+            m_context,
+            [&function, this] {
+                function();
+                Tsan::release(m_context);
+            },
+            Qt::BlockingQueuedConnection);
+        Tsan::acquire(m_context);
     }
 
     QThread *m_thread = nullptr;
