@@ -39,4 +39,30 @@ inline void acquire([[maybe_unused]] const void *key)
 #endif
 }
 
+// A value captured by a queued call. Qt deletes the call's functor in whichever thread drops
+// the last reference to it (a reference count inside libQt6Core): the receiver's after the
+// call, or the caller's when the receiver was done first. In the second case the caller frees
+// what the value shares (a QByteArray's data, say) after the receiver read it, with nothing
+// TSan can see in between. The receiver calls done() after its last use; the destructor, in
+// whichever thread, acquires before the value goes. Just the value without TSan.
+template<typename T>
+class HandedOver
+{
+public:
+    explicit HandedOver(T value)
+        : m_value(std::move(value))
+    { }
+    HandedOver(const HandedOver &) = default;
+    HandedOver(HandedOver &&) = default;
+    HandedOver &operator=(const HandedOver &) = default;
+    HandedOver &operator=(HandedOver &&) = default;
+    ~HandedOver() { acquire(this); }
+
+    const T &operator*() const { return m_value; }
+    void done() const { release(this); }
+
+private:
+    T m_value;
+};
+
 } // namespace Mtw::Internal::Tsan
