@@ -149,6 +149,7 @@ private:
 
     QThread *m_thread = nullptr;
     QObject *m_context = nullptr; // lives in m_thread
+    std::atomic<bool> m_waiting{false};
 };
 
 void TestEpollDispatcher::initTestCase()
@@ -164,12 +165,25 @@ void TestEpollDispatcher::initTestCase()
 void TestEpollDispatcher::init()
 {
     m_thread = new QThread;
-    m_thread->setEventDispatcher(new EpollEventDispatcher);
+    auto *dispatcher = new EpollEventDispatcher;
+    m_thread->setEventDispatcher(dispatcher);
     m_context = new QObject;
     m_context->moveToThread(m_thread);
     // As in the server: deferred deletes still run in the thread after its loop has stopped.
     QObject::connect(m_thread, &QThread::finished, m_context, &QObject::deleteLater);
+    // Each test starts with the worker waiting. While it starts up it may take a posted event
+    // in the instant before the poster's wakeUp(), an order ThreadSanitizer cannot see
+    // (cmake/tsan.supp); once it waits, only that wakeUp() ends the wait.
+    m_waiting = false;
+    const QMetaObject::Connection waiting = QObject::connect(
+        dispatcher,
+        &QAbstractEventDispatcher::aboutToBlock,
+        dispatcher,
+        [this] { m_waiting = true; },
+        Qt::DirectConnection);
     m_thread->start();
+    QTRY_VERIFY(m_waiting.load());
+    QObject::disconnect(waiting);
 }
 
 void TestEpollDispatcher::cleanup()
