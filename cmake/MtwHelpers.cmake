@@ -20,6 +20,11 @@ if(MTW_ASAN)
         -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(mtw_compile_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(MTW_TSAN)
+    # Qt itself is not instrumented; cmake/tsan.supp names the races inside Qt we cannot fix.
+    target_compile_options(mtw_compile_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(mtw_compile_options INTERFACE -fsanitize=thread)
+endif()
 
 # mtw_add_test(<name> SOURCES <files...> [LIBS <targets...>] [ENV <VAR=value...>])
 # A Qt Test executable registered with CTest. Tests run on the offscreen platform

@@ -143,7 +143,7 @@ void tst_Resilience::resetStormLeaksNoSlot()
             break;
         }
         if (i % 64 == 0)
-            server.drainLog(); // a full stderr pipe would block the server's logging
+            server.drainLog();
     }
     // The storm did reach the upgrade path (a reset slot may be in release when the next
     // upgrade comes, which then gets a 503).

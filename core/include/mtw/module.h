@@ -10,7 +10,7 @@
 #include <mtw/serverevents.h>
 #include <mtw/services.h>
 
-#include <QReadWriteLock>
+#include <QMutex>
 #include <QVariant>
 #include <QtPlugin>
 
@@ -43,7 +43,10 @@ public:
     QStringList keys() const;
 
 private:
-    mutable QReadWriteLock m_lock;
+    // A QMutex, not a QReadWriteLock: its lock and unlock are inline and visible to
+    // ThreadSanitizer (QReadWriteLock locks inside libQt6Core), and the critical sections are a
+    // few map operations. Same size, so the class layout is unchanged.
+    mutable QMutex m_lock;
     QVariantMap m_values;
 };
 

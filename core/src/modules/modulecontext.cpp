@@ -78,31 +78,31 @@ void ModuleContext::stopFinished()
 
 QVariant SharedState::value(const QString &key, const QVariant &fallback) const
 {
-    QReadLocker lock(&m_lock);
+    QMutexLocker lock(&m_lock);
     return m_values.value(key, fallback);
 }
 
 void SharedState::insert(const QString &key, const QVariant &value)
 {
-    QWriteLocker lock(&m_lock);
+    QMutexLocker lock(&m_lock);
     m_values.insert(key, value);
 }
 
 bool SharedState::remove(const QString &key)
 {
-    QWriteLocker lock(&m_lock);
+    QMutexLocker lock(&m_lock);
     return m_values.remove(key) > 0;
 }
 
 bool SharedState::contains(const QString &key) const
 {
-    QReadLocker lock(&m_lock);
+    QMutexLocker lock(&m_lock);
     return m_values.contains(key);
 }
 
 QStringList SharedState::keys() const
 {
-    QReadLocker lock(&m_lock);
+    QMutexLocker lock(&m_lock);
     return m_values.keys();
 }
 

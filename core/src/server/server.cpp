@@ -5,6 +5,7 @@
 #include "transport/acceptor.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/tsanannotations.h"
 #include "transport/worker.h"
 
 #include <mtw/server.h>
@@ -13,12 +14,12 @@
 #include <QDir>
 #include <QHostInfo>
 #include <QRandomGenerator>
-#include <QReadWriteLock>
 #include <QThread>
 #include <QTimer>
 
 #include <latch>
 #include <memory>
+#include <shared_mutex>
 
 #ifdef Q_OS_LINUX
 #  include "transport/epolldispatcher.h"
@@ -73,7 +74,9 @@ public:
     void onWorkerDrained();
     void updateReadiness();
     // Workers are reachable through the handle only while this holds (see handleLock).
-    bool handleOpen() const { return context && handleAccepts; }
+    // handleAccepts first: context is created and reset outside handleLock, but only while
+    // handleAccepts is false.
+    bool handleOpen() const { return handleAccepts && context; }
     QStringList pluginSearchPaths() const;
 
     bool sendTo(const QString &connId, const Message &message) override;
@@ -99,7 +102,9 @@ public:
     // ServerHandle may be called from any thread (modules' own threads included). Its calls hold
     // this for reading while they use the workers; the server takes it for writing to close the
     // handle (handleAccepts, handlePublishes) before the workers go, never while waiting.
-    mutable QReadWriteLock handleLock;
+    // A std::shared_mutex (pthread_rwlock) rather than QReadWriteLock, whose locking happens
+    // inside libQt6Core where ThreadSanitizer cannot see it.
+    mutable std::shared_mutex handleLock;
     bool handleAccepts = false;
     bool handlePublishes = false; // false once shutdown began: nothing more is acknowledged
 };
@@ -229,7 +234,7 @@ void ServerPrivate::onWorkerDrained()
 void ServerPrivate::stopWorkers()
 {
     {
-        QWriteLocker locker(&handleLock); // from here no handle call reaches a worker
+        std::unique_lock locker(handleLock); // from here no handle call reaches a worker
         handleAccepts = false;
         handlePublishes = false;
     }
@@ -249,8 +254,10 @@ void ServerPrivate::stopWorkers()
     // startWorkers() before their workers are deleted.
     for (QThread *thread : std::as_const(threads))
         thread->quit();
-    for (QThread *thread : std::as_const(threads))
+    for (QThread *thread : std::as_const(threads)) {
         thread->wait();
+        Internal::Tsan::acquire(thread); // see ~EpollEventDispatcher
+    }
     context->workers.clear(); // each deleted itself in its thread as the thread finished
     qDeleteAll(threads);
     threads.clear();
@@ -260,7 +267,7 @@ void ServerPrivate::stopWorkers()
 
 bool ServerPrivate::sendTo(const QString &connId, const Message &message)
 {
-    QReadLocker locker(&handleLock);
+    std::shared_lock locker(handleLock);
     if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
@@ -272,7 +279,7 @@ bool ServerPrivate::sendTo(const QString &connId, const Message &message)
 
 Result<int> ServerPrivate::publish(const QString &channel, const Message &message)
 {
-    QReadLocker locker(&handleLock);
+    std::shared_lock locker(handleLock);
     if (!handleOpen())
         return fail(503, u"the server is not running"_s);
     if (!handlePublishes)
@@ -295,7 +302,7 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
 {
-    QReadLocker locker(&handleLock);
+    std::shared_lock locker(handleLock);
     if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
@@ -403,7 +410,7 @@ Result<void> Server::start()
     d->startWorkers(workers);
     d->state = Internal::ServerPrivate::State::Running;
     {
-        QWriteLocker locker(&d->handleLock);
+        std::unique_lock locker(d->handleLock);
         d->handleAccepts = true;
         d->handlePublishes = true;
     }
@@ -435,7 +442,7 @@ void Server::shutdown()
     d->updateReadiness();
     {
         // Modules and the admin API publish through the handle: refused from now on.
-        QWriteLocker locker(&d->handleLock);
+        std::unique_lock locker(d->handleLock);
         d->handlePublishes = false;
     }
     Q_EMIT d->events->aboutToShutdown();

@@ -2,6 +2,7 @@
 #include "transport/epolldispatcher.h"
 
 #include "transport/logging.h"
+#include "transport/tsanannotations.h"
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
@@ -48,6 +49,17 @@ qint64 msUntil(steady_clock::time_point due, steady_clock::time_point now)
     return duration_cast<milliseconds>(due - now + milliseconds(1) - nanoseconds(1)).count();
 }
 
+#ifdef MTW_TSAN_ANNOTATIONS
+// QCoreApplication::notifyInternal2() runs this before every event it sends, posted ones
+// included. sendPostedEvents() also delivers events posted while it runs, after the acquire
+// in processEvents(); acquiring again before each event covers those (see wakeUp()).
+bool acquirePostedEventsBeforeDelivery(void ** /*receiver, event, result*/)
+{
+    Tsan::acquire(QAbstractEventDispatcher::instance());
+    return false; // not consumed: deliver as usual
+}
+#endif
+
 bool calledFromOwnThread(const QObject *dispatcher, const char *function)
 {
     if (Q_LIKELY(dispatcher->thread() == QThread::currentThread()))
@@ -72,10 +84,19 @@ EpollEventDispatcher::EpollEventDispatcher(QObject *parent)
     if (m_epollFd < 0 || m_wakeFd < 0 || epoll_ctl(m_epollFd, EPOLL_CTL_ADD, m_wakeFd, &event) != 0)
         qFatal("EpollEventDispatcher: cannot create epoll/eventfd descriptors: %s",
                strerror(errno));
+#ifdef MTW_TSAN_ANNOTATIONS
+    [[maybe_unused]] static const bool hooked =
+        QInternal::registerCallback(QInternal::EventNotifyCallback,
+                                    acquirePostedEventsBeforeDelivery);
+#endif
 }
 
 EpollEventDispatcher::~EpollEventDispatcher()
 {
+    // QThreadPrivate::finish() deletes the dispatcher after the thread's last events (deferred
+    // deletes included): what the thread did is ordered before QThread::wait() returns, through
+    // Qt's own QThread mutex. ServerPrivate::stopWorkers() acquires this after wait().
+    Tsan::release(thread());
     ::close(m_wakeFd);
     ::close(m_epollFd);
 }
@@ -83,6 +104,9 @@ EpollEventDispatcher::~EpollEventDispatcher()
 bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
     m_interrupted.store(false, std::memory_order_relaxed);
+    // Qt takes the posted events off this thread's queue under a QMutex of its own that TSan
+    // cannot see; the poster's wakeUp() released what it did before posting.
+    Tsan::acquire(this);
     QCoreApplication::sendPostedEvents(nullptr, 0);
     if (m_interrupted.load(std::memory_order_acquire))
         return false;
@@ -154,6 +178,10 @@ bool EpollEventDispatcher::consumeWakeUp()
 void EpollEventDispatcher::wakeUp()
 {
     // Any thread (QCoreApplication::postEvent calls this for every posted event).
+    // Right after the event is appended, so this covers what the poster did before posting
+    // (see processEvents()); a receiver already in sendPostedEvents() may still deliver it in
+    // the instant before this, which cmake/tsan.supp allows for.
+    Tsan::release(this);
     if (!m_wakeUpPending.exchange(true, std::memory_order_acq_rel))
         eventfd_write(m_wakeFd, 1);
 }
@@ -204,7 +232,17 @@ void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
     if (slot != notifier)
         return;
     slot = nullptr; // from now on dispatchSocketEvent() cannot reach it, even in this batch
-    markDirty(fd, it->second);
+    FdEntry &entry = it->second;
+    if (!entry.notifiers[0] && !entry.notifiers[1] && !entry.notifiers[2]) {
+        // The last notifier goes: Qt closes the descriptor right after this, and another thread
+        // may get the same number from accept() at once. Deregister it now, while it is still
+        // ours, rather than in syncEpoll() on a number that may no longer be.
+        if (entry.kernelEvents)
+            epoll_ctl(m_epollFd, EPOLL_CTL_DEL, fd, nullptr);
+        m_fds.erase(it); // a stale m_dirtyFds entry is skipped by syncEpoll()
+        return;
+    }
+    markDirty(fd, entry);
 }
 
 void EpollEventDispatcher::markDirty(int fd, FdEntry &entry)

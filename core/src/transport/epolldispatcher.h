@@ -19,7 +19,8 @@ namespace Mtw::Internal {
 // socket notifier and calls ppoll on each loop iteration, O(connections) per wake-up; with
 // thousands of sockets per worker that is most of the CPU. Here each notifier change is one
 // epoll_ctl (applied lazily, just before waiting, so enable/disable pairs in one iteration cost
-// nothing) and each wake-up costs O(ready sockets).
+// nothing; only a descriptor's last notifier going is applied at once, before Qt closes it) and
+// each wake-up costs O(ready sockets).
 //
 // Semantics follow QEventDispatcherUNIX: level-triggered notifiers activated with
 // QEvent::SockAct, QTimerEvent for timers (Coarse handled as Precise, VeryCoarse rounded to

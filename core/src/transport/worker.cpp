@@ -9,6 +9,7 @@
 #include "transport/httprequest.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/tsanannotations.h"
 
 #include <mtw/frame.h>
 #include <mtw/ulid.h>
@@ -105,7 +106,10 @@ void Worker::postDelivery(const Delivery &delivery)
 {
     QMetaObject::invokeMethod(
         this,
-        [this, delivery] { deliver(delivery); },
+        [this, delivery = Tsan::HandedOver<Delivery>(delivery)] {
+            deliver(*delivery);
+            delivery.done(); // see Tsan::HandedOver
+        },
         Qt::QueuedConnection);
 }
 

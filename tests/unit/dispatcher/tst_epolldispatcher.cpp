@@ -3,6 +3,7 @@
 // live in the worker thread; results come back through runIn() (a blocking queued call, which
 // itself exercises posted events and cross-thread wake-ups) or atomics polled with QTRY_.
 #include "transport/epolldispatcher.h"
+#include "transport/tsanannotations.h"
 
 #include <QAbstractEventDispatcher>
 #include <QSocketNotifier>
@@ -26,6 +27,7 @@
 #include <vector>
 
 using Mtw::Internal::EpollEventDispatcher;
+namespace Tsan = Mtw::Internal::Tsan;
 using namespace std::chrono_literals;
 using namespace Qt::StringLiterals;
 
@@ -133,11 +135,21 @@ private Q_SLOTS:
 private:
     void runIn(const std::function<void()> &function)
     {
-        QMetaObject::invokeMethod(m_context, function, Qt::BlockingQueuedConnection);
+        // The caller wakes up through a QSemaphore inside libQt6Core that ThreadSanitizer cannot
+        // see: tell it that what `function` did comes before what follows here.
+        QMetaObject::invokeMethod(
+            m_context,
+            [&function, this] {
+                function();
+                Tsan::release(m_context);
+            },
+            Qt::BlockingQueuedConnection);
+        Tsan::acquire(m_context);
     }
 
     QThread *m_thread = nullptr;
     QObject *m_context = nullptr; // lives in m_thread
+    std::atomic<bool> m_waiting{false};
 };
 
 void TestEpollDispatcher::initTestCase()
@@ -153,12 +165,25 @@ void TestEpollDispatcher::initTestCase()
 void TestEpollDispatcher::init()
 {
     m_thread = new QThread;
-    m_thread->setEventDispatcher(new EpollEventDispatcher);
+    auto *dispatcher = new EpollEventDispatcher;
+    m_thread->setEventDispatcher(dispatcher);
     m_context = new QObject;
     m_context->moveToThread(m_thread);
     // As in the server: deferred deletes still run in the thread after its loop has stopped.
     QObject::connect(m_thread, &QThread::finished, m_context, &QObject::deleteLater);
+    // Each test starts with the worker waiting. While it starts up it may take a posted event
+    // in the instant before the poster's wakeUp(), an order ThreadSanitizer cannot see
+    // (cmake/tsan.supp); once it waits, only that wakeUp() ends the wait.
+    m_waiting = false;
+    const QMetaObject::Connection waiting = QObject::connect(
+        dispatcher,
+        &QAbstractEventDispatcher::aboutToBlock,
+        dispatcher,
+        [this] { m_waiting = true; },
+        Qt::DirectConnection);
     m_thread->start();
+    QTRY_VERIFY(m_waiting.load());
+    QObject::disconnect(waiting);
 }
 
 void TestEpollDispatcher::cleanup()
