@@ -16,9 +16,12 @@
 
 namespace Mtw {
 
+class Server;
 namespace Internal {
 class ServerPrivate;
-}
+struct ServerExtensions;
+MTW_CORE_EXPORT ServerExtensions &serverExtensions(Server &server);
+} // namespace Internal
 
 // The whole server: modules, acceptor, I/O workers, channels. Lives in the thread that creates
 // it (the main thread of mtwserver, a dedicated thread in mtwadmin); its own signals are
@@ -76,6 +79,7 @@ Q_SIGNALS:
     void finished();
 
 private:
+    friend Internal::ServerExtensions &Internal::serverExtensions(Server &server);
     std::unique_ptr<Internal::ServerPrivate> d;
 };
 

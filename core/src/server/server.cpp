@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
 #include "modules/modulehost.h"
+#include "server/serverextensions.h"
 #include "server/signalbridge.h"
 #include "transport/acceptor.h"
+#include "transport/fanout.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/tsanannotations.h"
@@ -107,6 +109,7 @@ public:
     mutable std::shared_mutex handleLock;
     bool handleAccepts = false;
     bool handlePublishes = false; // false once shutdown began: nothing more is acknowledged
+    ServerExtensions extensions;
 };
 
 // At least 128 bits from the system's CSPRNG, printable and URL-safe.
@@ -288,16 +291,7 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
     copy.channel = channel;
     if (!copy.metadata.contains(u"from"_s))
         copy.metadata.insert(u"from"_s, u"server"_s);
-    const QByteArray json = encodeMessage(copy);
-    const auto outcome = context->registry.publish(channel, 0, true, json);
-    if (!outcome)
-        return tl::unexpected(outcome.error());
-    quint64 mask = outcome->workerMask;
-    for (int i = 0; mask != 0; ++i, mask >>= 1) {
-        if (mask & 1)
-            context->workers.at(i)->postDelivery(Delivery{channel, json, 0, outcome->binary});
-    }
-    return outcome->recipients;
+    return publishFromOutside(*context, channel, encodeMessage(copy), PublishOrigin::ThisNode);
 }
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
@@ -368,6 +362,8 @@ Result<void> Server::start()
     d->context = std::make_unique<Internal::ServerContext>(d->config, workers, d->adminToken);
     d->context->events = d->events;
     d->context->services = &d->modules->services();
+    d->context->routes = d->extensions.routes;
+    d->context->broker = d->extensions.broker;
 
     // Modules start before the first client can arrive and may register services until then.
     d->modules->setSearchPaths(d->pluginSearchPaths());
@@ -550,6 +546,11 @@ ServerHandle &Server::handle() const
 QList<ModuleStatus> Server::modules() const
 {
     return d->modules->statuses();
+}
+
+Internal::ServerExtensions &Internal::serverExtensions(Server &server)
+{
+    return server.d->extensions;
 }
 
 QStringList Server::pluginSearchPaths() const

@@ -3,6 +3,7 @@
 
 #include "channels/channelregistry.h"
 #include "transport/admingate.h"
+#include "transport/httproutes.h"
 
 #include <mtw/config.h>
 #include <mtw/serverevents.h>
@@ -19,6 +20,7 @@ class QTcpSocket;
 
 namespace Mtw::Internal {
 
+class Broker;
 class Worker;
 class ServiceDirectory;
 
@@ -105,6 +107,9 @@ public:
     QList<Worker *> workers; // filled before the first connection, read-only afterwards
     const ServiceDirectory *services = nullptr; // module services, as snapshots
     ServerEvents *events = nullptr; // lives in the server's thread; emitted from workers
+    // Set before the workers start, read-only afterwards (Server's internal extensions).
+    HttpRoutes routes;        // extra HTTP endpoints, next to the built-in ones
+    Broker *broker = nullptr; // the other nodes; null on a single node
 
     // Which worker holds a conn_id, so that modules and the admin can reach a connection.
     void addToDirectory(const QString &connId, int worker)

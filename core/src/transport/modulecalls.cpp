@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Where a worker calls into modules: authenticators, message filters, request handlers and
-// ServerEvents. Every call is guarded (an exception is a reject) and timed (a call over the
-// decision budget counts as a reject), so a misbehaving module cannot take a worker down.
+#include "transport/modulecalls.h"
+
 #include "modules/modulehost.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
+#include "transport/outbound.h"
 #include "transport/servercontext.h"
-#include "transport/worker.h"
 
 #include <QElapsedTimer>
 #include <QUrlQuery>
@@ -58,21 +57,24 @@ void reportModuleFailure(ServerEvents *events,
 
 } // namespace
 
-// The module services as of the last registration: one atomic load per call while nothing
-// changes, a fresh immutable snapshot when a module registered or failed meanwhile.
-const Services *Worker::services()
+ModuleCalls::ModuleCalls(ServerContext &context, Outbound &outbound)
+    : m_context(context)
+    , m_outbound(outbound)
+{ }
+
+std::shared_ptr<const Services> ModuleCalls::services()
 {
-    if (!m_context->services)
+    if (!m_context.services)
         return nullptr;
-    const quint64 generation = m_context->services->generation();
+    const quint64 generation = m_context.services->generation();
     if (generation != m_servicesGeneration || !m_services) {
-        m_services = m_context->services->snapshot();
+        m_services = m_context.services->snapshot();
         m_servicesGeneration = generation;
     }
-    return m_services.get();
+    return m_services;
 }
 
-ClientInfo Worker::clientInfo(const Connection &connection) const
+ClientInfo ModuleCalls::clientInfo(const Connection &connection) const
 {
     ClientInfo info;
     info.connId = connection.connId;
@@ -85,13 +87,13 @@ ClientInfo Worker::clientInfo(const Connection &connection) const
     return info;
 }
 
-bool Worker::hasAuthenticators()
+bool ModuleCalls::hasAuthenticators()
 {
-    const Services *current = services();
+    const auto current = services();
     return current && !current->authenticators.isEmpty();
 }
 
-QString Worker::upgradeToken(const Connection &connection) const
+QString ModuleCalls::upgradeToken(const Connection &connection) const
 {
     const QNetworkRequest request = connection.socket->request();
     const QString fromQuery =
@@ -104,7 +106,7 @@ QString Worker::upgradeToken(const Connection &connection) const
     return {};
 }
 
-Result<void> Worker::authenticate(Connection &connection, const QString &token)
+Result<void> ModuleCalls::authenticate(Connection &connection, const QString &token)
 {
     AuthRequest request;
     request.connId = connection.connId;
@@ -118,8 +120,7 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
     // The first authenticator (by priority) that accepts the token wins; when none does, the
     // client sees the first refusal.
     std::optional<Error> refusal;
-    services();
-    const std::shared_ptr<const Services> current = m_services; // stays alive during the calls
+    const auto current = services();
     if (!current)
         return tl::unexpected(Error{401, u"authentication failed"_s});
     for (const auto &ranked : current->authenticators) {
@@ -127,7 +128,7 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
             return ranked.service->authenticate(request);
         });
         if (!outcome) {
-            reportModuleFailure(m_context->events,
+            reportModuleFailure(m_context.events,
                                 connection.connId,
                                 ranked.owner,
                                 "authenticate()");
@@ -145,32 +146,34 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
     return tl::unexpected(refusal.value_or(Error{401, u"authentication failed"_s}));
 }
 
-void Worker::refuseAuthentication(Connection &connection, const Error &error, const QString &refId)
+void ModuleCalls::refuseAuthentication(Connection &connection,
+                                       const Error &error,
+                                       const QString &refId)
 {
     qCInfo(lcTransport).noquote() << "connection" << connection.connId
                                   << "refused: authentication failed:" << error.message;
-    send(connection, Message::error(401, error.message, refId));
-    closeConnection(connection,
-                    QWebSocketProtocol::CloseCode(4001),
-                    u"authentication failed"_s,
-                    DisconnectReason::error(u"authentication failed"_s));
+    m_outbound.send(connection, Message::error(401, error.message, refId));
+    m_outbound.close(connection,
+                     QWebSocketProtocol::CloseCode(4001),
+                     u"authentication failed"_s,
+                     DisconnectReason::error(u"authentication failed"_s));
 }
 
-bool Worker::runFilters(Connection &connection, Message &message)
+bool ModuleCalls::runFilters(Connection &connection, Message &message)
 {
-    const Services *current = services();
-    if (!current || current->filters.isEmpty())
+    const auto keep = services();
+    if (!keep || keep->filters.isEmpty())
         return true;
-    const std::shared_ptr<const Services> keep = m_services;
     const ClientInfo client = clientInfo(connection);
     for (const auto &ranked : keep->filters) {
         const auto decision = decide(ranked.owner, "beforeMessage()", [&] {
             return ranked.service->beforeMessage(client, message);
         });
         if (!decision) {
-            send(connection,
-                 Message::error(500, u"message refused: a server module failed"_s, message.id));
-            reportModuleFailure(m_context->events,
+            m_outbound.send(
+                connection,
+                Message::error(500, u"message refused: a server module failed"_s, message.id));
+            reportModuleFailure(m_context.events,
                                 connection.connId,
                                 ranked.owner,
                                 "beforeMessage()");
@@ -180,23 +183,23 @@ bool Worker::runFilters(Connection &connection, Message &message)
         case FilterDecision::Action::Accept:
             continue;
         case FilterDecision::Action::Reject:
-            send(connection,
-                 Message::error(decision->rejection.code, decision->rejection.message, message.id));
+            m_outbound.send(
+                connection,
+                Message::error(decision->rejection.code, decision->rejection.message, message.id));
             return false;
         case FilterDecision::Action::Handled:
-            send(connection, Message::response(message.id, decision->response));
+            m_outbound.send(connection, Message::response(message.id, decision->response));
             return false;
         }
     }
     return true;
 }
 
-void Worker::runAfterFilters(const Connection &connection, const Message &message)
+void ModuleCalls::runAfterFilters(const Connection &connection, const Message &message)
 {
-    const Services *current = services();
-    if (!current || current->filters.isEmpty())
+    const auto keep = services();
+    if (!keep || keep->filters.isEmpty())
         return;
-    const std::shared_ptr<const Services> keep = m_services;
     const ClientInfo client = clientInfo(connection);
     for (const auto &ranked : keep->filters) {
         decide(ranked.owner, "afterMessage()", [&] {
@@ -206,14 +209,13 @@ void Worker::runAfterFilters(const Connection &connection, const Message &messag
     }
 }
 
-bool Worker::handleModuleRequest(Connection &connection,
-                                 const QString &action,
-                                 const Message &message)
+bool ModuleCalls::handleRequest(Connection &connection,
+                                const QString &action,
+                                const Message &message)
 {
-    const Services *current = services();
-    if (!current)
+    const auto keep = services();
+    if (!keep)
         return false;
-    const std::shared_ptr<const Services> keep = m_services;
     const auto it = keep->requestHandlers.constFind(action);
     if (it == keep->requestHandlers.cend())
         return false;
@@ -221,32 +223,33 @@ bool Worker::handleModuleRequest(Connection &connection,
         return it->service->handleRequest(clientInfo(connection), message);
     });
     if (!outcome) {
-        send(connection,
-             Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
-        reportModuleFailure(m_context->events, connection.connId, it->owner, "handleRequest()");
+        m_outbound.send(
+            connection,
+            Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
+        reportModuleFailure(m_context.events, connection.connId, it->owner, "handleRequest()");
     } else if (!*outcome) {
-        send(connection,
-             Message::error((*outcome).error().code, (*outcome).error().message, message.id));
+        m_outbound.send(
+            connection,
+            Message::error((*outcome).error().code, (*outcome).error().message, message.id));
     } else {
-        send(connection, Message::response(message.id, **outcome));
+        m_outbound.send(connection, Message::response(message.id, **outcome));
     }
     return true;
 }
 
 // MTW 0x02 frames carry opaque bytes (the TypeScript client's publishBinary()). They are not a
 // protocol error: a module may take them; otherwise they are dropped and counted.
-void Worker::handleRawFrame(Connection &connection, const QByteArray &payload)
+void ModuleCalls::handleRawFrame(Connection &connection, const QByteArray &payload)
 {
-    const Services *current = services();
-    if (current && !current->rawFrameHandlers.isEmpty()) {
-        const std::shared_ptr<const Services> keep = m_services;
+    const auto keep = services();
+    if (keep && !keep->rawFrameHandlers.isEmpty()) {
         const ClientInfo client = clientInfo(connection);
         for (const auto &ranked : keep->rawFrameHandlers) {
             const auto taken = decide(ranked.owner, "handleRawFrame()", [&] {
                 return ranked.service->handleRawFrame(client, payload);
             });
             if (!taken)
-                reportModuleFailure(m_context->events,
+                reportModuleFailure(m_context.events,
                                     connection.connId,
                                     ranked.owner,
                                     "handleRawFrame()");
@@ -254,7 +257,7 @@ void Worker::handleRawFrame(Connection &connection, const QByteArray &payload)
                 return;
         }
     }
-    m_context->counters.rawFramesDropped.fetch_add(1, std::memory_order_relaxed);
+    m_context.counters.rawFramesDropped.fetch_add(1, std::memory_order_relaxed);
     qCDebug(lcProtocol).noquote() << "connection" << connection.connId << "sent a raw MTW frame of"
                                   << payload.size() << "bytes that no module handles: dropped";
 }

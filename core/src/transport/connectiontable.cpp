@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+#include "transport/connectiontable.h"
+
+#include "transport/clientsocket.h"
+#include "transport/handlers/handlers.h"
+#include "transport/logging.h"
+#include "transport/modulecalls.h"
+#include "transport/outbound.h"
+#include "transport/protocol.h"
+#include "transport/servercontext.h"
+#include "transport/workerstate.h"
+
+#include <mtw/ulid.h>
+
+#include <QDateTime>
+#include <QWebSocket>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// Grace period for a peer to answer our close frame before the socket is dropped.
+constexpr qint64 CloseGraceMs = 3000;
+constexpr qint64 CloseHardLimitMs = 60000;
+
+} // namespace
+
+ConnectionTable::ConnectionTable(ProtocolContext &parts,
+                                 Protocol &protocol,
+                                 std::atomic<int> &count,
+                                 QObject *parent)
+    : QObject(parent)
+    , m_parts(parts)
+    , m_protocol(protocol)
+    , m_count(count)
+{ }
+
+ConnectionTable::~ConnectionTable()
+{
+    // The worker is finishing in its own thread: the sockets are still ours.
+    for (Connection *connection : std::as_const(m_connections)) {
+        connection->socket->disconnect(this);
+        delete connection->socket;
+        delete connection;
+    }
+}
+
+void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
+{
+    Connection *connection = create(socket, tcp);
+    wire(connection);
+    qCDebug(lcTransport).noquote()
+        << "connection" << connection->connId << "from" << connection->peerAddress.toString()
+        << "on worker" << m_parts.state.index;
+    Q_EMIT opened(connection->connId);
+    greet(m_parts, *connection);
+}
+
+Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
+{
+    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
+    socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
+    socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+
+    auto *connection = new Connection;
+    connection->socket = socket;
+    connection->tcp = tcp;
+    connection->key = m_parts.server.nextConnKey.fetch_add(1, std::memory_order_relaxed);
+    connection->connId = generateUlid();
+    connection->peerAddress =
+        m_parts.server.trustedProxies.clientAddress(tcp->peerAddress(),
+                                                    socket->request().rawHeader("X-Forwarded-For"));
+    connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
+    connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
+    connection->lastSeen = m_parts.state.now();
+    connection->rateRefilledAt = connection->lastSeen;
+    connection->rateTokens = qint64(ws.rateBurst) * 1000;
+    m_connections.insert(connection->key, connection);
+    m_byConnId.insert(connection->connId, connection);
+    m_parts.server.addToDirectory(connection->connId, m_parts.state.index);
+    m_count.fetch_add(1, std::memory_order_relaxed);
+    m_parts.server.counters.connectionsTotal.fetch_add(1, std::memory_order_relaxed);
+    return connection;
+}
+
+void ConnectionTable::wire(Connection *connection)
+{
+    QWebSocket *socket = connection->socket;
+    connect(socket,
+            &QWebSocket::textMessageReceived,
+            this,
+            [this, connection](const QString &text) { m_protocol.onText(*connection, text); });
+    connect(socket,
+            &QWebSocket::binaryMessageReceived,
+            this,
+            [this, connection](const QByteArray &data) { m_protocol.onBinary(*connection, data); });
+    connect(socket, &QWebSocket::pong, this, [this, connection] {
+        connection->lastSeen = m_parts.state.now();
+    });
+    connect(socket, &QWebSocket::disconnected, this, [this, connection] {
+        onDisconnected(connection);
+    });
+    // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
+    connect(connection->tcp,
+            &ClientSocket::queueOverflowed,
+            this,
+            [this, connection](qint64 queued, qint64 refused) {
+                m_parts.out.dropSlowConsumer(*connection, queued, refused);
+            });
+}
+
+void ConnectionTable::onDisconnected(Connection *connection)
+{
+    if (connection->disconnected)
+        return;
+    connection->disconnected = true;
+    // Clean up from the event loop, never from inside a delivery loop or a socket signal.
+    const quint64 key = connection->key;
+    QMetaObject::invokeMethod(
+        this,
+        [this, key] { cleanUp(key); },
+        Qt::QueuedConnection);
+}
+
+DisconnectReason ConnectionTable::reasonFor(const Connection &connection) const
+{
+    if (connection.reason)
+        return *connection.reason;
+    switch (connection.socket->closeCode()) {
+    case QWebSocketProtocol::CloseCodeTooMuchData:
+        return DisconnectReason::error(u"message too large"_s);
+    case QWebSocketProtocol::CloseCodeProtocolError:
+        return DisconnectReason::error(u"WebSocket protocol error"_s);
+    case QWebSocketProtocol::CloseCodeWrongDatatype: // QWebSocket's 1007
+        return DisconnectReason::error(u"invalid UTF-8 in a text message"_s);
+    default:
+        return DisconnectReason::normal();
+    }
+}
+
+void ConnectionTable::cleanUp(quint64 key)
+{
+    Connection *connection = m_connections.take(key);
+    if (!connection)
+        return;
+    m_byConnId.remove(connection->connId);
+    m_parts.server.removeFromDirectory(connection->connId);
+    const QStringList channels = connection->channels;
+    for (const QString &channel : channels)
+        leaveChannel(m_parts, *connection, channel);
+
+    const DisconnectReason reason = reasonFor(*connection);
+    qCInfo(lcTransport).noquote() << "connection" << connection->connId
+                                  << "closed:" << reason.toString();
+    ServerEvents *events = m_parts.server.events;
+    if (connection->announced && events->isListened(&ServerEvents::clientDisconnected))
+        Q_EMIT events->clientDisconnected(m_parts.modules.clientInfo(*connection), reason);
+
+    connection->socket->disconnect(this);
+    connection->socket->deleteLater();
+    const QString connId = connection->connId;
+    delete connection;
+    m_count.fetch_sub(1, std::memory_order_relaxed);
+    m_parts.server.releaseConnection();
+    Q_EMIT closed(connId, reason);
+}
+
+void ConnectionTable::housekeeping()
+{
+    expireTokens();
+    const qint64 t = m_parts.state.now();
+    for (Connection *connection : std::as_const(m_connections)) {
+        // Our close frame went out after any queued output: once that is written (or the
+        // hard limit passes) a peer that does not answer the close is dropped.
+        const qint64 closingFor = t - connection->closingSince;
+        if (connection->closingSince >= 0 && !connection->disconnected
+            && ((closingFor > CloseGraceMs && connection->socket->bytesToWrite() == 0)
+                || closingFor > CloseHardLimitMs)) {
+            connection->socket->abort();
+        }
+    }
+}
+
+void ConnectionTable::expireTokens()
+{
+    const qint64 epochNow = QDateTime::currentMSecsSinceEpoch();
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->tokenExpiresAt <= 0 || connection->tokenExpiresAt > epochNow
+            || connection->disconnected || connection->closingSince >= 0) {
+            continue;
+        }
+        qCInfo(lcTransport).noquote() << "connection" << connection->connId << "of user"
+                                      << connection->userId << "closed: its token expired";
+        m_parts.out.send(*connection, Message::error(401, u"token expired"_s));
+        m_parts.out.close(*connection,
+                          QWebSocketProtocol::CloseCode(4001),
+                          u"token expired"_s,
+                          DisconnectReason::error(u"token expired"_s));
+    }
+}
+
+void ConnectionTable::pingAll()
+{
+    const qint64 t = m_parts.state.now();
+    const qint64 limit =
+        2 * qint64(m_parts.server.config.transport.websocket.pingInterval) * 1000 + 500;
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->disconnected || connection->closingSince >= 0)
+            continue;
+        if (t - connection->lastSeen > limit) {
+            m_parts.out.close(*connection,
+                              QWebSocketProtocol::CloseCodePolicyViolated,
+                              u"ping timeout"_s,
+                              DisconnectReason::timeout());
+            continue;
+        }
+        connection->socket->ping();
+    }
+}
+
+void ConnectionTable::closeAll()
+{
+    for (Connection *connection : std::as_const(m_connections)) {
+        m_parts.out.close(*connection,
+                          QWebSocketProtocol::CloseCodeGoingAway,
+                          u"server shutdown"_s,
+                          DisconnectReason::serverShutdown());
+    }
+}
+
+void ConnectionTable::abortAll()
+{
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (!connection->reason)
+            connection->reason = DisconnectReason::serverShutdown();
+        connection->socket->abort();
+    }
+}
+
+QList<ConnectionSummary> ConnectionTable::collect(bool changedOnly)
+{
+    QList<ConnectionSummary> rows;
+    for (Connection *connection : std::as_const(m_connections)) {
+        const qint64 queue = connection->socket->bytesToWrite();
+        if (changedOnly && connection->reportedIn == connection->messagesIn
+            && connection->reportedOut == connection->messagesOut
+            && connection->reportedQueue == queue) {
+            continue;
+        }
+        if (changedOnly) { // a full listing (a snapshot) leaves the delta baseline alone
+            connection->reportedIn = connection->messagesIn;
+            connection->reportedOut = connection->messagesOut;
+            connection->reportedQueue = queue;
+        }
+        rows.append(ConnectionSummary{connection->connId,
+                                      connection->peerAddress.toString(),
+                                      connection->userId,
+                                      connection->userAgent,
+                                      connection->channels,
+                                      connection->binaryMode,
+                                      queue,
+                                      connection->messagesIn,
+                                      connection->messagesOut,
+                                      connection->connectedAt});
+    }
+    return rows;
+}
+
+} // namespace Mtw::Internal

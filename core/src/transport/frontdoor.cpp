@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include "transport/frontdoor.h"
+
+#include "transport/acceptor.h"
+#include "transport/clientsocket.h"
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+#include "transport/workerstate.h"
+
+namespace Mtw::Internal {
+
+FrontDoor::FrontDoor(ServerContext &context, const WorkerState &state, QObject *parent)
+    : QObject(parent)
+    , m_context(context)
+    , m_state(state)
+{ }
+
+void FrontDoor::accept(qintptr socketDescriptor)
+{
+    auto *socket = new ClientSocket(this);
+    if (!socket->setSocketDescriptor(socketDescriptor)) {
+        qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString()
+                               << "- refused with 503";
+        delete socket;
+        // Qt leaves a descriptor it could not adopt open (it closes it only when making it
+        // non-blocking fails, and the acceptor hands over non-blocking ones): answer, close.
+        refuseDescriptor(
+            socketDescriptor,
+            httpResponse(503, "server cannot take the connection\n", "Retry-After: 1\r\n"));
+        return;
+    }
+    // Until the upgrade only our small HTTP answers are written here.
+    socket->setQueueLimit(m_context.config.transport.websocket.maxQueueSize);
+    if (!admit(socket))
+        return;
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readHead(socket); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+        forget(socket);
+        socket->deleteLater();
+    });
+    if (socket->bytesAvailable() > 0)
+        readHead(socket);
+}
+
+// Not while shutting down, and not more half-sent heads from one address than
+// max_pending_handshakes_per_ip (slowloris). A trusted reverse proxy carries many clients:
+// the per-address guard would lock them out.
+bool FrontDoor::admit(ClientSocket *socket)
+{
+    if (m_state.shuttingDown) {
+        respond(socket, 503, "server is shutting down\n");
+        return false;
+    }
+    const QHostAddress peer = socket->peerAddress();
+    const bool counted = !m_context.trustedProxies.contains(peer);
+    if (counted && !m_context.pendingHandshakes.tryAcquire(peer)) {
+        qCWarning(lcTransport).noquote()
+            << "refused connection from" << peer.toString()
+            << "- too many pending handshakes from this address (max_pending_handshakes_per_ip ="
+            << m_context.config.transport.websocket.maxPendingHandshakesPerIp << ")";
+        respond(socket, 429, "too many pending connections from your address\n");
+        return false;
+    }
+    m_pending.insert(socket, PendingSocket{m_state.now(), peer, counted});
+    return true;
+}
+
+void FrontDoor::readHead(ClientSocket *socket)
+{
+    const QByteArray data = socket->peek(MaxHttpHeadSize + 1);
+    const qsizetype length = httpHeadLength(data);
+    if (length < 0) {
+        if (data.size() > MaxHttpHeadSize)
+            respond(socket, 431, "request head larger than 16 KiB\n");
+        return;
+    }
+    const std::optional<HttpRequestHead> head =
+        parseHttpRequestHead(QByteArrayView(data).first(length));
+    if (!head) {
+        respond(socket, 400, "malformed HTTP request\n");
+        return;
+    }
+    route(socket, *head);
+}
+
+void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head)
+{
+    const HttpRoutes::Entry *entry = m_routes.find(head.path);
+    if (!entry) {
+        respond(socket, 404, "no such endpoint: " + head.path + '\n');
+        return;
+    }
+    if (!entry->methods.contains(head.method)) {
+        const QByteArray allowed = entry->methods.join(", ");
+        respond(socket,
+                405,
+                "method not allowed here; use " + allowed + '\n',
+                "Allow: " + allowed + "\r\n");
+        return;
+    }
+    HttpExchange exchange(*this, socket, head);
+    entry->route(exchange);
+}
+
+void FrontDoor::expireHandshakes()
+{
+    const qint64 limit = qint64(m_context.config.transport.websocket.handshakeTimeout) * 1000;
+    const qint64 t = m_state.now();
+    QList<ClientSocket *> expired;
+    for (auto it = m_pending.cbegin(); it != m_pending.cend(); ++it) {
+        if (t - it->acceptedAt >= limit)
+            expired.append(it.key());
+    }
+    for (ClientSocket *socket : std::as_const(expired)) {
+        qCInfo(lcTransport).noquote()
+            << "handshake timeout for" << socket->peerAddress().toString();
+        forget(socket);
+        socket->disconnect(this);
+        socket->abort();
+        socket->deleteLater();
+    }
+}
+
+void FrontDoor::refuseAll()
+{
+    const QList<ClientSocket *> pending = m_pending.keys();
+    for (ClientSocket *socket : pending)
+        respond(socket, 503, "server is shutting down\n");
+}
+
+void FrontDoor::respond(ClientSocket *socket,
+                        int status,
+                        QByteArrayView body,
+                        QByteArrayView extraHeaders)
+{
+    release(socket);
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+    socket->write(httpResponse(status, body, extraHeaders));
+    socket->disconnectFromHost();
+}
+
+void FrontDoor::release(ClientSocket *socket)
+{
+    forget(socket);
+    socket->disconnect(this);
+}
+
+void FrontDoor::forget(ClientSocket *socket)
+{
+    const auto it = m_pending.constFind(socket);
+    if (it == m_pending.cend())
+        return;
+    if (it->counted)
+        m_context.pendingHandshakes.release(it->peer);
+    m_pending.erase(it);
+}
+
+} // namespace Mtw::Internal

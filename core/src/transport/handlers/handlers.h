@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// The mtw protocol's message handlers (PROTOCOL.md §3), one file per message type. Each runs
+// in the worker thread that owns the connection, after the rate limit and (for subscribe,
+// unsubscribe, publish, request and agent_task) the module filters.
+#pragma once
+
+#include "transport/protocol.h"
+
+#include <QJsonObject>
+
+#include <optional>
+
+namespace Mtw::Internal {
+
+// connect.cpp: the session's first words, connect, ping, disconnect.
+void greet(ProtocolContext &parts, Connection &connection);
+void handleConnect(ProtocolContext &parts, Connection &connection, const Message &message);
+void handlePing(ProtocolContext &parts, Connection &connection, const Message &message);
+void handleDisconnect(ProtocolContext &parts, Connection &connection, const Message &message);
+
+// subscribe.cpp: subscribe, unsubscribe, leaving a channel (also on disconnect), presence.
+void handleSubscribe(ProtocolContext &parts, Connection &connection, const Message &message);
+void handleUnsubscribe(ProtocolContext &parts, Connection &connection, const Message &message);
+void leaveChannel(ProtocolContext &parts, Connection &connection, const QString &channel);
+
+// publish.cpp
+void handlePublish(ProtocolContext &parts, Connection &connection, const Message &message);
+
+// request.cpp: request, its built-in actions (history, presence, channels) and module actions.
+void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message);
+
+// agenttask.cpp
+void handleAgentTask(ProtocolContext &parts, Connection &connection, const Message &message);
+
+// Replies carry ref_id and never `channel` (PROTOCOL.md section 7): the TypeScript client hands
+// any message with a channel to that channel's handlers, so a reply to its fire-and-forget
+// publish would land in the publisher's own handler.
+inline Message replyTo(const Message &request, const QJsonObject &data)
+{
+    return Message::response(request.id, data);
+}
+
+// metadata.<key> as a non-negative integer; nullopt when absent, -1 when present but invalid.
+std::optional<int> metadataCount(const Message &message, const QString &key);
+
+} // namespace Mtw::Internal

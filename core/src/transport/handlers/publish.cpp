@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// publish: the envelope is stamped (who sent it), encoded once, recorded by the registry and
+// fanned out; the sender never receives its own publish and gets {published, recipients}.
+#include "transport/connection.h"
+#include "transport/fanout.h"
+#include "transport/handlers/handlers.h"
+#include "transport/modulecalls.h"
+#include "transport/outbound.h"
+#include "transport/servercontext.h"
+#include "transport/workerstate.h"
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+void handlePublish(ProtocolContext &parts, Connection &connection, const Message &original)
+{
+    if (original.channel.isEmpty()) {
+        parts.out.send(connection, Message::error(400, u"publish needs a channel"_s, original.id));
+        return;
+    }
+    if (parts.state.refusingPublishes) {
+        // Shutting down: what is acknowledged must reach every member, so nothing more is.
+        parts.out.send(connection, Message::error(503, u"server is shutting down"_s, original.id));
+        return;
+    }
+    Message message = original;
+    // The server, not the client, says who sent it.
+    message.metadata.insert(u"from"_s, connection.connId);
+    if (connection.authenticated && !connection.userId.isEmpty())
+        message.metadata.insert(u"user_id"_s, connection.userId);
+    else
+        message.metadata.remove(u"user_id"_s);
+
+    const QString &channel = message.channel;
+    const QByteArray json = encodeMessage(message);
+    const auto outcome =
+        parts.server.registry.publish(channel, connection.key, connection.authenticated, json);
+    if (!outcome) {
+        parts.out.send(connection,
+                       Message::error(outcome.error().code, outcome.error().message, message.id));
+        return;
+    }
+    parts.fanout.publish(Delivery{channel, json, connection.key, outcome->binary},
+                         outcome->workerMask);
+    if (parts.server.events->isListened(&ServerEvents::messagePublished))
+        Q_EMIT parts.server.events->messagePublished(parts.modules.clientInfo(connection),
+                                                     message,
+                                                     outcome->recipients);
+    parts.out.send(connection,
+                   Message::response(message.id,
+                                     QJsonObject{{u"published"_s, channel},
+                                                 {u"recipients"_s, outcome->recipients}}));
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+// request: no metadata.action echoes the payload; the built-in actions (history, presence,
+// channels) are a table here; any other action goes to the module that registered it.
+#include "channels/channeljson.h"
+#include "transport/connection.h"
+#include "transport/handlers/handlers.h"
+#include "transport/modulecalls.h"
+#include "transport/outbound.h"
+#include "transport/servercontext.h"
+
+#include <QJsonArray>
+
+#include <cmath>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// `channels` pages: at most this many names per reply unless metadata.limit asks for fewer.
+constexpr int ChannelsPageDefault = 100;
+constexpr int ChannelsPageMax = 1000;
+
+void historyAction(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    const std::optional<int> limit = metadataCount(message, u"limit"_s);
+    if (limit == -1) {
+        parts.out.send(
+            connection,
+            Message::error(400, u"metadata.limit: expected a non-negative integer"_s, message.id));
+        return;
+    }
+    const auto history = parts.server.registry.history(message.channel, limit.value_or(0));
+    if (!history) {
+        parts.out.send(connection,
+                       Message::error(history.error().code, history.error().message, message.id));
+        return;
+    }
+    parts.out.send(connection,
+                   replyTo(message,
+                           QJsonObject{{u"channel"_s, message.channel},
+                                       {u"messages"_s, historyJson(*history)}}));
+}
+
+void presenceAction(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    const auto members = parts.server.registry.presence(message.channel);
+    if (!members) {
+        parts.out.send(connection,
+                       Message::error(members.error().code, members.error().message, message.id));
+        return;
+    }
+    parts.out.send(connection,
+                   replyTo(message,
+                           QJsonObject{{u"channel"_s, message.channel},
+                                       {u"members"_s, presenceJson(*members)}}));
+}
+
+// A page at a time: names after metadata.after (sorted), at most metadata.limit of them; `next`
+// is there when more follow. Auth channels are listed only to authenticated connections.
+void channelsAction(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    const std::optional<int> limit = metadataCount(message, u"limit"_s);
+    if (limit == -1 || limit == 0) {
+        parts.out.send(
+            connection,
+            Message::error(400, u"metadata.limit: expected a positive integer"_s, message.id));
+        return;
+    }
+    const int pageSize = std::min(limit.value_or(ChannelsPageDefault), ChannelsPageMax);
+    const QString after = message.metadata.value(u"after"_s).toString();
+    const ChannelPage page =
+        parts.server.registry.channelPage(after, pageSize, connection.authenticated);
+    QJsonArray list;
+    for (const ChannelInfo &info : page.channels)
+        list.append(QJsonObject{{u"name"_s, info.name}, {u"members"_s, info.members}});
+    QJsonObject data{{u"channels"_s, list}};
+    if (!page.next.isEmpty())
+        data.insert(u"next"_s, page.next);
+    parts.out.send(connection, replyTo(message, data));
+}
+
+struct RequestAction
+{
+    QLatin1String name;
+    bool needsChannel; // and the connection may read it (auth channels need authentication)
+    MessageHandler run;
+};
+
+// A new built-in action is one more row.
+constexpr RequestAction BuiltinActions[] = {
+    {"history"_L1, true, historyAction},
+    {"presence"_L1, true, presenceAction},
+    {"channels"_L1, false, channelsAction},
+};
+
+// The error for a channel action the connection may not use, if any.
+std::optional<Message> refuseChannelAction(ProtocolContext &parts,
+                                           const Connection &connection,
+                                           const QString &action,
+                                           const Message &message)
+{
+    if (message.channel.isEmpty())
+        return Message::error(400, u"action '%1' needs a channel"_s.arg(action), message.id);
+    const auto settings = parts.server.registry.settings(message.channel);
+    if (settings && settings->auth && !connection.authenticated)
+        return Message::error(401,
+                              u"channel '%1' requires authentication"_s.arg(message.channel),
+                              message.id);
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<int> metadataCount(const Message &message, const QString &key)
+{
+    const auto it = message.metadata.constFind(key);
+    if (it == message.metadata.constEnd())
+        return std::nullopt;
+    const double value = it->toDouble(-1);
+    if (!it->isDouble() || value < 0 || value != std::floor(value) || value > 1e9)
+        return -1;
+    return int(value);
+}
+
+void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    const auto actionValue = message.metadata.constFind(u"action"_s);
+    if (actionValue == message.metadata.constEnd()) {
+        // No action: echo the payload back, whatever its kind.
+        Message echo = Message::create(MessageType::Response, message.payload);
+        echo.refId = message.id;
+        parts.out.send(connection, echo);
+        return;
+    }
+    const QString action = actionValue->toString();
+    for (const RequestAction &builtin : BuiltinActions) {
+        if (action != builtin.name)
+            continue;
+        if (builtin.needsChannel) {
+            if (const auto refusal = refuseChannelAction(parts, connection, action, message)) {
+                parts.out.send(connection, *refusal);
+                return;
+            }
+        }
+        builtin.run(parts, connection, message);
+        return;
+    }
+    if (!parts.modules.handleRequest(connection, action, message))
+        parts.out.send(connection,
+                       Message::error(404, u"unknown action '%1'"_s.arg(action), message.id));
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// subscribe and unsubscribe: the registry decides, the worker's Fanout keeps its local members,
+// presence join/leave notices go to the channel's other members.
+#include "channels/channeljson.h"
+#include "transport/connection.h"
+#include "transport/fanout.h"
+#include "transport/handlers/handlers.h"
+#include "transport/modulecalls.h"
+#include "transport/outbound.h"
+#include "transport/servercontext.h"
+#include "transport/workerstate.h"
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+void announcePresence(ProtocolContext &parts,
+                      const Connection &connection,
+                      const QString &channel,
+                      QLatin1String event,
+                      quint64 workerMask,
+                      bool binary)
+{
+    if (workerMask == 0)
+        return;
+    Message notice = Message::create(MessageType::Ack);
+    notice.channel = channel;
+    notice.metadata.insert(u"event"_s, event);
+    notice.metadata.insert(u"conn_id"_s, connection.connId);
+    if (!connection.userId.isEmpty())
+        notice.metadata.insert(u"user_id"_s, connection.userId);
+    parts.fanout.fanOut(Delivery{channel, encodeMessage(notice), connection.key, binary},
+                        workerMask);
+}
+
+// The checks before the registry is asked: a channel, a valid history count, room for one
+// more subscription. Returns the error to send, if any.
+std::optional<Message>
+refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Message &message)
+{
+    if (message.channel.isEmpty())
+        return Message::error(400, u"subscribe needs a channel"_s, message.id);
+    if (metadataCount(message, u"history"_s) == -1)
+        return Message::error(400,
+                              u"metadata.history: expected a non-negative integer"_s,
+                              message.id);
+    const int perConnection = parts.server.config.server.maxChannelsPerConnection;
+    if (connection.channels.size() >= perConnection
+        && !connection.channels.contains(message.channel)) {
+        return Message::error(
+            429,
+            u"too many subscriptions: this connection may be subscribed to at most %1 channels "
+            "(server.max_channels_per_connection)"_s.arg(perConnection),
+            message.id);
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+void handleSubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    if (const auto refusal = refuseSubscribe(parts, connection, message)) {
+        parts.out.send(connection, *refusal);
+        return;
+    }
+    const std::optional<int> history = metadataCount(message, u"history"_s);
+    const Member member{connection.key, connection.connId, connection.userId, parts.state.index};
+    const auto outcome = parts.server.registry.subscribe(message.channel,
+                                                         member,
+                                                         connection.authenticated,
+                                                         history.value_or(0));
+    if (!outcome) {
+        parts.out.send(connection,
+                       Message::error(outcome.error().code, outcome.error().message, message.id));
+        return;
+    }
+    QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
+    if (history)
+        data.insert(u"history"_s, historyJson(outcome->history));
+    const QByteArray reply = encodeMessage(replyTo(message, data));
+    if (!parts.out.replyFits(reply)) {
+        // The client hears only the error, so it is not subscribed either.
+        if (!outcome->alreadyMember)
+            parts.server.registry.unsubscribe(message.channel, connection.key);
+        parts.out.send(connection, parts.out.replyTooLarge(reply.size(), message.id));
+        return;
+    }
+    if (!outcome->alreadyMember) {
+        parts.fanout.join(message.channel, &connection);
+        connection.channels.append(message.channel);
+    }
+    parts.out.sendEncoded(connection, reply);
+    if (outcome->alreadyMember)
+        return;
+    if (outcome->presence)
+        announcePresence(parts,
+                         connection,
+                         message.channel,
+                         "join"_L1,
+                         outcome->workerMask,
+                         outcome->settings.binary);
+    if (parts.server.events->isListened(&ServerEvents::subscribed))
+        Q_EMIT parts.server.events->subscribed(parts.modules.clientInfo(connection),
+                                               message.channel);
+}
+
+void handleUnsubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    if (message.channel.isEmpty()) {
+        parts.out.send(connection,
+                       Message::error(400, u"unsubscribe needs a channel"_s, message.id));
+        return;
+    }
+    leaveChannel(parts, connection, message.channel);
+    parts.out.send(connection, replyTo(message, QJsonObject{{u"unsubscribed"_s, message.channel}}));
+}
+
+void leaveChannel(ProtocolContext &parts, Connection &connection, const QString &channel)
+{
+    if (!connection.channels.removeOne(channel))
+        return;
+    parts.fanout.leave(channel, &connection);
+    const UnsubscribeOutcome outcome = parts.server.registry.unsubscribe(channel, connection.key);
+    if (!outcome.wasMember)
+        return;
+    if (outcome.presence) {
+        const bool binary =
+            parts.server.registry.settings(channel).value_or(ChannelSettings{}).binary;
+        announcePresence(parts, connection, channel, "leave"_L1, outcome.workerMask, binary);
+    }
+    if (parts.server.events->isListened(&ServerEvents::unsubscribed))
+        Q_EMIT parts.server.events->unsubscribed(parts.modules.clientInfo(connection), channel);
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+#include "transport/httproutes.h"
+
+#include "transport/frontdoor.h"
+
+namespace Mtw::Internal {
+
+HttpExchange::HttpExchange(FrontDoor &door, ClientSocket *socket, const HttpRequestHead &head)
+    : m_door(door)
+    , m_socket(socket)
+    , m_head(head)
+{ }
+
+void HttpExchange::respond(int status, QByteArrayView body, QByteArrayView extraHeaders)
+{
+    m_door.respond(m_socket, status, body, extraHeaders);
+}
+
+ClientSocket *HttpExchange::take()
+{
+    m_door.release(m_socket);
+    return m_socket;
+}
+
+bool HttpRoutes::add(const QByteArray &path, HttpRoute route, const QByteArrayList &methods)
+{
+    if (m_routes.contains(path))
+        return false;
+    m_routes.insert(path, Entry{std::move(route), methods});
+    return true;
+}
+
+const HttpRoutes::Entry *HttpRoutes::find(const QByteArray &path) const
+{
+    const auto it = m_routes.constFind(path);
+    return it == m_routes.cend() ? nullptr : &*it;
+}
+
+} // namespace Mtw::Internal

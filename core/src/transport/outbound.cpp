@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+#include "transport/outbound.h"
+
+#include "transport/clientsocket.h"
+#include "transport/connection.h"
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+
+#include <mtw/frame.h>
+
+#include <QElapsedTimer>
+#include <QWebSocket>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+// Writing it straight to the TCP socket is safe alongside QWebSocket's own writes (pings,
+// close), which also queue whole frames, and skips QWebSocket's QString round trip per message.
+QByteArray webSocketFrame(bool binary, QByteArrayView payload)
+{
+    QByteArray frame;
+    const qsizetype size = payload.size();
+    frame.reserve(size + 10);
+    frame.append(char(0x80 | (binary ? 0x2 : 0x1)));
+    if (size < 126) {
+        frame.append(char(size));
+    } else if (size <= 0xffff) {
+        frame.append(char(126));
+        frame.append(char(size >> 8));
+        frame.append(char(size & 0xff));
+    } else {
+        frame.append(char(127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            frame.append(char((quint64(size) >> shift) & 0xff));
+    }
+    frame.append(payload);
+    return frame;
+}
+
+Outbound::Outbound(ServerContext &context, const QElapsedTimer &clock)
+    : m_context(context)
+    , m_clock(clock)
+{ }
+
+void Outbound::send(Connection &connection, const Message &message)
+{
+    const QByteArray json = encodeMessage(message);
+    // A reply that could never fit in the queue (a large history) is an error for the client,
+    // not a reason to drop it; the error names the limit.
+    if (message.type != MessageType::Error && !replyFits(json)) {
+        sendEncoded(connection, encodeMessage(replyTooLarge(json.size(), message.refId)));
+        return;
+    }
+    sendEncoded(connection, json);
+}
+
+bool Outbound::replyFits(const QByteArray &json) const
+{
+    const WebSocketConfig &ws = m_context.config.transport.websocket;
+    return json.size() + MaxFrameOverhead <= std::max(ws.maxQueueSize, ws.maxMessageSize);
+}
+
+Message Outbound::replyTooLarge(qsizetype size, const QString &refId) const
+{
+    const WebSocketConfig &ws = m_context.config.transport.websocket;
+    return Message::error(413,
+                          u"reply of %1 bytes exceeds the %2 bytes one reply may take (the larger "
+                          "of transport.websocket.max_queue_size and max_message_size); ask for "
+                          "less"_s.arg(size)
+                              .arg(std::max(ws.maxQueueSize, ws.maxMessageSize)),
+                          refId);
+}
+
+void Outbound::sendEncoded(Connection &connection, const QByteArray &json)
+{
+    if (connection.disconnected || connection.closingSince >= 0)
+        return;
+    const QByteArray frame = connection.binaryMode
+        ? webSocketFrame(true, encodeFrame(FrameType::Json, json))
+        : webSocketFrame(false, json);
+    writeFrame(connection, frame);
+}
+
+bool Outbound::writeFrame(Connection &connection, const QByteArray &frame)
+{
+    const qint64 written = queueFrame(connection, frame);
+    if (written < 0)
+        return false;
+    ++connection.messagesOut;
+    m_context.counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
+    m_context.counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
+    return true;
+}
+
+// ClientSocket refuses a write that would take the queue over its limit (one check per write,
+// in one place), and the client is dropped at once.
+qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
+{
+    // Bytes written in this event-loop pass wait in Qt's buffer until the loop runs: a client
+    // that reads promptly but asked for several large replies at once would look slow. Hand
+    // what waits to the kernel first; only what the kernel will not take counts as queued.
+    if (Q_UNLIKELY(!connection.tcp->hasRoomFor(frame.size())))
+        connection.tcp->flush();
+    const qint64 written = connection.tcp->write(frame);
+    if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
+        dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
+    return written;
+}
+
+void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)
+{
+    if (connection.disconnected || connection.slowConsumer)
+        return;
+    connection.slowConsumer = true;
+    const qint64 limit = m_context.config.transport.websocket.maxQueueSize;
+    qCWarning(lcTransport).noquote()
+        << "connection" << connection.connId << "is a slow consumer:" << queued
+        << "bytes queued and" << refused
+        << "more would exceed transport.websocket.max_queue_size =" << limit << "- disconnected";
+    m_context.counters.slowConsumers.fetch_add(1, std::memory_order_relaxed);
+    connection.reason = DisconnectReason::error(
+        QStringLiteral("slow consumer: %1 bytes queued, limit %2").arg(queued).arg(limit));
+    // Its queue is full: a close frame would wait behind it, so the socket is dropped at once.
+    connection.socket->abort();
+}
+
+void Outbound::close(Connection &connection,
+                     QWebSocketProtocol::CloseCode code,
+                     const QString &text,
+                     const DisconnectReason &reason)
+{
+    if (connection.disconnected || connection.closingSince >= 0)
+        return;
+    connection.reason = reason;
+    connection.closingSince = m_clock.elapsed();
+    connection.socket->close(code, text);
+}
+
+} // namespace Mtw::Internal

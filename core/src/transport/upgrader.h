@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <QHash>
+#include <QObject>
+
+class QWebSocket;
+class QWebSocketServer;
+
+namespace Mtw::Internal {
+
+class ClientSocket;
+class HttpExchange;
+class ServerContext;
+struct WorkerState;
+
+// RFC 6455 sections 4.2.1 and 4.4: what QWebSocketServer would refuse without an answer (or,
+// for a malformed key, accept). True when the exchange got its 400 or 426.
+bool refuseBadUpgrade(HttpExchange &exchange);
+
+// The route of the client WebSocket path: checks the upgrade request, reserves a
+// server.max_connections slot (503 when none is left) and lets this worker's non-listening
+// QWebSocketServer finish the handshake. Until the QWebSocket is paired with its TCP socket
+// the slot belongs to the TCP socket object and is released on every path with it. Worker
+// thread only.
+class Upgrader : public QObject
+{
+    Q_OBJECT
+
+public:
+    Upgrader(ServerContext &context, const WorkerState &state, QObject *parent);
+
+    void handle(HttpExchange &exchange);
+    // Drops upgrades stuck in QtWebSockets for a whole handshake timeout.
+    void expireStuck();
+    bool isEmpty() const { return m_upgrading.isEmpty(); }
+
+Q_SIGNALS:
+    // The upgrade is done: `socket` is open over `tcp`, and the slot goes with it.
+    void upgraded(QWebSocket *socket, ClientSocket *tcp);
+    void slotReleased(); // an upgrade failed and gave its slot back
+
+private:
+    void upgrade(ClientSocket *socket);
+    void onNewWebSocket();
+
+    ServerContext &m_context;
+    const WorkerState &m_state;
+    QWebSocketServer *m_webSocketServer;
+    // Handed to QWebSocketServer, each holding a max_connections slot, with when it was handed.
+    QHash<ClientSocket *, qint64> m_upgrading;
+    ClientSocket *m_handshakeWriter = nullptr; // the socket whose 101 response was just written
+};
+
+} // namespace Mtw::Internal
