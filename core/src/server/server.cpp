@@ -4,6 +4,7 @@
 #include "server/serverextensions.h"
 #include "server/signalbridge.h"
 #include "transport/acceptor.h"
+#include "transport/descriptors.h"
 #include "transport/fanout.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <QAbstractSocket>
-#include <QByteArrayView>
 #include <QElapsedTimer>
 #include <QHostAddress>
 #include <QObject>
@@ -14,21 +13,6 @@ class QTimer;
 namespace Mtw::Internal {
 
 class ServerContext;
-
-// File descriptors the server needs besides one per client connection and two per I/O worker
-// (its epoll instance and wake-up eventfd): standard streams, the listener and its spare, the
-// signal pipe, admin API sockets, /status requests in flight and whatever modules open. Only used
-// to warn at start when server.max_connections cannot fit in the open-file limit.
-inline constexpr int DescriptorHeadroom = 64;
-
-// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard one, logs the effective limit, and
-// warns when `maxConnections` clients plus the headroom cannot fit in it. Unix only; a no-op
-// elsewhere. Call from the server's thread before anything opens many files.
-void raiseDescriptorLimit(int maxConnections, int workers);
-
-// Sends `response` on a connected socket descriptor that nobody will adopt and closes it: best
-// effort and never blocking, for refusals when a connection cannot be served. Any thread.
-void refuseDescriptor(qintptr descriptor, QByteArrayView response);
 
 // The listening socket. Lives in the server's thread; it only accepts: each new descriptor goes
 // straight to an I/O worker, which creates the QTcpSocket in its own thread. On Unix it runs the

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "transport/frontdoor.h"
 
-#include "transport/acceptor.h"
 #include "transport/clientsocket.h"
+#include "transport/descriptors.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/workerstate.h"
