@@ -3,7 +3,6 @@
 // SIGINT/SIGTERM into a graceful shutdown. No business logic lives here.
 #include "admintoken.h"
 #include "logoutput.h"
-#include "server/signalbridge.h"
 
 #include <mtw/buildinfo.h>
 #include <mtw/config.h>
@@ -257,18 +256,7 @@ int main(int argc, char *argv[])
         }
     }
 
-    Mtw::Internal::SignalBridge signalBridge;
-    signalBridge.install();
-    QObject::connect(&signalBridge,
-                     &Mtw::Internal::SignalBridge::terminationRequested,
-                     &server,
-                     [&server](int signo) {
-                         qInfo().noquote() << "signal" << signo
-                                           << "received: shutting down (send it again to force)";
-                         server.shutdown();
-                     });
-    QObject::connect(&server, &Mtw::Server::finished, &app, &QCoreApplication::quit);
-    const int code = app.exec();
+    const int code = server.exec();
     if (!tokenPath.isEmpty())
         Mtw::removeAdminTokenFile(tokenPath, server.adminToken());
     return code;

@@ -47,9 +47,11 @@ public:
     // order, stop the workers, then emit finished(). Safe to call more than once.
     void shutdown();
 
-    // The seed's run(): start(), then serve until SIGINT/SIGTERM (Unix) or shutdown() has
-    // finished. Needs a QCoreApplication. Returns 0, or 1 when start() failed (logged).
+    // The seed's run(): start(), then exec(). Returns 0, or 1 when start() failed (logged).
     int run();
+    // Serves a started server until SIGINT/SIGTERM (Unix: a graceful shutdown; a second signal
+    // exits at once) or shutdown() has finished. Needs a QCoreApplication. Returns 0.
+    int exec();
 
     bool isRunning() const;
     const Config &config() const;

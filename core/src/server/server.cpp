@@ -466,6 +466,11 @@ int Server::run()
         qCCritical(lcServer).noquote() << started.error().message;
         return 1;
     }
+    return exec();
+}
+
+int Server::exec()
+{
     Internal::SignalBridge signalBridge;
     signalBridge.install();
     connect(&signalBridge, &Internal::SignalBridge::terminationRequested, this, [this](int signo) {
@@ -473,6 +478,8 @@ int Server::run()
             << "signal" << signo << "received: shutting down (send it again to force)";
         shutdown();
     });
+    if (d->state == Internal::ServerPrivate::State::Stopped)
+        return 0; // nothing to serve (never started, or finished already)
     QEventLoop loop;
     connect(this, &Server::finished, &loop, &QEventLoop::quit);
     loop.exec();

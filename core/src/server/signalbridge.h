@@ -12,7 +12,7 @@ namespace Mtw::Internal {
 // Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
 // handler itself does nothing but write one byte. A second signal exits at once (128 + signo):
 // the operator's way out of a shutdown that is taking too long. Lives in the main thread.
-class MTW_CORE_EXPORT SignalBridge : public QObject
+class SignalBridge : public QObject
 {
     Q_OBJECT
 
