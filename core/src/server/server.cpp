@@ -85,6 +85,7 @@ public:
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
     bool disconnect(const QString &connId, const QString &reason) override;
+    Result<int> deliverFromBroker(const QString &channel, const QByteArray &envelope);
 
     Server *const q;
     Config config;
@@ -293,6 +294,16 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
     if (!copy.metadata.contains(u"from"_s))
         copy.metadata.insert(u"from"_s, u"server"_s);
     return publishFromOutside(*context, channel, encodeMessage(copy), PublishOrigin::ThisNode);
+}
+
+Result<int> ServerPrivate::deliverFromBroker(const QString &channel, const QByteArray &envelope)
+{
+    std::shared_lock locker(handleLock);
+    if (!handleOpen())
+        return fail(503, u"the server is not running"_s);
+    if (!handlePublishes)
+        return fail(503, u"server is shutting down"_s);
+    return publishFromOutside(*context, channel, envelope, PublishOrigin::Broker);
 }
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
@@ -559,6 +570,12 @@ QList<ModuleStatus> Server::modules() const
 Internal::ServerExtensions &Internal::serverExtensions(Server &server)
 {
     return server.d->extensions;
+}
+
+Result<int>
+Internal::deliverFromBroker(Server &server, const QString &channel, const QByteArray &envelope)
+{
+    return server.d->deliverFromBroker(channel, envelope);
 }
 
 QStringList Server::pluginSearchPaths() const

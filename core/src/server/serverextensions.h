@@ -4,6 +4,7 @@
 #include "transport/httproutes.h"
 
 #include <mtw/global.h>
+#include <mtw/result.h>
 
 namespace Mtw {
 class Server;
@@ -22,5 +23,11 @@ struct ServerExtensions
 };
 
 MTW_CORE_EXPORT ServerExtensions &serverExtensions(Server &server);
+
+// What the broker brings in from another node: an encoded envelope for `channel`, recorded in
+// its history and delivered to this node's members, never forwarded again. Thread-safe; 503
+// when the server is not running or is shutting down. Returns the recipients on this node.
+MTW_CORE_EXPORT Result<int>
+deliverFromBroker(Server &server, const QString &channel, const QByteArray &envelope);
 
 } // namespace Mtw::Internal
