@@ -71,7 +71,9 @@ public:
     { }
 
     Result<QHostAddress> resolveHost() const;
+    Result<void> listen(const QHostAddress &address);
     void startWorkers(int count);
+    void openForBusiness();
     void stopWorkers();
     void onPublishingStopped();
     void onWorkerDrained();
@@ -148,6 +150,47 @@ QStringList ServerPrivate::pluginSearchPaths() const
                 : QString(),
             QString::fromUtf8(MTW_PLUGIN_INSTALL_DIR),
             QDir::current().filePath(u"plugins"_s)};
+}
+
+Result<void> ServerPrivate::listen(const QHostAddress &address)
+{
+    acceptor = new Acceptor(context.get(), q);
+    const quint16 port = quint16(config.server.port);
+    if (acceptor->listen(address, port))
+        return {};
+    const auto error = acceptor->serverError();
+    const QString reason = acceptor->errorString();
+    const QString where = u"%1:%2"_s.arg(config.server.host).arg(port);
+    delete acceptor;
+    acceptor = nullptr;
+    switch (error) {
+    case QAbstractSocket::AddressInUseError:
+        return fail(409, u"cannot listen on %1: the address is already in use"_s.arg(where));
+    case QAbstractSocket::SocketAccessError:
+        return fail(403, u"cannot listen on %1: permission denied"_s.arg(where));
+    case QAbstractSocket::SocketAddressNotAvailableError:
+        return fail(
+            400,
+            u"cannot listen on %1: the address is not available on this machine"_s.arg(where));
+    default:
+        return fail(500, u"cannot listen on %1: %2"_s.arg(where, reason));
+    }
+}
+
+// The workers run: the handle takes calls, /readyz follows module health from now on.
+void ServerPrivate::openForBusiness()
+{
+    state = State::Running;
+    {
+        std::unique_lock locker(handleLock);
+        handleAccepts = true;
+        handlePublishes = true;
+    }
+    updateReadiness();
+    readinessTimer = new QTimer(q);
+    readinessTimer->setInterval(1000);
+    QObject::connect(readinessTimer, &QTimer::timeout, q, [this] { updateReadiness(); });
+    readinessTimer->start();
 }
 
 void ServerPrivate::startWorkers(int count)
@@ -385,28 +428,10 @@ Result<void> Server::start()
         return started;
     }
 
-    d->acceptor = new Internal::Acceptor(d->context.get(), this);
-    const quint16 port = quint16(d->config.server.port);
-    if (!d->acceptor->listen(*address, port)) {
-        const auto error = d->acceptor->serverError();
-        const QString reason = d->acceptor->errorString();
-        const QString where = u"%1:%2"_s.arg(d->config.server.host).arg(port);
-        delete d->acceptor;
-        d->acceptor = nullptr;
+    if (const auto listening = d->listen(*address); !listening) {
         d->modules->stop();
         d->context.reset();
-        switch (error) {
-        case QAbstractSocket::AddressInUseError:
-            return fail(409, u"cannot listen on %1: the address is already in use"_s.arg(where));
-        case QAbstractSocket::SocketAccessError:
-            return fail(403, u"cannot listen on %1: permission denied"_s.arg(where));
-        case QAbstractSocket::SocketAddressNotAvailableError:
-            return fail(
-                400,
-                u"cannot listen on %1: the address is not available on this machine"_s.arg(where));
-        default:
-            return fail(500, u"cannot listen on %1: %2"_s.arg(where, reason));
-        }
+        return listening;
     }
     if (d->config.admin.enabled) {
         d->admin = new Internal::AdminService(this, d->context.get(), this);
@@ -416,17 +441,7 @@ Result<void> Server::start()
         };
     }
     d->startWorkers(workers);
-    d->state = Internal::ServerPrivate::State::Running;
-    {
-        std::unique_lock locker(d->handleLock);
-        d->handleAccepts = true;
-        d->handlePublishes = true;
-    }
-    d->updateReadiness();
-    d->readinessTimer = new QTimer(this);
-    d->readinessTimer->setInterval(1000);
-    connect(d->readinessTimer, &QTimer::timeout, this, [this] { d->updateReadiness(); });
-    d->readinessTimer->start();
+    d->openForBusiness();
     if (d->adminTokenGenerated)
         qCInfo(lcServer) << "admin API: no admin.token configured, a random token was generated";
     else if (d->config.admin.enabled && d->adminToken.size() < 16)
