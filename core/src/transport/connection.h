@@ -2,6 +2,7 @@
 #pragma once
 
 #include <mtw/disconnectreason.h>
+#include <mtw/message.h>
 
 #include <QHostAddress>
 #include <QString>
@@ -47,6 +48,12 @@ struct Connection
     bool slowConsumer = false;              // dropped for a full queue (said once)
     bool announced = false;                 // ServerEvents::clientConnected was emitted for it
     std::optional<DisconnectReason> reason; // set when the server decides to close
+    // A module decision (authenticate, a filter) is pending: what the client sends meanwhile
+    // waits here, in order, and its bytes count against max_queue_size.
+    bool deciding = false;
+    QList<std::pair<Message, qint64>>
+        waiting; // message, its size on the wire (no allocation while empty)
+    qint64 waitingBytes = 0;
 };
 
 // One row of the admin API's connections view.

@@ -47,7 +47,7 @@ void Protocol::onText(Connection &connection, const QString &text)
         protocolError(connection, decoded.error().id, decoded.error().message);
         return;
     }
-    dispatch(connection, std::move(*decoded));
+    dispatch(connection, std::move(*decoded), json.size());
 }
 
 void Protocol::onBinary(Connection &connection, const QByteArray &data)
@@ -72,7 +72,7 @@ void Protocol::onBinary(Connection &connection, const QByteArray &data)
             protocolError(connection, decoded.error().id, decoded.error().message);
             return;
         }
-        dispatch(connection, std::move(*decoded));
+        dispatch(connection, std::move(*decoded), data.size());
         return;
     }
     case FrameType::Ping:
@@ -159,7 +159,42 @@ void Protocol::protocolError(Connection &connection, const QString &refId, const
     }
 }
 
-void Protocol::dispatch(Connection &connection, Message message)
+void Protocol::dispatch(Connection &connection, Message message, qint64 size)
+{
+    if (Q_UNLIKELY(connection.deciding)) {
+        wait(connection, std::move(message), size);
+        return;
+    }
+    run(connection, std::move(message));
+}
+
+// Behind a pending decision (an authenticator or a filter answering later), so that nothing
+// overtakes what came before it; bounded like everything else held for the client.
+void Protocol::wait(Connection &connection, Message message, qint64 size)
+{
+    const qint64 limit = m_parts.server.config.transport.websocket.maxQueueSize;
+    if (connection.waitingBytes + size > limit) {
+        m_parts.out.send(connection,
+                         Message::error(429,
+                                        u"%1 messages wait for a server module's decision on an "
+                                        "earlier one; slow down"_s.arg(connection.waiting.size()),
+                                        message.id));
+        return;
+    }
+    connection.waitingBytes += size;
+    connection.waiting.append({std::move(message), size});
+}
+
+void Protocol::resume(Connection &connection)
+{
+    while (!connection.deciding && !connection.waiting.isEmpty()) {
+        auto [message, size] = connection.waiting.takeFirst();
+        connection.waitingBytes -= size;
+        run(connection, std::move(message));
+    }
+}
+
+void Protocol::run(Connection &connection, Message message)
 {
     const Entry &entry = m_handlers[size_t(message.type)];
     if (!entry.handle) {

@@ -41,6 +41,9 @@ public:
 
     void onText(Connection &connection, const QString &text);
     void onBinary(Connection &connection, const QByteArray &data);
+    // A module decision for the connection is over: what waited behind it runs now, in order,
+    // until the next decision that has to wait.
+    void resume(Connection &connection);
 
 private:
     struct Entry
@@ -51,7 +54,9 @@ private:
 
     bool admit(Connection &connection, const QString &refId);
     void protocolError(Connection &connection, const QString &refId, const QString &text);
-    void dispatch(Connection &connection, Message message);
+    void dispatch(Connection &connection, Message message, qint64 size);
+    void wait(Connection &connection, Message message, qint64 size);
+    void run(Connection &connection, Message message);
     void answerMtwPing(Connection &connection);
 
     ProtocolContext &m_parts;
