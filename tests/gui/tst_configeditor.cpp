@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "configeditor.h"
+#include "configsamples.h"
 #include "tomlhighlighter.h"
 
 #include <QDir>
@@ -88,6 +89,8 @@ private Q_SLOTS:
     void loadFromFile();
     void restartRequiredKeys_data();
     void restartRequiredKeys();
+    void restartKeysAreTheSchemas_data();
+    void restartKeysAreTheSchemas();
     void restartLabel();
     void highlighterFormats_data();
     void highlighterFormats();
@@ -395,9 +398,12 @@ history = 50
         << base << edit(u"\"10MB\""_s, u"10000000"_s) << QStringList();
     QTest::newRow("size changed") << base << edit(u"\"10MB\""_s, u"\"10MiB\""_s)
                                   << QStringList{u"transport.websocket.max_message_size"_s};
-    QTest::newRow("logging only is live")
-        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nformat = \"json\""_s)
+    QTest::newRow("logging level only is live")
+        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nrules = \"mtw.x.debug=true\""_s)
         << QStringList();
+    QTest::newRow("logging format needs a restart")
+        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nformat = \"json\""_s)
+        << QStringList{u"logging.format"_s};
     QTest::newRow("logging and server")
         << base
         << edit(u"level = \"info\""_s, u"level = \"debug\""_s)
@@ -420,9 +426,18 @@ history = 50
     QTest::newRow("several sections")
         << base
         << edit(u"[logging]"_s,
-                u"[admin]\ntoken = \"t\"\n\n[codec]\ndefault = \"binary\"\n\n[orchestrator]\n"
-                u"strategy = \"pipeline\"\n\n[logging]"_s)
-        << QStringList{u"codec.default"_s, u"orchestrator.strategy"_s, u"admin.token"_s};
+                u"[admin]\ntoken = \"t\"\n\n[codec]\ndefault = \"binary\"\n\n[logging]"_s)
+        << QStringList{u"codec.default"_s, u"admin.token"_s};
+    // Keys the editor's own field-by-field copy of the rule used to miss.
+    QTest::newRow("keys the server also diffs")
+        << base
+        << edit(u"port = 8080"_s, u"port = 8080\nmax_channels = 5"_s)
+               .replace(u"max_message_size = \"10MB\""_s,
+                        u"max_message_size = \"10MB\"\nrate_limit = 5"_s)
+               .replace(u"history = 50"_s, u"history = 50\nhistory_ttl = 5"_s)
+        << QStringList{u"server.max_channels"_s,
+                       u"transport.websocket.rate_limit"_s,
+                       u"channels[0].history_ttl"_s};
     QTest::newRow("invalid text: nothing to apply")
         << base << edit(u"port = 8080"_s, u"port = \"eighty\""_s) << QStringList();
 }
@@ -436,6 +451,37 @@ void TestConfigEditor::restartRequiredKeys()
     ConfigEditor editor;
     editor.setEnvironment(QProcessEnvironment());
     editor.setText(edited, u"mtw.toml"_s);
+    QCOMPARE(editor.restartRequiredKeys(parse(running)), keys);
+}
+
+// The editor's restart hint is the server's classification, key by key (mtw/configschema.h).
+void TestConfigEditor::restartKeysAreTheSchemas_data()
+{
+    QTest::addColumn<QString>("running");
+    QTest::addColumn<QString>("edited");
+    QTest::addColumn<QStringList>("keys");
+    for (const Mtw::ConfigKey &key : Mtw::ConfigSchema::keys()) {
+        const KeySample sample = Samples::sample(key);
+        if (sample.changed.isEmpty())
+            continue; // transport.default has no other valid value
+        QStringList keys{sample.key};
+        if (key.type == Mtw::ConfigKey::Type::Table)
+            keys = QStringList{sample.key + u".changed"_s}; // a module's table, key by key
+        QTest::newRow(qPrintable(key.name))
+            << sample.base << sample.changed
+            << (key.apply == Mtw::ConfigApply::Restart ? keys : QStringList());
+    }
+}
+
+void TestConfigEditor::restartKeysAreTheSchemas()
+{
+    QFETCH(QString, running);
+    QFETCH(QString, edited);
+    QFETCH(QStringList, keys);
+    ConfigEditor editor;
+    editor.setEnvironment(QProcessEnvironment());
+    editor.setText(edited, u"mtw.toml"_s);
+    QVERIFY(editor.isValid());
     QCOMPARE(editor.restartRequiredKeys(parse(running)), keys);
 }
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
 
-#include "admin/configdiff.h"
 #include "channels/channeljson.h"
 #include "transport/clientsocket.h"
 #include "transport/logging.h"
@@ -449,12 +448,12 @@ Result<QJsonValue> AdminService::validateConfig(const QString &text, bool save)
             {u"text"_s, d.toString()}});
     }
     const bool valid = !parsed.hasErrors();
+    const QList<ConfigChange> changes =
+        valid ? diffConfigs(m_server->config(), parsed.config) : QList<ConfigChange>();
     QJsonObject result{
         {u"valid"_s, valid},
         {u"diagnostics"_s, diagnostics},
-        {u"restart_required"_s,
-         QJsonArray::fromStringList(valid ? restartRequiredKeys(m_server->config(), parsed.config)
-                                          : QStringList())}};
+        {u"restart_required"_s, QJsonArray::fromStringList(restartRequiredKeys(changes))}};
     if (!save || !valid)
         return result;
     if (path.isEmpty())

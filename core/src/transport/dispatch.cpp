@@ -491,18 +491,6 @@ void Worker::handleAgentTask(Connection &connection, const Message &message)
         send(connection, Message::error(400, u"agent_task needs metadata.agent"_s, message.id));
         return;
     }
-    for (const AgentConfig &configured : m_context->config.agents) {
-        if (configured.name == agent) {
-            send(connection,
-                 Message::error(
-                     503,
-                     u"agent '%1' is unavailable: its provider module '%2' is not loaded"_s.arg(
-                         agent,
-                         configured.provider),
-                     message.id));
-            return;
-        }
-    }
     send(connection, Message::error(404, u"agent '%1' not found"_s.arg(agent), message.id));
 }
 
