@@ -479,13 +479,18 @@ void ConfigEditor::updateRestartLabel()
         m_restartLabel->setText(tr("Fix the errors to see which changes need a restart."));
         return;
     }
-    const QStringList keys = restartRequiredKeys(*m_running);
+    const QList<ConfigChange> changes = diffConfigs(*m_running, m_result.config);
+    const QStringList keys = Mtw::restartRequiredKeys(changes);
     if (!keys.isEmpty()) {
         m_restartLabel->setText(
             tr("Restart required: %1 take effect only after the server restarts.")
                 .arg(keys.join(u", "_s)));
-    } else if (m_result.config.logging != m_running->logging) {
-        m_restartLabel->setText(tr("No restart required: logging changes apply at once."));
+    } else if (!changes.isEmpty()) {
+        QStringList live;
+        for (const ConfigChange &change : changes)
+            live.append(change.key);
+        m_restartLabel->setText(
+            tr("No restart required: %1 apply once saved.").arg(live.join(u", "_s)));
     } else {
         m_restartLabel->setText(tr("No restart required: nothing differs from the running "
                                    "configuration."));

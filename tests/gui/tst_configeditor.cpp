@@ -504,7 +504,7 @@ void TestConfigEditor::restartLabel()
 
     typeReplace(editor, u"9090"_s, u"8080"_s);
     QTRY_COMPARE_WITH_TIMEOUT(editor.restartLabel()->text(),
-                              u"No restart required: logging changes apply at once."_s,
+                              u"No restart required: logging.level apply once saved."_s,
                               ConfigEditor::ValidationDelayMs * 5);
 
     typeReplace(editor, u"8080"_s, u"x"_s);

@@ -467,6 +467,15 @@ Result<QJsonValue> AdminService::validateConfig(const QString &text, bool save)
         return fail(500, u"cannot write %1: %2"_s.arg(path, file.errorString()));
     qCInfo(lcAdmin).noquote() << "configuration saved to" << path << "through the admin API";
     result.insert(u"saved"_s, true);
+    // What applies live takes effect with the save; the rest waits for a restart.
+    QStringList applied;
+    for (const ConfigChange &change : m_server->applyConfig(parsed.config)) {
+        if (change.apply == ConfigApply::Live)
+            applied.append(change.key);
+    }
+    if (!applied.isEmpty())
+        qCInfo(lcAdmin).noquote() << "applied at once:" << applied.join(u", "_s);
+    result.insert(u"applied"_s, QJsonArray::fromStringList(applied));
     return result;
 }
 
