@@ -89,8 +89,6 @@ private Q_SLOTS:
     void loadFromFile();
     void restartRequiredKeys_data();
     void restartRequiredKeys();
-    void restartKeysAreTheSchemas_data();
-    void restartKeysAreTheSchemas();
     void restartLabel();
     void highlighterFormats_data();
     void highlighterFormats();
@@ -440,6 +438,19 @@ history = 50
                        u"channels[0].history_ttl"_s};
     QTest::newRow("invalid text: nothing to apply")
         << base << edit(u"port = 8080"_s, u"port = \"eighty\""_s) << QStringList();
+
+    // Every key of the schema, changed alone: the editor's hint is the server's classification.
+    for (const Mtw::ConfigKey &key : Mtw::ConfigSchema::keys()) {
+        const KeySample sample = Samples::sample(key);
+        if (sample.changed.isEmpty())
+            continue; // transport.default has no other valid value
+        QStringList keys{sample.key};
+        if (key.type == Mtw::ConfigKey::Type::Table)
+            keys = QStringList{sample.key + u".changed"_s}; // a module's table, key by key
+        QTest::newRow(qPrintable(u"schema: "_s + key.name))
+            << sample.base << sample.changed
+            << (key.apply == Mtw::ConfigApply::Restart ? keys : QStringList());
+    }
 }
 
 void TestConfigEditor::restartRequiredKeys()
@@ -451,37 +462,6 @@ void TestConfigEditor::restartRequiredKeys()
     ConfigEditor editor;
     editor.setEnvironment(QProcessEnvironment());
     editor.setText(edited, u"mtw.toml"_s);
-    QCOMPARE(editor.restartRequiredKeys(parse(running)), keys);
-}
-
-// The editor's restart hint is the server's classification, key by key (mtw/configschema.h).
-void TestConfigEditor::restartKeysAreTheSchemas_data()
-{
-    QTest::addColumn<QString>("running");
-    QTest::addColumn<QString>("edited");
-    QTest::addColumn<QStringList>("keys");
-    for (const Mtw::ConfigKey &key : Mtw::ConfigSchema::keys()) {
-        const KeySample sample = Samples::sample(key);
-        if (sample.changed.isEmpty())
-            continue; // transport.default has no other valid value
-        QStringList keys{sample.key};
-        if (key.type == Mtw::ConfigKey::Type::Table)
-            keys = QStringList{sample.key + u".changed"_s}; // a module's table, key by key
-        QTest::newRow(qPrintable(key.name))
-            << sample.base << sample.changed
-            << (key.apply == Mtw::ConfigApply::Restart ? keys : QStringList());
-    }
-}
-
-void TestConfigEditor::restartKeysAreTheSchemas()
-{
-    QFETCH(QString, running);
-    QFETCH(QString, edited);
-    QFETCH(QStringList, keys);
-    ConfigEditor editor;
-    editor.setEnvironment(QProcessEnvironment());
-    editor.setText(edited, u"mtw.toml"_s);
-    QVERIFY(editor.isValid());
     QCOMPARE(editor.restartRequiredKeys(parse(running)), keys);
 }
 

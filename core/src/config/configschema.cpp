@@ -7,6 +7,8 @@
 
 #include <QRegularExpression>
 
+#include <iterator>
+
 using namespace Qt::Literals::StringLiterals;
 
 namespace Mtw {
@@ -17,30 +19,14 @@ using Internal::KeySpec;
 using Internal::KeyType;
 using Internal::SectionSpec;
 
+// Indexed by ConfigKey::Type. A choice is a string with a closed set of values.
+constexpr const char *TypeNames[] =
+    {"boolean", "integer", "size", "string", "array of strings", "string", "table"};
+static_assert(std::size(TypeNames) == std::size_t(KeyType::Table) + 1);
+
 QString typeText(const KeySpec &key)
 {
-    QString text;
-    switch (key.type) {
-    case KeyType::Boolean:
-        text = u"boolean"_s;
-        break;
-    case KeyType::Integer:
-        text = u"integer"_s;
-        break;
-    case KeyType::Size:
-        text = u"size"_s;
-        break;
-    case KeyType::String:
-    case KeyType::Choice:
-        text = u"string"_s;
-        break;
-    case KeyType::StringList:
-        text = u"array of strings"_s;
-        break;
-    case KeyType::Table:
-        text = u"table"_s;
-        break;
-    }
+    const QString text = QString::fromLatin1(TypeNames[std::size_t(key.type)]);
     return key.unit.isEmpty() ? text : text + u" ("_s + key.unit + u")"_s;
 }
 
