@@ -14,9 +14,9 @@ namespace Mtw {
 
 // The typed form of mtw.toml. Every member has the documented default, so a
 // default-constructed Config is what the server runs with when there is no file.
-// Durations are whole seconds (unless the name ends in Ms), sizes are bytes. Which key maps to which member, its limits and
-// whether it applies live is declared once, in the schema (mtw/configschema.h); the parser,
-// toToml(), diffConfigs() and the documentation are derived from it.
+// Durations are whole seconds (unless the name ends in Ms), sizes are bytes. Which key maps to
+// which member, its limits and whether it applies live are declared once, in the schema
+// (mtw/configschema.h); the parser, toToml(), diffConfigs() and the documentation derive from it.
 
 struct ServerConfig
 {
