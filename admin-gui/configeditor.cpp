@@ -3,6 +3,8 @@
 
 #include "tomlhighlighter.h"
 
+#include <mtw/configschema.h>
+
 #include <QFile>
 #include <QFontDatabase>
 #include <QHelpEvent>
@@ -261,45 +263,6 @@ namespace {
 constexpr int LineRole = Qt::UserRole;
 constexpr int ColumnRole = Qt::UserRole + 1;
 
-// Compares two configurations key by key and collects the dotted paths of the differences.
-class ConfigDiff
-{
-public:
-    template<typename T>
-    void compare(const QString &key, const T &edited, const T &running)
-    {
-        if (edited != running)
-            keys.append(key);
-    }
-
-    void compareMaps(const QString &prefix, const QVariantMap &edited, const QVariantMap &running)
-    {
-        QStringList names = edited.keys() + running.keys();
-        names.sort();
-        names.removeDuplicates();
-        for (const QString &name : std::as_const(names))
-            if (edited.value(name) != running.value(name))
-                keys.append(prefix + u'.' + name);
-    }
-
-    // Entries present in both lists are compared key by key; an entry only one side has is listed
-    // as a whole ("channels[3]").
-    template<typename T, typename Fn>
-    void compareLists(const QString &name,
-                      const QList<T> &edited,
-                      const QList<T> &running,
-                      Fn compareEntry)
-    {
-        const qsizetype common = qMin(edited.size(), running.size());
-        for (qsizetype i = 0; i < common; ++i)
-            compareEntry(u"%1[%2]."_s.arg(name).arg(i), edited.at(i), running.at(i));
-        for (qsizetype i = common; i < qMax(edited.size(), running.size()); ++i)
-            keys.append(u"%1[%2]"_s.arg(name).arg(i));
-    }
-
-    QStringList keys;
-};
-
 } // namespace
 
 ConfigEditor::ConfigEditor(QWidget *parent)
@@ -490,81 +453,9 @@ QStringList ConfigEditor::restartRequiredKeys(const Config &running) const
 
 QStringList ConfigEditor::restartRequiredKeys(const Config &edited, const Config &running)
 {
-    // Field by field rather than Config::operator==: the entries of arrays of tables remember
-    // their line in the file, and moving an entry is not a change. logging.* is applied live.
-    ConfigDiff d;
-    const ServerConfig &s = edited.server, &rs = running.server;
-    d.compare(u"server.host"_s, s.host, rs.host);
-    d.compare(u"server.port"_s, s.port, rs.port);
-    d.compare(u"server.max_connections"_s, s.maxConnections, rs.maxConnections);
-    d.compare(u"server.workers"_s, s.workers, rs.workers);
-    d.compare(u"server.shutdown_timeout"_s, s.shutdownTimeout, rs.shutdownTimeout);
-    d.compare(u"server.plugins_dir"_s, s.pluginsDir, rs.pluginsDir);
-
-    const TransportConfig &t = edited.transport, &rt = running.transport;
-    const WebSocketConfig &w = t.websocket, &rw = rt.websocket;
-    d.compare(u"transport.default"_s, t.defaultTransport, rt.defaultTransport);
-    d.compare(u"transport.websocket.path"_s, w.path, rw.path);
-    d.compare(u"transport.websocket.ping_interval"_s, w.pingInterval, rw.pingInterval);
-    d.compare(u"transport.websocket.max_message_size"_s, w.maxMessageSize, rw.maxMessageSize);
-    d.compare(u"transport.websocket.handshake_timeout"_s, w.handshakeTimeout, rw.handshakeTimeout);
-    d.compare(u"transport.websocket.max_queue_size"_s, w.maxQueueSize, rw.maxQueueSize);
-    d.compare(u"transport.websocket.allowed_origins"_s, w.allowedOrigins, rw.allowedOrigins);
-    d.compare(u"transport.websocket.max_pending_handshakes_per_ip"_s,
-              w.maxPendingHandshakesPerIp,
-              rw.maxPendingHandshakesPerIp);
-    d.compare(u"transport.websocket.max_protocol_errors"_s,
-              w.maxProtocolErrors,
-              rw.maxProtocolErrors);
-    d.compare(u"transport.http.enabled"_s, t.http.enabled, rt.http.enabled);
-    d.compare(u"transport.http.prefix"_s, t.http.prefix, rt.http.prefix);
-
-    d.compare(u"codec.default"_s, edited.codec.defaultCodec, running.codec.defaultCodec);
-    d.compare(u"codec.binary_channels"_s,
-              edited.codec.binaryChannels,
-              running.codec.binaryChannels);
-
-    d.compareLists(u"modules"_s,
-                   edited.modules,
-                   running.modules,
-                   [&d](const QString &p, const ModuleConfig &m, const ModuleConfig &rm) {
-                       d.compare(p + u"name"_s, m.name, rm.name);
-                       d.compare(p + u"version"_s, m.version, rm.version);
-                       d.compare(p + u"enabled"_s, m.enabled, rm.enabled);
-                       d.compare(p + u"required"_s, m.required, rm.required);
-                       d.compareMaps(p + u"config"_s, m.config, rm.config);
-                   });
-    d.compareLists(u"agents"_s,
-                   edited.agents,
-                   running.agents,
-                   [&d](const QString &p, const AgentConfig &a, const AgentConfig &ra) {
-                       d.compare(p + u"name"_s, a.name, ra.name);
-                       d.compare(p + u"provider"_s, a.provider, ra.provider);
-                       d.compare(p + u"model"_s, a.model, ra.model);
-                       d.compare(p + u"system"_s, a.system, ra.system);
-                       d.compare(p + u"tools"_s, a.tools, ra.tools);
-                       d.compare(p + u"channels"_s, a.channels, ra.channels);
-                       d.compare(p + u"max_concurrent"_s, a.maxConcurrent, ra.maxConcurrent);
-                   });
-    d.compare(u"orchestrator.strategy"_s,
-              edited.orchestrator.strategy,
-              running.orchestrator.strategy);
-    d.compareLists(u"channels"_s,
-                   edited.channels,
-                   running.channels,
-                   [&d](const QString &p, const ChannelConfig &c, const ChannelConfig &rc) {
-                       d.compare(p + u"name"_s, c.name, rc.name);
-                       d.compare(p + u"auth"_s, c.auth, rc.auth);
-                       d.compare(p + u"max_members"_s, c.maxMembers, rc.maxMembers);
-                       d.compare(p + u"history"_s, c.history, rc.history);
-                       d.compare(p + u"presence"_s, c.presence, rc.presence);
-                       d.compare(p + u"codec"_s, c.codec, rc.codec);
-                   });
-
-    d.compare(u"admin.enabled"_s, edited.admin.enabled, running.admin.enabled);
-    d.compare(u"admin.path"_s, edited.admin.path, running.admin.path);
-    d.compare(u"admin.token"_s, edited.admin.token, running.admin.token);
-    return d.keys;
+    // The server's own classification (Mtw::ConfigSchema), so that the editor and the admin
+    // API's restart_required cannot disagree.
+    return Mtw::restartRequiredKeys(diffConfigs(running, edited));
 }
 
 void ConfigEditor::setRunningConfig(const Config &running)
@@ -588,13 +479,18 @@ void ConfigEditor::updateRestartLabel()
         m_restartLabel->setText(tr("Fix the errors to see which changes need a restart."));
         return;
     }
-    const QStringList keys = restartRequiredKeys(*m_running);
+    const QList<ConfigChange> changes = diffConfigs(*m_running, m_result.config);
+    const QStringList keys = Mtw::restartRequiredKeys(changes);
     if (!keys.isEmpty()) {
         m_restartLabel->setText(
             tr("Restart required: %1 take effect only after the server restarts.")
                 .arg(keys.join(u", "_s)));
-    } else if (m_result.config.logging != m_running->logging) {
-        m_restartLabel->setText(tr("No restart required: logging changes apply at once."));
+    } else if (!changes.isEmpty()) {
+        QStringList live;
+        for (const ConfigChange &change : changes)
+            live.append(change.key);
+        m_restartLabel->setText(
+            tr("No restart required: %1 apply once saved.").arg(live.join(u", "_s)));
     } else {
         m_restartLabel->setText(tr("No restart required: nothing differs from the running "
                                    "configuration."));

@@ -59,7 +59,7 @@ public:
     QProcessEnvironment environment() const;
 
     // Dotted keys whose value in the edited text differs from `running` and that take effect only
-    // after a restart (everything except logging.*), e.g. "server.port",
+    // after a restart, as Mtw::diffConfigs() classifies them, e.g. "server.port",
     // "channels[1].history", "modules[0].config.secret", "channels[2]" (an entry added or removed).
     // Empty when the text is invalid: nothing can be applied then.
     QStringList restartRequiredKeys(const Config &running) const;

@@ -185,6 +185,11 @@ void ConfigView::showServerAnswer(const QJsonObject &answer, bool save)
         text += u' '
             + (restart.isEmpty() ? tr("No restart required.")
                                  : tr("Restart required for: %1").arg(restart.join(u", "_s)));
+        QStringList applied; // the live keys, which the server took with the save
+        for (const QJsonValue &key : answer.value(u"applied"_s).toArray())
+            applied.append(key.toString().toHtmlEscaped());
+        if (!applied.isEmpty())
+            text += u' ' + tr("Applied now: %1.").arg(applied.join(u", "_s));
     }
     if (!problems.isEmpty())
         text += u"<br>"_s + problems.mid(0, 5).join(u"<br>"_s);

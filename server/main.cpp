@@ -6,6 +6,7 @@
 
 #include <mtw/buildinfo.h>
 #include <mtw/config.h>
+#include <mtw/configschema.h>
 #include <mtw/server.h>
 
 #include <QCommandLineParser>
@@ -58,6 +59,9 @@ struct Options
     QCommandLineOption printConfig{
         u"print-config"_s,
         u"Print the effective configuration as TOML (secrets masked)."_s};
+    QCommandLineOption printSchema{
+        u"print-schema"_s,
+        u"Print the reference table of every configuration key (Markdown), then exit."_s};
     QCommandLineOption adminToken{
         u"admin-token"_s,
         u"Print the admin token that the server running with this configuration (and --port) "
@@ -203,12 +207,17 @@ int main(int argc, char *argv[])
                        o.logLevel,
                        o.checkConfig,
                        o.printConfig,
+                       o.printSchema,
                        o.adminToken,
                        o.version});
     parser.process(app);
 
     if (parser.isSet(o.version)) {
         printLine(stdout, Mtw::buildInfo());
+        return ExitOk;
+    }
+    if (parser.isSet(o.printSchema)) { // needs no configuration: it describes every one
+        std::fputs(Mtw::ConfigSchema::markdown().toUtf8().constData(), stdout);
         return ExitOk;
     }
 

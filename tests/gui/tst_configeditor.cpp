@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "configeditor.h"
+#include "configsamples.h"
 #include "tomlhighlighter.h"
 
 #include <QDir>
@@ -395,9 +396,12 @@ history = 50
         << base << edit(u"\"10MB\""_s, u"10000000"_s) << QStringList();
     QTest::newRow("size changed") << base << edit(u"\"10MB\""_s, u"\"10MiB\""_s)
                                   << QStringList{u"transport.websocket.max_message_size"_s};
-    QTest::newRow("logging only is live")
-        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nformat = \"json\""_s)
+    QTest::newRow("logging level only is live")
+        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nrules = \"mtw.x.debug=true\""_s)
         << QStringList();
+    QTest::newRow("logging format needs a restart")
+        << base << edit(u"level = \"info\""_s, u"level = \"debug\"\nformat = \"json\""_s)
+        << QStringList{u"logging.format"_s};
     QTest::newRow("logging and server")
         << base
         << edit(u"level = \"info\""_s, u"level = \"debug\""_s)
@@ -420,11 +424,33 @@ history = 50
     QTest::newRow("several sections")
         << base
         << edit(u"[logging]"_s,
-                u"[admin]\ntoken = \"t\"\n\n[codec]\ndefault = \"binary\"\n\n[orchestrator]\n"
-                u"strategy = \"pipeline\"\n\n[logging]"_s)
-        << QStringList{u"codec.default"_s, u"orchestrator.strategy"_s, u"admin.token"_s};
+                u"[admin]\ntoken = \"t\"\n\n[codec]\ndefault = \"binary\"\n\n[logging]"_s)
+        << QStringList{u"codec.default"_s, u"admin.token"_s};
+    // Keys the editor's own field-by-field copy of the rule used to miss.
+    QTest::newRow("keys the server also diffs")
+        << base
+        << edit(u"port = 8080"_s, u"port = 8080\nmax_channels = 5"_s)
+               .replace(u"max_message_size = \"10MB\""_s,
+                        u"max_message_size = \"10MB\"\nrate_limit = 5"_s)
+               .replace(u"history = 50"_s, u"history = 50\nhistory_ttl = 5"_s)
+        << QStringList{u"server.max_channels"_s,
+                       u"transport.websocket.rate_limit"_s,
+                       u"channels[0].history_ttl"_s};
     QTest::newRow("invalid text: nothing to apply")
         << base << edit(u"port = 8080"_s, u"port = \"eighty\""_s) << QStringList();
+
+    // Every key of the schema, changed alone: the editor's hint is the server's classification.
+    for (const Mtw::ConfigKey &key : Mtw::ConfigSchema::keys()) {
+        const KeySample sample = Samples::sample(key);
+        if (sample.changed.isEmpty())
+            continue; // transport.default has no other valid value
+        QStringList keys{sample.key};
+        if (key.type == Mtw::ConfigKey::Type::Table)
+            keys = QStringList{sample.key + u".changed"_s}; // a module's table, key by key
+        QTest::newRow(qPrintable(u"schema: "_s + key.name))
+            << sample.base << sample.changed
+            << (key.apply == Mtw::ConfigApply::Restart ? keys : QStringList());
+    }
 }
 
 void TestConfigEditor::restartRequiredKeys()
@@ -458,7 +484,7 @@ void TestConfigEditor::restartLabel()
 
     typeReplace(editor, u"9090"_s, u"8080"_s);
     QTRY_COMPARE_WITH_TIMEOUT(editor.restartLabel()->text(),
-                              u"No restart required: logging changes apply at once."_s,
+                              u"No restart required: logging.level apply once saved."_s,
                               ConfigEditor::ValidationDelayMs * 5);
 
     typeReplace(editor, u"8080"_s, u"x"_s);

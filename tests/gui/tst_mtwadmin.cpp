@@ -624,11 +624,11 @@ void tst_MtwAdmin::exerciseConfigView(MainWindow &window, const QString &path)
         QCOMPARE(QString::fromUtf8(file.readAll()), configText);
     }
 
-    // A valid edit: a changed value and a new comment.
+    // A valid edit: a changed value, a live one (logging.rules) and a new comment.
     QString edited = configText;
     edited.replace(u"shutdown_timeout = 2 # seconds"_s,
                    u"shutdown_timeout = 3 # seconds, edited in mtwadmin"_s);
-    edited += u"# saved by tst_mtwadmin\n"_s;
+    edited += u"rules = \"mtwadmin.tst.debug=true\"\n# saved by tst_mtwadmin\n"_s;
     cursor.select(QTextCursor::Document);
     cursor.insertText(edited);
     QTRY_VERIFY(view->editor()->isValid());
@@ -637,7 +637,8 @@ void tst_MtwAdmin::exerciseConfigView(MainWindow &window, const QString &path)
     view->saveButton()->click();
     QTRY_COMPARE(saved.count(), 1);
     QVERIFY2(saved.at(0).at(0).toBool(), qPrintable(saved.at(0).at(1).toString()));
-    QVERIFY2(view->statusLabel()->text().contains(u"server.shutdown_timeout"_s),
+    QVERIFY2(view->statusLabel()->text().contains(
+                 u"Restart required for: server.shutdown_timeout Applied now: logging.rules."_s),
              qPrintable(view->statusLabel()->text()));
     QFile file(path);
     QVERIFY(file.open(QIODevice::ReadOnly));

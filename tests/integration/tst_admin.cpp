@@ -9,6 +9,7 @@
 #include <mtw/server.h>
 
 #include <QJsonArray>
+#include <QLoggingCategory>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -506,17 +507,37 @@ private Q_SLOTS:
         QCOMPARE(file.readAll(), original);
         file.close();
 
-        // A valid save keeps the user's comments and reports what needs a restart.
+        // A valid save keeps the user's comments, reports what needs a restart and applies what
+        // is live: logging.level's filter rules take effect at once.
         const QString edited =
             QString::fromUtf8(original).replace(u"workers = 2"_s, u"workers = 3"_s)
-            + u"[logging]\nlevel = \"debug\"\n"_s;
+            + u"[logging]\nlevel = \"debug\"\nformat = \"json\"\n"_s;
+        const QLoggingCategory category("mtw.admintest", QtInfoMsg);
+        QVERIFY(!category.isDebugEnabled());
+        result = admin.act(u"validate_config"_s, {{u"text"_s, edited}});
+        QCOMPARE(result.value(u"data"_s).toObject().value(u"restart_required"_s).toArray(),
+                 (QJsonArray{u"server.workers"_s, u"logging.format"_s}));
+        QVERIFY2(!category.isDebugEnabled(), "validating applies nothing");
+
         result = admin.act(u"save_config"_s, {{u"text"_s, edited}});
         data = result.value(u"data"_s).toObject();
         QVERIFY(data.value(u"valid"_s).toBool());
         QVERIFY(data.value(u"saved"_s).toBool());
-        QCOMPARE(data.value(u"restart_required"_s).toArray(), QJsonArray{u"server.workers"_s});
+        QCOMPARE(data.value(u"restart_required"_s).toArray(),
+                 (QJsonArray{u"server.workers"_s, u"logging.format"_s}));
+        QCOMPARE(data.value(u"applied"_s).toArray(), QJsonArray{u"logging.level"_s});
+        QVERIFY(category.isDebugEnabled());
+        QCOMPARE(server.config().logging.level, u"debug"_s);
+        QCOMPARE(server.config().logging.format, u"text"_s); // not live: the running value
+        QCOMPARE(server.config().server.workers, 2);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QCOMPARE(QString::fromUtf8(file.readAll()), edited);
+        file.close();
+
+        // The running configuration now has the new level: saving it again applies nothing.
+        result = admin.act(u"save_config"_s, {{u"text"_s, edited}});
+        QCOMPARE(result.value(u"data"_s).toObject().value(u"applied"_s).toArray(), QJsonArray());
+        QLoggingCategory::setFilterRules(QString());
     }
 
     void shutdownAction()

@@ -717,11 +717,6 @@ private Q_SLOTS:
                                   << errorPayload(400, u"agent_task needs metadata.agent"_s);
         QTest::newRow("unknown agent") << false << QJsonObject{{u"agent"_s, u"ghost"_s}}
                                        << errorPayload(404, u"agent 'ghost' not found"_s);
-        QTest::newRow("configured agent, provider not loaded")
-            << false << QJsonObject{{u"agent"_s, u"helper"_s}}
-            << errorPayload(
-                   503,
-                   u"agent 'helper' is unavailable: its provider module 'llm' is not loaded"_s);
         QTest::newRow("binary, unknown agent") << true << QJsonObject{{u"agent"_s, u"ghost"_s}}
                                                << errorPayload(404, u"agent 'ghost' not found"_s);
     }
@@ -731,12 +726,7 @@ private Q_SLOTS:
         QFETCH(bool, binary);
         QFETCH(QJsonObject, metadata);
         QFETCH(QJsonObject, expected);
-        Mtw::Config config = serverConfig();
-        Mtw::AgentConfig agent;
-        agent.name = u"helper"_s;
-        agent.provider = u"llm"_s;
-        config.agents = {agent};
-        QVERIFY(startServer(config));
+        QVERIFY(startServer(serverConfig()));
         MtwClient client(binary);
         QVERIFY(client.open(url()));
         QJsonObject fields{

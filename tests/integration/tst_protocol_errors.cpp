@@ -118,31 +118,37 @@ private Q_SLOTS:
 
     void binaryChannels_data()
     {
-        QTest::addColumn<QStringList>("binaryChannels"); // codec.binary_channels
-        QTest::addColumn<QString>("entry");              // a [[channels]] entry with codec binary
+        QTest::addColumn<QString>("toml"); // the [codec] and [[channels]] part of mtw.toml
         QTest::addColumn<QString>("channel");
         QTest::newRow("codec.binary_channels, exact")
-            << QStringList{u"ticks.fx"_s} << QString() << u"ticks.fx"_s;
+            << u"[codec]\nbinary_channels = [\"ticks.fx\"]"_s << u"ticks.fx"_s;
         QTest::newRow("codec.binary_channels, pattern")
-            << QStringList{u"ticks.*"_s} << QString() << u"ticks.fx"_s;
+            << u"[codec]\nbinary_channels = [\"ticks.*\"]"_s << u"ticks.fx"_s;
         QTest::newRow("[[channels]] codec binary, exact")
-            << QStringList() << u"ticks.fx"_s << u"ticks.fx"_s;
+            << u"[[channels]]\nname = \"ticks.fx\"\ncodec = \"binary\""_s << u"ticks.fx"_s;
         QTest::newRow("[[channels]] codec binary, pattern")
-            << QStringList() << u"ticks.**"_s << u"ticks.fx.eur"_s;
+            << u"[[channels]]\nname = \"ticks.**\"\ncodec = \"binary\""_s << u"ticks.fx.eur"_s;
+        // codec.default: a channel that chooses no codec, with no entry or an entry without one;
+        // "plain" chooses json and stays text.
+        QTest::newRow("codec.default binary, no entry")
+            << u"[codec]\ndefault = \"binary\"\n[[channels]]\nname = \"plain\"\ncodec = \"json\""_s
+            << u"ticks.fx"_s;
+        QTest::newRow("codec.default binary, entry without codec")
+            << u"[codec]\ndefault = \"binary\"\n[[channels]]\nname = \"ticks.*\"\nhistory = 5\n"
+               "[[channels]]\nname = \"plain\"\ncodec = \"json\""_s
+            << u"ticks.fx"_s;
     }
 
     void binaryChannels()
     {
-        QFETCH(QStringList, binaryChannels);
-        QFETCH(QString, entry);
+        QFETCH(QString, toml);
         QFETCH(QString, channel);
+        // Through the parser, as mtwserver reads it: no key may be read and then ignored.
+        const auto parsed = Mtw::parseConfig(toml, u"mtw.toml"_s, QProcessEnvironment());
+        QVERIFY(parsed.diagnostics.isEmpty());
         Mtw::Config config = serverConfig();
-        config.codec.binaryChannels = binaryChannels;
-        if (!entry.isEmpty()) {
-            Mtw::ChannelConfig binaryEntry = ProtocolTest::channel(entry);
-            binaryEntry.codec = u"binary"_s;
-            config.channels.append(binaryEntry);
-        }
+        config.codec = parsed.config.codec;
+        config.channels = parsed.config.channels;
         QVERIFY(startServer(config));
         MtwClient publisher, a, b; // all text mode
         for (MtwClient *client : {&publisher, &a, &b}) {

@@ -14,7 +14,9 @@ namespace Mtw {
 
 // The typed form of mtw.toml. Every member has the documented default, so a
 // default-constructed Config is what the server runs with when there is no file.
-// Durations are whole seconds, sizes are bytes. Equality lets hot reload diff two configs.
+// Durations are whole seconds (unless the name ends in Ms), sizes are bytes. Which key maps to
+// which member, its limits and whether it applies live are declared once, in the schema
+// (mtw/configschema.h); the parser, toToml(), diffConfigs() and the documentation derive from it.
 
 struct ServerConfig
 {
@@ -28,6 +30,9 @@ struct ServerConfig
     int maxChannelsPerConnection = 128; // subscriptions per connection; more get 429
     // Peers (addresses or CIDR ranges) whose X-Forwarded-For names the real client.
     QStringList trustedProxies;
+    // Milliseconds a module may take to answer a decision (authenticate, message filter, request
+    // handler) asynchronously; a later answer counts as a reject.
+    int decisionTimeoutMs = 1000;
     friend bool operator==(const ServerConfig &, const ServerConfig &) = default;
 };
 
@@ -46,18 +51,10 @@ struct WebSocketConfig
     friend bool operator==(const WebSocketConfig &, const WebSocketConfig &) = default;
 };
 
-struct HttpConfig
-{
-    bool enabled = false;
-    QString prefix = QStringLiteral("/api");
-    friend bool operator==(const HttpConfig &, const HttpConfig &) = default;
-};
-
 struct TransportConfig
 {
-    QString defaultTransport = QStringLiteral("websocket"); // "websocket" | "http"
+    QString defaultTransport = QStringLiteral("websocket"); // the only one implemented
     WebSocketConfig websocket;
-    HttpConfig http;
     friend bool operator==(const TransportConfig &, const TransportConfig &) = default;
 };
 
@@ -79,36 +76,16 @@ struct ModuleConfig
     friend bool operator==(const ModuleConfig &, const ModuleConfig &) = default;
 };
 
-struct AgentConfig
-{
-    QString name;     // required
-    QString provider; // required: the module that serves it
-    QString model;
-    QString system;
-    QStringList tools;
-    QStringList channels; // glob patterns
-    int maxConcurrent = 10;
-    int line = 0;
-    friend bool operator==(const AgentConfig &, const AgentConfig &) = default;
-};
-
-struct OrchestratorConfig
-{
-    // "channel-based" | "pipeline" | "fan-out" | "round-robin"
-    QString strategy = QStringLiteral("channel-based");
-    friend bool operator==(const OrchestratorConfig &, const OrchestratorConfig &) = default;
-};
-
 struct ChannelConfig
 {
     QString name; // exact name or pattern (`*` one segment, final `**` one or more)
     bool auth = false;
-    int maxMembers = 0;                     // 0 = unlimited
-    int history = 50;                       // messages kept for replay
-    int historyTtl = 300;                   // seconds a message stays in history; 0 = no expiry
-    qint64 historyBytes = 1000 * 1000;      // "1MB": history size bound in bytes
-    bool presence = false;                  // join/leave events to members
-    QString codec = QStringLiteral("json"); // "json" | "binary"
+    int maxMembers = 0;                // 0 = unlimited
+    int history = 50;                  // messages kept for replay
+    int historyTtl = 300;              // seconds a message stays in history; 0 = no expiry
+    qint64 historyBytes = 1000 * 1000; // "1MB": history size bound in bytes
+    bool presence = false;             // join/leave events to members
+    QString codec = QString();         // "json" | "binary"; empty = codec.default
     int line = 0;
     friend bool operator==(const ChannelConfig &, const ChannelConfig &) = default;
 };
@@ -137,8 +114,6 @@ struct MTW_CORE_EXPORT Config
     TransportConfig transport;
     CodecConfig codec;
     QList<ModuleConfig> modules;
-    QList<AgentConfig> agents;
-    OrchestratorConfig orchestrator;
     QList<ChannelConfig> channels;
     LoggingConfig logging;
     AdminConfig admin;
@@ -146,6 +121,7 @@ struct MTW_CORE_EXPORT Config
     // Where the config came from; empty when built-in defaults are used. Not compared.
     QString sourcePath;
 
+    // Equal when diffConfigs() finds no change: every key of the schema, not sourcePath or lines.
     bool operator==(const Config &other) const;
     bool operator!=(const Config &other) const { return !(*this == other); }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <mtw/config.h>
+#include <mtw/configschema.h>
 #include <mtw/disconnectreason.h>
 #include <mtw/global.h>
 #include <mtw/module.h>
@@ -57,6 +58,10 @@ public:
 
     bool isRunning() const;
     const Config &config() const;
+    // Takes the keys of `next` that apply live (ConfigApply::Live: logging.level, logging.rules)
+    // into config() and makes them take effect; returns every change from config() as it was to
+    // `next`. The others need a restart and config() keeps them. Server thread.
+    QList<ConfigChange> applyConfig(const Config &next);
     QHostAddress address() const;
     quint16 port() const; // the bound port (useful with port 0)
     int workerCount() const;

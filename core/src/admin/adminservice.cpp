@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
 
-#include "admin/configdiff.h"
 #include "channels/channeljson.h"
 #include "transport/clientsocket.h"
 #include "transport/logging.h"
@@ -449,12 +448,12 @@ Result<QJsonValue> AdminService::validateConfig(const QString &text, bool save)
             {u"text"_s, d.toString()}});
     }
     const bool valid = !parsed.hasErrors();
+    const QList<ConfigChange> changes =
+        valid ? diffConfigs(m_server->config(), parsed.config) : QList<ConfigChange>();
     QJsonObject result{
         {u"valid"_s, valid},
         {u"diagnostics"_s, diagnostics},
-        {u"restart_required"_s,
-         QJsonArray::fromStringList(valid ? restartRequiredKeys(m_server->config(), parsed.config)
-                                          : QStringList())}};
+        {u"restart_required"_s, QJsonArray::fromStringList(restartRequiredKeys(changes))}};
     if (!save || !valid)
         return result;
     if (path.isEmpty())
@@ -468,6 +467,15 @@ Result<QJsonValue> AdminService::validateConfig(const QString &text, bool save)
         return fail(500, u"cannot write %1: %2"_s.arg(path, file.errorString()));
     qCInfo(lcAdmin).noquote() << "configuration saved to" << path << "through the admin API";
     result.insert(u"saved"_s, true);
+    // What applies live takes effect with the save; the rest waits for a restart.
+    QStringList applied;
+    for (const ConfigChange &change : m_server->applyConfig(parsed.config)) {
+        if (change.apply == ConfigApply::Live)
+            applied.append(change.key);
+    }
+    if (!applied.isEmpty())
+        qCInfo(lcAdmin).noquote() << "applied at once:" << applied.join(u", "_s);
+    result.insert(u"applied"_s, QJsonArray::fromStringList(applied));
     return result;
 }
 

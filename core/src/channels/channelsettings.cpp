@@ -7,7 +7,12 @@ namespace Mtw::Internal {
 
 namespace {
 
-ChannelSettings settingsFromEntry(const ChannelConfig &entry)
+bool isBinary(const QString &codec)
+{
+    return codec.compare(QLatin1StringView("binary"), Qt::CaseInsensitive) == 0;
+}
+
+ChannelSettings settingsFromEntry(const ChannelConfig &entry, bool binaryByDefault)
 {
     ChannelSettings settings;
     settings.auth = entry.auth;
@@ -16,7 +21,7 @@ ChannelSettings settingsFromEntry(const ChannelConfig &entry)
     settings.historyTtl = qMax(0, entry.historyTtl);
     settings.historyBytes = qMax<qint64>(0, entry.historyBytes);
     settings.presence = entry.presence;
-    settings.binary = entry.codec.compare(QLatin1StringView("binary"), Qt::CaseInsensitive) == 0;
+    settings.binary = entry.codec.isEmpty() ? binaryByDefault : isBinary(entry.codec);
     return settings;
 }
 
@@ -24,17 +29,18 @@ ChannelSettings settingsFromEntry(const ChannelConfig &entry)
 
 ChannelSettingsResolver::ChannelSettingsResolver(const Mtw::Config &config)
     : m_binaryChannels(config.codec.binaryChannels)
+    , m_binaryByDefault(isBinary(config.codec.defaultCodec))
 {
     for (const ChannelConfig &entry : config.channels) {
         if (isValidChannelName(entry.name)) {
             if (m_exact.contains(entry.name))
                 continue;
-            ChannelSettings settings = settingsFromEntry(entry);
+            ChannelSettings settings = settingsFromEntry(entry, m_binaryByDefault);
             settings.binary = settings.binary || isBinaryListed(entry.name);
             m_exact.insert(entry.name, settings);
             m_exactNames.append(entry.name);
         } else if (isChannelPattern(entry.name)) {
-            m_patterns.append({entry.name, settingsFromEntry(entry)});
+            m_patterns.append({entry.name, settingsFromEntry(entry, m_binaryByDefault)});
         }
     }
 }
@@ -45,6 +51,7 @@ ChannelSettings ChannelSettingsResolver::resolve(const QString &name) const
     if (exact != m_exact.cend())
         return *exact;
     ChannelSettings settings;
+    settings.binary = m_binaryByDefault;
     for (const PatternEntry &entry : m_patterns) {
         if (channelPatternMatches(entry.pattern, name)) {
             settings = entry.settings;

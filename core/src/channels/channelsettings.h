@@ -25,8 +25,9 @@ struct ChannelSettings
 
 // Maps a concrete channel name to its settings (PROTOCOL.md §5): the exact `[[channels]]` entry if
 // there is one (the first, if the name is repeated), else the first matching pattern entry in file
-// order, else the defaults. `binary` is set when the chosen entry has codec "binary" or when the
-// name is listed in, or matched by a pattern in, `codec.binary_channels`.
+// order, else the defaults. `binary` is set when the chosen entry has codec "binary" (an entry
+// without codec, or no entry, takes `codec.default`) or when the name is listed in, or matched by
+// a pattern in, `codec.binary_channels`.
 // Entries that are neither a valid name nor a valid pattern are ignored (the config area reports
 // them). Immutable after construction, so safe to share between threads.
 class ChannelSettingsResolver
@@ -50,8 +51,9 @@ private:
 
     QHash<QString, ChannelSettings> m_exact; // binary already folded in
     QStringList m_exactNames;
-    QList<PatternEntry> m_patterns; // file order; binary from the entry's codec only
+    QList<PatternEntry> m_patterns; // file order; binary from the entry's codec or the default
     QStringList m_binaryChannels;   // names and patterns from codec.binary_channels
+    bool m_binaryByDefault = false; // codec.default = "binary"
 };
 
 } // namespace Mtw::Internal

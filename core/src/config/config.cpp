@@ -3,6 +3,8 @@
 
 #include "config_p.h"
 
+#include <mtw/configschema.h>
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -30,6 +32,13 @@ QString integerExpectation(qint64 min, qint64 max)
     return u"an integer %1-%2"_s.arg(min).arg(max);
 }
 
+QString sizeExpectation(qint64 min, qint64 max)
+{
+    if (max == std::numeric_limits<qint64>::max())
+        return u"a size of at least %1"_s.arg(formatSize(min));
+    return u"a size from %1 to %2"_s.arg(formatSize(min), formatSize(max));
+}
+
 std::optional<qint64> parseInteger(const QString &text)
 {
     bool ok = false;
@@ -40,22 +49,6 @@ std::optional<qint64> parseInteger(const QString &text)
 } // namespace Internal
 
 namespace {
-
-// Positions (`line`) say where an entry was written, not what it configures: a comment added at
-// the top of the file must not look like a change to hot reload.
-template<typename T>
-bool equalIgnoringLines(const QList<T> &a, const QList<T> &b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (qsizetype i = 0; i < a.size(); ++i) {
-        T copy = a[i];
-        copy.line = b[i].line;
-        if (!(copy == b[i]))
-            return false;
-    }
-    return true;
-}
 
 // An override from the environment; nullopt when unset or empty.
 Result<std::optional<int>>
@@ -78,10 +71,9 @@ integerOverride(const QProcessEnvironment &env, const QString &name, qint64 min,
 
 bool Config::operator==(const Config &other) const
 {
-    return server == other.server && transport == other.transport && codec == other.codec
-        && equalIgnoringLines(modules, other.modules) && equalIgnoringLines(agents, other.agents)
-        && orchestrator == other.orchestrator && equalIgnoringLines(channels, other.channels)
-        && logging == other.logging;
+    // Through the schema, so that equality cannot forget a key (positions say where an entry was
+    // written, not what it configures).
+    return diffConfigs(*this, other).isEmpty();
 }
 
 QString ConfigDiagnostic::toString() const

@@ -22,6 +22,8 @@ QString quoted(const QString &text);
 
 // "an integer 0-65535" or, when max is INT_MAX, "an integer >= 1".
 QString integerExpectation(qint64 min, qint64 max);
+// "a size from 1KiB to 1GiB" or, when max is the largest qint64, "a size of at least 1KiB".
+QString sizeExpectation(qint64 min, qint64 max);
 
 // Parses a whole decimal integer (the form an integer takes inside a string); nullopt if it is not.
 std::optional<qint64> parseInteger(const QString &text);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// mtw.toml → Config: the schema. Each section reader names its keys, their types and limits;
-// TableReader does the reporting.
+// mtw.toml → Config, driven by the schema (configkeys.cpp): every key is read and checked as
+// declared there; TableReader does the reporting.
 
 #include "config_p.h"
 #include "configreader_p.h"
@@ -8,212 +8,151 @@
 #include <QHash>
 #include <QHostAddress>
 
+#include <map>
+#include <memory>
+
 using namespace Qt::Literals::StringLiterals;
 
 namespace Mtw::Internal {
 
 namespace {
 
-constexpr qint64 KiB = 1024;
-constexpr qint64 GiB = 1024 * 1024 * 1024;
-constexpr qint64 NoSizeLimit = std::numeric_limits<qint64>::max();
-// Durations are seconds and become milliseconds in timers: a day keeps every product in range.
-constexpr qint64 MaxSeconds = 86400;
-
-constexpr StringRule AddressRangeRule{
-    &isAddressRange,
-    "an IP address or a CIDR range such as \"10.0.0.0/8\" or \"::1\""};
-
-constexpr StringRule ChannelNameRule{
-    &isChannelPattern,
-    "a channel name or pattern (dot-separated segments, \"*\" for one segment, "
-    "a final \"**\" for the rest)"};
-
-void readServer(TableReader &reader, ServerConfig &server)
+std::string_view view(const QByteArray &utf8)
 {
-    reader.string("host", server.host, NonEmpty);
-    reader.integer("port", server.port, 0, 65535);
-    reader.integer("max_connections", server.maxConnections, 1, NoUpperBound);
-    reader.integer("workers", server.workers, 0, 64);
-    reader.integer("shutdown_timeout", server.shutdownTimeout, 0, MaxSeconds);
-    reader.string("plugins_dir", server.pluginsDir);
-    reader.integer("max_channels", server.maxChannels, 1, NoUpperBound);
-    reader.integer("max_channels_per_connection", server.maxChannelsPerConnection, 1, NoUpperBound);
-    reader.stringList("trusted_proxies", server.trustedProxies, AddressRangeRule);
+    return std::string_view(utf8.constData(), std::size_t(utf8.size()));
 }
 
-void readWebSocket(TableReader &reader, WebSocketConfig &ws)
+// The value of `node` as `key` declares it, or nullopt (reported).
+std::optional<QVariant>
+readValue(ConfigContext &context, const KeySpec &key, const toml::node &node, const QString &path)
 {
-    reader.string("path", ws.path, PathRule);
-    reader.integer("ping_interval", ws.pingInterval, 0, MaxSeconds);
-    reader.size("max_message_size", ws.maxMessageSize, KiB, GiB);
-    reader.integer("handshake_timeout", ws.handshakeTimeout, 1, MaxSeconds);
-    reader.size("max_queue_size", ws.maxQueueSize, KiB, NoSizeLimit);
-    reader.stringList("allowed_origins", ws.allowedOrigins);
-    reader.integer("max_pending_handshakes_per_ip", ws.maxPendingHandshakesPerIp, 1, NoUpperBound);
-    reader.integer("max_protocol_errors", ws.maxProtocolErrors, 1, NoUpperBound);
-    reader.integer("rate_limit", ws.rateLimit, 0, NoUpperBound);
-    reader.integer("rate_burst", ws.rateBurst, 1, NoUpperBound);
-}
-
-void readTransport(ConfigContext &context, TableReader &reader, TransportConfig &transport)
-{
-    reader.choice("default", transport.defaultTransport, {u"websocket"_s, u"http"_s});
-    if (const auto *table = reader.table("websocket")) {
-        TableReader ws(context, *table, joinKey(reader.path(), "websocket"));
-        readWebSocket(ws, transport.websocket);
-        ws.finish();
+    switch (key.type) {
+    case KeyType::Boolean:
+        if (const auto flag = context.boolean(node, path))
+            return QVariant(*flag);
+        break;
+    case KeyType::Integer:
+        if (const auto number = context.integer(node, path, key.min, key.max))
+            return QVariant(int(*number));
+        break;
+    case KeyType::Size:
+        if (const auto bytes = context.size(node, path, key.min, key.max))
+            return QVariant::fromValue(*bytes);
+        break;
+    case KeyType::String:
+        if (auto text = context.string(node, path, key.rule))
+            return QVariant(*text);
+        break;
+    case KeyType::Choice:
+        if (auto text = context.choice(node, path, key.choices, key.planned))
+            return QVariant(*text);
+        break;
+    case KeyType::StringList:
+        if (auto list = context.stringList(node, path, key.rule))
+            return QVariant(*list);
+        break;
+    case KeyType::Table:
+        // A module's own table: its keys are the module's business, so no unknown-key warnings.
+        if (const auto *table = node.as_table())
+            return QVariant(context.variantMap(*table, path));
+        context.expected(node, path, u"a table"_s);
+        break;
     }
-    if (const auto *table = reader.table("http")) {
-        TableReader http(context, *table, joinKey(reader.path(), "http"));
-        http.boolean("enabled", transport.http.enabled);
-        http.string("prefix", transport.http.prefix, PathRule);
-        http.finish();
-    }
+    return std::nullopt;
 }
 
-void readCodec(TableReader &reader, CodecConfig &codec)
+// Reads the keys of `section` from `reader` into `config` (into entry `entry` for arrays).
+void readKeys(ConfigContext &context,
+              TableReader &reader,
+              const SectionSpec &section,
+              Config &config,
+              qsizetype entry)
 {
-    reader.choice("default", codec.defaultCodec, {u"json"_s, u"binary"_s});
-    reader.stringList("binary_channels", codec.binaryChannels);
-}
-
-ModuleConfig readModule(ConfigContext &context, TableReader &reader)
-{
-    ModuleConfig module;
-    module.line = reader.line();
-    reader.requiredString("name", module.name);
-    reader.string("version", module.version);
-    reader.boolean("enabled", module.enabled);
-    reader.boolean("required", module.required);
-    // The module's own table: its keys are the module's business, so no unknown-key warnings.
-    if (const auto *value = reader.node("config")) {
-        const QString path = joinKey(reader.path(), "config");
-        if (const auto *table = value->as_table())
-            module.config = context.variantMap(*table, path);
-        else
-            context.expected(*value, path, u"a table"_s);
-    }
-    return module;
-}
-
-AgentConfig readAgent(TableReader &reader)
-{
-    AgentConfig agent;
-    agent.line = reader.line();
-    reader.requiredString("name", agent.name);
-    reader.requiredString("provider", agent.provider);
-    reader.string("model", agent.model);
-    reader.string("system", agent.system);
-    reader.stringList("tools", agent.tools);
-    reader.stringList("channels", agent.channels);
-    reader.integer("max_concurrent", agent.maxConcurrent, 1, NoUpperBound);
-    return agent;
-}
-
-ChannelConfig readChannel(TableReader &reader)
-{
-    ChannelConfig channel;
-    channel.line = reader.line();
-    reader.requiredString("name", channel.name, ChannelNameRule);
-    reader.boolean("auth", channel.auth);
-    reader.integer("max_members", channel.maxMembers, 0, NoUpperBound);
-    reader.integer("history", channel.history, 0, 100000);
-    reader.integer("history_ttl", channel.historyTtl, 0, MaxSeconds);
-    reader.size("history_bytes", channel.historyBytes, 0, GiB);
-    reader.boolean("presence", channel.presence);
-    reader.choice("codec", channel.codec, {u"json"_s, u"binary"_s});
-    return channel;
-}
-
-// Reads every [[key]] table with `read` and appends the results to `out`.
-template<typename T, typename Read>
-void readTables(ConfigContext &context,
-                TableReader &root,
-                std::string_view key,
-                QList<T> &out,
-                Read read)
-{
-    for (const auto &element : root.tableArray(key)) {
-        TableReader reader(context, *element.table, element.path);
-        out.append(read(reader));
-        reader.finish();
-    }
-}
-
-// Reads the [[channels]] tables; a name defined twice is an error naming both lines.
-void readChannels(ConfigContext &context, TableReader &root, QList<ChannelConfig> &channels)
-{
-    QHash<QString, int> firstLine;
-    for (const auto &element : root.tableArray("channels")) {
-        TableReader reader(context, *element.table, element.path);
-        const ChannelConfig channel = readChannel(reader);
-        reader.finish();
-        channels.append(channel);
-        if (channel.name.isEmpty()) // missing or invalid, already reported
-            continue;
-        if (!firstLine.contains(channel.name)) {
-            firstLine.insert(channel.name, channel.line);
+    for (const KeySpec &key : section.keys) {
+        const QByteArray name = key.name.toUtf8();
+        const toml::node *node = reader.node(view(name));
+        if (!node) {
+            if (key.required)
+                reader.missing(view(name));
             continue;
         }
-        context.error(element.table->get("name")->source(),
-                      joinKey(element.path, "name"),
-                      u"duplicate channel %1 (defined at lines %2 and %3)"_s.arg(
-                          quoted(channel.name),
-                          QString::number(firstLine.value(channel.name)),
-                          QString::number(channel.line)));
+        if (auto value = readValue(context, key, *node, joinKey(reader.path(), view(name))))
+            key.set(config, entry, *value);
     }
 }
 
+// Reads every [[key]] table of an array section; entries whose unique key repeats an earlier
+// one are errors naming both lines.
+void readEntries(ConfigContext &context,
+                 TableReader &parent,
+                 std::string_view leaf,
+                 const SectionSpec &section,
+                 Config &config)
+{
+    const KeySpec *unique = nullptr;
+    for (const KeySpec &key : section.keys) {
+        if (key.name == section.uniqueKey)
+            unique = &key;
+    }
+    QHash<QString, int> firstLine;
+    for (const auto &element : parent.tableArray(leaf)) {
+        TableReader reader(context, *element.table, element.path);
+        const qsizetype entry = section.append(config);
+        section.setLine(config, entry, reader.line());
+        readKeys(context, reader, section, config, entry);
+        reader.finish();
+        if (!unique)
+            continue;
+        const QString value = unique->get(config, entry).toString();
+        if (value.isEmpty()) // missing or invalid, already reported
+            continue;
+        if (!firstLine.contains(value)) {
+            firstLine.insert(value, reader.line());
+            continue;
+        }
+        const QByteArray name = unique->name.toUtf8();
+        context.error(element.table->get(view(name))->source(),
+                      joinKey(element.path, view(name)),
+                      u"duplicate %1 %2 (defined at lines %3 and %4)"_s.arg(
+                          section.noun,
+                          quoted(value),
+                          QString::number(firstLine.value(value)),
+                          QString::number(reader.line())));
+    }
+}
+
+// Walks the schema's sections in order; each is read from its parent table's reader, so a
+// section's table is known to its parent and everything else there is an unknown key.
 void readSections(ConfigContext &context, const toml::table &root, Config &config)
 {
-    TableReader reader(context, root, QString());
-    if (const auto *table = reader.table("server")) {
-        TableReader server(context, *table, u"server"_s);
-        readServer(server, config.server);
-        server.finish();
+    std::map<QString, std::unique_ptr<TableReader>> readers; // the tables present, by path
+    readers.emplace(QString(), std::make_unique<TableReader>(context, root, QString()));
+    for (const SectionSpec &section : schemaSections()) {
+        const qsizetype dot = section.path.lastIndexOf(QLatin1Char('.'));
+        const auto parent = readers.find(dot < 0 ? QString() : section.path.left(dot));
+        if (parent == readers.end()) // absent, or not a table (reported)
+            continue;
+        TableReader &reader = *parent->second;
+        const QByteArray leaf = section.path.mid(dot + 1).toUtf8();
+        if (section.isRefused()) {
+            if (const toml::node *node = reader.node(view(leaf))) {
+                const bool array = section.kind == SectionSpec::Kind::Array;
+                context.error(node->source(),
+                              section.path,
+                              u"%1; remove the %2 %3"_s.arg(section.refusal,
+                                                            section.header(),
+                                                            array ? u"tables"_s : u"table"_s));
+            }
+        } else if (section.kind == SectionSpec::Kind::Array) {
+            readEntries(context, reader, view(leaf), section, config);
+        } else if (const toml::table *table = reader.table(view(leaf))) {
+            auto child = std::make_unique<TableReader>(context, *table, section.path);
+            readKeys(context, *child, section, config, 0);
+            readers.emplace(section.path, std::move(child));
+        }
     }
-    if (const auto *table = reader.table("transport")) {
-        TableReader transport(context, *table, u"transport"_s);
-        readTransport(context, transport, config.transport);
-        transport.finish();
-    }
-    if (const auto *table = reader.table("codec")) {
-        TableReader codec(context, *table, u"codec"_s);
-        readCodec(codec, config.codec);
-        codec.finish();
-    }
-    readTables(context, reader, "modules", config.modules, [&context](TableReader &r) {
-        return readModule(context, r);
-    });
-    readTables(context, reader, "agents", config.agents, &readAgent);
-    if (const auto *table = reader.table("orchestrator")) {
-        TableReader orchestrator(context, *table, u"orchestrator"_s);
-        orchestrator.choice("strategy",
-                            config.orchestrator.strategy,
-                            {u"channel-based"_s, u"pipeline"_s, u"fan-out"_s, u"round-robin"_s});
-        orchestrator.finish();
-    }
-    readChannels(context, reader, config.channels);
-    if (const auto *table = reader.table("logging")) {
-        TableReader logging(context, *table, u"logging"_s);
-        logging.choice("level",
-                       config.logging.level,
-                       {u"debug"_s, u"info"_s, u"warning"_s, u"error"_s});
-        logging.choice("format", config.logging.format, {u"text"_s, u"json"_s});
-        logging.string("rules", config.logging.rules);
-        logging.finish();
-    }
-    if (const auto *table = reader.table("admin")) {
-        TableReader admin(context, *table, u"admin"_s);
-        admin.boolean("enabled", config.admin.enabled);
-        admin.string("path", config.admin.path, PathRule);
-        admin.string("token", config.admin.token);
-        admin.string("token_file", config.admin.tokenFile);
-        admin.stringList("allowed_origins", config.admin.allowedOrigins);
-        admin.finish();
-    }
-    reader.finish();
+    for (auto &[path, reader] : readers)
+        reader->finish();
 }
 
 // Bytes in the UTF-8 sequence that `lead` starts; 0 when it cannot start one.

@@ -40,13 +40,6 @@ QString printNode(const toml::node &node)
     return fromStd(stream.str());
 }
 
-QString sizeExpectation(qint64 min, qint64 max)
-{
-    if (max == std::numeric_limits<qint64>::max())
-        return u"a size of at least %1"_s.arg(formatSize(min));
-    return u"a size from %1 to %2"_s.arg(formatSize(min), formatSize(max));
-}
-
 std::optional<bool> parseBoolean(const QString &text)
 {
     if (text.compare(u"true"_s, Qt::CaseInsensitive) == 0)
@@ -159,11 +152,14 @@ QList<ConfigDiagnostic> ConfigContext::takeDiagnostics()
 void ConfigContext::expected(const toml::node &node,
                              const QString &keyPath,
                              const QString &what,
-                             const std::optional<QString> &expandedText)
+                             const std::optional<QString> &expandedText,
+                             const QString &reason)
 {
     QString got = describeNode(node);
     if (expandedText && node.is_string() && *expandedText != fromStd(node.as_string()->get()))
         got += u" (expanded to %1)"_s.arg(quoted(*expandedText));
+    if (!reason.isEmpty())
+        got += u": "_s + reason;
     error(node.source(), keyPath, u"expected %1, got %2"_s.arg(what, got));
 }
 
@@ -255,20 +251,28 @@ ConfigContext::size(const toml::node &node, const QString &keyPath, qint64 min, 
     return value;
 }
 
-std::optional<QString>
-ConfigContext::choice(const toml::node &node, const QString &keyPath, const QStringList &choices)
+std::optional<QString> ConfigContext::choice(const toml::node &node,
+                                             const QString &keyPath,
+                                             const QStringList &choices,
+                                             const QList<PlannedChoice> &planned)
 {
     QStringList quotedChoices;
     for (const QString &choice : choices)
         quotedChoices.append(quoted(choice));
-    const QString what = u"one of "_s + quotedChoices.join(u", "_s);
+    const QString what =
+        (choices.size() == 1 ? QString() : u"one of "_s) + quotedChoices.join(u", "_s);
     if (!node.is_string()) {
         expected(node, keyPath, what);
         return std::nullopt;
     }
     auto text = expanded(node, keyPath);
     if (text && !choices.contains(*text)) {
-        expected(node, keyPath, what, text);
+        QString reason;
+        for (const PlannedChoice &choice : planned) {
+            if (choice.value == *text)
+                reason = choice.reason;
+        }
+        expected(node, keyPath, what, text, reason);
         return std::nullopt;
     }
     return text;
@@ -339,63 +343,13 @@ int TableReader::line() const
 
 const toml::node *TableReader::node(std::string_view key)
 {
-    m_known.push_back(key);
+    m_known.emplace_back(key);
     return m_table.get(key);
 }
 
-void TableReader::string(std::string_view key, QString &out, StringRule rule)
+void TableReader::missing(std::string_view key)
 {
-    if (const auto *value = node(key)) {
-        if (auto text = m_context.string(*value, joinKey(m_path, key), rule))
-            out = *text;
-    }
-}
-
-void TableReader::requiredString(std::string_view key, QString &out, StringRule rule)
-{
-    if (!m_table.contains(key))
-        m_context.error(m_table.source(), joinKey(m_path, key), u"required key is missing"_s);
-    string(key, out, rule);
-}
-
-void TableReader::integer(std::string_view key, int &out, qint64 min, qint64 max)
-{
-    if (const auto *value = node(key)) {
-        if (auto number = m_context.integer(*value, joinKey(m_path, key), min, max))
-            out = int(*number);
-    }
-}
-
-void TableReader::boolean(std::string_view key, bool &out)
-{
-    if (const auto *value = node(key)) {
-        if (auto flag = m_context.boolean(*value, joinKey(m_path, key)))
-            out = *flag;
-    }
-}
-
-void TableReader::size(std::string_view key, qint64 &out, qint64 min, qint64 max)
-{
-    if (const auto *value = node(key)) {
-        if (auto bytes = m_context.size(*value, joinKey(m_path, key), min, max))
-            out = *bytes;
-    }
-}
-
-void TableReader::choice(std::string_view key, QString &out, const QStringList &choices)
-{
-    if (const auto *value = node(key)) {
-        if (auto text = m_context.choice(*value, joinKey(m_path, key), choices))
-            out = *text;
-    }
-}
-
-void TableReader::stringList(std::string_view key, QStringList &out, StringRule rule)
-{
-    if (const auto *value = node(key)) {
-        if (auto list = m_context.stringList(*value, joinKey(m_path, key), rule))
-            out = *list;
-    }
+    m_context.error(m_table.source(), joinKey(m_path, key), u"required key is missing"_s);
 }
 
 const toml::table *TableReader::table(std::string_view key)
@@ -439,7 +393,7 @@ void TableReader::finish()
         const QString name = fromStd(key.str());
         QString suggestion;
         int best = 3; // suggest only within an edit distance of 2
-        for (std::string_view known : m_known) {
+        for (const std::string &known : m_known) {
             const int distance = levenshtein(name, fromStd(known));
             if (distance < best) {
                 best = distance;

@@ -4,7 +4,7 @@
 // Typed reading of toml++ nodes with diagnostics. Every read reports what is wrong with the value
 // and carries on, so that one pass finds every error in the file.
 
-#include <mtw/config.h>
+#include "configschema_p.h"
 
 #include <QList>
 #include <QProcessEnvironment>
@@ -13,14 +13,12 @@
 
 #include <toml++/toml.h>
 
-#include <limits>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace Mtw::Internal {
-
-inline constexpr qint64 NoUpperBound = std::numeric_limits<int>::max();
 
 QString joinKey(const QString &parent, std::string_view key);
 QString joinIndex(const QString &parent, qsizetype index);
@@ -28,18 +26,6 @@ QString joinIndex(const QString &parent, qsizetype index);
 QString describeNode(const toml::node &node);
 // Edit distance, for "did you mean" suggestions.
 int levenshtein(const QString &a, const QString &b);
-
-// A string value must pass `valid` or the error says "expected <expected>".
-struct StringRule
-{
-    bool (*valid)(const QString &) = nullptr;
-    const char *expected = nullptr;
-};
-
-bool isNonEmpty(const QString &text);
-bool startsWithSlash(const QString &text);
-inline constexpr StringRule NonEmpty{&isNonEmpty, "a non-empty string"};
-inline constexpr StringRule PathRule{&startsWithSlash, "a path starting with \"/\""};
 
 // Collects diagnostics and converts single nodes; `keyPath` names the node in messages.
 class ConfigContext
@@ -59,18 +45,23 @@ public:
     std::optional<bool> boolean(const toml::node &node, const QString &keyPath);
     std::optional<qint64>
     size(const toml::node &node, const QString &keyPath, qint64 min, qint64 max);
-    std::optional<QString>
-    choice(const toml::node &node, const QString &keyPath, const QStringList &choices);
+    // `planned` choices are known but refused, with the reason in the message.
+    std::optional<QString> choice(const toml::node &node,
+                                  const QString &keyPath,
+                                  const QStringList &choices,
+                                  const QList<PlannedChoice> &planned = {});
     std::optional<QStringList>
     stringList(const toml::node &node, const QString &keyPath, StringRule rule = {});
     // Module config: tables → QVariantMap, arrays → QVariantList, strings expanded.
     QVariant variant(const toml::node &node, const QString &keyPath);
     QVariantMap variantMap(const toml::table &table, const QString &keyPath);
-    // "expected <what>, got <value>" (with the expansion when it changed the text).
+    // "expected <what>, got <value>" (with the expansion when it changed the text), then
+    // ": <reason>" when there is one.
     void expected(const toml::node &node,
                   const QString &keyPath,
                   const QString &what,
-                  const std::optional<QString> &expandedText = std::nullopt);
+                  const std::optional<QString> &expandedText = std::nullopt,
+                  const QString &reason = QString());
 
 private:
     void add(ConfigDiagnostic::Severity severity,
@@ -85,7 +76,7 @@ private:
     QList<ConfigDiagnostic> m_diagnostics;
 };
 
-// Reads the keys of one table. Every key asked for becomes known; finish() warns about the rest.
+// The keys of one table. Every key asked for becomes known; finish() warns about the rest.
 class TableReader
 {
 public:
@@ -94,14 +85,8 @@ public:
     const QString &path() const { return m_path; }
     int line() const;
 
-    void string(std::string_view key, QString &out, StringRule rule = {});
-    // Like string(), and reports the key missing at the table's position.
-    void requiredString(std::string_view key, QString &out, StringRule rule = NonEmpty);
-    void integer(std::string_view key, int &out, qint64 min, qint64 max);
-    void boolean(std::string_view key, bool &out);
-    void size(std::string_view key, qint64 &out, qint64 min, qint64 max);
-    void choice(std::string_view key, QString &out, const QStringList &choices);
-    void stringList(std::string_view key, QStringList &out, StringRule rule = {});
+    // Reports `key` missing at the table's position.
+    void missing(std::string_view key);
     // A sub-table; nullptr (and an error when present but not a table).
     const toml::table *table(std::string_view key);
     struct Element
@@ -120,7 +105,7 @@ private:
     ConfigContext &m_context;
     const toml::table &m_table;
     QString m_path;
-    std::vector<std::string_view> m_known;
+    std::vector<std::string> m_known;
 };
 
 } // namespace Mtw::Internal

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Config → TOML that parseConfig() reads back to an equal Config.
+// Config → TOML that parseConfig() reads back to an equal Config; the sections and keys are the
+// schema's (configkeys.cpp).
 
 #include "config_p.h"
+#include "configschema_p.h"
 
 #include <algorithm>
 #include <charconv>
@@ -141,104 +143,6 @@ QString variantValue(const QVariant &value, bool maskSecrets, bool masked)
     }
 }
 
-class Writer
-{
-public:
-    void table(const QString &header)
-    {
-        if (!m_out.isEmpty())
-            m_out += QLatin1Char('\n');
-        m_out += header + QLatin1Char('\n');
-    }
-    void value(const char *name, const QString &text)
-    {
-        m_out += QLatin1String(name) + u" = "_s + text + QLatin1Char('\n');
-    }
-    void value(const char *name, int number) { value(name, QString::number(number)); }
-    void flag(const char *name, bool on) { value(name, boolean(on)); }
-    void string(const char *name, const QString &text) { value(name, stringValue(text)); }
-    QString text() const { return m_out; }
-
-private:
-    QString m_out;
-};
-
-void writeServer(Writer &w, const ServerConfig &server)
-{
-    w.table(u"[server]"_s);
-    w.string("host", server.host);
-    w.value("port", server.port);
-    w.value("max_connections", server.maxConnections);
-    w.value("workers", server.workers);
-    w.value("shutdown_timeout", server.shutdownTimeout);
-    w.string("plugins_dir", server.pluginsDir);
-    w.value("max_channels", server.maxChannels);
-    w.value("max_channels_per_connection", server.maxChannelsPerConnection);
-    w.value("trusted_proxies", stringList(server.trustedProxies));
-}
-
-void writeTransport(Writer &w, const TransportConfig &transport)
-{
-    w.table(u"[transport]"_s);
-    w.string("default", transport.defaultTransport);
-    const WebSocketConfig &ws = transport.websocket;
-    w.table(u"[transport.websocket]"_s);
-    w.string("path", ws.path);
-    w.value("ping_interval", ws.pingInterval);
-    w.value("max_message_size", size(ws.maxMessageSize));
-    w.value("handshake_timeout", ws.handshakeTimeout);
-    w.value("max_queue_size", size(ws.maxQueueSize));
-    w.value("allowed_origins", stringList(ws.allowedOrigins));
-    w.value("max_pending_handshakes_per_ip", ws.maxPendingHandshakesPerIp);
-    w.value("max_protocol_errors", ws.maxProtocolErrors);
-    w.value("rate_limit", ws.rateLimit);
-    w.value("rate_burst", ws.rateBurst);
-    w.table(u"[transport.http]"_s);
-    w.flag("enabled", transport.http.enabled);
-    w.string("prefix", transport.http.prefix);
-}
-
-void writeModules(Writer &w, const QList<ModuleConfig> &modules, bool maskSecrets)
-{
-    for (const ModuleConfig &module : modules) {
-        w.table(u"[[modules]]"_s);
-        w.string("name", module.name);
-        w.string("version", module.version);
-        w.flag("enabled", module.enabled);
-        w.flag("required", module.required);
-        w.value("config", inlineTable(module.config, maskSecrets, false));
-    }
-}
-
-void writeAgents(Writer &w, const QList<AgentConfig> &agents)
-{
-    for (const AgentConfig &agent : agents) {
-        w.table(u"[[agents]]"_s);
-        w.string("name", agent.name);
-        w.string("provider", agent.provider);
-        w.string("model", agent.model);
-        w.string("system", agent.system);
-        w.value("tools", stringList(agent.tools));
-        w.value("channels", stringList(agent.channels));
-        w.value("max_concurrent", agent.maxConcurrent);
-    }
-}
-
-void writeChannels(Writer &w, const QList<ChannelConfig> &channels)
-{
-    for (const ChannelConfig &channel : channels) {
-        w.table(u"[[channels]]"_s);
-        w.string("name", channel.name);
-        w.flag("auth", channel.auth);
-        w.value("max_members", channel.maxMembers);
-        w.value("history", channel.history);
-        w.value("history_ttl", channel.historyTtl);
-        w.value("history_bytes", size(channel.historyBytes));
-        w.flag("presence", channel.presence);
-        w.string("codec", channel.codec);
-    }
-}
-
 } // namespace
 
 namespace Internal {
@@ -260,32 +164,58 @@ bool isSecretKey(const QString &name)
     });
 }
 
+QString tomlValue(const KeySpec &key, const QVariant &value, bool maskSecrets)
+{
+    switch (key.type) {
+    case KeyType::Boolean:
+        return boolean(value.toBool());
+    case KeyType::Integer:
+        return QString::number(value.toLongLong());
+    case KeyType::Size:
+        return size(value.toLongLong());
+    case KeyType::String:
+    case KeyType::Choice: {
+        const QString text = value.toString();
+        return stringValue(maskSecrets && key.secret && !text.isEmpty() ? u"***"_s : text);
+    }
+    case KeyType::StringList:
+        return stringList(value.toStringList());
+    case KeyType::Table:
+        return inlineTable(value.toMap(), maskSecrets, false);
+    }
+    return QString();
+}
+
 } // namespace Internal
 
 QString Config::toToml(bool maskSecrets) const
 {
-    Writer w;
-    writeServer(w, server);
-    writeTransport(w, transport);
-    w.table(u"[codec]"_s);
-    w.string("default", codec.defaultCodec);
-    w.value("binary_channels", stringList(codec.binaryChannels));
-    writeModules(w, modules, maskSecrets);
-    writeAgents(w, agents);
-    w.table(u"[orchestrator]"_s);
-    w.string("strategy", orchestrator.strategy);
-    writeChannels(w, channels);
-    w.table(u"[logging]"_s);
-    w.string("level", logging.level);
-    w.string("format", logging.format);
-    w.string("rules", logging.rules);
-    w.table(u"[admin]"_s);
-    w.value("enabled", admin.enabled ? u"true"_s : u"false"_s);
-    w.string("path", admin.path);
-    w.string("token", maskSecrets && !admin.token.isEmpty() ? u"***"_s : admin.token);
-    w.string("token_file", admin.tokenFile);
-    w.value("allowed_origins", stringList(admin.allowedOrigins));
-    return w.text();
+    QString out;
+    const auto writeKeys = [this, &out, maskSecrets](const Internal::SectionSpec &section,
+                                                     qsizetype entry) {
+        if (!out.isEmpty())
+            out += QLatin1Char('\n');
+        out += section.header() + QLatin1Char('\n');
+        for (const Internal::KeySpec &key : section.keys) {
+            const QVariant value = key.get(*this, entry);
+            if (!key.emptyMeans.isEmpty() && value.toString().isEmpty())
+                continue; // unset: the key it defers to says what applies
+            out += key.name + u" = "_s + Internal::tomlValue(key, value, maskSecrets)
+                + QLatin1Char('\n');
+        }
+    };
+    for (const Internal::SectionSpec &section : Internal::schemaSections()) {
+        if (section.isRefused())
+            continue;
+        if (section.kind == Internal::SectionSpec::Kind::Table) {
+            writeKeys(section, 0);
+            continue;
+        }
+        const qsizetype count = section.count(*this);
+        for (qsizetype entry = 0; entry < count; ++entry)
+            writeKeys(section, entry);
+    }
+    return out;
 }
 
 } // namespace Mtw

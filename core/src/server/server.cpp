@@ -522,6 +522,11 @@ const Config &Server::config() const
     return d->config;
 }
 
+QList<ConfigChange> Server::applyConfig(const Config &next)
+{
+    return applyLiveChanges(d->config, next);
+}
+
 QHostAddress Server::address() const
 {
     return d->acceptor ? d->acceptor->serverAddress() : QHostAddress();

@@ -72,6 +72,8 @@ private Q_SLOTS:
     void exactNames();
     void binary_data();
     void binary();
+    void binaryByDefault_data();
+    void binaryByDefault();
 };
 
 void tst_ChannelSettings::resolve_data()
@@ -174,6 +176,51 @@ void tst_ChannelSettings::binary()
                                    QStringLiteral("text.bin"),
                                    QStringLiteral("blob"),
                                    QStringLiteral("sensors.**")};
+
+    const ChannelSettingsResolver resolver(config);
+    const ChannelSettings s = resolver.resolve(name);
+    QCOMPARE(s.binary, binary);
+    QCOMPARE(s.maxMembers, maxMembers);
+}
+
+// codec.default = "binary": every channel that does not choose a codec is binary.
+void tst_ChannelSettings::binaryByDefault_data()
+{
+    QTest::addColumn<QString>("defaultCodec");
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<bool>("binary");
+    QTest::addColumn<int>("maxMembers"); // proves which entry was chosen
+
+    const QString binary = QStringLiteral("binary");
+    const QString json = QStringLiteral("json");
+    QTest::newRow("no entry") << binary << QStringLiteral("free") << true << 0;
+    QTest::newRow("exact entry without codec") << binary << QStringLiteral("room") << true << 21;
+    QTest::newRow("pattern entry without codec")
+        << binary << QStringLiteral("feed.a") << true << 22;
+    QTest::newRow("exact entry codec json") << binary << QStringLiteral("text") << false << 23;
+    QTest::newRow("pattern entry codec json") << binary << QStringLiteral("log.a") << false << 24;
+    QTest::newRow("json default, no entry") << json << QStringLiteral("free") << false << 0;
+    QTest::newRow("json default, entry without codec")
+        << json << QStringLiteral("room") << false << 21;
+}
+
+void tst_ChannelSettings::binaryByDefault()
+{
+    QFETCH(QString, defaultCodec);
+    QFETCH(QString, name);
+    QFETCH(bool, binary);
+    QFETCH(int, maxMembers);
+
+    Config config;
+    config.codec.defaultCodec = defaultCodec;
+    ChannelConfig text = entry(QStringLiteral("text"), 23);
+    text.codec = QStringLiteral("json");
+    ChannelConfig log = entry(QStringLiteral("log.*"), 24);
+    log.codec = QStringLiteral("json");
+    config.channels = {entry(QStringLiteral("room"), 21),
+                       entry(QStringLiteral("feed.*"), 22),
+                       text,
+                       log};
 
     const ChannelSettingsResolver resolver(config);
     const ChannelSettings s = resolver.resolve(name);

@@ -248,26 +248,24 @@ void tst_ConfigValues::equality()
     other.logging.rules = u"x"_s;
     QVERIFY(other != defaults);
     other = defaults;
-    other.orchestrator.strategy = u"pipeline"_s;
+    other.admin.tokenFile = u"/run/t"_s;
+    QVERIFY2(other != defaults, "every key of the schema is compared, the admin section too");
+    other = defaults;
+    other.server.decisionTimeoutMs = 10;
     QVERIFY(other != defaults);
 
     Mtw::Config a;
     a.channels.append(
         Mtw::ChannelConfig{u"chat.*"_s, true, 0, 50, 300, 1000000, false, u"json"_s, 3});
     a.modules.append(Mtw::ModuleConfig{u"m"_s, {}, true, false, {{u"k"_s, 1}}, 7});
-    a.agents.append(Mtw::AgentConfig{u"a"_s, u"m"_s, {}, {}, {}, {}, 10, 9});
     Mtw::Config b = a;
     b.channels[0].line = 30;
     b.modules[0].line = 70;
-    b.agents[0].line = 90;
     QVERIFY2(a == b, "lines say where an entry was written, not what it configures");
     b.channels[0].auth = false;
     QVERIFY(a != b);
     b = a;
     b.modules[0].config.insert(u"k"_s, 2);
-    QVERIFY(a != b);
-    b = a;
-    b.agents[0].maxConcurrent = 1;
     QVERIFY(a != b);
     b = a;
     b.channels.append(a.channels.first());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// agent_task: which agent is asked (metadata.agent). The agents themselves arrive with the
-// agents issue; until then a configured agent answers 503 and any other 404.
+// agent_task: which agent is asked (metadata.agent). Agents arrive with the agents issue;
+// until then ([[agents]] is refused at start) every agent is unknown: 404.
 #include "transport/connection.h"
 #include "transport/handlers/handlers.h"
 #include "transport/outbound.h"
@@ -17,19 +17,6 @@ void handleAgentTask(ProtocolContext &parts, Connection &connection, const Messa
         parts.out.send(connection,
                        Message::error(400, u"agent_task needs metadata.agent"_s, message.id));
         return;
-    }
-    for (const AgentConfig &configured : parts.server.config.agents) {
-        if (configured.name == agent) {
-            parts.out.send(
-                connection,
-                Message::error(
-                    503,
-                    u"agent '%1' is unavailable: its provider module '%2' is not loaded"_s.arg(
-                        agent,
-                        configured.provider),
-                    message.id));
-            return;
-        }
     }
     parts.out.send(connection,
                    Message::error(404, u"agent '%1' not found"_s.arg(agent), message.id));

@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+// The one declaration of every mtw.toml key: name, type, limits, whether it applies live, its
+// documentation, and the Config member it is read into. Defaults are the member initializers
+// of config.h. Everything else in the config area walks schemaSections().
+
+#include "config_p.h"
+#include "configschema_p.h"
+
+#include <QLoggingCategory>
+
+#include <initializer_list>
+#include <limits>
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace Mtw::Internal {
+
+namespace {
+
+constexpr qint64 KiB = 1024;
+constexpr qint64 GiB = 1024 * 1024 * 1024;
+// Durations are seconds and become milliseconds in timers: a day keeps every product in range.
+constexpr qint64 MaxSeconds = 86400;
+
+constexpr StringRule AddressRangeRule{
+    &isAddressRange,
+    "an IP address or a CIDR range such as \"10.0.0.0/8\" or \"::1\"",
+    "IP address or CIDR range"};
+
+constexpr StringRule ChannelNameRule{
+    &isChannelPattern,
+    "a channel name or pattern (dot-separated segments, \"*\" for one segment, "
+    "a final \"**\" for the rest)",
+    "channel name or pattern"};
+
+void applyLoggingRules(const Config &config)
+{
+    QLoggingCategory::setFilterRules(loggingFilterRules(config.logging));
+}
+
+// A key of the struct S that holds it, before it is bound to its place in Config. The member
+// pointer fixes the C++ type, so a key cannot be declared with a type its member does not have.
+template<typename S>
+struct Key
+{
+    KeySpec spec;
+    std::function<QVariant(const S &)> get;
+    std::function<void(S &, const QVariant &)> set;
+
+    Key seconds() &&
+    {
+        spec.unit = u"seconds"_s;
+        return std::move(*this);
+    }
+    Key unit(const char *name) &&
+    {
+        spec.unit = QString::fromLatin1(name);
+        return std::move(*this);
+    }
+    Key rule(StringRule stringRule) &&
+    {
+        spec.rule = stringRule;
+        return std::move(*this);
+    }
+    Key required() &&
+    {
+        spec.required = true;
+        if (!spec.rule.valid)
+            spec.rule = NonEmpty;
+        return std::move(*this);
+    }
+    Key secret() &&
+    {
+        spec.secret = true;
+        return std::move(*this);
+    }
+    Key emptyMeans(const char *markdown) &&
+    {
+        spec.emptyMeans = QString::fromUtf8(markdown);
+        return std::move(*this);
+    }
+    Key planned(const char *value, const char *reason) &&
+    {
+        spec.planned.append({QString::fromUtf8(value), QString::fromUtf8(reason)});
+        return std::move(*this);
+    }
+    // Live keys name what makes a new value take effect; there is no live key without one.
+    Key live(void (*takeEffect)(const Config &)) &&
+    {
+        spec.apply = ConfigApply::Live;
+        spec.takeEffect = takeEffect;
+        return std::move(*this);
+    }
+};
+
+template<typename S, typename T>
+Key<S> key(const char *name, KeyType type, T S::*member, const char *doc)
+{
+    Key<S> k;
+    k.spec.name = QString::fromLatin1(name);
+    k.spec.type = type;
+    k.spec.doc = QString::fromUtf8(doc);
+    k.get = [member](const S &owner) { return QVariant::fromValue(owner.*member); };
+    k.set = [member](S &owner, const QVariant &value) { owner.*member = value.value<T>(); };
+    return k;
+}
+
+template<typename S>
+Key<S> boolean(const char *name, bool S::*member, const char *doc)
+{
+    return key(name, KeyType::Boolean, member, doc);
+}
+
+template<typename S>
+Key<S> integer(const char *name, int S::*member, qint64 min, qint64 max, const char *doc)
+{
+    Key<S> k = key(name, KeyType::Integer, member, doc);
+    k.spec.min = min;
+    k.spec.max = max;
+    return k;
+}
+
+template<typename S>
+Key<S> size(const char *name, qint64 S::*member, qint64 min, qint64 max, const char *doc)
+{
+    Key<S> k = key(name, KeyType::Size, member, doc);
+    k.spec.min = min;
+    k.spec.max = max;
+    return k;
+}
+
+template<typename S>
+Key<S> string(const char *name, QString S::*member, const char *doc)
+{
+    return key(name, KeyType::String, member, doc);
+}
+
+template<typename S>
+Key<S> choice(const char *name,
+              QString S::*member,
+              std::initializer_list<const char *> choices,
+              const char *doc)
+{
+    Key<S> k = key(name, KeyType::Choice, member, doc);
+    for (const char *choiceName : choices)
+        k.spec.choices.append(QString::fromLatin1(choiceName));
+    return k;
+}
+
+template<typename S>
+Key<S> stringList(const char *name, QStringList S::*member, const char *doc)
+{
+    return key(name, KeyType::StringList, member, doc);
+}
+
+template<typename S>
+Key<S> table(const char *name, QVariantMap S::*member, const char *doc)
+{
+    return key(name, KeyType::Table, member, doc);
+}
+
+// Where a section's struct lives in Config: a member, or a member of a member.
+template<typename S>
+struct Place
+{
+    std::function<const S &(const Config &)> read;
+    std::function<S &(Config &)> write;
+};
+
+template<typename S>
+Place<S> at(S Config::*member)
+{
+    return {[member](const Config &config) -> const S & { return config.*member; },
+            [member](Config &config) -> S & { return config.*member; }};
+}
+
+template<typename P, typename S>
+Place<S> at(P Config::*outer, S P::*inner)
+{
+    return {[outer, inner](const Config &config) -> const S & { return config.*outer.*inner; },
+            [outer, inner](Config &config) -> S & { return config.*outer.*inner; }};
+}
+
+template<typename S>
+SectionSpec section(const char *path, const Place<S> &place, std::initializer_list<Key<S>> keys)
+{
+    SectionSpec spec;
+    spec.path = QString::fromLatin1(path);
+    for (const Key<S> &k : keys) {
+        KeySpec bound = k.spec;
+        bound.get = [read = place.read, get = k.get](const Config &config, qsizetype) {
+            return get(read(config));
+        };
+        bound.set = [write = place.write,
+                     set = k.set](Config &config, qsizetype, const QVariant &value) {
+            set(write(config), value);
+        };
+        spec.keys.append(bound);
+    }
+    return spec;
+}
+
+template<typename E>
+SectionSpec entries(const char *path,
+                    QList<E> Config::*list,
+                    const char *uniqueKey,
+                    const char *noun,
+                    std::initializer_list<Key<E>> keys)
+{
+    SectionSpec spec;
+    spec.kind = SectionSpec::Kind::Array;
+    spec.path = QString::fromLatin1(path);
+    spec.uniqueKey = QString::fromLatin1(uniqueKey);
+    spec.noun = QString::fromLatin1(noun);
+    spec.count = [list](const Config &config) { return (config.*list).size(); };
+    spec.append = [list](Config &config) {
+        (config.*list).append(E{});
+        return (config.*list).size() - 1;
+    };
+    spec.setLine = [list](Config &config, qsizetype entry, int line) {
+        (config.*list)[entry].line = line;
+    };
+    for (const Key<E> &k : keys) {
+        KeySpec bound = k.spec;
+        bound.get = [list, get = k.get](const Config &config, qsizetype entry) {
+            return get((config.*list).at(entry));
+        };
+        bound.set = [list, set = k.set](Config &config, qsizetype entry, const QVariant &value) {
+            set((config.*list)[entry], value);
+        };
+        spec.keys.append(bound);
+    }
+    return spec;
+}
+
+SectionSpec refused(SectionSpec::Kind kind, const char *path, const char *reason)
+{
+    SectionSpec spec;
+    spec.kind = kind;
+    spec.path = QString::fromLatin1(path);
+    spec.refusal = QString::fromUtf8(reason);
+    return spec;
+}
+
+SectionSpec serverSection()
+{
+    using S = ServerConfig;
+    return section<S>(
+        "server",
+        at(&Config::server),
+        {
+            string<S>("host",
+                      &S::host,
+                      "Address to listen on; `\"0.0.0.0\"` is every IPv4 interface, `\"::\"` "
+                      "every interface.")
+                .rule(NonEmpty),
+            integer<S>("port",
+                       &S::port,
+                       0,
+                       65535,
+                       "TCP port; `0` picks any free port (the bound port is logged)."),
+            integer<S>("max_connections",
+                       &S::maxConnections,
+                       1,
+                       NoUpperBound,
+                       "Connections beyond this are refused; WebSocket upgrades get HTTP 503."),
+            integer<S>("workers",
+                       &S::workers,
+                       0,
+                       64,
+                       "I/O worker threads; `0` means one per CPU core."),
+            integer<S>("shutdown_timeout",
+                       &S::shutdownTimeout,
+                       0,
+                       MaxSeconds,
+                       "Time to flush queued output and close connections on shutdown. "
+                       "Publishes are refused (503) from its start, so every acknowledged one "
+                       "is delivered.")
+                .seconds(),
+            string<S>("plugins_dir",
+                      &S::pluginsDir,
+                      "Extra directory searched for plugins; empty means only the built-in "
+                      "plugin directory."),
+            integer<S>("max_channels",
+                       &S::maxChannels,
+                       1,
+                       NoUpperBound,
+                       "Channels that may exist at once; a subscribe that would create one "
+                       "more gets error 503."),
+            integer<S>("max_channels_per_connection",
+                       &S::maxChannelsPerConnection,
+                       1,
+                       NoUpperBound,
+                       "Channels one connection may be subscribed to at once; one more gets "
+                       "error 429."),
+            stringList<S>("trusted_proxies",
+                          &S::trustedProxies,
+                          "Reverse proxies whose `X-Forwarded-For` names the client (for "
+                          "per-address limits, logs and the admin view); every other peer's "
+                          "header is ignored.")
+                .rule(AddressRangeRule),
+            integer<S>("decision_timeout_ms",
+                       &S::decisionTimeoutMs,
+                       10,
+                       60000,
+                       "How long a module may take to answer a decision (authenticate, "
+                       "message filter, request handler) before it counts as a reject. "
+                       "Applies to asynchronous module answers.")
+                .unit("milliseconds"),
+        });
+}
+
+SectionSpec transportSection()
+{
+    return section<TransportConfig>(
+        "transport",
+        at(&Config::transport),
+        {
+            choice<TransportConfig>("default",
+                                    &TransportConfig::defaultTransport,
+                                    {"websocket"},
+                                    "Transport of the client port. Only WebSocket is "
+                                    "implemented in this version.")
+                .planned("http", "the HTTP transport is planned, not implemented in this version"),
+        });
+}
+
+SectionSpec webSocketSection()
+{
+    using W = WebSocketConfig;
+    return section<W>(
+        "transport.websocket",
+        at(&Config::transport, &TransportConfig::websocket),
+        {
+            string<W>("path", &W::path, "HTTP path that accepts WebSocket upgrades.")
+                .rule(PathRule),
+            integer<W>("ping_interval",
+                       &W::pingInterval,
+                       0,
+                       MaxSeconds,
+                       "Time between pings to each client; `0` disables pings.")
+                .seconds(),
+            size<W>("max_message_size",
+                    &W::maxMessageSize,
+                    KiB,
+                    GiB,
+                    "Largest message accepted, text or MTW frame; a larger message closes the "
+                    "connection with 1009."),
+            integer<W>("handshake_timeout",
+                       &W::handshakeTimeout,
+                       1,
+                       MaxSeconds,
+                       "Time a client has to complete the HTTP upgrade.")
+                .seconds(),
+            size<W>("max_queue_size",
+                    &W::maxQueueSize,
+                    KiB,
+                    NoSizeLimit,
+                    "Outbound bytes queued per connection, counting every byte (fan-out, "
+                    "replies, history, pongs); a slower consumer is disconnected. One message "
+                    "up to `max_message_size` always fits into an empty queue; a reply larger "
+                    "than both gets error 413."),
+            stringList<W>("allowed_origins",
+                          &W::allowedOrigins,
+                          "`Origin` header values accepted for upgrades; empty accepts every "
+                          "origin."),
+            integer<W>("max_pending_handshakes_per_ip",
+                       &W::maxPendingHandshakesPerIp,
+                       1,
+                       NoUpperBound,
+                       "Upgrades in progress per client IP address (a slowloris guard)."),
+            integer<W>("max_protocol_errors",
+                       &W::maxProtocolErrors,
+                       1,
+                       NoUpperBound,
+                       "Malformed messages a connection may send before it is closed with "
+                       "1008."),
+            integer<W>("rate_limit",
+                       &W::rateLimit,
+                       0,
+                       NoUpperBound,
+                       "Messages per second one connection may send (token bucket); over it "
+                       "each message gets error 429, and a connection that sends `rate_burst` "
+                       "more without waiting is closed with 1008. `0` turns the limit off.")
+                .unit("messages/s"),
+            integer<W>("rate_burst",
+                       &W::rateBurst,
+                       1,
+                       NoUpperBound,
+                       "Messages a connection may send at once before `rate_limit` applies."),
+        });
+}
+
+SectionSpec codecSection()
+{
+    return section<CodecConfig>(
+        "codec",
+        at(&Config::codec),
+        {
+            choice<CodecConfig>("default",
+                                &CodecConfig::defaultCodec,
+                                {"json", "binary"},
+                                "Codec of channels that do not choose one (no `[[channels]]` "
+                                "entry, or one without `codec`); `\"binary\"` delivers their "
+                                "fan-out as MTW binary frames to every member."),
+            stringList<CodecConfig>("binary_channels",
+                                    &CodecConfig::binaryChannels,
+                                    "Channels (names or patterns) delivered with the binary "
+                                    "codec, whatever their entry says."),
+        });
+}
+
+SectionSpec modulesSection()
+{
+    using M = ModuleConfig;
+    return entries<M>(
+        "modules",
+        &Config::modules,
+        "",
+        "module",
+        {
+            string<M>("name", &M::name, "Module id: the plugin that provides it.").required(),
+            string<M>("version", &M::version, "Accepted version of the module; empty accepts any."),
+            boolean<M>("enabled", &M::enabled, "Load the module."),
+            boolean<M>("required",
+                       &M::required,
+                       "A failure to load or start this module stops the server."),
+            table<M>("config",
+                     &M::config,
+                     "The module's own settings, passed to it as a map. Not checked for "
+                     "unknown keys."),
+        });
+}
+
+SectionSpec channelsSection()
+{
+    using C = ChannelConfig;
+    return entries<C>(
+        "channels",
+        &Config::channels,
+        "name",
+        "channel",
+        {
+            string<C>("name",
+                      &C::name,
+                      "Exact channel name or pattern: dot-separated segments, `*` matches one "
+                      "segment, a final `**` one or more. Names must be unique.")
+                .rule(ChannelNameRule)
+                .required(),
+            boolean<C>("auth", &C::auth, "Subscribing requires an authenticated connection."),
+            integer<C>("max_members",
+                       &C::maxMembers,
+                       0,
+                       NoUpperBound,
+                       "Most subscribers at once; `0` means unlimited."),
+            integer<C>("history", &C::history, 0, 100000, "Messages kept for replay."),
+            integer<C>("history_ttl",
+                       &C::historyTtl,
+                       0,
+                       MaxSeconds,
+                       "Time a message stays in history; `0` keeps it until pushed out. An "
+                       "unconfigured channel without members is removed once its history has "
+                       "expired and it has been quiet this long.")
+                .seconds(),
+            size<C>("history_bytes",
+                    &C::historyBytes,
+                    0,
+                    GiB,
+                    "Bytes of history kept; the oldest messages go first, and a message "
+                    "larger than this is not kept. `0` means no byte bound."),
+            boolean<C>("presence", &C::presence, "Send join/leave events to members."),
+            choice<C>("codec",
+                      &C::codec,
+                      {"json", "binary"},
+                      "Codec of this channel's fan-out; without it the channel takes "
+                      "`codec.default`.")
+                .emptyMeans("`codec.default`"),
+        });
+}
+
+SectionSpec loggingSection()
+{
+    return section<LoggingConfig>(
+        "logging",
+        at(&Config::logging),
+        {
+            choice<LoggingConfig>("level",
+                                  &LoggingConfig::level,
+                                  {"debug", "info", "warning", "error"},
+                                  "Lowest level written for the `mtw.*` categories.")
+                .live(&applyLoggingRules),
+            choice<LoggingConfig>("format",
+                                  &LoggingConfig::format,
+                                  {"text", "json"},
+                                  "Line format of mtwserver's log; `json` writes one object "
+                                  "per line."),
+            string<LoggingConfig>("rules",
+                                  &LoggingConfig::rules,
+                                  "Extra `QLoggingCategory` rules, e.g. "
+                                  "`\"mtw.channels.debug=true\"`.")
+                .live(&applyLoggingRules),
+        });
+}
+
+SectionSpec adminSection()
+{
+    using A = AdminConfig;
+    return section<A>(
+        "admin",
+        at(&Config::admin),
+        {
+            boolean<A>("enabled", &A::enabled, "Serve the admin API that `mtwadmin` attaches to."),
+            string<A>("path", &A::path, "WebSocket path of the admin API (same port as clients).")
+                .rule(PathRule),
+            string<A>("token",
+                      &A::token,
+                      "Token admin clients present in an `Authorization: Bearer` header "
+                      "(never in the URL). Empty: the server generates a random one at each "
+                      "start (`mtwserver --admin-token` prints it). Masked by "
+                      "`--print-config`.")
+                .secret(),
+            string<A>("token_file",
+                      &A::tokenFile,
+                      "Where `mtwserver` writes a generated admin token (mode 0600); empty "
+                      "means `$XDG_RUNTIME_DIR/mtwserver/admin-<port>.token`."),
+            stringList<A>("allowed_origins",
+                          &A::allowedOrigins,
+                          "Browser `Origin`s allowed to use the admin API; a request with any "
+                          "other `Origin` header is refused with 403 (tools send none)."),
+        });
+}
+
+// The sections in file order.
+QList<SectionSpec> declareSections()
+{
+    return {
+        serverSection(),
+        transportSection(),
+        webSocketSection(),
+        refused(SectionSpec::Kind::Table,
+                "transport.http",
+                "the HTTP transport is not implemented in this version (it is planned)"),
+        codecSection(),
+        modulesSection(),
+        refused(SectionSpec::Kind::Array,
+                "agents",
+                "AI agents are not implemented in this version (they land with a "
+                "later release)"),
+        refused(SectionSpec::Kind::Table,
+                "orchestrator",
+                "agent orchestration is not implemented in this version (it lands with "
+                "the agents)"),
+        channelsSection(),
+        loggingSection(),
+        adminSection(),
+    };
+}
+
+} // namespace
+
+const QList<SectionSpec> &schemaSections()
+{
+    static const QList<SectionSpec> sections = declareSections();
+    return sections;
+}
+
+QString SectionSpec::header() const
+{
+    return kind == Kind::Array ? u"[["_s + path + u"]]"_s : u"["_s + path + u"]"_s;
+}
+
+QString SectionSpec::keyPath(const KeySpec &key, qsizetype entry) const
+{
+    if (kind != Kind::Array)
+        return path + QLatin1Char('.') + key.name;
+    const QString index = entry < 0 ? QString() : QString::number(entry);
+    return path + QLatin1Char('[') + index + u"]."_s + key.name;
+}
+
+} // namespace Mtw::Internal
