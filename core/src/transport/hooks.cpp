@@ -2,6 +2,7 @@
 // Where a worker calls into modules: authenticators, message filters, request handlers and
 // ServerEvents. Every call is guarded (an exception is a reject) and timed (a call over the
 // decision budget counts as a reject), so a misbehaving module cannot take a worker down.
+#include "modules/decisionreply_p.h"
 #include "modules/modulehost.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
@@ -9,6 +10,7 @@
 #include "transport/worker.h"
 
 #include <QElapsedTimer>
+#include <QMutex>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -39,6 +41,59 @@ auto decide(const QString &owner, const char *what, Call &&call) -> std::optiona
         qCWarning(lcTransport).noquote() << "module" << owner << what << "threw an exception";
     }
     return std::nullopt;
+}
+
+// Runs one call to a deciding service with a reply handle, guarded and timed like decide().
+// Until the worker waits for answers that come later (issue 10), only an answer given during the
+// call counts: a call that returns without one is cancelled (later answers are ignored) and is a
+// reject. Returns nullopt for a reject of that kind (logged); `failed` tells a call that threw or
+// overran the budget.
+template<typename Reply, typename Call>
+std::optional<DecisionAnswer>
+decideWithReply(const QString &owner, const char *what, Call &&call, bool &failed)
+{
+    // Shared with the callback: a module may answer from another thread while the call runs.
+    struct Slot
+    {
+        QMutex mutex;
+        std::optional<DecisionAnswer> answer;
+    };
+    const auto slot = std::make_shared<Slot>();
+    const auto reply = std::make_shared<DecisionReplyPrivate>([slot](DecisionAnswer answer) {
+        QMutexLocker lock(&slot->mutex);
+        slot->answer = std::move(answer);
+    });
+    failed = !decide(owner, what, [&] {
+        call(Reply(reply));
+        return true;
+    });
+    std::optional<DecisionAnswer> answer;
+    {
+        QMutexLocker lock(&slot->mutex);
+        answer = std::move(slot->answer);
+    }
+    if (!answer) {
+        reply->cancel(); // an answer racing with this is dropped with the slot
+        if (!failed) {
+            qCWarning(lcTransport).noquote()
+                << "module" << owner << what
+                << "did not answer during the call; asynchronous answers need the transport "
+                   "work of issue 10";
+        }
+        return std::nullopt;
+    }
+    if (failed)
+        return std::nullopt;
+    return answer;
+}
+
+// Logs the server-only part of a module's Error; only `message` reaches the client.
+void logDetail(const QString &owner, const char *what, const QString &connId, const Error &error)
+{
+    if (!error.detail.isEmpty()) {
+        qCInfo(lcTransport).noquote() << "module" << owner << what << "for" << connId << "said"
+                                      << error.code << error.message << "-" << error.detail;
+    }
 }
 
 // Tells ServerEvents::error listeners that a module's call failed while serving `connId`.
@@ -75,13 +130,13 @@ const Services *Worker::services()
 ClientInfo Worker::clientInfo(const Connection &connection) const
 {
     ClientInfo info;
-    info.connId = connection.connId;
-    info.remoteAddress = connection.peerAddress;
-    info.userAgent = connection.userAgent;
-    info.connectedAt = connection.connectedAt;
-    info.authenticated = connection.authenticated;
-    info.userId = connection.userId;
-    info.roles = connection.roles;
+    info.setConnId(connection.connId);
+    info.setRemoteAddress(connection.peerAddress);
+    info.setUserAgent(connection.userAgent);
+    info.setConnectedAt(connection.connectedAt);
+    info.setAuthenticated(connection.authenticated);
+    info.setUserId(connection.userId);
+    info.setRoles(connection.roles);
     return info;
 }
 
@@ -107,13 +162,15 @@ QString Worker::upgradeToken(const Connection &connection) const
 Result<void> Worker::authenticate(Connection &connection, const QString &token)
 {
     AuthRequest request;
-    request.connId = connection.connId;
-    request.token = token;
-    request.remoteAddress = connection.peerAddress;
+    request.setConnId(connection.connId);
+    request.setToken(token);
+    request.setRemoteAddress(connection.peerAddress);
     const QNetworkRequest upgrade = connection.socket->request();
-    request.url = upgrade.url();
+    request.setUrl(upgrade.url());
+    QMap<QByteArray, QByteArray> headers;
     for (const QByteArray &name : upgrade.rawHeaderList())
-        request.headers.insert(name.toLower(), upgrade.rawHeader(name));
+        headers.insert(name.toLower(), upgrade.rawHeader(name));
+    request.setHeaders(headers);
 
     // The first authenticator (by priority) that accepts the token wins; when none does, the
     // client sees the first refusal.
@@ -123,24 +180,32 @@ Result<void> Worker::authenticate(Connection &connection, const QString &token)
     if (!current)
         return tl::unexpected(Error{401, u"authentication failed"_s});
     for (const auto &ranked : current->authenticators) {
-        const auto outcome = decide(ranked.owner, "authenticate()", [&] {
-            return ranked.service->authenticate(request);
-        });
-        if (!outcome) {
+        bool failed = false;
+        const auto outcome = decideWithReply<AuthReply>(
+            ranked.owner,
+            "authenticate()",
+            [&](AuthReply reply) { ranked.service->authenticate(request, std::move(reply)); },
+            failed);
+        if (failed) {
             reportModuleFailure(m_context->events,
                                 connection.connId,
                                 ranked.owner,
                                 "authenticate()");
         }
-        if (outcome && *outcome) {
-            connection.authenticated = true;
-            connection.userId = (*outcome)->userId;
-            connection.roles = (*outcome)->roles;
-            connection.tokenExpiresAt = (*outcome)->expiresAt;
-            return {};
+        if (outcome) {
+            if (const Identity *identity = std::get_if<Identity>(&*outcome)) {
+                connection.authenticated = true;
+                connection.userId = identity->userId();
+                connection.roles = identity->roles();
+                connection.tokenExpiresAt = identity->expiresAt();
+                return {};
+            }
         }
+        const Error *error = outcome ? std::get_if<Error>(&*outcome) : nullptr;
+        if (error)
+            logDetail(ranked.owner, "authenticate()", connection.connId, *error);
         if (!refusal)
-            refusal = outcome ? (*outcome).error() : Error{401, u"authentication failed"_s};
+            refusal = error ? *error : Error{401, u"authentication failed"_s};
     }
     return tl::unexpected(refusal.value_or(Error{401, u"authentication failed"_s}));
 }
@@ -149,7 +214,7 @@ void Worker::refuseAuthentication(Connection &connection, const Error &error, co
 {
     qCInfo(lcTransport).noquote() << "connection" << connection.connId
                                   << "refused: authentication failed:" << error.message;
-    send(connection, Message::error(401, error.message, refId));
+    send(connection, Message::error(error.code, error.message, refId));
     closeConnection(connection,
                     QWebSocketProtocol::CloseCode(4001),
                     u"authentication failed"_s,
@@ -164,29 +229,37 @@ bool Worker::runFilters(Connection &connection, Message &message)
     const std::shared_ptr<const Services> keep = m_services;
     const ClientInfo client = clientInfo(connection);
     for (const auto &ranked : keep->filters) {
-        const auto decision = decide(ranked.owner, "beforeMessage()", [&] {
-            return ranked.service->beforeMessage(client, message);
-        });
+        bool failed = false;
+        const auto answer = decideWithReply<FilterReply>(
+            ranked.owner,
+            "beforeMessage()",
+            [&](FilterReply reply) {
+                ranked.service->beforeMessage(client, message, std::move(reply));
+            },
+            failed);
+        const FilterDecision *decision = answer ? std::get_if<FilterDecision>(&*answer) : nullptr;
+        if (const Error *rejection = answer ? std::get_if<Error>(&*answer) : nullptr) {
+            logDetail(ranked.owner, "beforeMessage()", connection.connId, *rejection);
+            send(connection, Message::error(rejection->code, rejection->message, message.id));
+            return false;
+        }
         if (!decision) {
             send(connection,
                  Message::error(500, u"message refused: a server module failed"_s, message.id));
-            reportModuleFailure(m_context->events,
-                                connection.connId,
-                                ranked.owner,
-                                "beforeMessage()");
+            if (failed) {
+                reportModuleFailure(m_context->events,
+                                    connection.connId,
+                                    ranked.owner,
+                                    "beforeMessage()");
+            }
             return false;
         }
-        switch (decision->action) {
-        case FilterDecision::Action::Accept:
-            continue;
-        case FilterDecision::Action::Reject:
-            send(connection,
-                 Message::error(decision->rejection.code, decision->rejection.message, message.id));
-            return false;
-        case FilterDecision::Action::Handled:
+        if (decision->action == FilterDecision::Action::Handled) {
             send(connection, Message::response(message.id, decision->response));
             return false;
         }
+        if (decision->transformed) // later filters and the server see the module's version
+            message = *decision->transformed;
     }
     return true;
 }
@@ -217,18 +290,23 @@ bool Worker::handleModuleRequest(Connection &connection,
     const auto it = keep->requestHandlers.constFind(action);
     if (it == keep->requestHandlers.cend())
         return false;
-    const auto outcome = decide(it->owner, "handleRequest()", [&] {
-        return it->service->handleRequest(clientInfo(connection), message);
-    });
-    if (!outcome) {
+    const ClientInfo client = clientInfo(connection);
+    bool failed = false;
+    const auto answer = decideWithReply<RequestReply>(
+        it->owner,
+        "handleRequest()",
+        [&](RequestReply reply) { it->service->handleRequest(client, message, std::move(reply)); },
+        failed);
+    if (const QJsonValue *data = answer ? std::get_if<QJsonValue>(&*answer) : nullptr) {
+        send(connection, Message::response(message.id, *data));
+    } else if (const Error *error = answer ? std::get_if<Error>(&*answer) : nullptr) {
+        logDetail(it->owner, "handleRequest()", connection.connId, *error);
+        send(connection, Message::error(error->code, error->message, message.id));
+    } else {
         send(connection,
              Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
-        reportModuleFailure(m_context->events, connection.connId, it->owner, "handleRequest()");
-    } else if (!*outcome) {
-        send(connection,
-             Message::error((*outcome).error().code, (*outcome).error().message, message.id));
-    } else {
-        send(connection, Message::response(message.id, **outcome));
+        if (failed)
+            reportModuleFailure(m_context->events, connection.connId, it->owner, "handleRequest()");
     }
     return true;
 }
