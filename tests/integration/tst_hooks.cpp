@@ -50,6 +50,8 @@ private:
                            {u"slow_channel"_s, u"slow.x"_s},
                            {u"throw_channel"_s, u"boom.x"_s},
                            {u"both_reject_channel"_s, u"both.x"_s},
+                           {u"unanswered_channel"_s, u"silent.x"_s},
+                           {u"throwing_slot_channel"_s, u"explode.x"_s},
                            {u"action"_s, u"whoami"_s}};
         Mtw::Config config;
         config.server.host = u"127.0.0.1"_s;
@@ -345,11 +347,50 @@ private Q_SLOTS:
         QCOMPARE(recorded(u"recorder.filtered"_s),
                  QStringList({u"high:publish:room.3"_s, u"low:publish:room.3"_s}));
 
-        verifyError(publish(client, u"p1"_s, u"both.x"_s, u"x"_s),
-                    u"p1"_s,
-                    403,
-                    u"rejected by the high filter"_s);
+        // The Error's detail goes to the log, never to the client.
+        QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"detail of the high filter"_s));
+        const QJsonObject rejected = publish(client, u"p1"_s, u"both.x"_s, u"x"_s);
+        verifyError(rejected, u"p1"_s, 403, u"rejected by the high filter"_s);
+        QCOMPARE(payloadData(rejected).keys(), QStringList({u"code"_s, u"message"_s}));
         QCOMPARE(recorded(u"recorder.filtered"_s).mid(2), QStringList{u"high:publish:both.x"_s});
+    }
+
+    // Until the worker waits for later answers (issue 10), a filter that returns without
+    // answering is a reject with 500, logged; the connection goes on.
+    void unansweredFilterIsAReject()
+    {
+        TestClient client;
+        QVERIFY(client.open(url()));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(
+                u"fixture-recorder beforeMessage\\(\\) did not answer during the call"_s));
+        verifyError(publish(client, u"p1"_s, u"silent.x"_s, u"x"_s),
+                    u"p1"_s,
+                    500,
+                    u"message refused: a server module failed"_s);
+        QCOMPARE(subscribe(client, u"s1"_s, u"room.6"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+    }
+
+    // A module's slot that throws is caught in the server's thread and logged with the module's
+    // name; the module keeps receiving events and the server keeps serving.
+    void throwingSlotIsCaught()
+    {
+        TestClient client;
+        QVERIFY(client.open(url()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(u"module fixture-recorder threw an exception from "
+                                                "its slot for ServerEvents::subscribed: "
+                                                "fixture-recorder: slot exploded"_s));
+        QCOMPARE(subscribe(client, u"s1"_s, u"explode.x"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+        QTRY_COMPARE(events(u"subscribed"_s).size(), 1);
+        QCOMPARE(subscribe(client, u"s2"_s, u"room.7"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+        QTRY_COMPARE(events(u"subscribed"_s).size(), 2);
+        QCOMPARE(events(u"subscribed"_s).constLast().value(u"channel"_s).toString(), u"room.7"_s);
+        QVERIFY(m_server->isRunning());
     }
 
     // A filter that throws or overruns the 100 ms budget counts as a reject with 500; the
@@ -389,6 +430,58 @@ private Q_SLOTS:
         TestClient late;
         QVERIFY(late.open(url()));
         QVERIFY(m_server->isRunning());
+    }
+
+    // fixture-async-auth answers from a thread of its own. An answer given during the call (the
+    // call waits for that thread) counts. An answer after the call comes too late until the
+    // worker waits for answers (issue 10): the server cancelled the reply, the client is refused
+    // and the late answer is ignored.
+    void asynchronousAuthenticator_data()
+    {
+        QTest::addColumn<bool>("waitForAnswer");
+        QTest::addColumn<int>("delayMs");
+        QTest::addColumn<QString>("answer");
+        QTest::newRow("from another thread, during the call") << true << 20 << u"accept:counted"_s;
+        // The delay only has to outlast the few instructions between the call's return and the
+        // server's cancel().
+        QTest::newRow("after the call") << false << 200 << u"accept:ignored"_s;
+    }
+
+    void asynchronousAuthenticator()
+    {
+        QFETCH(bool, waitForAnswer);
+        QFETCH(int, delayMs);
+        QFETCH(QString, answer);
+        Mtw::Config config = recorderConfig();
+        Mtw::ModuleConfig authenticator;
+        authenticator.name = u"fixture-async-auth"_s;
+        authenticator.required = true;
+        authenticator.config = {{u"delay_ms"_s, delayMs}, {u"wait_for_answer"_s, waitForAnswer}};
+        config.modules.append(authenticator);
+        m_server = std::make_unique<Mtw::Server>(config);
+        QVERIFY(m_server->start());
+
+        TestClient client;
+        QVERIFY(client.open(url()));
+        if (!waitForAnswer) {
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(u"fixture-async-auth authenticate\\(\\) did "
+                                                    "not answer during the call"_s));
+        }
+        client.sendEnvelope(u"connect"_s,
+                            u"c1"_s,
+                            {{u"metadata"_s, QJsonObject{{u"token"_s, u"user:ada"_s}}}});
+        const QJsonObject reply = client.reply(u"c1"_s);
+        if (waitForAnswer) {
+            QCOMPARE(reply.value(u"type"_s).toString(), u"ack"_s);
+            QCOMPARE(reply.value(u"metadata"_s).toObject().value(u"user_id"_s).toString(),
+                     u"ada"_s);
+        } else {
+            verifyError(reply, u"c1"_s, 401, u"authentication failed"_s);
+            QVERIFY(client.waitClosed());
+            QCOMPARE(client.closeCode, 4001);
+        }
+        QTRY_COMPARE(recorded(u"async-auth.answers"_s), QStringList{client.connId + u':' + answer});
     }
 
     void requestAction()
