@@ -98,32 +98,42 @@ std::shared_ptr<const JwtVerifier> JwtAuthModule::verifier() const
     return m_verifier;
 }
 
-Result<Identity> JwtAuthModule::authenticate(const AuthRequest &request)
+void JwtAuthModule::authenticate(const AuthRequest &request, AuthReply reply)
 {
     const auto current = verifier();
-    if (!current)
-        return fail(401, u"authentication failed"_s);
-    auto identity = current->verify(request.token.toUtf8());
+    if (!current) {
+        reply.reject(Error{401, u"authentication failed"_s, u"mtw-auth-jwt is not configured"_s});
+        return;
+    }
+    const auto identity = current->verify(request.token().toUtf8());
     if (!identity) {
         // The reason only; a token is a credential and never goes to the log.
-        qCDebug(lcJwt).noquote() << "token of" << request.connId
+        qCDebug(lcJwt).noquote() << "token of" << request.connId()
                                  << "refused:" << identity.error().message;
+        reply.reject(identity.error());
+        return;
     }
-    return identity;
+    reply.accept(*identity);
 }
 
-FilterDecision JwtAuthModule::beforeMessage(const ClientInfo &client, Message &message)
+void JwtAuthModule::beforeMessage(const ClientInfo &client,
+                                  const Message &message,
+                                  FilterReply reply)
 {
-    if (client.authenticated || !m_required)
-        return FilterDecision::accept();
+    if (client.isAuthenticated() || !m_required) {
+        reply.accept();
+        return;
+    }
     switch (message.type) {
     case MessageType::Subscribe:
     case MessageType::Publish:
     case MessageType::Request:
     case MessageType::AgentTask:
-        return FilterDecision::reject(401, u"authentication required: connect with a token"_s);
+        reply.reject(Error{401, u"authentication required: connect with a token"_s});
+        return;
     default:
-        return FilterDecision::accept();
+        reply.accept();
+        return;
     }
 }
 

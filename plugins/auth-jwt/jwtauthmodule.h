@@ -34,11 +34,12 @@ public:
     Result<void> load(ModuleContext &context) override;
     ModuleHealth health() const override;
 
-    // IAuthenticator
-    Result<Identity> authenticate(const AuthRequest &request) override;
+    // IAuthenticator: answers before it returns (verifying a token is quick, local work).
+    void authenticate(const AuthRequest &request, AuthReply reply) override;
 
     // IMessageFilter (registered only with `required = true`)
-    FilterDecision beforeMessage(const ClientInfo &client, Message &message) override;
+    void
+    beforeMessage(const ClientInfo &client, const Message &message, FilterReply reply) override;
 
 private:
     std::shared_ptr<const JwtVerifier> verifier() const;

@@ -278,29 +278,33 @@ QString shown(const QVariant &value)
 // userId from `sub` (a string, or an integer some issuers use), roles from `roles`.
 Result<Identity> identityFrom(const QJsonObject &payload)
 {
-    Identity identity;
+    QString userId;
     const QJsonValue sub = payload.value("sub"_L1);
     if (sub.isString())
-        identity.userId = sub.toString();
+        userId = sub.toString();
     else if (sub.isDouble() && std::trunc(sub.toDouble()) == sub.toDouble()
              && std::abs(sub.toDouble()) < 9.0e15)
-        identity.userId = QString::number(qint64(sub.toDouble()));
-    if (identity.userId.isEmpty())
+        userId = QString::number(qint64(sub.toDouble()));
+    if (userId.isEmpty())
         return refuse(u"token has no subject (sub)"_s);
 
+    QStringList roleList;
     const QJsonValue roles = payload.value("roles"_L1);
     if (roles.isString()) {
-        identity.roles = roles.toString().split(u' ', Qt::SkipEmptyParts);
+        roleList = roles.toString().split(u' ', Qt::SkipEmptyParts);
     } else if (roles.isArray()) {
         for (const QJsonValue role : roles.toArray()) {
             if (!role.isString())
                 return malformed(u"roles must be strings"_s);
-            identity.roles.append(role.toString());
+            roleList.append(role.toString());
         }
     } else if (!roles.isUndefined() && !roles.isNull()) {
         return malformed(u"roles must be an array of strings or a string"_s);
     }
-    identity.claims = payload.toVariantMap();
+    Identity identity;
+    identity.setUserId(userId);
+    identity.setRoles(roleList);
+    identity.setClaims(payload.toVariantMap());
     return identity;
 }
 
@@ -533,7 +537,7 @@ Result<Identity> JwtVerifier::verify(QByteArrayView token) const
     if (identity) {
         // checkClaims() saw to it that exp, when present, is a number not yet past.
         const QJsonValue exp = payload->value("exp"_L1);
-        identity->expiresAt = exp.isDouble() ? expiresAtMs(exp.toDouble(), m_settings.leeway) : 0;
+        identity->setExpiresAt(exp.isDouble() ? expiresAtMs(exp.toDouble(), m_settings.leeway) : 0);
     }
     return identity;
 }

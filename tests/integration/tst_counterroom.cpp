@@ -80,7 +80,7 @@ private:
     {
         const QList<Mtw::ModuleStatus> modules = server.modules();
         const auto it = std::find_if(modules.cbegin(), modules.cend(), [&](const auto &status) {
-            return status.metadata.id == id;
+            return status.metadata().id() == id;
         });
         return it == modules.cend() ? Mtw::ModuleStatus{} : *it;
     }
@@ -134,19 +134,19 @@ private Q_SLOTS:
         QVERIFY2(started, qPrintable(started ? QString() : started.error().message));
 
         const Mtw::ModuleStatus status = moduleStatus(server, u"counter-room"_s);
-        QCOMPARE(status.state, Mtw::ModuleState::Started);
-        QCOMPARE(status.metadata.version, u"1.0.0"_s);
-        QCOMPARE(status.metadata.kind, u"service"_s);
-        QCOMPARE(status.metadata.license, u"MIT"_s);
-        QCOMPARE(status.metadata.apiVersion, 1);
-        QVERIFY(!status.metadata.description.isEmpty());
-        QVERIFY(status.path.startsWith(QStringLiteral(MTW_COUNTER_ROOM_DIR)));
-        QCOMPARE(status.health.status, Mtw::HealthStatus::Healthy);
-        QCOMPARE(status.health.reason, u"0 rooms"_s);
+        QCOMPARE(status.state(), Mtw::ModuleState::Started);
+        QCOMPARE(status.metadata().version(), u"1.0.0"_s);
+        QCOMPARE(status.metadata().kind(), u"service"_s);
+        QCOMPARE(status.metadata().license(), u"MIT"_s);
+        QCOMPARE(status.metadata().apiVersion(), 2);
+        QVERIFY(!status.metadata().description().isEmpty());
+        QVERIFY(status.path().startsWith(QStringLiteral(MTW_COUNTER_ROOM_DIR)));
+        QCOMPARE(status.health().status(), Mtw::HealthStatus::Healthy);
+        QCOMPARE(status.health().reason(), u"0 rooms"_s);
 
         TestClient a;
         QVERIFY(!join(a, server, u"counter.lobby"_s).isEmpty());
-        QTRY_COMPARE(moduleStatus(server, u"counter-room"_s).health.reason, u"1 room"_s);
+        QTRY_COMPARE(moduleStatus(server, u"counter-room"_s).health().reason(), u"1 room"_s);
     }
 
     void joinReceivesCurrentValueAfterResponse()
@@ -303,7 +303,7 @@ private Q_SLOTS:
         QCOMPARE(dataOf(get(b, u"counter.red"_s, u"g1"_s)).value("value"_L1).toInteger(), 2);
         QCOMPARE(server.shared().value(u"counter-room/counter.red"_s).toLongLong(), 2);
         QCOMPARE(server.shared().value(u"counter-room/counter.blue"_s).toLongLong(), -1);
-        QCOMPARE(moduleStatus(server, u"counter-room"_s).health.reason, u"2 rooms"_s);
+        QCOMPARE(moduleStatus(server, u"counter-room"_s).health().reason(), u"2 rooms"_s);
     }
 
     void concurrentIncrementsAreAtomic()
@@ -408,7 +408,7 @@ private Q_SLOTS:
         // A room prefix must match from the start of the channel name.
         publishJson(a, u"my.counter.x"_s, u"m2"_s, op(u"increment"_s));
         QCOMPARE(dataOf(a.reply(u"m2"_s)).value("code"_L1).toInt(), 404);
-        QCOMPARE(moduleStatus(server, u"counter-room"_s).health.reason, u"0 rooms"_s);
+        QCOMPARE(moduleStatus(server, u"counter-room"_s).health().reason(), u"0 rooms"_s);
     }
 
     void channelPrefixFromConfig()
@@ -478,8 +478,8 @@ private Q_SLOTS:
                                  qPrintable(u"module counter-room failed: "_s + message));
             QVERIFY(server.start());
             const Mtw::ModuleStatus status = moduleStatus(server, u"counter-room"_s);
-            QCOMPARE(status.state, Mtw::ModuleState::Failed);
-            QCOMPARE(status.error, message);
+            QCOMPARE(status.state(), Mtw::ModuleState::Failed);
+            QCOMPARE(status.error(), message);
             // Its filter was withdrawn: counter.* is an ordinary (here: unknown) channel.
             TestClient a;
             QVERIFY(a.open(wsUrl(server)));
@@ -530,9 +530,9 @@ private Q_SLOTS:
         Mtw::Server server(loaded.config);
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = moduleStatus(server, u"counter-room"_s);
-        QCOMPARE(status.state == Mtw::ModuleState::Started, accepted);
+        QCOMPARE(status.state() == Mtw::ModuleState::Started, accepted);
         if (!accepted)
-            QCOMPARE(status.error, refusal);
+            QCOMPARE(status.error(), refusal);
     }
 
     void gracefulShutdownStopsTheModule()
@@ -550,7 +550,7 @@ private Q_SLOTS:
         QVERIFY(finished.wait(10000));
         QVERIFY(a.waitClosed());
         QCOMPARE(a.closeCode, 1001);
-        QCOMPARE(moduleStatus(server, u"counter-room"_s).state, Mtw::ModuleState::Stopped);
+        QCOMPARE(moduleStatus(server, u"counter-room"_s).state(), Mtw::ModuleState::Stopped);
         // A stopped module withdraws what it published in SharedState.
         QVERIFY(!server.shared().contains(u"counter-room/counter.bye"_s));
     }
@@ -581,11 +581,11 @@ private Q_SLOTS:
         // Built-in modules come first and have no plugin file.
         const QList<Mtw::ModuleStatus> modules = server.modules();
         QCOMPARE(modules.size(), 2);
-        QCOMPARE(modules.at(0).metadata.id, u"greeter"_s);
-        QCOMPARE(modules.at(0).state, Mtw::ModuleState::Started);
-        QVERIFY(modules.at(0).path.isEmpty());
-        QCOMPARE(modules.at(1).metadata.id, u"counter-room"_s);
-        QCOMPARE(modules.at(1).state, Mtw::ModuleState::Started);
+        QCOMPARE(modules.at(0).metadata().id(), u"greeter"_s);
+        QCOMPARE(modules.at(0).state(), Mtw::ModuleState::Started);
+        QVERIFY(modules.at(0).path().isEmpty());
+        QCOMPARE(modules.at(1).metadata().id(), u"counter-room"_s);
+        QCOMPARE(modules.at(1).state(), Mtw::ModuleState::Started);
 
         TestClient a;
         QVERIFY(a.open(wsUrl(server)));

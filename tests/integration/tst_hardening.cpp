@@ -27,17 +27,19 @@ const QByteArray Version13 = "Sec-WebSocket-Version: 13\r\n";
 class ExpiringAuthenticator : public Mtw::IAuthenticator
 {
 public:
-    Mtw::Result<Mtw::Identity> authenticate(const Mtw::AuthRequest &request) override
+    void authenticate(const Mtw::AuthRequest &request, Mtw::AuthReply reply) override
     {
-        const QStringList parts = request.token.split(u':');
-        if (parts.size() != 3 || parts.at(0) != u"user"_s)
-            return Mtw::fail(401, u"invalid token"_s);
+        const QStringList parts = request.token().split(u':');
+        if (parts.size() != 3 || parts.at(0) != u"user"_s) {
+            reply.reject({401, u"invalid token"_s});
+            return;
+        }
         Mtw::Identity identity;
-        identity.userId = parts.at(1);
+        identity.setUserId(parts.at(1));
         const qint64 seconds = parts.at(2).toLongLong();
-        identity.expiresAt =
-            seconds != 0 ? QDateTime::currentMSecsSinceEpoch() + seconds * 1000 : 0;
-        return identity;
+        identity.setExpiresAt(seconds != 0 ? QDateTime::currentMSecsSinceEpoch() + seconds * 1000
+                                           : 0);
+        reply.accept(identity);
     }
 };
 
@@ -48,7 +50,7 @@ public:
     bool handleRawFrame(const Mtw::ClientInfo &client, const QByteArray &payload) override
     {
         QMutexLocker lock(&mutex);
-        seen.append({client.connId, payload});
+        seen.append({client.connId(), payload});
         return payload.startsWith("take");
     }
     QList<QPair<QString, QByteArray>> snapshot() const
@@ -66,9 +68,10 @@ private:
 class LateHandler : public Mtw::IRequestHandler
 {
 public:
-    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &, const Mtw::Message &) override
+    void
+    handleRequest(const Mtw::ClientInfo &, const Mtw::Message &, Mtw::RequestReply reply) override
     {
-        return QJsonValue(u"registered after start"_s);
+        reply.respond(QJsonValue(u"registered after start"_s));
     }
 };
 
@@ -96,8 +99,8 @@ private:
 Mtw::ModuleMetadata testMetadata()
 {
     Mtw::ModuleMetadata metadata;
-    metadata.id = u"test-hardening"_s;
-    metadata.version = u"1.0.0"_s;
+    metadata.setId(u"test-hardening"_s);
+    metadata.setVersion(u"1.0.0"_s);
     return metadata;
 }
 
@@ -226,7 +229,7 @@ void tst_Hardening::forwardedForOnlyFromTrustedProxies()
     client.socket.open(request);
     QTRY_COMPARE(connected.size(), 1);
     const auto info = connected.at(0).at(0).value<Mtw::ClientInfo>();
-    QCOMPARE(info.remoteAddress, QHostAddress(seen));
+    QCOMPARE(info.remoteAddress(), QHostAddress(seen));
 }
 
 // All clients of a reverse proxy share its address: the per-address slowloris guard must not

@@ -50,6 +50,8 @@ private:
                            {u"slow_channel"_s, u"slow.x"_s},
                            {u"throw_channel"_s, u"boom.x"_s},
                            {u"both_reject_channel"_s, u"both.x"_s},
+                           {u"unanswered_channel"_s, u"silent.x"_s},
+                           {u"throwing_slot_channel"_s, u"explode.x"_s},
                            {u"action"_s, u"whoami"_s}};
         Mtw::Config config;
         config.server.host = u"127.0.0.1"_s;
@@ -345,11 +347,58 @@ private Q_SLOTS:
         QCOMPARE(recorded(u"recorder.filtered"_s),
                  QStringList({u"high:publish:room.3"_s, u"low:publish:room.3"_s}));
 
-        verifyError(publish(client, u"p1"_s, u"both.x"_s, u"x"_s),
-                    u"p1"_s,
-                    403,
-                    u"rejected by the high filter"_s);
+        // The Error's detail goes to the log, never to the client.
+        QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"detail of the high filter"_s));
+        const QJsonObject rejected = publish(client, u"p1"_s, u"both.x"_s, u"x"_s);
+        verifyError(rejected, u"p1"_s, 403, u"rejected by the high filter"_s);
+        QCOMPARE(payloadData(rejected).keys(), QStringList({u"code"_s, u"message"_s}));
         QCOMPARE(recorded(u"recorder.filtered"_s).mid(2), QStringList{u"high:publish:both.x"_s});
+    }
+
+    // A filter that returns without answering and never answers is a reject with 504 once
+    // server.decision_timeout_ms has passed, logged. What the client sent after it waited
+    // behind the decision and runs after it, in order; the connection goes on.
+    void unansweredFilterIsAReject()
+    {
+        TestClient client;
+        QVERIFY(client.open(url()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(u"fixture-recorder beforeMessage\\(\\) did not "
+                                                "answer within 1000 ms"_s));
+        client.sendEnvelope(
+            u"publish"_s,
+            u"p1"_s,
+            {{u"channel"_s, u"silent.x"_s},
+             {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"x"_s}}}});
+        client.sendEnvelope(u"subscribe"_s, u"s1"_s, {{u"channel"_s, u"room.6"_s}});
+        const QJsonObject subscribed = client.reply(u"s1"_s, 10000);
+        QCOMPARE(subscribed.value(u"type"_s).toString(), u"response"_s);
+        verifyError(client.reply(u"p1"_s),
+                    u"p1"_s,
+                    504,
+                    u"message refused: a server module did not answer in time"_s);
+        QVERIFY(client.received.indexOf(client.reply(u"p1"_s))
+                < client.received.indexOf(subscribed));
+    }
+
+    // A module's slot that throws is caught in the server's thread and logged with the module's
+    // name; the module keeps receiving events and the server keeps serving.
+    void throwingSlotIsCaught()
+    {
+        TestClient client;
+        QVERIFY(client.open(url()));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(u"module fixture-recorder threw an exception from "
+                                                "its slot for ServerEvents::subscribed: "
+                                                "fixture-recorder: slot exploded"_s));
+        QCOMPARE(subscribe(client, u"s1"_s, u"explode.x"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+        QTRY_COMPARE(events(u"subscribed"_s).size(), 1);
+        QCOMPARE(subscribe(client, u"s2"_s, u"room.7"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+        QTRY_COMPARE(events(u"subscribed"_s).size(), 2);
+        QCOMPARE(events(u"subscribed"_s).constLast().value(u"channel"_s).toString(), u"room.7"_s);
+        QVERIFY(m_server->isRunning());
     }
 
     // A filter that throws or overruns the 100 ms budget counts as a reject with 500; the
@@ -389,6 +438,82 @@ private Q_SLOTS:
         TestClient late;
         QVERIFY(late.open(url()));
         QVERIFY(m_server->isRunning());
+    }
+
+    // fixture-async-auth answers from a thread of its own. An answer given during the call (the
+    // call waits for that thread) counts. An answer after the call comes too late until the
+    // worker waits for answers (issue 10): the server cancelled the reply, the client is refused
+    // and the late answer is ignored.
+    void asynchronousAuthenticator_data()
+    {
+        QTest::addColumn<bool>("waitForAnswer");
+        QTest::addColumn<int>("delayMs");
+        QTest::addColumn<int>("timeoutMs");
+        QTest::addColumn<QString>("answer");
+        QTest::newRow("from another thread, during the call")
+            << true << 20 << 1000 << u"accept:counted"_s;
+        QTest::newRow("later, in time") << false << 1000 << 10000 << u"accept:counted"_s;
+        QTest::newRow("later, too late") << false << 1500 << 200 << u"accept:ignored"_s;
+    }
+
+    // An authenticator may answer after its call returned, from its own thread: within
+    // server.decision_timeout_ms the answer counts, after it the client is refused and the late
+    // answer is ignored. Meanwhile the worker serves everyone else, and what this client sends
+    // waits behind the decision.
+    void asynchronousAuthenticator()
+    {
+        QFETCH(bool, waitForAnswer);
+        QFETCH(int, delayMs);
+        QFETCH(int, timeoutMs);
+        QFETCH(QString, answer);
+        Mtw::Config config = recorderConfig();
+        config.server.workers = 1; // the bystander shares the worker that waits
+        config.server.decisionTimeoutMs = timeoutMs;
+        Mtw::ModuleConfig authenticator;
+        authenticator.name = u"fixture-async-auth"_s;
+        authenticator.required = true;
+        authenticator.config = {{u"delay_ms"_s, delayMs}, {u"wait_for_answer"_s, waitForAnswer}};
+        config.modules.append(authenticator);
+        m_server = std::make_unique<Mtw::Server>(config);
+        QVERIFY(m_server->start());
+
+        TestClient client;
+        TestClient bystander;
+        QVERIFY(client.open(url()));
+        QVERIFY(bystander.open(url()));
+        const bool late = delayMs > timeoutMs;
+        if (late) {
+            QTest::ignoreMessage(QtWarningMsg,
+                                 QRegularExpression(u"fixture-async-auth authenticate\\(\\) did "
+                                                    "not answer within %1 ms"_s.arg(timeoutMs)));
+        }
+        client.sendEnvelope(u"connect"_s,
+                            u"c1"_s,
+                            {{u"metadata"_s, QJsonObject{{u"token"_s, u"user:ada"_s}}}});
+        client.sendEnvelope(u"ping"_s, u"after"_s);
+        if (!waitForAnswer) {
+            // The decision is out: the same worker answers the bystander before it is in.
+            bystander.sendEnvelope(u"ping"_s, u"b1"_s);
+            QCOMPARE(bystander.reply(u"b1"_s).value(u"type"_s).toString(), u"pong"_s);
+            QVERIFY(client.reply(u"c1"_s, 0).isEmpty());
+        }
+        const QJsonObject reply = client.reply(u"c1"_s, 10000);
+        if (!late) {
+            QCOMPARE(reply.value(u"type"_s).toString(), u"ack"_s);
+            QCOMPARE(reply.value(u"metadata"_s).toObject().value(u"user_id"_s).toString(),
+                     u"ada"_s);
+            // The ping sent after the connect waited for the decision and came second.
+            const QJsonObject pong = client.reply(u"after"_s);
+            QCOMPARE(pong.value(u"type"_s).toString(), u"pong"_s);
+            QVERIFY(client.received.indexOf(reply) < client.received.indexOf(pong));
+        } else {
+            verifyError(reply, u"c1"_s, 401, u"authentication failed"_s);
+            QVERIFY(client.waitClosed());
+            QCOMPARE(client.closeCode, 4001);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(recorded(u"async-auth.answers"_s),
+                                  QStringList{client.connId + u':' + answer},
+                                  10000);
     }
 
     void requestAction()

@@ -162,7 +162,7 @@ private:
     {
         const QList<Mtw::ModuleStatus> modules = server.modules();
         const auto it = std::find_if(modules.cbegin(), modules.cend(), [](const auto &status) {
-            return status.metadata.id == "mtw-auth-jwt"_L1;
+            return status.metadata().id() == "mtw-auth-jwt"_L1;
         });
         return it == modules.cend() ? Mtw::ModuleStatus{} : *it;
     }
@@ -251,13 +251,13 @@ private Q_SLOTS:
         Mtw::Server server(serverConfig(u"secret"_s));
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = jwtStatus(server);
-        QCOMPARE(status.state, Mtw::ModuleState::Started);
-        QCOMPARE(status.metadata.version, u"1.2.0"_s);
-        QCOMPARE(status.metadata.name, u"JWT authentication"_s);
-        QCOMPARE(status.metadata.kind, u"auth"_s);
-        QVERIFY2(status.path.endsWith(u"/mtw-auth-jwt.so"_s), qPrintable(status.path));
-        QCOMPARE(status.health.status, Mtw::HealthStatus::Healthy);
-        QVERIFY(status.error.isEmpty());
+        QCOMPARE(status.state(), Mtw::ModuleState::Started);
+        QCOMPARE(status.metadata().version(), u"1.2.0"_s);
+        QCOMPARE(status.metadata().name(), u"JWT authentication"_s);
+        QCOMPARE(status.metadata().kind(), u"auth"_s);
+        QVERIFY2(status.path().endsWith(u"/mtw-auth-jwt.so"_s), qPrintable(status.path()));
+        QCOMPARE(status.health().status(), Mtw::HealthStatus::Healthy);
+        QVERIFY(status.error().isEmpty());
     }
 
     void accepted_data()
@@ -287,7 +287,7 @@ private Q_SLOTS:
         QFETCH(Via, via);
         Mtw::Server server(serverConfig(kind));
         QVERIFY(server.start());
-        QCOMPARE(jwtStatus(server).state, Mtw::ModuleState::Started);
+        QCOMPARE(jwtStatus(server).state(), Mtw::ModuleState::Started);
 
         TestClient alice;
         const QJsonObject ack = connectWith(alice, server, token, via);
@@ -385,7 +385,7 @@ private Q_SLOTS:
         QFETCH(QString, message);
         Mtw::Server server(serverConfig(kind));
         QVERIFY(server.start());
-        QCOMPARE(jwtStatus(server).state, Mtw::ModuleState::Started);
+        QCOMPARE(jwtStatus(server).state(), Mtw::ModuleState::Started);
         QSignalSpy closedSpy(&server, &Mtw::Server::connectionClosed);
 
         TestClient client;
@@ -483,8 +483,8 @@ private Q_SLOTS:
         Mtw::Server server(serverConfig(kind));
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = jwtStatus(server);
-        QCOMPARE(status.state, Mtw::ModuleState::Failed);
-        QCOMPARE(status.error, error);
+        QCOMPARE(status.state(), Mtw::ModuleState::Failed);
+        QCOMPARE(status.error(), error);
 
         TestClient listener;
         QVERIFY(listener.open(wsUrl(server)));
@@ -534,16 +534,16 @@ private Q_SLOTS:
         {
             Mtw::Server first(serverConfig(u"secret"_s));
             QVERIFY(first.start());
-            QCOMPARE(jwtStatus(first).state, Mtw::ModuleState::Started);
+            QCOMPARE(jwtStatus(first).state(), Mtw::ModuleState::Started);
         }
         {
             Mtw::Server failed(serverConfig(u"no secret"_s));
             QVERIFY(failed.start());
-            QCOMPARE(jwtStatus(failed).state, Mtw::ModuleState::Failed);
+            QCOMPARE(jwtStatus(failed).state(), Mtw::ModuleState::Failed);
         }
         Mtw::Server rsa(serverConfig(u"rsa"_s));
         QVERIFY(rsa.start());
-        QCOMPARE(jwtStatus(rsa).state, Mtw::ModuleState::Started);
+        QCOMPARE(jwtStatus(rsa).state(), Mtw::ModuleState::Started);
         TestClient client;
         const QJsonObject reply =
             connectWith(client, rsa, hs256(claimsFor(u"alice"_s)), Via::MetadataToken);

@@ -63,7 +63,7 @@ Mtw::Config testConfig(const QList<Mtw::ModuleConfig> &modules)
 Mtw::ModuleStatus statusOf(const Mtw::Server &server, const QString &id)
 {
     for (const Mtw::ModuleStatus &status : server.modules()) {
-        if (status.metadata.id == id)
+        if (status.metadata().id() == id)
             return status;
     }
     return {};
@@ -72,14 +72,14 @@ Mtw::ModuleStatus statusOf(const Mtw::Server &server, const QString &id)
 QString stateOf(const Mtw::Server &server, const QString &id)
 {
     const Mtw::ModuleStatus status = statusOf(server, id);
-    return status.metadata.id.isEmpty() ? u"(absent)"_s : Mtw::moduleStateName(status.state);
+    return status.metadata().id().isEmpty() ? u"(absent)"_s : Mtw::moduleStateName(status.state());
 }
 
 QStringList moduleIds(const Mtw::Server &server)
 {
     QStringList ids;
     for (const Mtw::ModuleStatus &status : server.modules())
-        ids.append(status.metadata.id);
+        ids.append(status.metadata().id());
     return ids;
 }
 
@@ -129,9 +129,9 @@ private:
 Mtw::ModuleMetadata builtinMetadata()
 {
     Mtw::ModuleMetadata metadata;
-    metadata.id = u"builtin-test"_s;
-    metadata.name = u"Built-in test module"_s;
-    metadata.version = u"2.0.0"_s;
+    metadata.setId(u"builtin-test"_s);
+    metadata.setName(u"Built-in test module"_s);
+    metadata.setVersion(u"2.0.0"_s);
     return metadata;
 }
 
@@ -179,22 +179,22 @@ private Q_SLOTS:
         QCOMPARE(moduleIds(server),
                  QStringList({u"fixture-recorder"_s, u"fixture-good"_s, u"fixture-dependent"_s}));
         for (const Mtw::ModuleStatus &status : server.modules()) {
-            QCOMPARE(Mtw::moduleStateName(status.state), u"started"_s);
-            QVERIFY2(status.error.isEmpty(), qPrintable(status.error));
-            QVERIFY(!status.required);
-            QCOMPARE(status.health.status, Mtw::HealthStatus::Healthy);
+            QCOMPARE(Mtw::moduleStateName(status.state()), u"started"_s);
+            QVERIFY2(status.error().isEmpty(), qPrintable(status.error()));
+            QVERIFY(!status.isRequired());
+            QCOMPARE(status.health().status(), Mtw::HealthStatus::Healthy);
         }
 
         // The metadata came from the JSON compiled into the plugin.
         const Mtw::ModuleStatus good = statusOf(server, u"fixture-good"_s);
-        QCOMPARE(good.path, FixtureDir + u"/fixture-good.so"_s);
-        QCOMPARE(good.metadata.name, u"Fixture Good"_s);
-        QCOMPARE(good.metadata.version, u"1.2.0"_s);
-        QCOMPARE(good.metadata.apiVersion, 1);
-        QCOMPARE(good.metadata.kind, u"service"_s);
-        QCOMPARE(good.metadata.description, u"Records its lifecycle calls"_s);
-        QCOMPARE(good.metadata.license, u"MIT"_s);
-        QCOMPARE(statusOf(server, u"fixture-dependent"_s).metadata.dependencies,
+        QCOMPARE(good.path(), FixtureDir + u"/fixture-good.so"_s);
+        QCOMPARE(good.metadata().name(), u"Fixture Good"_s);
+        QCOMPARE(good.metadata().version(), u"1.2.0"_s);
+        QCOMPARE(good.metadata().apiVersion(), 2);
+        QCOMPARE(good.metadata().kind(), u"service"_s);
+        QCOMPARE(good.metadata().description(), u"Records its lifecycle calls"_s);
+        QCOMPARE(good.metadata().license(), u"MIT"_s);
+        QCOMPARE(statusOf(server, u"fixture-dependent"_s).metadata().dependencies(),
                  QList<Mtw::ModuleDependency>({{u"fixture-good"_s, u"^1.0"_s}}));
 
         QSignalSpy finished(&server, &Mtw::Server::finished);
@@ -205,7 +205,7 @@ private Q_SLOTS:
             QStringList(
                 {u"stop:fixture-dependent"_s, u"stop:fixture-good"_s, u"stop:fixture-recorder"_s}));
         for (const Mtw::ModuleStatus &status : server.modules())
-            QCOMPARE(Mtw::moduleStateName(status.state), u"stopped"_s);
+            QCOMPARE(Mtw::moduleStateName(status.state()), u"stopped"_s);
     }
 
     // Each broken plugin is marked failed with an error naming what to fix; the others start
@@ -219,17 +219,21 @@ private Q_SLOTS:
         QTest::newRow("wrong IID")
             << u"fixture-wrong-iid"_s
             << u"fixture-wrong-iid.so is not an mtwserver module of this API: its interface id is "
-               "\"org.example.Other/1\", this server loads \"org.mtwserver.IModule/1\""_s
+               "\"org.example.Other/1\", this server loads \"org.mtwserver.IModule/2\""_s
             << false;
         QTest::newRow("bad metadata")
             << u"fixture-bad-metadata"_s
             << u"fixture-bad-metadata.so has invalid metadata: \"version\" must be a non-empty "
                "string"_s
             << false;
-        QTest::newRow("API 2") << u"fixture-api2"_s
-                               << u"fixture-api2.so was built for module API 2, this server "
-                                  "provides API 1"_s
-                               << false;
+        // A plugin built against the API 1 headers: refused from its interface id, before its code
+        // runs, with both versions named.
+        QTest::newRow("API 1")
+            << u"fixture-api1"_s
+            << u"fixture-api1.so was built for module API 1 (interface id "
+               "\"org.mtwserver.IModule/1\"), this server provides API 2 "
+               "(\"org.mtwserver.IModule/2\"): rebuild it against this server's headers"_s
+            << false;
         QTest::newRow("missing dependency")
             << u"fixture-missing-dep"_s << u"needs module 'nope', which is not configured"_s
             << false;
@@ -237,6 +241,12 @@ private Q_SLOTS:
             << u"fixture-start-fails"_s << u"cannot reach its backend at 127.0.0.1:9"_s << true;
         QTest::newRow("load throws")
             << u"fixture-throws"_s << u"load() threw an exception: config key 'x' is missing"_s
+            << true;
+        // QPluginLoader::instance() runs the constructor: guarded like every module call.
+        QTest::newRow("constructor throws")
+            << u"fixture-ctor-throws"_s
+            << u"the plugin's constructor (%dir/fixture-ctor-throws.so) threw an exception: "
+               "licence file /etc/fixture.lic is missing"_s
             << true;
         QTest::newRow("not found")
             << u"fixture-nowhere"_s << u"module 'fixture-nowhere' not found in %paths"_s << false;
@@ -252,12 +262,13 @@ private Q_SLOTS:
         QVERIFY(server.start());
         QVERIFY(server.isRunning());
         error.replace(u"%paths"_s, server.pluginSearchPaths().join(u", "_s));
+        error.replace(u"%dir"_s, FixtureDir);
         QVERIFY(server.pluginSearchPaths().startsWith(FixtureDir));
 
         const Mtw::ModuleStatus broken = statusOf(server, name);
-        QCOMPARE(broken.metadata.id, name);
-        QCOMPARE(Mtw::moduleStateName(broken.state), u"failed"_s);
-        QCOMPARE(broken.error, error);
+        QCOMPARE(broken.metadata().id(), name);
+        QCOMPARE(Mtw::moduleStateName(broken.state()), u"failed"_s);
+        QCOMPARE(broken.error(), error);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"started"_s);
         QVERIFY(calls(server).contains(u"start:fixture-good"_s));
         QVERIFY(!calls(server).contains(u"start:"_s + name) || name == u"fixture-start-fails"_s);
@@ -269,7 +280,7 @@ private Q_SLOTS:
         server.shutdown();
         QTRY_COMPARE(finished.size(), 1);
         QCOMPARE(stateOf(server, name), u"failed"_s);
-        QCOMPARE(statusOf(server, name).error, error);
+        QCOMPARE(statusOf(server, name).error(), error);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"stopped"_s);
     }
 
@@ -280,9 +291,9 @@ private Q_SLOTS:
         QVERIFY(server.start());
         const QString error = u"dependency cycle between fixture-cycle-a, fixture-cycle-b"_s;
         QCOMPARE(stateOf(server, u"fixture-cycle-a"_s), u"failed"_s);
-        QCOMPARE(statusOf(server, u"fixture-cycle-a"_s).error, error);
+        QCOMPARE(statusOf(server, u"fixture-cycle-a"_s).error(), error);
         QCOMPARE(stateOf(server, u"fixture-cycle-b"_s), u"failed"_s);
-        QCOMPARE(statusOf(server, u"fixture-cycle-b"_s).error, error);
+        QCOMPARE(statusOf(server, u"fixture-cycle-b"_s).error(), error);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"started"_s);
         QVERIFY(!codeRan(u"fixture-cycle-a"_s));
         QVERIFY(!codeRan(u"fixture-cycle-b"_s));
@@ -347,10 +358,10 @@ private Q_SLOTS:
         QVERIFY(server.start());
         if (!dependency.isEmpty()) {
             QCOMPARE(stateOf(server, dependency), u"failed"_s);
-            QCOMPARE(statusOf(server, dependency).error, dependencyError);
+            QCOMPARE(statusOf(server, dependency).error(), dependencyError);
         }
         QCOMPARE(stateOf(server, dependant), u"failed"_s);
-        QCOMPARE(statusOf(server, dependant).error, error);
+        QCOMPARE(statusOf(server, dependant).error(), error);
         QVERIFY(!calls(server).contains(u"start:"_s + dependant));
         QCOMPARE(stateOf(server, u"fixture-recorder"_s), u"started"_s);
     }
@@ -370,11 +381,16 @@ private Q_SLOTS:
             << QList{required(u"fixture-wrong-iid"_s)}
             << u"required module 'fixture-wrong-iid' failed: fixture-wrong-iid.so is not an "
                "mtwserver module of this API: its interface id is \"org.example.Other/1\", this "
-               "server loads \"org.mtwserver.IModule/1\""_s;
+               "server loads \"org.mtwserver.IModule/2\""_s;
         QTest::newRow("load throws")
             << QList{required(u"fixture-throws"_s)}
             << u"required module 'fixture-throws' failed: load() threw an exception: config key "
                "'x' is missing"_s;
+        QTest::newRow("constructor throws")
+            << QList{required(u"fixture-ctor-throws"_s)}
+            << u"required module 'fixture-ctor-throws' failed: the plugin's constructor "
+               "(%dir/fixture-ctor-throws.so) threw an exception: licence file "
+               "/etc/fixture.lic is missing"_s;
         QTest::newRow("its dependency fails")
             << QList{entry(u"fixture-good"_s, {{u"fail_start"_s, u"no disk"_s}}),
                      required(u"fixture-dependent"_s)}
@@ -385,6 +401,7 @@ private Q_SLOTS:
     {
         QFETCH(QList<Mtw::ModuleConfig>, modules);
         QFETCH(QString, message);
+        message.replace(u"%dir"_s, FixtureDir);
 
         modules.prepend(entry(u"fixture-recorder"_s));
         Mtw::Server server(testConfig(modules));
@@ -395,8 +412,8 @@ private Q_SLOTS:
         QVERIFY(!server.isRunning());
         QCOMPARE(server.port(), quint16(0));
         const Mtw::ModuleStatus status = statusOf(server, modules.last().name);
-        QCOMPARE(Mtw::moduleStateName(status.state), u"failed"_s);
-        QVERIFY(status.required);
+        QCOMPARE(Mtw::moduleStateName(status.state()), u"failed"_s);
+        QVERIFY(status.isRequired());
         // The module that had started is stopped again.
         QVERIFY(calls(server).contains(u"stop:fixture-recorder"_s));
         QCOMPARE(stateOf(server, u"fixture-recorder"_s), u"stopped"_s);
@@ -406,7 +423,7 @@ private Q_SLOTS:
     {
         Mtw::Server server(testConfig({required(u"fixture-good"_s)}));
         QVERIFY(server.start());
-        QVERIFY(statusOf(server, u"fixture-good"_s).required);
+        QVERIFY(statusOf(server, u"fixture-good"_s).isRequired());
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"started"_s);
     }
 
@@ -448,13 +465,14 @@ private Q_SLOTS:
         Mtw::Server server(testConfig({versioned(u"fixture-good"_s, constraint)}));
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = statusOf(server, u"fixture-good"_s);
-        QCOMPARE(status.error, error);
-        QCOMPARE(Mtw::moduleStateName(status.state), error.isEmpty() ? u"started"_s : u"failed"_s);
+        QCOMPARE(status.error(), error);
+        QCOMPARE(Mtw::moduleStateName(status.state()),
+                 error.isEmpty() ? u"started"_s : u"failed"_s);
         QCOMPARE(calls(server).contains(u"load:fixture-good"_s), error.isEmpty());
         // A failed module is unhealthy, for the same reason.
-        QCOMPARE(status.health.status,
+        QCOMPARE(status.health().status(),
                  error.isEmpty() ? Mtw::HealthStatus::Healthy : Mtw::HealthStatus::Unhealthy);
-        QCOMPARE(status.health.reason, error.isEmpty() ? QString() : error);
+        QCOMPARE(status.health().reason(), error.isEmpty() ? QString() : error);
     }
 
     void duplicateEntryRefused()
@@ -467,14 +485,14 @@ private Q_SLOTS:
         QCOMPARE(modules.size(), 3);
         int failed = 0;
         for (const Mtw::ModuleStatus &status : modules) {
-            if (status.metadata.id != u"fixture-good"_s)
+            if (status.metadata().id() != u"fixture-good"_s)
                 continue;
-            if (status.state == Mtw::ModuleState::Failed) {
+            if (status.state() == Mtw::ModuleState::Failed) {
                 ++failed;
-                QCOMPARE(status.error,
+                QCOMPARE(status.error(),
                          u"module 'fixture-good' is listed twice; only the first entry is used"_s);
             } else {
-                QCOMPARE(Mtw::moduleStateName(status.state), u"started"_s);
+                QCOMPARE(Mtw::moduleStateName(status.state()), u"started"_s);
             }
         }
         QCOMPARE(failed, 1);
@@ -553,7 +571,7 @@ url = "http://${FIXTURE_SECRET}@example.org"
 
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60000);
         QCOMPARE(stateOf(server, u"fixture-slow-stop"_s), u"failed"_s);
-        QCOMPARE(statusOf(server, u"fixture-slow-stop"_s).error,
+        QCOMPARE(statusOf(server, u"fixture-slow-stop"_s).error(),
                  u"did not finish stopping within 5000 ms"_s);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"stopped"_s);
         QVERIFY(!server.isRunning());
@@ -579,7 +597,7 @@ url = "http://${FIXTURE_SECRET}@example.org"
         server.shutdown();
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60000);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"stopped"_s);
-        QVERIFY(statusOf(server, u"fixture-good"_s).error.isEmpty());
+        QVERIFY(statusOf(server, u"fixture-good"_s).error().isEmpty());
         QCOMPARE(stateOf(server, u"fixture-recorder"_s), u"stopped"_s);
         QCOMPARE(calls(server).mid(4),
                  QStringList({u"stop:fixture-good"_s,
@@ -592,23 +610,24 @@ url = "http://${FIXTURE_SECRET}@example.org"
     {
         Mtw::Server server(testConfig({entry(u"fixture-wrong-iid"_s),
                                        entry(u"fixture-bad-metadata"_s),
-                                       entry(u"fixture-api2"_s),
+                                       entry(u"fixture-api1"_s),
                                        entry(u"fixture-missing-dep"_s),
                                        entry(u"fixture-cycle-a"_s),
                                        entry(u"fixture-cycle-b"_s),
                                        entry(u"fixture-needs-cycle"_s),
                                        entry(u"fixture-start-fails"_s),
                                        entry(u"fixture-throws"_s),
+                                       entry(u"fixture-ctor-throws"_s),
                                        entry(u"fixture-nowhere"_s),
                                        entry(u"fixture-good"_s),
                                        entry(u"fixture-good"_s)}));
         QVERIFY(server.start());
         int failed = 0;
         for (const Mtw::ModuleStatus &status : server.modules()) {
-            if (status.state == Mtw::ModuleState::Failed)
+            if (status.state() == Mtw::ModuleState::Failed)
                 ++failed;
         }
-        QCOMPARE(failed, 11);
+        QCOMPARE(failed, 12);
         QCOMPARE(stateOf(server, u"fixture-good"_s), u"started"_s);
 
         const QUrl url(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()));
@@ -680,13 +699,13 @@ url = "http://${FIXTURE_SECRET}@example.org"
                               u"start:fixture-dependent"_s}));
         const QList<Mtw::ModuleStatus> modules = server.modules();
         QCOMPARE(modules.size(), 4);
-        QCOMPARE(modules.constFirst().metadata, builtinMetadata());
-        QCOMPARE(Mtw::moduleStateName(modules.constFirst().state), u"started"_s);
-        QVERIFY(modules.constFirst().path.isEmpty());
+        QCOMPARE(modules.constFirst().metadata(), builtinMetadata());
+        QCOMPARE(Mtw::moduleStateName(modules.constFirst().state()), u"started"_s);
+        QVERIFY(modules.constFirst().path().isEmpty());
         // A configured entry cannot take the built-in module's name.
-        QCOMPARE(modules.constLast().metadata.id, u"builtin-test"_s);
-        QCOMPARE(Mtw::moduleStateName(modules.constLast().state), u"failed"_s);
-        QCOMPARE(modules.constLast().error,
+        QCOMPARE(modules.constLast().metadata().id(), u"builtin-test"_s);
+        QCOMPARE(Mtw::moduleStateName(modules.constLast().state()), u"failed"_s);
+        QCOMPARE(modules.constLast().error(),
                  u"module 'builtin-test' is listed twice; only the first entry is used"_s);
 
         QSignalSpy finished(&server, &Mtw::Server::finished);

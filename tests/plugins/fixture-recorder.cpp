@@ -6,7 +6,10 @@
 //   handled_channel      publishes there are consumed by the filter, which answers itself
 //   slow_channel         the filter takes 300 ms (over the 100 ms decision budget)
 //   throw_channel        the filter throws
-//   both_reject_channel  both filters reject: the higher priority one must win
+//   unanswered_channel   the filter returns without answering
+//   both_reject_channel  both filters reject: the higher priority one must win (each Error
+//                        carries a detail for the log)
+//   throwing_slot_channel  the subscribed slot throws (after recording) for this channel
 //   action               a request action answering {"conn_id", "remote", "module"}
 //   threads_action       a request action answering where it runs: {"thread", "dispatcher"} of
 //                        the I/O worker and {"server_thread", "server_dispatcher"} of load()
@@ -44,7 +47,9 @@ public:
         m_shared = shared;
     }
 
-    Mtw::FilterDecision beforeMessage(const Mtw::ClientInfo &client, Mtw::Message &message) override
+    void beforeMessage(const Mtw::ClientInfo &client,
+                       const Mtw::Message &message,
+                       Mtw::FilterReply reply) override
     {
         Q_UNUSED(client);
         MtwFixture::append(*m_shared,
@@ -52,33 +57,36 @@ public:
                            m_name + QLatin1Char(':') + describe(message));
         const QString &channel = message.channel;
         if (channel.isEmpty())
-            return Mtw::FilterDecision::accept();
+            return reply.accept();
         if (channel == setting("both_reject_channel")) {
-            return Mtw::FilterDecision::reject(
-                m_decides ? 403 : 409,
-                QStringLiteral("rejected by the %1 filter").arg(m_name));
+            return reply.reject({m_decides ? 403 : 409,
+                                 QStringLiteral("rejected by the %1 filter").arg(m_name),
+                                 QStringLiteral("detail of the %1 filter").arg(m_name)});
         }
         if (!m_decides)
-            return Mtw::FilterDecision::accept();
+            return reply.accept();
         if (channel == setting("reject_channel")) {
-            return Mtw::FilterDecision::reject(
-                403,
-                QStringLiteral("channel '%1' is closed by fixture-recorder").arg(channel));
+            return reply.reject(
+                {403, QStringLiteral("channel '%1' is closed by fixture-recorder").arg(channel)});
         }
         if (channel == setting("slow_channel"))
             QThread::msleep(300);
         if (channel == setting("throw_channel"))
             throw std::runtime_error("fixture-recorder: filter exploded");
+        if (channel == setting("unanswered_channel"))
+            return; // neither answers nor keeps the reply
         if (message.type == Mtw::MessageType::Publish && channel == setting("transform_channel")) {
-            message.payload = Mtw::Payload::fromText(message.payload.text.toUpper());
-            message.metadata.insert(QStringLiteral("transformed"), true);
+            Mtw::Message transformed = message;
+            transformed.payload = Mtw::Payload::fromText(message.payload.text.toUpper());
+            transformed.metadata.insert(QStringLiteral("transformed"), true);
+            return reply.accept(transformed);
         }
         if (message.type == Mtw::MessageType::Publish && channel == setting("handled_channel")) {
-            return Mtw::FilterDecision::handled(
+            return reply.handled(
                 QJsonObject{{QStringLiteral("handled_by"), QStringLiteral("fixture-recorder")},
                             {QStringLiteral("channel"), channel}});
         }
-        return Mtw::FilterDecision::accept();
+        reply.accept();
     }
 
     void afterMessage(const Mtw::ClientInfo &client, const Mtw::Message &message) override
@@ -103,13 +111,14 @@ private:
 class WhoAmI : public Mtw::IRequestHandler
 {
 public:
-    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &client,
-                                          const Mtw::Message &request) override
+    void handleRequest(const Mtw::ClientInfo &client,
+                       const Mtw::Message &request,
+                       Mtw::RequestReply reply) override
     {
         Q_UNUSED(request);
-        return QJsonObject{{QStringLiteral("conn_id"), client.connId},
-                           {QStringLiteral("remote"), client.remoteAddress.toString()},
-                           {QStringLiteral("module"), QStringLiteral("fixture-recorder")}};
+        reply.respond(QJsonObject{{QStringLiteral("conn_id"), client.connId()},
+                                  {QStringLiteral("remote"), client.remoteAddress().toString()},
+                                  {QStringLiteral("module"), QStringLiteral("fixture-recorder")}});
     }
 };
 
@@ -129,15 +138,16 @@ public:
 
     void recordLoad() { m_loadedOn = describeCurrentThread(QStringLiteral("server_")); }
 
-    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &client,
-                                          const Mtw::Message &request) override
+    void handleRequest(const Mtw::ClientInfo &client,
+                       const Mtw::Message &request,
+                       Mtw::RequestReply reply) override
     {
         Q_UNUSED(client);
         Q_UNUSED(request);
         QJsonObject report = describeCurrentThread(QString());
         for (auto it = m_loadedOn.constBegin(); it != m_loadedOn.constEnd(); ++it)
             report.insert(it.key(), it.value());
-        return report;
+        reply.respond(report);
     }
 
 private:
@@ -189,18 +199,18 @@ private:
         using Mtw::ServerEvents;
         connect(events, &ServerEvents::clientConnected, this, [this](const Mtw::ClientInfo &c) {
             recordEvent(QStringLiteral("connected"),
-                        {{QStringLiteral("conn_id"), c.connId},
-                         {QStringLiteral("remote"), c.remoteAddress.toString()},
-                         {QStringLiteral("user_agent"), c.userAgent},
-                         {QStringLiteral("connected_at"), c.connectedAt},
-                         {QStringLiteral("authenticated"), c.authenticated}});
+                        {{QStringLiteral("conn_id"), c.connId()},
+                         {QStringLiteral("remote"), c.remoteAddress().toString()},
+                         {QStringLiteral("user_agent"), c.userAgent()},
+                         {QStringLiteral("connected_at"), c.connectedAt()},
+                         {QStringLiteral("authenticated"), c.isAuthenticated()}});
         });
         connect(events,
                 &ServerEvents::clientDisconnected,
                 this,
                 [this](const Mtw::ClientInfo &c, const Mtw::DisconnectReason &reason) {
                     recordEvent(QStringLiteral("disconnected"),
-                                {{QStringLiteral("conn_id"), c.connId},
+                                {{QStringLiteral("conn_id"), c.connId()},
                                  {QStringLiteral("reason"), reason.toString()}});
                 });
         connect(events,
@@ -208,15 +218,17 @@ private:
                 this,
                 [this](const Mtw::ClientInfo &c, const QString &channel) {
                     recordEvent(QStringLiteral("subscribed"),
-                                {{QStringLiteral("conn_id"), c.connId},
+                                {{QStringLiteral("conn_id"), c.connId()},
                                  {QStringLiteral("channel"), channel}});
+                    if (channel == setting("throwing_slot_channel").toString())
+                        throw std::runtime_error("fixture-recorder: slot exploded");
                 });
         connect(events,
                 &ServerEvents::unsubscribed,
                 this,
                 [this](const Mtw::ClientInfo &c, const QString &channel) {
                     recordEvent(QStringLiteral("unsubscribed"),
-                                {{QStringLiteral("conn_id"), c.connId},
+                                {{QStringLiteral("conn_id"), c.connId()},
                                  {QStringLiteral("channel"), channel}});
                 });
         connect(events,
@@ -224,7 +236,7 @@ private:
                 this,
                 [this](const Mtw::ClientInfo &c, const Mtw::Message &message, int recipients) {
                     recordEvent(QStringLiteral("published"),
-                                {{QStringLiteral("conn_id"), c.connId},
+                                {{QStringLiteral("conn_id"), c.connId()},
                                  {QStringLiteral("channel"), message.channel},
                                  {QStringLiteral("text"), message.payload.text},
                                  {QStringLiteral("from"),

@@ -3,33 +3,51 @@
 // See docs/plugins.md for a walk-through.
 #pragma once
 
-#include <mtw/config.h>
 #include <mtw/global.h>
 #include <mtw/message.h>
 #include <mtw/result.h>
 #include <mtw/serverevents.h>
+#include <mtw/serversettings.h>
 #include <mtw/services.h>
 
 #include <QMutex>
+#include <QSharedDataPointer>
 #include <QVariant>
 #include <QtPlugin>
 
 #include <memory>
 
 // The plugin interface id. The trailing number is the module API major version: a plugin built
-// against another major version is refused before any of its code runs.
-#define MTW_MODULE_IID "org.mtwserver.IModule/1"
+// against another major version is refused before any of its code runs. What may change within
+// one version and what bumps it: docs/plugins.md, "What stays compatible".
+#define MTW_MODULE_IID "org.mtwserver.IModule/2"
 
 namespace Mtw {
 
-inline constexpr int ModuleApiVersion = 1;
+inline constexpr int ModuleApiVersion = 2;
 
 enum class HealthStatus { Healthy, Degraded, Unhealthy };
 
-struct ModuleHealth
+namespace Internal {
+class ModuleHealthPrivate;
+class ModuleContextPrivate;
+} // namespace Internal
+
+// What IModule::health() reports. An implicitly shared value; `return {}` is Healthy, and
+// `return {Mtw::HealthStatus::Degraded, u"cache cold"_s}` works too.
+class MTW_CORE_EXPORT ModuleHealth
 {
-    HealthStatus status = HealthStatus::Healthy;
-    QString reason; // what is wrong, for the admin view
+public:
+    MTW_DECLARE_SHARED_VALUE(ModuleHealth) // Healthy, no reason
+    ModuleHealth(HealthStatus status, const QString &reason);
+
+    HealthStatus status() const;
+    void setStatus(HealthStatus status);
+    QString reason() const; // what is wrong, for the admin view
+    void setReason(const QString &reason);
+
+private:
+    QSharedDataPointer<Internal::ModuleHealthPrivate> d;
 };
 
 // Key-value state shared by all modules (and the core). Thread-safe.
@@ -66,10 +84,6 @@ public:
     virtual bool disconnect(const QString &connId, const QString &reason) = 0;
 };
 
-namespace Internal {
-class ModuleContextPrivate;
-}
-
 // Handed to IModule::load(): the module's settings and the server's extension points.
 // Valid for the life of the module; use it from the server's main thread.
 class MTW_CORE_EXPORT ModuleContext
@@ -81,7 +95,8 @@ public:
 
     QString moduleId() const;
     const QVariantMap &config() const; // the [[modules]] config table, ${ENV} expanded
-    const Config &serverConfig() const;
+    // The server's settings (mtw.toml without [[modules]]), read-only, by dotted key.
+    ServerSettings serverConfig() const;
     ServerEvents *events() const;
     SharedState &shared() const;
     ServerHandle &server() const; // usable once the module has started
@@ -103,7 +118,7 @@ private:
 // The interface every module implements. The plugin's root object (the class with
 // Q_PLUGIN_METADATA) derives from QObject and IModule and declares Q_INTERFACES(Mtw::IModule).
 // Every call comes from the server's main thread. No exception may escape: the host catches
-// them, but a module that throws is marked failed.
+// them (in the constructor too), but a module that throws is marked failed.
 class IModule
 {
 public:

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+// The deciding services a module may register (IAuthenticator, IMessageFilter, IRequestHandler,
+// IRawFrameHandler), the values they see, and the reply handles they answer with.
+// See docs/plugins.md, "Services: deciding".
 #pragma once
 
 #include <mtw/global.h>
@@ -8,88 +11,155 @@
 #include <QHostAddress>
 #include <QJsonValue>
 #include <QMap>
+#include <QSharedDataPointer>
 #include <QStringList>
 #include <QUrl>
 #include <QVariantMap>
 
+#include <memory>
+
 namespace Mtw {
 
-// What the server knows about one client connection. A value: cheap to copy, safe to keep.
-struct ClientInfo
+namespace Internal {
+class ClientInfoPrivate;
+class IdentityPrivate;
+class AuthRequestPrivate;
+class DecisionReplyPrivate;
+} // namespace Internal
+
+// What the server knows about one client connection. A value: implicitly shared, cheap to copy,
+// safe to keep and to pass between threads.
+class MTW_CORE_EXPORT ClientInfo
 {
-    QString connId;
-    QHostAddress remoteAddress;
-    QString userAgent;
-    qint64 connectedAt = 0; // ms since the Unix epoch
-    bool authenticated = false;
-    QString userId; // from the authenticator; empty when anonymous
-    QStringList roles;
+public:
+    MTW_DECLARE_SHARED_VALUE(ClientInfo)
+
+    QString connId() const;
+    void setConnId(const QString &connId);
+    QHostAddress remoteAddress() const; // the client's, behind a trusted proxy too
+    void setRemoteAddress(const QHostAddress &address);
+    QString userAgent() const;
+    void setUserAgent(const QString &userAgent);
+    qint64 connectedAt() const; // ms since the Unix epoch
+    void setConnectedAt(qint64 milliseconds);
+    bool isAuthenticated() const;
+    void setAuthenticated(bool authenticated);
+    QString userId() const; // from the authenticator; empty when anonymous
+    void setUserId(const QString &userId);
+    QStringList roles() const;
+    void setRoles(const QStringList &roles);
+
+private:
+    QSharedDataPointer<Internal::ClientInfoPrivate> d;
 };
 
-// Who a token belongs to, as an IAuthenticator decides.
-struct Identity
+// Who a token belongs to, as an IAuthenticator decides. An implicitly shared value.
+class MTW_CORE_EXPORT Identity
 {
-    QString userId;
-    QStringList roles;
-    QVariantMap claims;
+public:
+    MTW_DECLARE_SHARED_VALUE(Identity)
+
+    QString userId() const;
+    void setUserId(const QString &userId);
+    QStringList roles() const;
+    void setRoles(const QStringList &roles);
+    QVariantMap claims() const;
+    void setClaims(const QVariantMap &claims);
     // When the credential stops being valid, in ms since the Unix epoch; 0 = it does not expire.
     // The server closes a connection whose identity expired (error 401 "token expired", close
     // 4001) unless the client sent a fresh token with `connect` before then.
-    qint64 expiresAt = 0;
+    qint64 expiresAt() const;
+    void setExpiresAt(qint64 milliseconds);
+
+private:
+    QSharedDataPointer<Internal::IdentityPrivate> d;
 };
 
-// A token to verify, with where it came from.
-struct AuthRequest
+// A token to verify, with where it came from. An implicitly shared value.
+class MTW_CORE_EXPORT AuthRequest
 {
-    QString connId;
-    QString token; // from metadata.token/auth_token, ?token= or Bearer
-    QHostAddress remoteAddress;
-    QUrl url;                             // the upgrade request URL (path and query)
-    QMap<QByteArray, QByteArray> headers; // upgrade request headers, names lower-cased
+public:
+    MTW_DECLARE_SHARED_VALUE(AuthRequest)
+
+    QString connId() const;
+    void setConnId(const QString &connId);
+    QString token() const; // from metadata.token/auth_token, ?token= or Bearer
+    void setToken(const QString &token);
+    QHostAddress remoteAddress() const;
+    void setRemoteAddress(const QHostAddress &address);
+    QUrl url() const; // the upgrade request URL (path and query)
+    void setUrl(const QUrl &url);
+    QMap<QByteArray, QByteArray> headers() const; // upgrade request headers, names lower-cased
+    void setHeaders(const QMap<QByteArray, QByteArray> &headers);
+
+private:
+    QSharedDataPointer<Internal::AuthRequestPrivate> d;
+};
+
+// A decision a module gives now or later, from any thread. Copyable; the first answer counts,
+// later answers and answers after the server's deadline are ignored (isPending() says false).
+class MTW_CORE_EXPORT AuthReply
+{
+public:
+    void accept(const Identity &identity) const;
+    void reject(const Error &error) const; // code 401 unless the module says otherwise
+    bool isPending() const;
+    // internal: constructed by the server only
+    explicit AuthReply(std::shared_ptr<Internal::DecisionReplyPrivate> d);
+
+private:
+    std::shared_ptr<Internal::DecisionReplyPrivate> d;
+};
+
+class MTW_CORE_EXPORT FilterReply
+{
+public:
+    void accept() const;                                 // go on unchanged
+    void accept(const Message &transformed) const;       // go on with this message instead
+    void reject(const Error &error) const;               // client gets error {code, message}
+    void handled(const QJsonValue &response = {}) const; // client gets response {response}
+    bool isPending() const;
+    explicit FilterReply(std::shared_ptr<Internal::DecisionReplyPrivate> d);
+
+private:
+    std::shared_ptr<Internal::DecisionReplyPrivate> d;
+};
+
+class MTW_CORE_EXPORT RequestReply
+{
+public:
+    void respond(const QJsonValue &data) const;
+    void fail(const Error &error) const;
+    bool isPending() const;
+    explicit RequestReply(std::shared_ptr<Internal::DecisionReplyPrivate> d);
+
+private:
+    std::shared_ptr<Internal::DecisionReplyPrivate> d;
 };
 
 // Decides who a token belongs to. Called from I/O worker threads, concurrently: implementations
-// must be thread-safe and fast (a call slower than the decision budget counts as a reject).
-// Return an Error with code 401 and a message the client may see to refuse the token.
+// must be thread-safe and must not block. Answer with reply.accept(identity) or reply.reject(error)
+// (a 401 with a message the client may see), before returning or later from any thread, within
+// the server's decision deadline. Authenticators run by descending priority; the first accept wins.
 class IAuthenticator
 {
 public:
     virtual ~IAuthenticator() = default;
-    virtual Result<Identity> authenticate(const AuthRequest &request) = 0;
-};
-
-// The outcome of IMessageFilter::beforeMessage.
-struct FilterDecision
-{
-    enum class Action {
-        Accept,  // go on (the filter may have changed the message: that is a transform)
-        Reject,  // the client gets `error` {code, message} with ref_id; processing stops
-        Handled, // the filter consumed it: the client gets `response` {response} with ref_id
-    };
-    Action action = Action::Accept;
-    Error rejection;     // Reject
-    QJsonValue response; // Handled
-
-    static FilterDecision accept() { return {}; }
-    static FilterDecision reject(int code, const QString &message)
-    {
-        return {Action::Reject, Error{code, message}, {}};
-    }
-    static FilterDecision handled(const QJsonValue &response = {})
-    {
-        return {Action::Handled, {}, response};
-    }
+    virtual void authenticate(const AuthRequest &request, AuthReply reply) = 0;
 };
 
 // Sees every subscribe, unsubscribe, publish, request and agent_task before the server acts on
-// it. Filters run by descending priority; the first Reject or Handled wins. Called from I/O worker
+// it and answers through `reply`: accept (unchanged or transformed), reject or handled. Filters run
+// by descending priority; the first reject or handled ends the chain. Called from I/O worker
 // threads, concurrently: implementations must be thread-safe and must not block.
 class IMessageFilter
 {
 public:
     virtual ~IMessageFilter() = default;
-    virtual FilterDecision beforeMessage(const ClientInfo &client, Message &message) = 0;
-    // After the server handled an accepted message (for auditing, counting...).
+    virtual void
+    beforeMessage(const ClientInfo &client, const Message &message, FilterReply reply) = 0;
+    // After the server handled an accepted message (for auditing, counting...). A notification:
+    // nothing to answer.
     virtual void afterMessage(const ClientInfo &client, const Message &message)
     {
         Q_UNUSED(client);
@@ -98,13 +168,14 @@ public:
 };
 
 // Serves `request` messages whose metadata.action is one the module registered. Called from I/O
-// worker threads, concurrently. The returned value becomes the `response` payload data; an Error
-// becomes an `error` reply with its code.
+// worker threads, concurrently. reply.respond(data) becomes the `response` payload data;
+// reply.fail(error) becomes an `error` reply with its code and message.
 class IRequestHandler
 {
 public:
     virtual ~IRequestHandler() = default;
-    virtual Result<QJsonValue> handleRequest(const ClientInfo &client, const Message &request) = 0;
+    virtual void
+    handleRequest(const ClientInfo &client, const Message &request, RequestReply reply) = 0;
 };
 
 // Receives raw MTW frames (type 0x02: opaque bytes, what the mtwRequest TypeScript client's

@@ -96,16 +96,16 @@ AdminService::AdminService(Server *server, ServerContext *context, QObject *pare
     connect(events, &ServerEvents::clientConnected, this, [this](const ClientInfo &client) {
         broadcast({{u"type"_s, u"connection_opened"_s},
                    {u"connection"_s,
-                    connectionRow(ConnectionSummary{client.connId,
-                                                    client.remoteAddress.toString(),
-                                                    client.userId,
-                                                    client.userAgent,
+                    connectionRow(ConnectionSummary{client.connId(),
+                                                    client.remoteAddress().toString(),
+                                                    client.userId(),
+                                                    client.userAgent(),
                                                     {},
                                                     false,
                                                     0,
                                                     0,
                                                     0,
-                                                    client.connectedAt})}});
+                                                    client.connectedAt()})}});
     });
     connect(server,
             &Server::connectionClosed,
@@ -343,16 +343,18 @@ QJsonArray AdminService::moduleRows() const
 {
     QJsonArray rows;
     for (const ModuleStatus &status : m_server->modules()) {
-        rows.append(QJsonObject{{u"id"_s, status.metadata.id},
-                                {u"name"_s, status.metadata.name},
-                                {u"version"_s, status.metadata.version},
-                                {u"kind"_s, status.metadata.kind},
-                                {u"state"_s, moduleStateName(status.state)},
-                                {u"error"_s, status.error},
-                                {u"health"_s, healthName(status.health.status)},
-                                {u"health_reason"_s, status.health.reason},
-                                {u"required"_s, status.required},
-                                {u"path"_s, status.path}});
+        const ModuleMetadata metadata = status.metadata();
+        const ModuleHealth health = status.health();
+        rows.append(QJsonObject{{u"id"_s, metadata.id()},
+                                {u"name"_s, metadata.name()},
+                                {u"version"_s, metadata.version()},
+                                {u"kind"_s, metadata.kind()},
+                                {u"state"_s, moduleStateName(status.state())},
+                                {u"error"_s, status.error()},
+                                {u"health"_s, healthName(health.status())},
+                                {u"health_reason"_s, health.reason()},
+                                {u"required"_s, status.isRequired()},
+                                {u"path"_s, status.path()}});
     }
     return rows;
 }

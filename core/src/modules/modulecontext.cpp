@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
+#include "modules/moduleevents.h"
 #include "modules/modulehost.h"
-#include "modules/version.h"
 
 #include <mtw/module.h>
 #include <mtw/modulestatus.h>
-
-#include <QJsonArray>
 
 namespace Mtw {
 
@@ -27,14 +25,14 @@ const QVariantMap &ModuleContext::config() const
     return d->config;
 }
 
-const Config &ModuleContext::serverConfig() const
+ServerSettings ModuleContext::serverConfig() const
 {
-    return d->host->config();
+    return d->host->settings();
 }
 
 ServerEvents *ModuleContext::events() const
 {
-    return d->host->events();
+    return d->events;
 }
 
 SharedState &ModuleContext::shared() const
@@ -125,55 +123,6 @@ QString moduleStateName(ModuleState state)
         return u"failed"_s;
     }
     return u"unknown"_s;
-}
-
-Result<ModuleMetadata> ModuleMetadata::fromJson(const QJsonObject &object)
-{
-    if (object.isEmpty())
-        return fail(400,
-                    u"no metadata: add Q_PLUGIN_METADATA(IID MTW_MODULE_IID FILE \"<id>.json\")"_s);
-    ModuleMetadata metadata;
-    const auto text = [&](QLatin1String key, QString &out, bool required) -> Result<void> {
-        const QJsonValue value = object.value(key);
-        if (value.isUndefined() && !required)
-            return {};
-        if (!value.isString() || (required && value.toString().isEmpty()))
-            return fail(400, u"\"%1\" must be a non-empty string"_s.arg(key));
-        out = value.toString();
-        return {};
-    };
-    for (const auto &[key, out, required] :
-         {std::tuple{"id"_L1, &metadata.id, true},
-          std::tuple{"version"_L1, &metadata.version, true},
-          std::tuple{"name"_L1, &metadata.name, false},
-          std::tuple{"kind"_L1, &metadata.kind, false},
-          std::tuple{"description"_L1, &metadata.description, false},
-          std::tuple{"license"_L1, &metadata.license, false}}) {
-        if (const auto ok = text(key, *out, required); !ok)
-            return tl::unexpected(ok.error());
-    }
-    if (const auto version = Internal::Version::parse(metadata.version); !version)
-        return fail(400, u"\"version\": "_s + version.error().message);
-    const QJsonValue api = object.value("apiVersion"_L1);
-    if (!api.isDouble() || api.toDouble() != double(api.toInt()) || api.toInt() < 1)
-        return fail(400, u"\"apiVersion\" must be a positive integer"_s);
-    metadata.apiVersion = api.toInt();
-    const QJsonValue dependencies = object.value("dependencies"_L1);
-    if (!dependencies.isUndefined() && !dependencies.isArray())
-        return fail(400, u"\"dependencies\" must be an array of {\"id\", \"version\"}"_s);
-    for (const QJsonValue &item : dependencies.toArray()) {
-        const QJsonObject dependency = item.toObject();
-        const QString id = dependency.value("id"_L1).toString();
-        if (id.isEmpty())
-            return fail(400, u"each dependency needs a non-empty \"id\""_s);
-        const QString range = dependency.value("version"_L1).toString();
-        if (const auto parsed = Internal::VersionRange::parse(range); !parsed)
-            return fail(400, u"dependency '%1': %2"_s.arg(id, parsed.error().message));
-        metadata.dependencies.append({id, range});
-    }
-    if (metadata.name.isEmpty())
-        metadata.name = metadata.id;
-    return metadata;
 }
 
 } // namespace Mtw

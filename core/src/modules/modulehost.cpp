@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "modules/modulehost.h"
 
+#include "modules/moduleevents.h"
+#include "modules/serversettings_p.h"
 #include "modules/version.h"
 
 #include <QDir>
@@ -34,6 +36,33 @@ Result<void> guarded(const QString &what, Call &&call)
     }
 }
 
+// Why a plugin with interface id `iid` and this metadata cannot be loaded; empty when it can.
+// Decided from the metadata alone, before any code of the plugin runs.
+QString refusal(const QString &file, const QString &iid, const Result<ModuleMetadata> &metadata)
+{
+    const QString ours = QLatin1String(MTW_MODULE_IID);
+    const QString family = ours.left(ours.lastIndexOf(u'/') + 1); // "org.mtwserver.IModule/"
+    if (iid.startsWith(family) && iid != ours) {
+        return u"%1 was built for module API %2 (interface id \"%3\"), this server provides API %4 "
+               "(\"%5\"): rebuild it against this server's headers"_s
+                   .arg(file, iid.mid(family.size()), iid)
+                   .arg(ModuleApiVersion)
+                   .arg(ours);
+    }
+    if (iid != ours) {
+        return u"%1 is not an mtwserver module of this API: its interface id is \"%2\", this "
+               "server loads \"%3\""_s.arg(file, iid, ours);
+    }
+    if (!metadata)
+        return u"%1 has invalid metadata: %2"_s.arg(file, metadata.error().message);
+    if (metadata->apiVersion() != ModuleApiVersion) {
+        return u"%1 was built for module API %2, this server provides API %3"_s.arg(file)
+            .arg(metadata->apiVersion())
+            .arg(ModuleApiVersion);
+    }
+    return {};
+}
+
 } // namespace
 
 void Services::removeOwner(const QString &owner)
@@ -59,6 +88,7 @@ ModuleHost::ModuleHost(const Config &config,
                        QObject *parent)
     : QObject(parent)
     , m_config(config)
+    , m_settings(ServerSettingsPrivate::fromConfig(config))
     , m_events(events)
     , m_shared(shared)
     , m_handle(handle)
@@ -69,7 +99,7 @@ ModuleHost::~ModuleHost() = default;
 void ModuleHost::addBuiltin(std::shared_ptr<IModule> module, const ModuleMetadata &metadata)
 {
     auto entry = std::make_unique<Entry>();
-    entry->status.metadata = metadata;
+    entry->metadata = metadata;
     entry->builtin = std::move(module);
     entry->module = entry->builtin.get();
     m_entries.push_back(std::move(entry));
@@ -100,28 +130,13 @@ QHash<QString, ModuleHost::Candidate> ModuleHost::discover() const
             Candidate candidate;
             candidate.path = file.absoluteFilePath();
             const auto metadata = ModuleMetadata::fromJson(raw.value("MetaData"_L1).toObject());
-            const QString iid = raw.value("IID"_L1).toString();
             QString id = raw.value("MetaData"_L1).toObject().value("id"_L1).toString();
             if (id.isEmpty())
                 id = file.completeBaseName();
             if (metadata)
                 candidate.metadata = *metadata;
-            candidate.metadata.id = id;
-            if (iid != QLatin1String(MTW_MODULE_IID)) {
-                candidate.error =
-                    u"%1 is not an mtwserver module of this API: its interface id is "
-                    "\"%2\", this server loads \"%3\""_s.arg(file.fileName(),
-                                                             iid,
-                                                             QLatin1String(MTW_MODULE_IID));
-            } else if (!metadata) {
-                candidate.error =
-                    u"%1 has invalid metadata: %2"_s.arg(file.fileName(), metadata.error().message);
-            } else if (metadata->apiVersion != ModuleApiVersion) {
-                candidate.error = u"%1 was built for module API %2, this server provides API %3"_s
-                                      .arg(file.fileName())
-                                      .arg(metadata->apiVersion)
-                                      .arg(ModuleApiVersion);
-            }
+            candidate.metadata.setId(id);
+            candidate.error = refusal(file.fileName(), raw.value("IID"_L1).toString(), metadata);
             if (candidates.contains(id)) {
                 qCWarning(lcModules).noquote()
                     << "module" << id << "in" << candidate.path << "ignored: already found in"
@@ -164,11 +179,11 @@ Result<void> ModuleHost::start()
     resolve(candidates);
     for (int i = 0; i < int(m_entries.size()); ++i) {
         Entry &entry = *m_entries[size_t(i)];
-        if (entry.status.state == ModuleState::Resolved && dependenciesReady(entry))
+        if (entry.state == ModuleState::Resolved && dependenciesReady(entry))
             loadEntry(entry, i);
     }
     for (const auto &entry : m_entries) {
-        if (entry->status.state == ModuleState::Loaded && dependenciesReady(*entry))
+        if (entry->state == ModuleState::Loaded && dependenciesReady(*entry))
             startEntry(*entry);
     }
     {
@@ -176,10 +191,10 @@ Result<void> ModuleHost::start()
         publishServices();
     }
     for (const auto &entry : m_entries) {
-        if (entry->status.required && entry->status.state == ModuleState::Failed) {
-            return fail(500,
-                        u"required module '%1' failed: %2"_s.arg(entry->status.metadata.id,
-                                                                 entry->status.error));
+        if (entry->required && entry->state == ModuleState::Failed) {
+            return fail(
+                500,
+                u"required module '%1' failed: %2"_s.arg(entry->metadata.id(), entry->error));
         }
     }
     return {};
@@ -191,10 +206,12 @@ void ModuleHost::resolve(const QHash<QString, Candidate> &candidates)
     // the built-in modules carry over.
     std::erase_if(m_entries, [](const auto &entry) { return !entry->builtin; });
     for (const auto &entry : m_entries) {
-        entry->status =
-            ModuleStatus{entry->status.metadata, {}, ModuleState::Resolved, {}, {}, false};
+        entry->state = ModuleState::Resolved;
+        entry->error.clear();
+        entry->required = false;
         entry->dependencies.clear();
         entry->context.reset();
+        entry->events.reset();
     }
     {
         QMutexLocker locker(&m_servicesMutex);
@@ -215,11 +232,11 @@ void ModuleHost::addConfigured(const ModuleConfig &configured,
                                const QHash<QString, Candidate> &candidates)
 {
     auto entry = std::make_unique<Entry>();
-    entry->status.metadata.id = configured.name;
-    entry->status.required = configured.required;
+    entry->metadata.setId(configured.name);
+    entry->required = configured.required;
     entry->config = configured.config;
     const bool duplicate = std::any_of(m_entries.begin(), m_entries.end(), [&](const auto &e) {
-        return e->status.metadata.id == configured.name;
+        return e->metadata.id() == configured.name;
     });
     const auto candidate = candidates.constFind(configured.name);
     if (duplicate) {
@@ -234,13 +251,12 @@ void ModuleHost::addConfigured(const ModuleConfig &configured,
                                                             : m_searchPaths.join(u", "_s)));
     } else {
         entry->path = candidate->path;
-        entry->status.path = candidate->path;
-        entry->status.metadata = candidate->metadata;
+        entry->metadata = candidate->metadata;
         if (!candidate->error.isEmpty()) {
             markFailed(*entry, candidate->error);
         } else if (!configured.version.isEmpty()) {
             const auto range = VersionRange::parse(configured.version);
-            const auto version = Version::parse(candidate->metadata.version);
+            const auto version = Version::parse(candidate->metadata.version());
             if (!range)
                 markFailed(*entry,
                            u"[[modules]] %1: %2"_s.arg(configured.name, range.error().message));
@@ -248,12 +264,12 @@ void ModuleHost::addConfigured(const ModuleConfig &configured,
                 markFailed(*entry,
                            u"module '%1' is version %2, but the configuration asks for %3"_s.arg(
                                configured.name,
-                               candidate->metadata.version,
+                               candidate->metadata.version(),
                                configured.version));
         }
     }
-    if (entry->status.state != ModuleState::Failed)
-        entry->status.state = ModuleState::Resolved;
+    if (entry->state != ModuleState::Failed)
+        entry->state = ModuleState::Resolved;
     m_entries.push_back(std::move(entry));
 }
 
@@ -261,33 +277,34 @@ void ModuleHost::linkDependencies()
 {
     QHash<QString, int> byId;
     for (int i = 0; i < int(m_entries.size()); ++i) {
-        if (!byId.contains(m_entries[size_t(i)]->status.metadata.id))
-            byId.insert(m_entries[size_t(i)]->status.metadata.id, i);
+        if (!byId.contains(m_entries[size_t(i)]->metadata.id()))
+            byId.insert(m_entries[size_t(i)]->metadata.id(), i);
     }
     for (const auto &entry : m_entries) {
-        if (entry->status.state == ModuleState::Failed)
+        if (entry->state == ModuleState::Failed)
             continue;
-        for (const ModuleDependency &dependency : entry->status.metadata.dependencies) {
-            const int target = byId.value(dependency.id, -1);
+        for (const ModuleDependency &dependency : entry->metadata.dependencies()) {
+            const int target = byId.value(dependency.id(), -1);
             if (target < 0) {
                 markFailed(*entry,
-                           u"needs module '%1', which is not configured"_s.arg(dependency.id));
+                           u"needs module '%1', which is not configured"_s.arg(dependency.id()));
                 break;
             }
             // A failed dependency (its plugin refused, say) may have no usable version: linked
             // as is, it makes this module fail with "dependency '...' failed".
-            if (m_entries[size_t(target)]->status.state == ModuleState::Failed) {
+            if (m_entries[size_t(target)]->state == ModuleState::Failed) {
                 entry->dependencies.append(target);
                 continue;
             }
-            const QString &version = m_entries[size_t(target)]->status.metadata.version;
-            const auto range = VersionRange::parse(dependency.versionRange);
+            const QString version = m_entries[size_t(target)]->metadata.version();
+            const auto range = VersionRange::parse(dependency.versionRange());
             const auto parsed = Version::parse(version);
             if (!range
-                || (!dependency.versionRange.isEmpty() && (!parsed || !range->contains(*parsed)))) {
+                || (!dependency.versionRange().isEmpty()
+                    && (!parsed || !range->contains(*parsed)))) {
                 markFailed(*entry,
                            u"needs module '%1' %2, but version %3 is configured"_s
-                               .arg(dependency.id, dependency.versionRange, version));
+                               .arg(dependency.id(), dependency.versionRange(), version));
                 break;
             }
             entry->dependencies.append(target);
@@ -351,7 +368,7 @@ void ModuleHost::orderTopologically()
     for (int i = 0; i < count; ++i) {
         if (!done[size_t(i)] && inCycle(i)) {
             members.append(i);
-            cycle.append(m_entries[size_t(i)]->status.metadata.id);
+            cycle.append(m_entries[size_t(i)]->metadata.id());
         }
     }
     for (int member : std::as_const(members)) {
@@ -385,9 +402,9 @@ bool ModuleHost::dependenciesReady(Entry &entry)
 {
     for (int dependency : std::as_const(entry.dependencies)) {
         const Entry &target = *m_entries[size_t(dependency)];
-        if (target.status.state == ModuleState::Failed) {
-            const bool wasLoaded = entry.status.state == ModuleState::Loaded;
-            markFailed(entry, u"dependency '%1' failed"_s.arg(target.status.metadata.id));
+        if (target.state == ModuleState::Failed) {
+            const bool wasLoaded = entry.state == ModuleState::Loaded;
+            markFailed(entry, u"dependency '%1' failed"_s.arg(target.metadata.id()));
             if (wasLoaded)
                 releaseLoaded(entry);
             return false;
@@ -396,64 +413,85 @@ bool ModuleHost::dependenciesReady(Entry &entry)
     return true;
 }
 
+// QPluginLoader::instance() runs the plugin's constructor: module code, guarded like the rest,
+// so that a constructor that throws fails its module and nothing else.
+Result<IModule *> ModuleHost::instantiate(Entry &entry)
+{
+    entry.loader = new QPluginLoader(entry.path, this);
+    QObject *instance = nullptr;
+    const auto created =
+        guarded(u"the plugin's constructor (%1)"_s.arg(entry.path), [&]() -> Result<void> {
+            instance = entry.loader->instance();
+            return {};
+        });
+    if (!created)
+        return tl::unexpected(created.error());
+    if (!instance)
+        return fail(500, u"cannot load %1: %2"_s.arg(entry.path, entry.loader->errorString()));
+    auto *module = qobject_cast<IModule *>(instance);
+    if (!module)
+        return fail(500, u"%1 does not implement Mtw::IModule"_s.arg(entry.path));
+    return module;
+}
+
 void ModuleHost::loadEntry(Entry &entry, int index)
 {
-    const QString &id = entry.status.metadata.id;
     if (!entry.module) {
-        entry.loader = new QPluginLoader(entry.path, this);
-        QObject *instance = entry.loader->instance();
-        if (!instance) {
-            markFailed(entry, u"cannot load %1: %2"_s.arg(entry.path, entry.loader->errorString()));
+        const auto module = instantiate(entry);
+        if (!module) {
+            markFailed(entry, module.error().message);
             return;
         }
-        entry.module = qobject_cast<IModule *>(instance);
-        if (!entry.module) {
-            markFailed(entry, u"%1 does not implement Mtw::IModule"_s.arg(entry.path));
-            return;
-        }
+        entry.module = *module;
     }
+    entry.events = std::make_unique<ModuleEvents>(m_events, entry.metadata.id());
     auto d = std::make_unique<ModuleContextPrivate>();
     d->host = this;
+    d->events = entry.events.get();
     d->entry = index;
-    d->id = id;
+    d->id = entry.metadata.id();
     d->config = entry.config;
     entry.context = std::make_unique<ModuleContext>(std::move(d));
     const auto loaded = guarded(u"load()"_s, [&] { return entry.module->load(*entry.context); });
+    entry.events->syncForwards();
     if (!loaded) {
-        markFailed(entry, loaded.error().message);
+        markFailed(entry, loaded.error().message, loaded.error().detail);
         return;
     }
-    entry.status.state = ModuleState::Loaded;
+    entry.state = ModuleState::Loaded;
 }
 
 void ModuleHost::startEntry(Entry &entry)
 {
     const auto started = guarded(u"start()"_s, [&] { return entry.module->start(); });
+    entry.events->syncForwards();
     if (!started) {
-        markFailed(entry, started.error().message);
+        markFailed(entry, started.error().message, started.error().detail);
         releaseLoaded(entry);
         return;
     }
-    entry.status.state = ModuleState::Started;
-    qCInfo(lcModules).noquote() << "module" << entry.status.metadata.id
-                                << entry.status.metadata.version << "started";
+    entry.state = ModuleState::Started;
+    qCInfo(lcModules).noquote() << "module" << entry.metadata.id() << entry.metadata.version()
+                                << "started";
 }
 
-void ModuleHost::markFailed(Entry &entry, const QString &error)
+void ModuleHost::markFailed(Entry &entry, const QString &error, const QString &detail)
 {
-    entry.status.state = ModuleState::Failed;
-    entry.status.error = error;
+    entry.state = ModuleState::Failed;
+    entry.error = error;
     {
         QMutexLocker locker(&m_servicesMutex);
-        m_services.removeOwner(entry.status.metadata.id);
+        m_services.removeOwner(entry.metadata.id());
         publishServices();
     }
-    if (entry.status.required)
-        qCCritical(lcModules).noquote()
-            << "required module" << entry.status.metadata.id << "failed:" << error;
+    const QString line =
+        u"module %1 failed: %2%3"_s.arg(entry.metadata.id(),
+                                        error,
+                                        detail.isEmpty() ? QString() : u" ("_s + detail + u')');
+    if (entry.required)
+        qCCritical(lcModules).noquote() << "required" << line;
     else
-        qCWarning(lcModules).noquote()
-            << "module" << entry.status.metadata.id << "failed:" << error;
+        qCWarning(lcModules).noquote() << line;
 }
 
 void ModuleHost::releaseLoaded(Entry &entry)
@@ -464,8 +502,7 @@ void ModuleHost::releaseLoaded(Entry &entry)
         return {};
     });
     if (!called)
-        qCWarning(lcModules).noquote()
-            << "module" << entry.status.metadata.id << called.error().message;
+        qCWarning(lcModules).noquote() << "module" << entry.metadata.id() << called.error().message;
 }
 
 void ModuleHost::stop()
@@ -481,9 +518,9 @@ void ModuleHost::stopNext()
 {
     while (--m_stopping >= 0) {
         Entry &entry = *m_entries[size_t(m_stopping)];
-        if (entry.status.state != ModuleState::Started && entry.status.state != ModuleState::Loaded)
+        if (entry.state != ModuleState::Started && entry.state != ModuleState::Loaded)
             continue;
-        entry.status.state = ModuleState::Stopping;
+        entry.state = ModuleState::Stopping;
         bool synchronous = true;
         const auto called = guarded(u"stop()"_s, [&]() -> Result<void> {
             synchronous = entry.module->stop();
@@ -527,13 +564,13 @@ void ModuleHost::stopFinished(int entry)
 
 void ModuleHost::finishStopping(Entry &entry, ModuleState state, const QString &error)
 {
-    entry.status.state = state;
+    entry.state = state;
     if (state == ModuleState::Failed) {
-        entry.status.error = error;
+        entry.error = error;
         qCWarning(lcModules).noquote()
-            << "module" << entry.status.metadata.id << "stop failed:" << error;
+            << "module" << entry.metadata.id() << "stop failed:" << error;
     } else {
-        qCInfo(lcModules).noquote() << "module" << entry.status.metadata.id << "stopped";
+        qCInfo(lcModules).noquote() << "module" << entry.metadata.id() << "stopped";
     }
 }
 
@@ -541,15 +578,22 @@ QList<ModuleStatus> ModuleHost::statuses() const
 {
     QList<ModuleStatus> list;
     for (const auto &entry : m_entries) {
-        ModuleStatus status = entry->status;
-        if (status.state == ModuleState::Failed) {
-            status.health = {HealthStatus::Unhealthy, status.error};
-        } else if (status.state == ModuleState::Started && entry->module) {
-            try {
-                status.health = entry->module->health();
-            } catch (...) {
-                status.health = {HealthStatus::Unhealthy, u"health() threw an exception"_s};
-            }
+        ModuleStatus status;
+        status.setMetadata(entry->metadata);
+        status.setPath(entry->path);
+        status.setState(entry->state);
+        status.setError(entry->error);
+        status.setRequired(entry->required);
+        if (entry->state == ModuleState::Failed) {
+            status.setHealth({HealthStatus::Unhealthy, entry->error});
+        } else if (entry->state == ModuleState::Started && entry->module) {
+            ModuleHealth health;
+            const auto called = guarded(u"health()"_s, [&]() -> Result<void> {
+                health = entry->module->health();
+                return {};
+            });
+            status.setHealth(
+                called ? health : ModuleHealth(HealthStatus::Unhealthy, called.error().message));
         }
         list.append(status);
     }
@@ -559,7 +603,7 @@ QList<ModuleStatus> ModuleHost::statuses() const
 // Registrations may come from any thread, also after start: each one publishes a new snapshot.
 void ModuleHost::registerAuthenticator(int entry, IAuthenticator *service, int priority)
 {
-    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.authenticators.append({priority, service, owner});
     publishServices();
@@ -567,7 +611,7 @@ void ModuleHost::registerAuthenticator(int entry, IAuthenticator *service, int p
 
 void ModuleHost::registerMessageFilter(int entry, IMessageFilter *service, int priority)
 {
-    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.filters.append({priority, service, owner});
     publishServices();
@@ -575,7 +619,7 @@ void ModuleHost::registerMessageFilter(int entry, IMessageFilter *service, int p
 
 void ModuleHost::registerRequestHandler(int entry, const QString &action, IRequestHandler *service)
 {
-    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     if (m_services.requestHandlers.contains(action)) {
         qCWarning(lcModules).noquote()
@@ -589,7 +633,7 @@ void ModuleHost::registerRequestHandler(int entry, const QString &action, IReque
 
 void ModuleHost::registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority)
 {
-    const QString owner = m_entries[size_t(entry)]->status.metadata.id;
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.rawFrameHandlers.append({priority, service, owner});
     publishServices();

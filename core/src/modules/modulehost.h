@@ -4,6 +4,7 @@
 #include <mtw/config.h>
 #include <mtw/module.h>
 #include <mtw/modulestatus.h>
+#include <mtw/serversettings.h>
 
 #include <QHash>
 #include <QMutex>
@@ -19,6 +20,7 @@ class QTimer;
 
 namespace Mtw::Internal {
 
+class ModuleEvents;
 class ModuleHost;
 
 // The decision services modules registered, sorted by descending priority. Filled while modules
@@ -63,6 +65,7 @@ class ModuleContextPrivate
 {
 public:
     ModuleHost *host = nullptr;
+    ModuleEvents *events = nullptr; // the module's own, see ModuleEvents
     int entry = -1;
     QString id;
     QVariantMap config;
@@ -108,6 +111,7 @@ public:
     void stopFinished(int entry);
 
     const Config &config() const { return m_config; }
+    ServerSettings settings() const { return m_settings; }
     ServerEvents *events() const { return m_events; }
     SharedState *shared() const { return m_shared; }
     ServerHandle *handle() const { return m_handle; }
@@ -124,12 +128,16 @@ private:
     };
     struct Entry
     {
-        ModuleStatus status;
+        ModuleMetadata metadata;
+        QString path; // the plugin file; empty for a built-in module
+        ModuleState state = ModuleState::Discovered;
+        QString error;
+        bool required = false;
         QVariantMap config;
-        QString path;
         std::shared_ptr<IModule> builtin;
         QPluginLoader *loader = nullptr; // deliberately never unloaded or deleted
         IModule *module = nullptr;
+        std::unique_ptr<ModuleEvents> events;
         std::unique_ptr<ModuleContext> context;
         QList<int> dependencies; // entry indexes
     };
@@ -141,15 +149,18 @@ private:
     void orderTopologically();
     void reorder(const QList<int> &order); // m_entries in `order`, dependencies re-numbered
     bool dependenciesReady(Entry &entry);
+    Result<IModule *> instantiate(Entry &entry);
     void loadEntry(Entry &entry, int index);
     void startEntry(Entry &entry);
-    void markFailed(Entry &entry, const QString &error);
+    // `detail` (Error::detail) goes to the log only, not to the status the admin view shows.
+    void markFailed(Entry &entry, const QString &error, const QString &detail = QString());
     void releaseLoaded(Entry &entry);
     void stopNext();
     void finishStopping(Entry &entry, ModuleState state, const QString &error = QString());
     void publishServices(); // with m_servicesMutex held
 
     const Config m_config;
+    const ServerSettings m_settings; // what modules see of m_config
     ServerEvents *const m_events;
     SharedState *const m_shared;
     ServerHandle *const m_handle;

@@ -251,18 +251,18 @@ void ServerPrivate::updateReadiness()
         return;
     }
     for (const ModuleStatus &status : modules->statuses()) {
-        if (!status.required)
+        if (!status.isRequired())
             continue;
-        if (status.state != ModuleState::Started) {
-            context->setReadiness(false,
-                                  u"required module '%1' is not started"_s.arg(status.metadata.id));
+        const QString id = status.metadata().id();
+        if (status.state() != ModuleState::Started) {
+            context->setReadiness(false, u"required module '%1' is not started"_s.arg(id));
             return;
         }
-        if (status.health.status == HealthStatus::Unhealthy) {
+        if (const ModuleHealth health = status.health();
+            health.status() == HealthStatus::Unhealthy) {
             context->setReadiness(
                 false,
-                u"required module '%1' is unhealthy: %2"_s.arg(status.metadata.id,
-                                                               status.health.reason));
+                u"required module '%1' is unhealthy: %2"_s.arg(id, health.reason()));
             return;
         }
     }

@@ -77,12 +77,12 @@ Result<std::unique_ptr<Server>> ServerBuilder::build()
     QStringList ids;
     for (const auto &[module, metadata] : std::as_const(d->modules)) {
         if (!module)
-            return fail(400, QStringLiteral("module '%1' is null").arg(metadata.id));
-        if (metadata.id.isEmpty())
+            return fail(400, QStringLiteral("module '%1' is null").arg(metadata.id()));
+        if (metadata.id().isEmpty())
             return fail(400, QStringLiteral("a module registered with the builder has no id"));
-        if (ids.contains(metadata.id))
-            return fail(409, QStringLiteral("module '%1' is registered twice").arg(metadata.id));
-        ids.append(metadata.id);
+        if (ids.contains(metadata.id()))
+            return fail(409, QStringLiteral("module '%1' is registered twice").arg(metadata.id()));
+        ids.append(metadata.id());
     }
     auto server = std::make_unique<Server>(config);
     for (const auto &[module, metadata] : std::as_const(d->modules))

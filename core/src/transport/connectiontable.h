@@ -36,6 +36,7 @@ public:
 
     bool isEmpty() const { return m_connections.isEmpty(); }
     Connection *find(const QString &connId) const { return m_byConnId.value(connId); }
+    Connection *find(quint64 key) const { return m_connections.value(key); }
 
     void open(QWebSocket *socket, ClientSocket *tcp);
     // Close frames that got no answer, identities that expired.

@@ -8,6 +8,9 @@
 #include "transport/servercontext.h"
 
 #include <QElapsedTimer>
+#include <QMutex>
+#include <QThread>
+#include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -17,50 +20,104 @@ using namespace Qt::StringLiterals;
 
 namespace {
 
-// Runs one decision call. Returns nullopt when it threw or overran the budget (logged).
+// Runs one call into a module. False when it threw or blocked the worker longer than the
+// decision budget (logged): a module that has to wait answers later through its reply.
 template<typename Call>
-auto decide(const QString &owner, const char *what, Call &&call) -> std::optional<decltype(call())>
+bool guarded(const QString &owner, const char *what, Call &&call)
 {
     QElapsedTimer timer;
     timer.start();
     try {
-        auto result = call();
-        if (timer.elapsed() > DecisionBudgetMs) {
-            qCWarning(lcTransport).noquote()
-                << "module" << owner << what << "took" << timer.elapsed() << "ms (budget"
-                << DecisionBudgetMs << "ms): treated as a reject";
-            return std::nullopt;
-        }
-        return result;
+        call();
+        if (timer.elapsed() <= DecisionBudgetMs)
+            return true;
+        qCWarning(lcTransport).noquote()
+            << "module" << owner << what << "blocked its I/O thread for" << timer.elapsed()
+            << "ms (budget" << DecisionBudgetMs
+            << "ms): treated as a reject; answer later through the reply instead of blocking";
     } catch (const std::exception &e) {
         qCWarning(lcTransport).noquote() << "module" << owner << what << "threw:" << e.what();
     } catch (...) {
         qCWarning(lcTransport).noquote() << "module" << owner << what << "threw an exception";
     }
-    return std::nullopt;
+    return false;
 }
 
-// Tells ServerEvents::error listeners that a module's call failed while serving `connId`.
-void reportModuleFailure(ServerEvents *events,
-                         const QString &connId,
-                         const QString &owner,
-                         const char *what)
+// Logs the server-only part of a module's Error; only `message` reaches the client.
+void logDetail(const QString &owner, const char *what, const QString &connId, const Error &error)
 {
-    if (!events->isListened(&ServerEvents::error))
-        return;
-    Q_EMIT events->error(
-        connId,
-        Error{500,
-              u"module '%1': %2 threw or took longer than %3 ms"_s.arg(owner, QLatin1String(what))
-                  .arg(DecisionBudgetMs)});
+    if (!error.detail.isEmpty()) {
+        qCInfo(lcTransport).noquote() << "module" << owner << what << "for" << connId << "said"
+                                      << error.code << error.message << "-" << error.detail;
+    }
+}
+
+template<typename T>
+const T *answerAs(const std::optional<DecisionAnswer> &answer)
+{
+    return answer ? std::get_if<T>(&*answer) : nullptr;
 }
 
 } // namespace
 
-ModuleCalls::ModuleCalls(ServerContext &context, Outbound &outbound)
-    : m_context(context)
+// Where answers given from other threads are posted. The worker's ModuleCalls clears `target`
+// as it goes, under the mutex, so a module answering after the server stopped posts nothing.
+struct ModuleCalls::Mailbox
+{
+    QMutex mutex;
+    QObject *target = nullptr;
+    const QThread *thread = nullptr;
+};
+
+// One pending decision's state, shared by the reply's callback, the deadline and the continuation.
+struct PendingDecision
+{
+    bool inCall = true; // worker thread only
+    std::optional<DecisionAnswer> inlineAnswer;
+    std::function<void(std::optional<DecisionAnswer>, bool timedOut)> finish;
+};
+
+struct ModuleCalls::AuthChain
+{
+    std::shared_ptr<const Services> services;
+    AuthRequest request;
+    std::optional<Error> refusal; // the first one: what the client sees when nobody accepts
+    AuthDone done;
+};
+
+struct ModuleCalls::FilterChain
+{
+    std::shared_ptr<const Services> services;
+    ClientInfo client;
+    Message message;
+    Accepted accepted;
+};
+
+ModuleCalls::ModuleCalls(ServerContext &context, Outbound &outbound, QObject *parent)
+    : QObject(parent)
+    , m_context(context)
     , m_outbound(outbound)
-{ }
+    , m_mailbox(std::make_shared<Mailbox>())
+{
+    m_mailbox->target = this;
+    m_mailbox->thread = thread();
+}
+
+ModuleCalls::~ModuleCalls()
+{
+    QMutexLocker lock(&m_mailbox->mutex);
+    m_mailbox->target = nullptr;
+}
+
+void ModuleCalls::setConnectionLookup(std::function<Connection *(quint64)> find)
+{
+    m_find = std::move(find);
+}
+
+void ModuleCalls::setResume(std::function<void(Connection &)> resume)
+{
+    m_resume = std::move(resume);
+}
 
 std::shared_ptr<const Services> ModuleCalls::services()
 {
@@ -74,16 +131,85 @@ std::shared_ptr<const Services> ModuleCalls::services()
     return m_services;
 }
 
+void ModuleCalls::ask(Connection &connection,
+                      bool holdsConnection,
+                      const QString &owner,
+                      const char *what,
+                      const Call &call,
+                      Then then)
+{
+    auto pending = std::make_shared<PendingDecision>();
+    const std::shared_ptr<Mailbox> mailbox = m_mailbox;
+    auto reply = std::make_shared<DecisionReplyPrivate>([pending, mailbox](DecisionAnswer answer) {
+        if (QThread::currentThread() == mailbox->thread && pending->inCall) {
+            pending->inlineAnswer = std::move(answer); // answered before returning: go on at once
+            return;
+        }
+        QMutexLocker lock(&mailbox->mutex);
+        if (!mailbox->target)
+            return;
+        QMetaObject::invokeMethod(
+            mailbox->target,
+            [pending, answer = std::move(answer)]() mutable {
+                if (pending->finish)
+                    pending->finish(std::move(answer), false);
+            },
+            Qt::QueuedConnection);
+    });
+    const bool ok = guarded(owner, what, [&] { call(reply); });
+    pending->inCall = false;
+    if (!ok) {
+        reply->cancel();
+        then(connection, Verdict{Outcome::Failed, std::nullopt});
+        return;
+    }
+    if (pending->inlineAnswer) {
+        then(connection, Verdict{Outcome::Answered, std::move(pending->inlineAnswer)});
+        return;
+    }
+    // Later, from another thread or a later event: the deadline starts now.
+    if (holdsConnection)
+        connection.deciding = true;
+    const int timeoutMs = m_context.config.server.decisionTimeoutMs;
+    auto *deadline = new QTimer(this);
+    deadline->setSingleShot(true);
+    pending->finish = [this, key = connection.key, holdsConnection, then, deadline](
+                          std::optional<DecisionAnswer> answer,
+                          bool timedOut) {
+        deadline->deleteLater();
+        Connection *current = m_find ? m_find(key) : nullptr;
+        if (!current)
+            return; // the client left meanwhile
+        if (holdsConnection)
+            current->deciding = false;
+        then(*current,
+             timedOut ? Verdict{Outcome::TimedOut, std::nullopt}
+                      : Verdict{Outcome::Answered, std::move(answer)});
+        if (holdsConnection && !current->deciding && m_resume)
+            m_resume(*current);
+    };
+    connect(deadline, &QTimer::timeout, this, [pending, reply, owner, what, timeoutMs] {
+        if (!reply->cancel())
+            return; // answered just before: its posted answer finishes
+        qCWarning(lcTransport).noquote()
+            << "module" << owner << what << "did not answer within" << timeoutMs
+            << "ms (server.decision_timeout_ms): treated as a reject";
+        if (auto finish = std::exchange(pending->finish, nullptr))
+            finish(std::nullopt, true);
+    });
+    deadline->start(timeoutMs);
+}
+
 ClientInfo ModuleCalls::clientInfo(const Connection &connection) const
 {
     ClientInfo info;
-    info.connId = connection.connId;
-    info.remoteAddress = connection.peerAddress;
-    info.userAgent = connection.userAgent;
-    info.connectedAt = connection.connectedAt;
-    info.authenticated = connection.authenticated;
-    info.userId = connection.userId;
-    info.roles = connection.roles;
+    info.setConnId(connection.connId);
+    info.setRemoteAddress(connection.peerAddress);
+    info.setUserAgent(connection.userAgent);
+    info.setConnectedAt(connection.connectedAt);
+    info.setAuthenticated(connection.authenticated);
+    info.setUserId(connection.userId);
+    info.setRoles(connection.roles);
     return info;
 }
 
@@ -91,6 +217,12 @@ bool ModuleCalls::hasAuthenticators()
 {
     const auto current = services();
     return current && !current->authenticators.isEmpty();
+}
+
+bool ModuleCalls::hasFilters()
+{
+    const auto current = services();
+    return current && !current->filters.isEmpty();
 }
 
 QString ModuleCalls::upgradeToken(const Connection &connection) const
@@ -106,44 +238,78 @@ QString ModuleCalls::upgradeToken(const Connection &connection) const
     return {};
 }
 
-Result<void> ModuleCalls::authenticate(Connection &connection, const QString &token)
+void ModuleCalls::reportFailure(const QString &connId,
+                                const QString &owner,
+                                const char *what,
+                                Outcome outcome)
 {
-    AuthRequest request;
-    request.connId = connection.connId;
-    request.token = token;
-    request.remoteAddress = connection.peerAddress;
-    const QNetworkRequest upgrade = connection.socket->request();
-    request.url = upgrade.url();
-    for (const QByteArray &name : upgrade.rawHeaderList())
-        request.headers.insert(name.toLower(), upgrade.rawHeader(name));
+    ServerEvents *events = m_context.events;
+    if (!events->isListened(&ServerEvents::error))
+        return;
+    const QString text = outcome == Outcome::TimedOut
+        ? u"module '%1': %2 did not answer within %3 ms"_s.arg(owner, QLatin1String(what))
+              .arg(m_context.config.server.decisionTimeoutMs)
+        : u"module '%1': %2 threw or took longer than %3 ms"_s.arg(owner, QLatin1String(what))
+              .arg(DecisionBudgetMs);
+    Q_EMIT events->error(connId, Error{500, text});
+}
 
-    // The first authenticator (by priority) that accepts the token wins; when none does, the
-    // client sees the first refusal.
-    std::optional<Error> refusal;
-    const auto current = services();
-    if (!current)
-        return tl::unexpected(Error{401, u"authentication failed"_s});
-    for (const auto &ranked : current->authenticators) {
-        const auto outcome = decide(ranked.owner, "authenticate()", [&] {
-            return ranked.service->authenticate(request);
-        });
-        if (!outcome) {
-            reportModuleFailure(m_context.events,
-                                connection.connId,
-                                ranked.owner,
-                                "authenticate()");
-        }
-        if (outcome && *outcome) {
-            connection.authenticated = true;
-            connection.userId = (*outcome)->userId;
-            connection.roles = (*outcome)->roles;
-            connection.tokenExpiresAt = (*outcome)->expiresAt;
-            return {};
-        }
-        if (!refusal)
-            refusal = outcome ? (*outcome).error() : Error{401, u"authentication failed"_s};
+void ModuleCalls::authenticate(Connection &connection, const QString &token, AuthDone done)
+{
+    auto chain = std::make_shared<AuthChain>();
+    chain->services = services();
+    chain->done = std::move(done);
+    chain->request.setConnId(connection.connId);
+    chain->request.setToken(token);
+    chain->request.setRemoteAddress(connection.peerAddress);
+    const QNetworkRequest upgrade = connection.socket->request();
+    chain->request.setUrl(upgrade.url());
+    QMap<QByteArray, QByteArray> headers;
+    for (const QByteArray &name : upgrade.rawHeaderList())
+        headers.insert(name.toLower(), upgrade.rawHeader(name));
+    chain->request.setHeaders(headers);
+    nextAuthenticator(connection, std::move(chain), 0);
+}
+
+// The first authenticator (by priority) that accepts the token wins; when none does, the
+// client sees the first refusal.
+void ModuleCalls::nextAuthenticator(Connection &connection,
+                                    std::shared_ptr<AuthChain> chain,
+                                    int index)
+{
+    if (!chain->services || index >= chain->services->authenticators.size()) {
+        chain->done(
+            connection,
+            tl::unexpected(chain->refusal.value_or(Error{401, u"authentication failed"_s})));
+        return;
     }
-    return tl::unexpected(refusal.value_or(Error{401, u"authentication failed"_s}));
+    const auto &ranked = chain->services->authenticators.at(index);
+    const auto call = [&](std::shared_ptr<DecisionReplyPrivate> reply) {
+        ranked.service->authenticate(chain->request, AuthReply(std::move(reply)));
+    };
+    ask(connection,
+        true,
+        ranked.owner,
+        "authenticate()",
+        call,
+        [this, chain, index, owner = ranked.owner](Connection &current, Verdict verdict) {
+            if (verdict.outcome != Outcome::Answered)
+                reportFailure(current.connId, owner, "authenticate()", verdict.outcome);
+            if (const Identity *identity = answerAs<Identity>(verdict.answer)) {
+                current.authenticated = true;
+                current.userId = identity->userId();
+                current.roles = identity->roles();
+                current.tokenExpiresAt = identity->expiresAt();
+                chain->done(current, {});
+                return;
+            }
+            const Error *error = answerAs<Error>(verdict.answer);
+            if (error)
+                logDetail(owner, "authenticate()", current.connId, *error);
+            if (!chain->refusal)
+                chain->refusal = error ? *error : Error{401, u"authentication failed"_s};
+            nextAuthenticator(current, chain, index + 1);
+        });
 }
 
 void ModuleCalls::refuseAuthentication(Connection &connection,
@@ -152,47 +318,66 @@ void ModuleCalls::refuseAuthentication(Connection &connection,
 {
     qCInfo(lcTransport).noquote() << "connection" << connection.connId
                                   << "refused: authentication failed:" << error.message;
-    m_outbound.send(connection, Message::error(401, error.message, refId));
+    m_outbound.send(connection, Message::error(error.code, error.message, refId));
     m_outbound.close(connection,
                      QWebSocketProtocol::CloseCode(4001),
                      u"authentication failed"_s,
                      DisconnectReason::error(u"authentication failed"_s));
 }
 
-bool ModuleCalls::runFilters(Connection &connection, Message &message)
+void ModuleCalls::runFilters(Connection &connection, const Message &message, Accepted accepted)
 {
-    const auto keep = services();
-    if (!keep || keep->filters.isEmpty())
-        return true;
-    const ClientInfo client = clientInfo(connection);
-    for (const auto &ranked : keep->filters) {
-        const auto decision = decide(ranked.owner, "beforeMessage()", [&] {
-            return ranked.service->beforeMessage(client, message);
-        });
-        if (!decision) {
-            m_outbound.send(
-                connection,
-                Message::error(500, u"message refused: a server module failed"_s, message.id));
-            reportModuleFailure(m_context.events,
-                                connection.connId,
-                                ranked.owner,
-                                "beforeMessage()");
-            return false;
-        }
-        switch (decision->action) {
-        case FilterDecision::Action::Accept:
-            continue;
-        case FilterDecision::Action::Reject:
-            m_outbound.send(
-                connection,
-                Message::error(decision->rejection.code, decision->rejection.message, message.id));
-            return false;
-        case FilterDecision::Action::Handled:
-            m_outbound.send(connection, Message::response(message.id, decision->response));
-            return false;
-        }
+    auto chain = std::make_shared<FilterChain>();
+    chain->services = services();
+    chain->client = clientInfo(connection);
+    chain->message = message;
+    chain->accepted = std::move(accepted);
+    nextFilter(connection, std::move(chain), 0);
+}
+
+void ModuleCalls::nextFilter(Connection &connection, std::shared_ptr<FilterChain> chain, int index)
+{
+    if (!chain->services || index >= chain->services->filters.size()) {
+        chain->accepted(connection, chain->message);
+        return;
     }
-    return true;
+    const auto &ranked = chain->services->filters.at(index);
+    const auto call = [&](std::shared_ptr<DecisionReplyPrivate> reply) {
+        ranked.service->beforeMessage(chain->client, chain->message, FilterReply(std::move(reply)));
+    };
+    ask(connection,
+        true,
+        ranked.owner,
+        "beforeMessage()",
+        call,
+        [this, chain, index, owner = ranked.owner](Connection &current, Verdict verdict) {
+            const QString &id = chain->message.id;
+            if (const Error *rejection = answerAs<Error>(verdict.answer)) {
+                logDetail(owner, "beforeMessage()", current.connId, *rejection);
+                m_outbound.send(current, Message::error(rejection->code, rejection->message, id));
+                return;
+            }
+            const FilterDecision *decision = answerAs<FilterDecision>(verdict.answer);
+            if (!decision) {
+                m_outbound.send(
+                    current,
+                    verdict.outcome == Outcome::TimedOut
+                        ? Message::error(504,
+                                         u"message refused: a server module did not "
+                                         "answer in time"_s,
+                                         id)
+                        : Message::error(500, u"message refused: a server module failed"_s, id));
+                reportFailure(current.connId, owner, "beforeMessage()", verdict.outcome);
+                return;
+            }
+            if (decision->action == FilterDecision::Action::Handled) {
+                m_outbound.send(current, Message::response(id, decision->response));
+                return;
+            }
+            if (decision->transformed) // later filters and the server see the module's version
+                chain->message = *decision->transformed;
+            nextFilter(current, chain, index + 1);
+        });
 }
 
 void ModuleCalls::runAfterFilters(const Connection &connection, const Message &message)
@@ -201,12 +386,10 @@ void ModuleCalls::runAfterFilters(const Connection &connection, const Message &m
     if (!keep || keep->filters.isEmpty())
         return;
     const ClientInfo client = clientInfo(connection);
-    for (const auto &ranked : keep->filters) {
-        decide(ranked.owner, "afterMessage()", [&] {
+    for (const auto &ranked : keep->filters)
+        guarded(ranked.owner, "afterMessage()", [&] {
             ranked.service->afterMessage(client, message);
-            return true;
         });
-    }
 }
 
 bool ModuleCalls::handleRequest(Connection &connection,
@@ -219,22 +402,44 @@ bool ModuleCalls::handleRequest(Connection &connection,
     const auto it = keep->requestHandlers.constFind(action);
     if (it == keep->requestHandlers.cend())
         return false;
-    const auto outcome = decide(it->owner, "handleRequest()", [&] {
-        return it->service->handleRequest(clientInfo(connection), message);
-    });
-    if (!outcome) {
-        m_outbound.send(
-            connection,
-            Message::error(500, u"action '%1' failed in its module"_s.arg(action), message.id));
-        reportModuleFailure(m_context.events, connection.connId, it->owner, "handleRequest()");
-    } else if (!*outcome) {
-        m_outbound.send(
-            connection,
-            Message::error((*outcome).error().code, (*outcome).error().message, message.id));
-    } else {
-        m_outbound.send(connection, Message::response(message.id, **outcome));
-    }
+    const ClientInfo client = clientInfo(connection);
+    const auto call = [&](std::shared_ptr<DecisionReplyPrivate> reply) {
+        it->service->handleRequest(client, message, RequestReply(std::move(reply)));
+    };
+    // Requests do not hold the connection: a slow backend delays its own answer only.
+    ask(connection,
+        false,
+        it->owner,
+        "handleRequest()",
+        call,
+        [this, keep, action, owner = it->owner, refId = message.id](Connection &current,
+                                                                    Verdict verdict) {
+            answerRequest(current, action, owner, refId, verdict);
+        });
     return true;
+}
+
+void ModuleCalls::answerRequest(Connection &connection,
+                                const QString &action,
+                                const QString &owner,
+                                const QString &refId,
+                                const Verdict &verdict)
+{
+    if (const QJsonValue *data = answerAs<QJsonValue>(verdict.answer)) {
+        m_outbound.send(connection, Message::response(refId, *data));
+    } else if (const Error *error = answerAs<Error>(verdict.answer)) {
+        logDetail(owner, "handleRequest()", connection.connId, *error);
+        m_outbound.send(connection, Message::error(error->code, error->message, refId));
+    } else {
+        m_outbound.send(
+            connection,
+            verdict.outcome == Outcome::TimedOut
+                ? Message::error(504,
+                                 u"action '%1': its module did not answer in time"_s.arg(action),
+                                 refId)
+                : Message::error(500, u"action '%1' failed in its module"_s.arg(action), refId));
+        reportFailure(connection.connId, owner, "handleRequest()", verdict.outcome);
+    }
 }
 
 // MTW 0x02 frames carry opaque bytes (the TypeScript client's publishBinary()). They are not a
@@ -245,16 +450,14 @@ void ModuleCalls::handleRawFrame(Connection &connection, const QByteArray &paylo
     if (keep && !keep->rawFrameHandlers.isEmpty()) {
         const ClientInfo client = clientInfo(connection);
         for (const auto &ranked : keep->rawFrameHandlers) {
-            const auto taken = decide(ranked.owner, "handleRawFrame()", [&] {
-                return ranked.service->handleRawFrame(client, payload);
-            });
-            if (!taken)
-                reportModuleFailure(m_context.events,
-                                    connection.connId,
-                                    ranked.owner,
-                                    "handleRawFrame()");
-            else if (*taken)
+            bool taken = false;
+            if (!guarded(ranked.owner, "handleRawFrame()", [&] {
+                    taken = ranked.service->handleRawFrame(client, payload);
+                })) {
+                reportFailure(connection.connId, ranked.owner, "handleRawFrame()", Outcome::Failed);
+            } else if (taken) {
                 return;
+            }
         }
     }
     m_context.counters.rawFramesDropped.fetch_add(1, std::memory_order_relaxed);

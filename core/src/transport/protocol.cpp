@@ -206,11 +206,19 @@ void Protocol::run(Connection &connection, Message message)
         entry.handle(m_parts, connection, message);
         return;
     }
-    // Module filters see these first: they may transform, reject or handle them.
-    if (!m_parts.modules.runFilters(connection, message))
+    if (!m_parts.modules.hasFilters()) {
+        entry.handle(m_parts, connection, message);
         return;
-    entry.handle(m_parts, connection, message);
-    m_parts.modules.runAfterFilters(connection, message);
+    }
+    // Module filters see these first: they may transform, reject or handle them, now or later
+    // (the connection's next messages wait meanwhile).
+    m_parts.modules.runFilters(
+        connection,
+        message,
+        [this, handle = entry.handle](Connection &current, const Message &accepted) {
+            handle(m_parts, current, accepted);
+            m_parts.modules.runAfterFilters(current, accepted);
+        });
 }
 
 } // namespace Mtw::Internal

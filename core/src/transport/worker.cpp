@@ -28,7 +28,7 @@ struct Worker::Parts
     Parts(ServerContext &context, WorkerState &state, std::atomic<int> &count, Worker *worker)
         : out(context, state.clock)
         , fanout(context, state, out)
-        , modules(context, out)
+        , modules(context, out, nullptr)
         , protocolContext{context, state, out, fanout, modules}
         , protocol(protocolContext)
         , frontDoor(std::make_unique<FrontDoor>(context, state, worker))
@@ -140,6 +140,12 @@ void Worker::postCollect(QObject *receiver,
 void Worker::initialize()
 {
     m_parts = std::make_unique<Parts>(*m_context, m_state, m_connectionCount, this);
+    // Where a module's later answer finds its connection again, and what then runs what
+    // waited behind the decision.
+    m_parts->modules.setConnectionLookup(
+        [connections = m_parts->connections.get()](quint64 key) { return connections->find(key); });
+    m_parts->modules.setResume(
+        [protocol = &m_parts->protocol](Connection &connection) { protocol->resume(connection); });
     connect(m_parts->upgrader.get(),
             &Upgrader::upgraded,
             m_parts->connections.get(),

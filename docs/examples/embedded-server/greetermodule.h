@@ -22,12 +22,12 @@ public:
     static Mtw::ModuleMetadata metadata()
     {
         Mtw::ModuleMetadata metadata;
-        metadata.id = QStringLiteral("greeter");
-        metadata.name = QStringLiteral("Greeter");
-        metadata.version = QStringLiteral("1.0.0");
-        metadata.kind = QStringLiteral("service");
-        metadata.description = QStringLiteral("Greets clients; request action \"hello\".");
-        metadata.license = QStringLiteral("MIT");
+        metadata.setId(QStringLiteral("greeter"));
+        metadata.setName(QStringLiteral("Greeter"));
+        metadata.setVersion(QStringLiteral("1.0.0"));
+        metadata.setKind(QStringLiteral("service"));
+        metadata.setDescription(QStringLiteral("Greets clients; request action \"hello\"."));
+        metadata.setLicense(QStringLiteral("MIT"));
         return metadata;
     }
 
@@ -43,23 +43,26 @@ public:
                 [server, greeting = m_greeting](const Mtw::ClientInfo &client) {
                     Mtw::Message welcome = Mtw::Message::create(
                         Mtw::MessageType::Event,
-                        Mtw::Payload::fromText(greeting + QStringLiteral(", ") + client.connId));
-                    server->sendTo(client.connId, welcome);
+                        Mtw::Payload::fromText(greeting + QStringLiteral(", ") + client.connId()));
+                    server->sendTo(client.connId(), welcome);
                 });
         return {};
     }
 
     // {"type":"request","metadata":{"action":"hello"},"payload":{"kind":"Text","data":"Ada"}}
     // -> response {"greeting":"Hello, Ada!"}
-    Mtw::Result<QJsonValue> handleRequest(const Mtw::ClientInfo &client,
-                                          const Mtw::Message &request) override
+    void handleRequest(const Mtw::ClientInfo &client,
+                       const Mtw::Message &request,
+                       Mtw::RequestReply reply) override
     {
-        const QString name =
-            request.payload.kind == Mtw::Payload::Kind::Text ? request.payload.text : client.connId;
-        if (name.size() > 100)
-            return Mtw::fail(400, QStringLiteral("hello: a name has at most 100 characters"));
-        return QJsonObject{
-            {QStringLiteral("greeting"), m_greeting + QStringLiteral(", ") + name + u'!'}};
+        const QString name = request.payload.kind == Mtw::Payload::Kind::Text ? request.payload.text
+                                                                              : client.connId();
+        if (name.size() > 100) {
+            reply.fail({400, QStringLiteral("hello: a name has at most 100 characters")});
+            return;
+        }
+        reply.respond(QJsonObject{
+            {QStringLiteral("greeting"), m_greeting + QStringLiteral(", ") + name + u'!'}});
     }
 
 private:

@@ -577,8 +577,8 @@ private Q_SLOTS:
         if (error.isEmpty()) {
             QVERIFY2(identity.has_value(),
                      qPrintable(identity ? QString() : identity.error().message));
-            QCOMPARE(identity->userId, sub);
-            QCOMPARE(identity->claims.value(u"sub"_s).toString(), sub);
+            QCOMPARE(identity->userId(), sub);
+            QCOMPARE(identity->claims().value(u"sub"_s).toString(), sub);
         } else {
             QVERIFY2(!identity.has_value(), "the token was accepted");
             QCOMPARE(identity.error().code, 401);
@@ -599,9 +599,9 @@ private Q_SLOTS:
                              "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
                              "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
         QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
-        QCOMPARE(identity->userId, u"1234567890"_s);
-        QCOMPARE(identity->claims.value(u"name"_s).toString(), u"John Doe"_s);
-        QCOMPARE(identity->expiresAt, 0);
+        QCOMPARE(identity->userId(), u"1234567890"_s);
+        QCOMPARE(identity->claims().value(u"name"_s).toString(), u"John Doe"_s);
+        QCOMPARE(identity->expiresAt(), 0);
     }
 
     // A token without exp is refused by default, with the message a client sees, and accepted
@@ -623,8 +623,8 @@ private Q_SLOTS:
             QVERIFY(verifier);
             const auto accepted = (*verifier)->verify(noExp);
             QVERIFY2(accepted, qPrintable(accepted ? QString() : accepted.error().message));
-            QCOMPARE(accepted->userId, u"alice"_s);
-            QCOMPARE(accepted->expiresAt, 0);
+            QCOMPARE(accepted->userId(), u"alice"_s);
+            QCOMPARE(accepted->expiresAt(), 0);
         }
 
         // Spelled out as false, or absent: the default, refused.
@@ -679,7 +679,7 @@ private Q_SLOTS:
 
         const auto identity = (*verifier)->verify(signedToken);
         QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
-        QCOMPARE(identity->expiresAt, expiresAt);
+        QCOMPARE(identity->expiresAt(), expiresAt);
 
         if (expiresAt == std::numeric_limits<qint64>::max())
             return;
@@ -714,12 +714,12 @@ private Q_SLOTS:
             claims.insert(u"roles"_s, roles);
         const auto identity = m_verifiers.at(u"hs"_s)->verify(token(claims, u"HS384"_s));
         QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
-        QCOMPARE(identity->userId, u"alice"_s);
-        QCOMPARE(identity->roles, expected);
-        QCOMPARE(identity->claims.value(u"tenant"_s).toString(), u"acme"_s);
-        QCOMPARE(identity->claims.value(u"exp"_s).toLongLong(), Now + 3600);
-        QCOMPARE(identity->claims, claims.toVariantMap());
-        QCOMPARE(identity->expiresAt, (Now + 3600 + 30) * 1000);
+        QCOMPARE(identity->userId(), u"alice"_s);
+        QCOMPARE(identity->roles(), expected);
+        QCOMPARE(identity->claims().value(u"tenant"_s).toString(), u"acme"_s);
+        QCOMPARE(identity->claims().value(u"exp"_s).toLongLong(), Now + 3600);
+        QCOMPARE(identity->claims(), claims.toVariantMap());
+        QCOMPARE(identity->expiresAt(), (Now + 3600 + 30) * 1000);
     }
 
     void derivedAlgorithms_data()

@@ -101,7 +101,7 @@ Mtw::Result<void> CounterRoomModule::load(Mtw::ModuleContext &context)
                              m_events,
                              [this](const Mtw::ClientInfo &client, const QString &channel) {
                                  if (isRoom(channel))
-                                     sendCurrentValue(client.connId, channel);
+                                     sendCurrentValue(client.connId(), channel);
                              });
     qCDebug(lcCounterRoom).noquote() << "serving rooms" << m_prefix + u'*';
     return {};
@@ -125,41 +125,66 @@ Mtw::ModuleHealth CounterRoomModule::health() const
     return {Mtw::HealthStatus::Healthy, rooms == 1 ? u"1 room"_s : u"%1 rooms"_s.arg(rooms)};
 }
 
-Mtw::FilterDecision CounterRoomModule::beforeMessage(const Mtw::ClientInfo &client,
-                                                     Mtw::Message &message)
+void CounterRoomModule::beforeMessage(const Mtw::ClientInfo &client,
+                                      const Mtw::Message &message,
+                                      Mtw::FilterReply reply)
 {
     // Every subscribe, unsubscribe, publish, request and agent_task of every client passes here,
     // so the common case (not ours) must be cheap and must leave the message alone.
-    if (message.type != Mtw::MessageType::Publish || !isRoom(message.channel))
-        return Mtw::FilterDecision::accept();
+    if (message.type != Mtw::MessageType::Publish || !isRoom(message.channel)) {
+        reply.accept();
+        return;
+    }
+    // Answered before returning. A module that must wait for something (a database, another
+    // service) keeps `reply` instead and answers from wherever the result arrives.
+    const auto value = decide(client, message);
+    if (!value) {
+        reply.reject(value.error());
+        return;
+    }
+    // Handled: the publish is consumed (no ordinary fan-out of {"op":...}) and the sender gets a
+    // `response` with this value and ref_id = its message id.
+    reply.handled(*value);
+}
 
+Mtw::Result<QJsonObject> CounterRoomModule::decide(const Mtw::ClientInfo &client,
+                                                   const Mtw::Message &message)
+{
     // A message we handle never reaches the core's publish path, so the core's channel checks
     // (such as [[channels]] auth) do not apply to it: enforce our own.
-    if (m_requireAuth && !client.authenticated) {
-        return Mtw::FilterDecision::reject(
-            401,
-            u"counter-room: room '%1' requires authentication"_s.arg(message.channel));
+    if (m_requireAuth && !client.isAuthenticated()) {
+        return Mtw::fail(401,
+                         u"counter-room: room '%1' requires authentication"_s.arg(message.channel));
     }
     const auto delta = parseOp(message.payload);
     if (!delta)
-        return Mtw::FilterDecision::reject(delta.error().code, delta.error().message);
+        return tl::unexpected(delta.error());
     const auto value = apply(message.channel, *delta);
     if (!value)
-        return Mtw::FilterDecision::reject(value.error().code, value.error().message);
-    // Handled: the publish is consumed (no ordinary fan-out of {"op":...}) and the sender gets a
-    // `response` with this value and ref_id = its message id.
-    return Mtw::FilterDecision::handled(roomValue(message.channel, *value));
+        return tl::unexpected(value.error());
+    return roomValue(message.channel, *value);
 }
 
-Mtw::Result<QJsonValue> CounterRoomModule::handleRequest(const Mtw::ClientInfo &client,
-                                                         const Mtw::Message &request)
+void CounterRoomModule::handleRequest(const Mtw::ClientInfo &client,
+                                      const Mtw::Message &request,
+                                      Mtw::RequestReply reply)
+{
+    const auto value = currentValue(client, request);
+    if (value)
+        reply.respond(*value);
+    else
+        reply.fail(value.error());
+}
+
+Mtw::Result<QJsonObject> CounterRoomModule::currentValue(const Mtw::ClientInfo &client,
+                                                         const Mtw::Message &request) const
 {
     if (!isRoom(request.channel)) {
         return Mtw::fail(
             400,
             u"counter-room: %1 needs a room channel starting with '%2'"_s.arg(ActionGet, m_prefix));
     }
-    if (m_requireAuth && !client.authenticated) {
+    if (m_requireAuth && !client.isAuthenticated()) {
         return Mtw::fail(401,
                          u"counter-room: room '%1' requires authentication"_s.arg(request.channel));
     }

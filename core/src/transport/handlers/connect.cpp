@@ -24,22 +24,10 @@ Message connectAck(const Connection &connection)
     return ack;
 }
 
-} // namespace
-
-// Right after the upgrade: the ack with conn_id, then a token from the upgrade request (?token=
-// or Authorization: Bearer) is checked at once.
-void greet(ProtocolContext &parts, Connection &connection)
+// The client is in: ServerEvents listeners hear of it (and of its disconnect, later).
+void announce(ProtocolContext &parts, Connection &connection)
 {
-    parts.out.send(connection, connectAck(connection));
-    if (parts.modules.hasAuthenticators()) {
-        if (const QString token = parts.modules.upgradeToken(connection); !token.isEmpty()) {
-            if (const auto verified = parts.modules.authenticate(connection, token); !verified) {
-                parts.modules.refuseAuthentication(connection, verified.error(), QString());
-                return;
-            }
-        }
-    }
-    connection.announced = true; // listeners see a disconnect only for a connect they saw
+    connection.announced = true;
     if (parts.server.events->isListened(&ServerEvents::clientConnected))
         Q_EMIT parts.server.events->clientConnected(parts.modules.clientInfo(connection));
     if (parts.state.shuttingDown) {
@@ -50,24 +38,58 @@ void greet(ProtocolContext &parts, Connection &connection)
     }
 }
 
-void handleConnect(ProtocolContext &parts, Connection &connection, const Message &message)
+} // namespace
+
+// Right after the upgrade: the ack with conn_id, then a token from the upgrade request (?token=
+// or Authorization: Bearer) is checked at once; what the client sends meanwhile waits.
+void greet(ProtocolContext &parts, Connection &connection)
 {
-    if (parts.modules.hasAuthenticators()) {
-        QString token = message.metadata.value(u"token"_s).toString();
-        if (token.isEmpty())
-            token = message.metadata.value(u"auth_token"_s).toString();
-        if (!token.isEmpty()) {
-            if (const auto verified = parts.modules.authenticate(connection, token); !verified) {
-                parts.modules.refuseAuthentication(connection, verified.error(), message.id);
+    parts.out.send(connection, connectAck(connection));
+    const QString token =
+        parts.modules.hasAuthenticators() ? parts.modules.upgradeToken(connection) : QString();
+    if (token.isEmpty()) {
+        announce(parts, connection);
+        return;
+    }
+    parts.modules.authenticate(
+        connection,
+        token,
+        [&parts](Connection &current, const Result<void> &verified) {
+            if (!verified) {
+                parts.modules.refuseAuthentication(current, verified.error(), QString());
                 return;
             }
-        }
+            announce(parts, current);
+        });
+}
+
+void handleConnect(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    QString token = message.metadata.value(u"token"_s).toString();
+    if (token.isEmpty())
+        token = message.metadata.value(u"auth_token"_s).toString();
+    const auto acknowledge = [&parts, refId = message.id](Connection &current) {
+        Message ack = connectAck(current);
+        ack.refId = refId;
+        if (current.authenticated)
+            ack.metadata.insert(u"user_id"_s, current.userId);
+        parts.out.send(current, ack);
+    };
+    if (token.isEmpty() || !parts.modules.hasAuthenticators()) {
+        acknowledge(connection);
+        return;
     }
-    Message ack = connectAck(connection);
-    ack.refId = message.id;
-    if (connection.authenticated)
-        ack.metadata.insert(u"user_id"_s, connection.userId);
-    parts.out.send(connection, ack);
+    parts.modules.authenticate(
+        connection,
+        token,
+        [&parts, acknowledge, refId = message.id](Connection &current,
+                                                  const Result<void> &verified) {
+            if (!verified) {
+                parts.modules.refuseAuthentication(current, verified.error(), refId);
+                return;
+            }
+            acknowledge(current);
+        });
 }
 
 void handlePing(ProtocolContext &parts, Connection &connection, const Message &message)
