@@ -4,13 +4,10 @@
 #include "modules/modulehost.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
+#include "transport/modulecalls_p.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
 
-#include <QElapsedTimer>
-#include <QMutex>
-#include <QThread>
-#include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -19,29 +16,6 @@ namespace Mtw::Internal {
 using namespace Qt::StringLiterals;
 
 namespace {
-
-// Runs one call into a module. False when it threw or blocked the worker longer than the
-// decision budget (logged): a module that has to wait answers later through its reply.
-template<typename Call>
-bool guarded(const QString &owner, const char *what, Call &&call)
-{
-    QElapsedTimer timer;
-    timer.start();
-    try {
-        call();
-        if (timer.elapsed() <= DecisionBudgetMs)
-            return true;
-        qCWarning(lcTransport).noquote()
-            << "module" << owner << what << "blocked its I/O thread for" << timer.elapsed()
-            << "ms (budget" << DecisionBudgetMs
-            << "ms): treated as a reject; answer later through the reply instead of blocking";
-    } catch (const std::exception &e) {
-        qCWarning(lcTransport).noquote() << "module" << owner << what << "threw:" << e.what();
-    } catch (...) {
-        qCWarning(lcTransport).noquote() << "module" << owner << what << "threw an exception";
-    }
-    return false;
-}
 
 // Logs the server-only part of a module's Error; only `message` reaches the client.
 void logDetail(const QString &owner, const char *what, const QString &connId, const Error &error)
@@ -60,23 +34,6 @@ const T *answerAs(const std::optional<DecisionAnswer> &answer)
 
 } // namespace
 
-// Where answers given from other threads are posted. The worker's ModuleCalls clears `target`
-// as it goes, under the mutex, so a module answering after the server stopped posts nothing.
-struct ModuleCalls::Mailbox
-{
-    QMutex mutex;
-    QObject *target = nullptr;
-    const QThread *thread = nullptr;
-};
-
-// One pending decision's state, shared by the reply's callback, the deadline and the continuation.
-struct PendingDecision
-{
-    bool inCall = true; // worker thread only
-    std::optional<DecisionAnswer> inlineAnswer;
-    std::function<void(std::optional<DecisionAnswer>, bool timedOut)> finish;
-};
-
 struct ModuleCalls::AuthChain
 {
     std::shared_ptr<const Services> services;
@@ -92,22 +49,6 @@ struct ModuleCalls::FilterChain
     Message message;
     Accepted accepted;
 };
-
-ModuleCalls::ModuleCalls(ServerContext &context, Outbound &outbound, QObject *parent)
-    : QObject(parent)
-    , m_context(context)
-    , m_outbound(outbound)
-    , m_mailbox(std::make_shared<Mailbox>())
-{
-    m_mailbox->target = this;
-    m_mailbox->thread = thread();
-}
-
-ModuleCalls::~ModuleCalls()
-{
-    QMutexLocker lock(&m_mailbox->mutex);
-    m_mailbox->target = nullptr;
-}
 
 void ModuleCalls::setConnectionLookup(std::function<Connection *(quint64)> find)
 {
@@ -129,75 +70,6 @@ std::shared_ptr<const Services> ModuleCalls::services()
         m_servicesGeneration = generation;
     }
     return m_services;
-}
-
-void ModuleCalls::ask(Connection &connection,
-                      bool holdsConnection,
-                      const QString &owner,
-                      const char *what,
-                      const Call &call,
-                      Then then)
-{
-    auto pending = std::make_shared<PendingDecision>();
-    const std::shared_ptr<Mailbox> mailbox = m_mailbox;
-    auto reply = std::make_shared<DecisionReplyPrivate>([pending, mailbox](DecisionAnswer answer) {
-        if (QThread::currentThread() == mailbox->thread && pending->inCall) {
-            pending->inlineAnswer = std::move(answer); // answered before returning: go on at once
-            return;
-        }
-        QMutexLocker lock(&mailbox->mutex);
-        if (!mailbox->target)
-            return;
-        QMetaObject::invokeMethod(
-            mailbox->target,
-            [pending, answer = std::move(answer)]() mutable {
-                if (pending->finish)
-                    pending->finish(std::move(answer), false);
-            },
-            Qt::QueuedConnection);
-    });
-    const bool ok = guarded(owner, what, [&] { call(reply); });
-    pending->inCall = false;
-    if (!ok) {
-        reply->cancel();
-        then(connection, Verdict{Outcome::Failed, std::nullopt});
-        return;
-    }
-    if (pending->inlineAnswer) {
-        then(connection, Verdict{Outcome::Answered, std::move(pending->inlineAnswer)});
-        return;
-    }
-    // Later, from another thread or a later event: the deadline starts now.
-    if (holdsConnection)
-        connection.deciding = true;
-    const int timeoutMs = m_context.config.server.decisionTimeoutMs;
-    auto *deadline = new QTimer(this);
-    deadline->setSingleShot(true);
-    pending->finish = [this, key = connection.key, holdsConnection, then, deadline](
-                          std::optional<DecisionAnswer> answer,
-                          bool timedOut) {
-        deadline->deleteLater();
-        Connection *current = m_find ? m_find(key) : nullptr;
-        if (!current)
-            return; // the client left meanwhile
-        if (holdsConnection)
-            current->deciding = false;
-        then(*current,
-             timedOut ? Verdict{Outcome::TimedOut, std::nullopt}
-                      : Verdict{Outcome::Answered, std::move(answer)});
-        if (holdsConnection && !current->deciding && m_resume)
-            m_resume(*current);
-    };
-    connect(deadline, &QTimer::timeout, this, [pending, reply, owner, what, timeoutMs] {
-        if (!reply->cancel())
-            return; // answered just before: its posted answer finishes
-        qCWarning(lcTransport).noquote()
-            << "module" << owner << what << "did not answer within" << timeoutMs
-            << "ms (server.decision_timeout_ms): treated as a reject";
-        if (auto finish = std::exchange(pending->finish, nullptr))
-            finish(std::nullopt, true);
-    });
-    deadline->start(timeoutMs);
 }
 
 ClientInfo ModuleCalls::clientInfo(const Connection &connection) const

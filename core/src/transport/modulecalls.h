@@ -17,6 +17,7 @@ namespace Mtw::Internal {
 struct Connection;
 class Outbound;
 class ServerContext;
+struct PendingDecision;
 struct Services;
 
 // Where a worker calls into modules: authenticators, message filters, request handlers, raw
@@ -83,6 +84,13 @@ private:
              const char *what,
              const Call &call,
              Then then);
+    void waitForAnswer(Connection &connection,
+                       bool holdsConnection,
+                       const QString &owner,
+                       const char *what,
+                       std::shared_ptr<DecisionReplyPrivate> reply,
+                       std::shared_ptr<PendingDecision> pending,
+                       Then then);
     void nextAuthenticator(Connection &connection, std::shared_ptr<AuthChain> chain, int index);
     void nextFilter(Connection &connection, std::shared_ptr<FilterChain> chain, int index);
     void answerRequest(Connection &connection,
