@@ -11,6 +11,7 @@
 
 #include <QJsonArray>
 #include <QMutex>
+#include <QRegularExpression>
 #include <QTimer>
 #include <QtTest>
 
@@ -70,6 +71,70 @@ QByteArray envelope(const QString &id, const QString &channel, const QString &te
     return QJsonDocument(object).toJson(QJsonDocument::Compact);
 }
 
+// Answers later, from the test's (main) thread, the way a module waiting on a backend would: a
+// request handler (`later`, answered after `delayMs`) and a filter that upper-cases Text
+// publishes on `later.*` after `delayMs`.
+class LateModule : public QObject,
+                   public Mtw::IModule,
+                   public Mtw::IRequestHandler,
+                   public Mtw::IMessageFilter
+{
+public:
+    explicit LateModule(int delayMs)
+        : m_delayMs(delayMs)
+    { }
+
+    static Mtw::ModuleMetadata metadata()
+    {
+        Mtw::ModuleMetadata metadata;
+        metadata.setId(u"late"_s);
+        metadata.setName(u"Late"_s);
+        metadata.setVersion(u"1.0.0"_s);
+        metadata.setKind(u"service"_s);
+        return metadata;
+    }
+
+    Mtw::Result<void> load(Mtw::ModuleContext &context) override
+    {
+        context.registerRequestHandler(u"later"_s, this);
+        context.registerMessageFilter(this);
+        return {};
+    }
+
+    void
+    handleRequest(const Mtw::ClientInfo &, const Mtw::Message &, Mtw::RequestReply reply) override
+    {
+        later([reply] { reply.respond(QJsonObject{{u"late"_s, true}}); });
+    }
+
+    void beforeMessage(const Mtw::ClientInfo &,
+                       const Mtw::Message &message,
+                       Mtw::FilterReply reply) override
+    {
+        if (message.type != Mtw::MessageType::Publish || !message.channel.startsWith(u"later."_s)) {
+            reply.accept();
+            return;
+        }
+        later([reply, message] {
+            Mtw::Message loud = message;
+            loud.payload = Mtw::Payload::fromText(message.payload.text.toUpper());
+            reply.accept(loud);
+        });
+    }
+
+private:
+    void later(std::function<void()> answer)
+    {
+        // From an I/O thread into this object's (the main) thread, then after the delay.
+        QMetaObject::invokeMethod(
+            this,
+            [this, answer = std::move(answer)] { QTimer::singleShot(m_delayMs, this, answer); },
+            Qt::QueuedConnection);
+    }
+
+    const int m_delayMs;
+};
+
 } // namespace
 
 class tst_Seams : public QObject
@@ -82,6 +147,8 @@ private Q_SLOTS:
     void builtinPathsCannotBeTaken();
     void brokerGetsEveryAcceptedPublish();
     void brokerBringsOtherNodesIn();
+    void modulesAnswerLater_data();
+    void modulesAnswerLater();
 };
 
 // A route runs on whichever worker accepted the connection: several requests reach both.
@@ -255,6 +322,89 @@ void tst_Seams::brokerBringsOtherNodesIn()
                  .error()
                  .code,
              503);
+}
+
+void tst_Seams::modulesAnswerLater_data()
+{
+    QTest::addColumn<int>("delayMs");
+    QTest::addColumn<int>("timeoutMs");
+    QTest::newRow("in time") << 300 << 10000;
+    QTest::newRow("too late") << 2000 << 100;
+}
+
+// A request handler and a filter that answer after their call returned, from another thread:
+// in time their answers count (the transformed publish is what subscribers get, and the
+// publisher's next message waits behind it), too late the client gets 504 and the server goes on.
+void tst_Seams::modulesAnswerLater()
+{
+    QFETCH(int, delayMs);
+    QFETCH(int, timeoutMs);
+    const bool late = delayMs > timeoutMs;
+    Mtw::Config config = testConfig();
+    config.server.decisionTimeoutMs = timeoutMs;
+    Mtw::Server server(config);
+    server.addModule(std::make_shared<LateModule>(delayMs), LateModule::metadata());
+    QVERIFY(server.start());
+    const QUrl url(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()));
+    TestClient subscriber;
+    TestClient client;
+    QVERIFY(subscriber.open(url));
+    QVERIFY(client.open(url));
+    subscriber.sendEnvelope(u"subscribe"_s, u"s"_s, {{u"channel"_s, u"later.x"_s}});
+    QVERIFY(!subscriber.reply(u"s"_s, 10000).isEmpty());
+    if (late) {
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(u"module late handleRequest\\(\\) did not answer"_s));
+        QTest::ignoreMessage(
+            QtWarningMsg,
+            QRegularExpression(u"module late beforeMessage\\(\\) did not answer"_s));
+    }
+
+    client.sendEnvelope(u"request"_s,
+                        u"r1"_s,
+                        {{u"metadata"_s, QJsonObject{{u"action"_s, u"later"_s}}}});
+    const QJsonObject answer = client.reply(u"r1"_s, 10000);
+    client.sendEnvelope(
+        u"publish"_s,
+        u"p1"_s,
+        {{u"channel"_s, u"later.x"_s},
+         {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"quiet"_s}}}});
+    client.sendEnvelope(u"ping"_s, u"after"_s);
+    const QJsonObject published = client.reply(u"p1"_s, 10000);
+    const QJsonObject pong = client.reply(u"after"_s, 10000);
+    QCOMPARE(pong.value(u"type"_s).toString(), u"pong"_s);
+    QVERIFY(client.received.indexOf(published) < client.received.indexOf(pong));
+    if (late) {
+        QCOMPARE(answer.value(u"type"_s).toString(), u"error"_s);
+        QCOMPARE(answer.value(u"payload"_s)
+                     .toObject()
+                     .value(u"data"_s)
+                     .toObject()
+                     .value(u"code"_s)
+                     .toInt(),
+                 504);
+        QCOMPARE(published.value(u"payload"_s)
+                     .toObject()
+                     .value(u"data"_s)
+                     .toObject()
+                     .value(u"code"_s)
+                     .toInt(),
+                 504);
+        QVERIFY(subscriber.ofType(u"publish"_s).isEmpty());
+    } else {
+        QCOMPARE(answer.value(u"payload"_s).toObject().value(u"data"_s).toObject(),
+                 (QJsonObject{{u"late"_s, true}}));
+        QCOMPARE(published.value(u"type"_s).toString(), u"response"_s);
+        QTRY_COMPARE(subscriber.ofType(u"publish"_s).size(), 1);
+        QCOMPARE(subscriber.ofType(u"publish"_s)
+                     .constFirst()
+                     .value(u"payload"_s)
+                     .toObject()
+                     .value(u"data"_s)
+                     .toString(),
+                 u"QUIET"_s);
+    }
 }
 
 QTEST_MAIN(tst_Seams)
