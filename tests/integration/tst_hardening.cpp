@@ -222,14 +222,20 @@ void tst_Hardening::forwardedForOnlyFromTrustedProxies()
     Mtw::Config config = serverConfig();
     config.server.trustedProxies = trusted;
     QVERIFY(startServer(config));
-    QSignalSpy connected(m_server->events(), &Mtw::ServerEvents::clientConnected);
+    // clientConnected comes from an I/O thread: a QSignalSpy would append there while this
+    // thread reads (ThreadSanitizer says so); a receiver here gets it queued.
+    QList<Mtw::ClientInfo> connected;
+    QObject receiver; // disconnects when the test returns
+    connect(m_server->events(),
+            &Mtw::ServerEvents::clientConnected,
+            &receiver,
+            [&connected](const Mtw::ClientInfo &info) { connected.append(info); });
     QNetworkRequest request(url());
     request.setRawHeader("X-Forwarded-For", forwardedFor);
     TestClient client;
     client.socket.open(request);
     QTRY_COMPARE(connected.size(), 1);
-    const auto info = connected.at(0).at(0).value<Mtw::ClientInfo>();
-    QCOMPARE(info.remoteAddress(), QHostAddress(seen));
+    QCOMPARE(connected.at(0).remoteAddress(), QHostAddress(seen));
 }
 
 // All clients of a reverse proxy share its address: the per-address slowloris guard must not
