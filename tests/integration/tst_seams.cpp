@@ -50,6 +50,12 @@ private:
     QList<QPair<QString, QJsonObject>> m_forwarded;
 };
 
+// payload.data of a reply (a response's data, an error's {code, message}).
+QJsonObject payloadData(const QJsonObject &reply)
+{
+    return reply.value(u"payload"_s).toObject().value(u"data"_s).toObject();
+}
+
 QList<QString> publishIds(const TestClient &client, const QString &channel)
 {
     QList<QString> ids;
@@ -300,14 +306,8 @@ void tst_Seams::brokerBringsOtherNodesIn()
         u"request"_s,
         u"h"_s,
         {{u"channel"_s, u"news.b"_s}, {u"metadata"_s, QJsonObject{{u"action"_s, u"history"_s}}}});
-    const QJsonArray history = subscribers.front()
-                                   ->reply(u"h"_s)
-                                   .value(u"payload"_s)
-                                   .toObject()
-                                   .value(u"data"_s)
-                                   .toObject()
-                                   .value(u"messages"_s)
-                                   .toArray();
+    const QJsonArray history =
+        payloadData(subscribers.front()->reply(u"h"_s)).value(u"messages"_s).toArray();
     QCOMPARE(history.size(), 1);
 
     // A broker message for a channel this node refuses gets the registry's error.
@@ -377,24 +377,11 @@ void tst_Seams::modulesAnswerLater()
     QVERIFY(client.received.indexOf(published) < client.received.indexOf(pong));
     if (late) {
         QCOMPARE(answer.value(u"type"_s).toString(), u"error"_s);
-        QCOMPARE(answer.value(u"payload"_s)
-                     .toObject()
-                     .value(u"data"_s)
-                     .toObject()
-                     .value(u"code"_s)
-                     .toInt(),
-                 504);
-        QCOMPARE(published.value(u"payload"_s)
-                     .toObject()
-                     .value(u"data"_s)
-                     .toObject()
-                     .value(u"code"_s)
-                     .toInt(),
-                 504);
+        QCOMPARE(payloadData(answer).value(u"code"_s).toInt(), 504);
+        QCOMPARE(payloadData(published).value(u"code"_s).toInt(), 504);
         QVERIFY(subscriber.ofType(u"publish"_s).isEmpty());
     } else {
-        QCOMPARE(answer.value(u"payload"_s).toObject().value(u"data"_s).toObject(),
-                 (QJsonObject{{u"late"_s, true}}));
+        QCOMPARE(payloadData(answer), (QJsonObject{{u"late"_s, true}}));
         QCOMPARE(published.value(u"type"_s).toString(), u"response"_s);
         QTRY_COMPARE(subscriber.ofType(u"publish"_s).size(), 1);
         QCOMPARE(subscriber.ofType(u"publish"_s)

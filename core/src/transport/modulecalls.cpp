@@ -60,10 +60,10 @@ void ModuleCalls::setResume(std::function<void(Connection &)> resume)
     m_resume = std::move(resume);
 }
 
-std::shared_ptr<const Services> ModuleCalls::services()
+const std::shared_ptr<const Services> &ModuleCalls::services()
 {
     if (!m_context.services)
-        return nullptr;
+        return m_services; // null: no module host
     const quint64 generation = m_context.services->generation();
     if (generation != m_servicesGeneration || !m_services) {
         m_services = m_context.services->snapshot();
@@ -87,13 +87,13 @@ ClientInfo ModuleCalls::clientInfo(const Connection &connection) const
 
 bool ModuleCalls::hasAuthenticators()
 {
-    const auto current = services();
+    const auto &current = services();
     return current && !current->authenticators.isEmpty();
 }
 
 bool ModuleCalls::hasFilters()
 {
-    const auto current = services();
+    const auto &current = services();
     return current && !current->filters.isEmpty();
 }
 

@@ -101,8 +101,9 @@ private:
     void
     reportFailure(const QString &connId, const QString &owner, const char *what, Outcome outcome);
     // The services as of the last registration: one atomic load per call while nothing
-    // changes. The returned pointer keeps the snapshot alive during the calls.
-    std::shared_ptr<const Services> services();
+    // changes, and no reference count touched. Copy the pointer to keep the snapshot alive
+    // across calls into modules (the next services() may replace it).
+    const std::shared_ptr<const Services> &services();
 
     ServerContext &m_context;
     Outbound &m_outbound;
