@@ -88,6 +88,8 @@ public:
     Result<int> publish(const QString &channel, const Message &message) override;
     bool disconnect(const QString &connId, const QString &reason) override;
     Result<int> deliverFromBroker(const QString &channel, const QByteArray &envelope);
+    Result<int>
+    publishEnvelope(const QString &channel, const QByteArray &envelope, PublishOrigin origin);
 
     Server *const q;
     Config config;
@@ -327,26 +329,29 @@ bool ServerPrivate::sendTo(const QString &connId, const Message &message)
 
 Result<int> ServerPrivate::publish(const QString &channel, const Message &message)
 {
-    std::shared_lock locker(handleLock);
-    if (!handleOpen())
-        return fail(503, u"the server is not running"_s);
-    if (!handlePublishes)
-        return fail(503, u"server is shutting down"_s);
     Message copy = message;
     copy.channel = channel;
     if (!copy.metadata.contains(u"from"_s))
         copy.metadata.insert(u"from"_s, u"server"_s);
-    return publishFromOutside(*context, channel, encodeMessage(copy), PublishOrigin::ThisNode);
+    return publishEnvelope(channel, encodeMessage(copy), PublishOrigin::ThisNode);
 }
 
 Result<int> ServerPrivate::deliverFromBroker(const QString &channel, const QByteArray &envelope)
+{
+    return publishEnvelope(channel, envelope, PublishOrigin::Broker);
+}
+
+// A module's, the admin's or the broker's publish, while the handle is open.
+Result<int> ServerPrivate::publishEnvelope(const QString &channel,
+                                           const QByteArray &envelope,
+                                           PublishOrigin origin)
 {
     std::shared_lock locker(handleLock);
     if (!handleOpen())
         return fail(503, u"the server is not running"_s);
     if (!handlePublishes)
         return fail(503, u"server is shutting down"_s);
-    return publishFromOutside(*context, channel, envelope, PublishOrigin::Broker);
+    return publishFromOutside(*context, channel, envelope, origin);
 }
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
