@@ -9,6 +9,7 @@
 #include <mtw/serverevents.h>
 #include <mtw/serversettings.h>
 #include <mtw/services.h>
+#include <mtw/store.h>
 
 #include <QMutex>
 #include <QSharedDataPointer>
@@ -107,6 +108,9 @@ public:
     void registerRequestHandler(const QString &action, IRequestHandler *handler);
     // Raw MTW frames (type 0x02, what the TypeScript client's publishBinary() sends).
     void registerRawFrameHandler(IRawFrameHandler *handler, int priority = 0);
+    // Where history and key-value entries are kept across restarts (<mtw/store.h>). The server
+    // uses the store with the highest priority and logs the others as unused.
+    void registerStore(IStore *store, int priority = 0);
 
     // For modules whose stop() returned false: call when the asynchronous stop is complete.
     void stopFinished();

@@ -65,6 +65,11 @@ void ModuleContext::registerRawFrameHandler(IRawFrameHandler *handler, int prior
     d->host->registerRawFrameHandler(d->entry, handler, priority);
 }
 
+void ModuleContext::registerStore(IStore *store, int priority)
+{
+    d->host->registerStore(d->entry, store, priority);
+}
+
 void ModuleContext::stopFinished()
 {
     // May be called from any thread; the host runs in its own.

@@ -70,6 +70,7 @@ void Services::removeOwner(const QString &owner)
     authenticators.removeIf([&](const auto &r) { return r.owner == owner; });
     filters.removeIf([&](const auto &r) { return r.owner == owner; });
     rawFrameHandlers.removeIf([&](const auto &r) { return r.owner == owner; });
+    stores.removeIf([&](const auto &r) { return r.owner == owner; });
     requestHandlers.removeIf([&](const auto &it) { return it.value().owner == owner; });
 }
 
@@ -79,6 +80,7 @@ void Services::sort()
     std::stable_sort(authenticators.begin(), authenticators.end(), byPriority);
     std::stable_sort(filters.begin(), filters.end(), byPriority);
     std::stable_sort(rawFrameHandlers.begin(), rawFrameHandlers.end(), byPriority);
+    std::stable_sort(stores.begin(), stores.end(), byPriority);
 }
 
 ModuleHost::ModuleHost(const Config &config,
@@ -636,6 +638,14 @@ void ModuleHost::registerRawFrameHandler(int entry, IRawFrameHandler *service, i
     const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.rawFrameHandlers.append({priority, service, owner});
+    publishServices();
+}
+
+void ModuleHost::registerStore(int entry, IStore *service, int priority)
+{
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
+    QMutexLocker locker(&m_servicesMutex);
+    m_services.stores.append({priority, service, owner});
     publishServices();
 }
 

@@ -5,6 +5,7 @@
 #include <mtw/module.h>
 #include <mtw/modulestatus.h>
 #include <mtw/serversettings.h>
+#include <mtw/store.h>
 
 #include <QHash>
 #include <QMutex>
@@ -38,6 +39,7 @@ struct Services
     QList<Ranked<IMessageFilter>> filters;
     QHash<QString, Ranked<IRequestHandler>> requestHandlers; // by action
     QList<Ranked<IRawFrameHandler>> rawFrameHandlers;
+    QList<Ranked<IStore>> stores; // the server uses the first (see Server::start)
 
     void removeOwner(const QString &owner);
     void sort();
@@ -108,6 +110,7 @@ public:
     void registerMessageFilter(int entry, IMessageFilter *service, int priority);
     void registerRequestHandler(int entry, const QString &action, IRequestHandler *service);
     void registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority);
+    void registerStore(int entry, IStore *service, int priority);
     void stopFinished(int entry);
 
     const Config &config() const { return m_config; }

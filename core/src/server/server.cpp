@@ -89,7 +89,7 @@ public:
     bool disconnect(const QString &connId, const QString &reason) override;
     Result<int> deliverFromBroker(const QString &channel, const QByteArray &envelope);
     Result<int>
-    publishEnvelope(const QString &channel, const QByteArray &envelope, PublishOrigin origin);
+    publishEnvelope(const QString &channel, const Message &message, PublishOrigin origin);
 
     Server *const q;
     Config config;
@@ -333,25 +333,28 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
     copy.channel = channel;
     if (!copy.metadata.contains(u"from"_s))
         copy.metadata.insert(u"from"_s, u"server"_s);
-    return publishEnvelope(channel, encodeMessage(copy), PublishOrigin::ThisNode);
+    return publishEnvelope(channel, copy, PublishOrigin::ThisNode);
 }
 
 Result<int> ServerPrivate::deliverFromBroker(const QString &channel, const QByteArray &envelope)
 {
-    return publishEnvelope(channel, envelope, PublishOrigin::Broker);
+    auto message = decodeMessage(envelope);
+    if (!message)
+        return fail(400,
+                    u"the broker brought an undecodable envelope: "_s + message.error().message);
+    return publishEnvelope(channel, *message, PublishOrigin::Broker);
 }
 
 // A module's, the admin's or the broker's publish, while the handle is open.
-Result<int> ServerPrivate::publishEnvelope(const QString &channel,
-                                           const QByteArray &envelope,
-                                           PublishOrigin origin)
+Result<int>
+ServerPrivate::publishEnvelope(const QString &channel, const Message &message, PublishOrigin origin)
 {
     std::shared_lock locker(handleLock);
     if (!handleOpen())
         return fail(503, u"the server is not running"_s);
     if (!handlePublishes)
         return fail(503, u"server is shutting down"_s);
-    return publishFromOutside(*context, channel, envelope, origin);
+    return publishFromOutside(*context, channel, message, origin);
 }
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)

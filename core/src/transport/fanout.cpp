@@ -14,9 +14,12 @@ namespace Mtw::Internal {
 
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
-                               const QByteArray &envelope,
+                               const Message &message,
                                PublishOrigin origin)
 {
+    Message copy = message;
+    copy.channel = channel;
+    const QByteArray envelope = encodeMessage(copy);
     // Key 0 is no connection: every member receives it. The origin checked the sender's rights.
     const auto outcome = context.registry.publish(channel, 0, true, envelope);
     if (!outcome)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <mtw/message.h>
 #include <mtw/result.h>
 
 #include <QByteArray>
@@ -32,11 +33,12 @@ enum class PublishOrigin {
 };
 
 // A publish that does not come from one of this node's connections (ServerHandle::publish, the
-// broker): into the channel's history, then a Delivery to every worker with members. Returns
+// key-value store's change events, the broker): into the channel's history, then a Delivery to
+// every worker with members. `message` is sent as it is (its channel is set to `channel`). Returns
 // the recipients on this node. Thread-safe while the workers run.
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
-                               const QByteArray &envelope,
+                               const Message &message,
                                PublishOrigin origin);
 
 // One worker's members per channel and its side of fan-out: a publish goes once to each
