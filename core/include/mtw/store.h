@@ -9,6 +9,7 @@
 #include <mtw/result.h>
 
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QSharedDataPointer>
 #include <QString>
@@ -90,7 +91,9 @@ public:
     void setKey(const QString &key);
     Payload value() const; // Json, Text or Binary
     void setValue(const Payload &value);
-    quint64 version() const; // from 1, +1 per change of the key; never reused in its bucket
+    // The bucket's revision when the entry last changed: every change in a bucket (put or delete,
+    // any key) takes the next revision, so a version is never reused in its bucket.
+    quint64 version() const;
     void setVersion(quint64 version);
     qint64 expiresAt() const; // ms since the Unix epoch; 0 = never
     void setExpiresAt(qint64 milliseconds);
@@ -109,6 +112,10 @@ public:
     void setChannels(const QList<StoredChannel> &channels);
     QList<KvEntry> entries() const;
     void setEntries(const QList<KvEntry> &entries);
+    // The last revision of each bucket, deletions included (a bucket whose last changes were
+    // deletions has a revision above all its entries' versions).
+    QHash<QString, quint64> revisions() const;
+    void setRevisions(const QHash<QString, quint64> &revisions);
 
 private:
     QSharedDataPointer<Internal::StoreSnapshotPrivate> d;
@@ -146,8 +153,8 @@ public:
 
     // The entry was created or changed (same bucket and key: replace it).
     virtual void putEntry(const KvEntry &entry) = 0;
-    // The entry was deleted or expired.
-    virtual void removeEntry(const QString &bucket, const QString &key) = 0;
+    // The entry was deleted or expired, as the bucket's change `revision`.
+    virtual void removeEntry(const QString &bucket, const QString &key, quint64 revision) = 0;
 };
 
 } // namespace Mtw

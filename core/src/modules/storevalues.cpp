@@ -49,6 +49,7 @@ class StoreSnapshotPrivate : public QSharedData
 public:
     QList<StoredChannel> channels;
     QList<KvEntry> entries;
+    QHash<QString, quint64> revisions;
 };
 
 } // namespace Internal
@@ -56,6 +57,7 @@ public:
 using StoredPublications = QList<StoredPublication>;
 using StoredChannels = QList<StoredChannel>;
 using KvEntries = QList<KvEntry>;
+using Revisions = QHash<QString, quint64>;
 
 MTW_DEFINE_SHARED_VALUE(StoredPublication)
 MTW_SHARED_SCALAR_PROPERTY(StoredPublication, quint64, offset, setOffset, offset)
@@ -83,5 +85,6 @@ MTW_SHARED_SCALAR_PROPERTY(KvEntry, qint64, expiresAt, setExpiresAt, expiresAt)
 MTW_DEFINE_SHARED_VALUE(StoreSnapshot)
 MTW_SHARED_PROPERTY(StoreSnapshot, StoredChannels, channels, setChannels, channels)
 MTW_SHARED_PROPERTY(StoreSnapshot, KvEntries, entries, setEntries, entries)
+MTW_SHARED_PROPERTY(StoreSnapshot, Revisions, revisions, setRevisions, revisions)
 
 } // namespace Mtw
