@@ -199,16 +199,24 @@ def check_result(result, checks):
     if sub_id == pub_id:
         raise TestFailure("both sockets got the same conn_id %s" % sub_id)
     checks.passed += 1
+    # The channel's stream position: the subscriber joins at offset 0, the publish is offset 1,
+    # all in the epoch the subscribe answer names.
+    epoch = obs["subscribeReply"].get("payload", {}).get("data", {}).get("epoch")
+    if not (isinstance(epoch, str) and len(epoch) == 8):
+        raise TestFailure("subscribe response: no 8-character epoch: %s" % json.dumps(obs["subscribeReply"]))
     checks.envelope("subscribe response", obs["subscribeReply"],
                     {"type": "response", "ref_id": "sub-1",
-                     "payload": {"kind": "Json", "data": {"subscribed": CHANNEL, "members": 1}}})
+                     "payload": {"kind": "Json", "data": {"subscribed": CHANNEL, "members": 1,
+                                                          "offset": 0, "epoch": epoch}}})
     expected_delivery = dict(obs["sent"])
-    expected_delivery["metadata"] = dict(expected_delivery.get("metadata", {}), **{"from": pub_id})
+    expected_delivery["metadata"] = dict(expected_delivery.get("metadata", {}),
+                                         **{"from": pub_id, "offset": 1, "epoch": epoch})
     checks.envelope("message the subscriber received (metadata.from = publisher's conn_id)",
                     obs["delivered"], expected_delivery, server_made=False)
     checks.envelope("publish response", obs["publishReply"],
                     {"type": "response", "ref_id": "pub-1",
-                     "payload": {"kind": "Json", "data": {"published": CHANNEL, "recipients": 1}}})
+                     "payload": {"kind": "Json", "data": {"published": CHANNEL, "recipients": 1,
+                                                          "offset": 1, "epoch": epoch}}})
     checks.envelope("subscriber pong (nothing else arrived)", obs["subPong"],
                     {"type": "pong", "ref_id": "sub-ping", "payload": {"kind": "None"}})
     checks.envelope("publisher pong (no own publish echoed)", obs["pubPong"],

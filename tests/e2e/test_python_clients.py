@@ -82,9 +82,22 @@ class _Any:
         return "<anything>"
 
 
+class _Offset:
+    def __repr__(self):
+        return "<offset: a non-negative integer>"
+
+
+class _Epoch:
+    def __repr__(self):
+        return "<epoch: 8 Crockford base32 chars>"
+
+
 ULID = _Ulid()
 TS = _Timestamp()
 ANY = _Any()
+OFFSET = _Offset()
+EPOCH = _Epoch()
+EPOCH_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{8}$")
 
 
 def diff(actual, expected, path="$"):
@@ -95,6 +108,14 @@ def diff(actual, expected, path="$"):
         if isinstance(actual, str) and ULID_RE.match(actual):
             return None
         return "%s: expected a ULID (26 Crockford base32 chars), got %r" % (path, actual)
+    if expected is OFFSET:
+        if isinstance(actual, int) and not isinstance(actual, bool) and actual >= 0:
+            return None
+        return "%s: expected an offset (a non-negative integer), got %r" % (path, actual)
+    if expected is EPOCH:
+        if isinstance(actual, str) and EPOCH_RE.match(actual):
+            return None
+        return "%s: expected an epoch (8 Crockford base32 chars), got %r" % (path, actual)
     if expected is TS:
         now = int(time.time() * 1000)
         if isinstance(actual, int) and not isinstance(actual, bool) and abs(actual - now) < 120000:
@@ -174,6 +195,11 @@ def response(ref_id, data, channel=None, payload=None):
     # message with a channel to that channel's handlers. `channel` names what the request was
     # about and is checked to be absent (the comparison is key for key).
     del channel
+    if isinstance(data, dict) and ("subscribed" in data or "published" in data
+                                   or "messages" in data):
+        # Subscribe and publish answers say where the channel's stream is (offsets are checked
+        # for their values in test_recovery.py).
+        data = dict({"offset": OFFSET, "epoch": EPOCH}, **data)
     return {"id": ULID, "type": "response", "payload": payload or {"kind": "Json", "data": data},
             "timestamp": TS, "ref_id": ref_id}
 
@@ -201,6 +227,8 @@ def as_delivered(sent, sender_conn_id):
     meta = dict(sent.get("metadata") or {})
     meta.pop("user_id", None)
     meta["from"] = sender_conn_id
+    meta["offset"] = OFFSET
+    meta["epoch"] = EPOCH
     out["metadata"] = meta
     return out
 

@@ -55,6 +55,38 @@ inline QJsonValue dataOf(const QJsonObject &message)
     return payloadOf(message).value(u"data"_s);
 }
 
+// `object` without its stream position ("offset": a non-negative integer, "epoch": eight
+// characters), for tests about something else; a malformed position stays in, so that the
+// comparison fails. Positions have their own tests (tst_recovery).
+inline QJsonObject withoutPosition(QJsonObject object)
+{
+    const QJsonValue offset = object.value(u"offset"_s);
+    const QJsonValue epoch = object.value(u"epoch"_s);
+    if (offset.isDouble() && offset.toDouble() >= 0 && epoch.toString().size() == 8) {
+        object.remove(u"offset"_s);
+        object.remove(u"epoch"_s);
+    }
+    return object;
+}
+
+// The response data of `message` without its stream position.
+inline QJsonObject positionlessData(const QJsonObject &message)
+{
+    return withoutPosition(message.value(u"payload"_s).toObject().value(u"data"_s).toObject());
+}
+
+// A delivered publication without metadata.offset and .epoch (an empty metadata is dropped, as
+// on the wire).
+inline QJsonObject withoutStamp(QJsonObject envelope)
+{
+    const QJsonObject metadata = withoutPosition(envelope.value(u"metadata"_s).toObject());
+    if (metadata.isEmpty())
+        envelope.remove(u"metadata"_s);
+    else
+        envelope.insert(u"metadata"_s, metadata);
+    return envelope;
+}
+
 inline QJsonObject metadataOf(const QJsonObject &message)
 {
     return message.value(u"metadata"_s).toObject();

@@ -211,7 +211,7 @@ private Q_SLOTS:
         // A member subscribing again while full is not refused.
         reply = b.call(u"subscribe"_s, u"b2"_s, {{u"channel"_s, u"room.1"_s}});
         QVERIFY(reply);
-        QCOMPARE(dataOf(reply->json),
+        QCOMPARE(positionlessData(reply->json),
                  QJsonObject({{u"subscribed"_s, u"room.1"_s}, {u"members"_s, 2}}));
 
         // The refused one is not a member: a publish reaches b only.
@@ -229,7 +229,7 @@ private Q_SLOTS:
         }
         reply = c.call(u"subscribe"_s, u"c2"_s, {{u"channel"_s, u"room.1"_s}});
         QVERIFY(reply);
-        QCOMPARE(dataOf(reply->json),
+        QCOMPARE(positionlessData(reply->json),
                  QJsonObject({{u"subscribed"_s, u"room.1"_s}, {u"members"_s, 2}}));
     }
 
@@ -260,10 +260,11 @@ private Q_SLOTS:
                   QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"#%1"_s.arg(i)}}}});
             QVERIFY(reply);
             // A configured channel exists without members.
-            QCOMPARE(dataOf(reply->json),
+            QCOMPARE(positionlessData(reply->json),
                      QJsonObject({{u"published"_s, u"ring"_s}, {u"recipients"_s, 0}}));
         }
         QJsonArray messages;
+        QString epoch;
         if (viaSubscribe) {
             const auto reply = reader.call(
                 u"subscribe"_s,
@@ -271,6 +272,7 @@ private Q_SLOTS:
                 {{u"channel"_s, u"ring"_s}, {u"metadata"_s, QJsonObject{{u"history"_s, 50}}}});
             QVERIFY(reply);
             messages = dataOf(reply->json).toObject().value(u"history"_s).toArray();
+            epoch = dataOf(reply->json).toObject().value(u"epoch"_s).toString();
         } else {
             const auto reply =
                 reader.call(u"request"_s,
@@ -279,7 +281,9 @@ private Q_SLOTS:
                              {u"metadata"_s, QJsonObject{{u"action"_s, u"history"_s}}}});
             QVERIFY(reply);
             messages = dataOf(reply->json).toObject().value(u"messages"_s).toArray();
+            epoch = dataOf(reply->json).toObject().value(u"epoch"_s).toString();
         }
+        QCOMPARE(epoch.size(), 8);
         QJsonArray expected;
         for (int i = 2; i < 5; ++i) {
             expected.append(envelope(
@@ -287,7 +291,10 @@ private Q_SLOTS:
                 u"m%1"_s.arg(i),
                 {{u"channel"_s, u"ring"_s},
                  {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"#%1"_s.arg(i)}}},
-                 {u"metadata"_s, QJsonObject{{u"from"_s, publisher.connId}}}}));
+                 {u"metadata"_s,
+                  QJsonObject{{u"from"_s, publisher.connId},
+                              {u"offset"_s, i + 1}, // m0 was the channel's first
+                              {u"epoch"_s, epoch}}}}));
         }
         QCOMPARE(messages, expected);
     }
@@ -414,7 +421,7 @@ private Q_SLOTS:
             for (const MtwClient::Received &entry : client->ofType(u"response"_s)) {
                 if (entry.json.value(u"ref_id"_s).toString() == u"s"_s)
                     continue;
-                QCOMPARE(dataOf(entry.json),
+                QCOMPARE(positionlessData(entry.json),
                          QJsonObject({{u"published"_s, u"race"_s}, {u"recipients"_s, 5}}));
             }
         }

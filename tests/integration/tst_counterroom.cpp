@@ -395,8 +395,10 @@ private Q_SLOTS:
         // The same body on an ordinary channel is an ordinary publish.
         publishJson(a, u"chat.general"_s, u"m1"_s, op(u"increment"_s));
         const QJsonObject response = a.reply(u"m1"_s);
-        QCOMPARE(dataOf(response),
-                 (QJsonObject{{u"published"_s, u"chat.general"_s}, {u"recipients"_s, 1}}));
+        QJsonObject data = dataOf(response);
+        QCOMPARE(data.take(u"offset"_s).toInteger(), 1); // the channel's first publication
+        QCOMPARE(data.take(u"epoch"_s).toString().size(), 8);
+        QCOMPARE(data, (QJsonObject{{u"published"_s, u"chat.general"_s}, {u"recipients"_s, 1}}));
         QTRY_COMPARE(b.ofType(u"publish"_s, u"chat.general"_s).size(), 1);
         const QJsonObject delivered = b.ofType(u"publish"_s, u"chat.general"_s).constFirst();
         QCOMPARE(delivered.value("id"_L1).toString(), u"m1"_s);

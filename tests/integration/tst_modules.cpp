@@ -645,8 +645,10 @@ url = "http://${FIXTURE_SECRET}@example.org"
              {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"hello"_s}}}});
         const QJsonObject published = writer.reply(u"p1"_s);
         QCOMPARE(published.value(u"type"_s).toString(), u"response"_s);
-        QCOMPARE(published.value(u"payload"_s).toObject().value(u"data"_s).toObject(),
-                 QJsonObject({{u"published"_s, u"room.a"_s}, {u"recipients"_s, 1}}));
+        QJsonObject data = published.value(u"payload"_s).toObject().value(u"data"_s).toObject();
+        QCOMPARE(data.take(u"offset"_s).toInteger(), 1);
+        QVERIFY(!data.take(u"epoch"_s).toString().isEmpty());
+        QCOMPARE(data, QJsonObject({{u"published"_s, u"room.a"_s}, {u"recipients"_s, 1}}));
         QTRY_COMPARE(reader.ofType(u"publish"_s, u"room.a"_s).size(), 1);
         QCOMPARE(reader.ofType(u"publish"_s, u"room.a"_s)
                      .constFirst()

@@ -138,18 +138,18 @@ private Q_SLOTS:
         QVERIFY(reply);
         QCOMPARE(reply->binary, binary);
         QCOMPARE(reply->json.value(u"type"_s).toString(), u"response"_s);
-        QCOMPARE(payloadOf(reply->json),
-                 jsonPayload(QJsonObject{{u"subscribed"_s, u"chat.general"_s}, {u"members"_s, 1}}));
+        QCOMPARE(positionlessData(reply->json),
+                 (QJsonObject{{u"subscribed"_s, u"chat.general"_s}, {u"members"_s, 1}}));
 
         reply = second.call(u"subscribe"_s, u"s2"_s, {{u"channel"_s, u"chat.general"_s}});
         QVERIFY(reply);
-        QCOMPARE(dataOf(reply->json),
+        QCOMPARE(positionlessData(reply->json),
                  QJsonObject({{u"subscribed"_s, u"chat.general"_s}, {u"members"_s, 2}}));
 
         // Subscribing again is idempotent.
         reply = second.call(u"subscribe"_s, u"s3"_s, {{u"channel"_s, u"chat.general"_s}});
         QVERIFY(reply);
-        QCOMPARE(dataOf(reply->json),
+        QCOMPARE(positionlessData(reply->json),
                  QJsonObject({{u"subscribed"_s, u"chat.general"_s}, {u"members"_s, 2}}));
         QCOMPARE(first.invalidMessages(), QStringList());
     }
@@ -263,7 +263,7 @@ private Q_SLOTS:
         // No longer a member: a publish reaches nobody.
         const auto published = publisher.call(u"publish"_s, u"p"_s, {{u"channel"_s, u"room"_s}});
         QVERIFY(published);
-        QCOMPARE(dataOf(published->json),
+        QCOMPARE(positionlessData(published->json),
                  QJsonObject({{u"published"_s, u"room"_s}, {u"recipients"_s, 0}}));
         QVERIFY(client.call(u"ping"_s, u"after"_s, {}));
         QCOMPARE(client.ofType(u"publish"_s).size(), 0);
@@ -306,12 +306,18 @@ private Q_SLOTS:
         QVERIFY(reply);
         QCOMPARE(reply->binary, publisherBinary);
         QCOMPARE(reply->json.value(u"type"_s).toString(), u"response"_s);
-        QCOMPARE(
-            payloadOf(reply->json),
-            jsonPayload(QJsonObject{{u"published"_s, u"chat.general"_s}, {u"recipients"_s, 3}}));
+        QCOMPARE(positionlessData(reply->json),
+                 (QJsonObject{{u"published"_s, u"chat.general"_s}, {u"recipients"_s, 3}}));
 
         QJsonObject expected = sent;
-        expected.insert(u"metadata"_s, QJsonObject{{u"from"_s, sender.connId}, {u"tag"_s, 7}});
+        // The server stamps who sent it and where it is in the channel's stream.
+        const QJsonValue epoch = dataOf(reply->json).toObject().value(u"epoch"_s);
+        QCOMPARE(epoch.toString().size(), 8);
+        expected.insert(u"metadata"_s,
+                        QJsonObject{{u"from"_s, sender.connId},
+                                    {u"tag"_s, 7},
+                                    {u"offset"_s, 1},
+                                    {u"epoch"_s, epoch}});
         for (MtwClient *client : {&a, &b, &c}) {
             QTRY_COMPARE(client->ofType(u"publish"_s).size(), 1);
             const MtwClient::Received got = client->ofType(u"publish"_s).constFirst();
@@ -355,14 +361,16 @@ private Q_SLOTS:
             {{u"channel"_s, u"feed"_s},
              {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"hi"_s}}}});
         QVERIFY(reply);
-        QCOMPARE(dataOf(reply->json),
+        QCOMPARE(positionlessData(reply->json),
                  QJsonObject({{u"published"_s, u"feed"_s}, {u"recipients"_s, 2}}));
         for (MtwClient *client : {&a, &b}) {
             QTRY_COMPARE(client->ofType(u"publish"_s).size(), 1);
             const QJsonObject got = client->ofType(u"publish"_s).constFirst().json;
             QCOMPARE(got.value(u"id"_s).toString(), u"p1"_s);
             QCOMPARE(payloadOf(got), QJsonObject({{u"kind"_s, u"Text"_s}, {u"data"_s, u"hi"_s}}));
-            QCOMPARE(metadataOf(got), QJsonObject({{u"from"_s, publisher.connId}}));
+            QCOMPARE(withoutPosition(metadataOf(got)),
+                     QJsonObject({{u"from"_s, publisher.connId}}));
+            QCOMPARE(metadataOf(got).value(u"offset"_s).toInteger(), 1);
         }
     }
 
@@ -433,7 +441,10 @@ private Q_SLOTS:
         QVERIFY(client.open(url()));
         const auto reply = client.call(u"publish"_s, u"p1"_s, {{u"channel"_s, channel}});
         QVERIFY(reply);
-        QCOMPARE(payloadOf(reply->json), expected);
+        QJsonObject payload = payloadOf(reply->json);
+        if (payload.value(u"data"_s).isObject())
+            payload.insert(u"data"_s, withoutPosition(payload.value(u"data"_s).toObject()));
+        QCOMPARE(payload, expected);
     }
 
     // -- request --------------------------------------------------------------------------------
@@ -479,8 +490,9 @@ private Q_SLOTS:
         QCOMPARE(reply->binary, binary);
         QCOMPARE(reply->json.value(u"type"_s).toString(), u"response"_s);
         const QJsonObject data = dataOf(reply->json).toObject();
-        QCOMPARE(data.keys(), QStringList({u"channel"_s, u"messages"_s}));
+        QCOMPARE(data.keys(), QStringList({u"channel"_s, u"epoch"_s, u"messages"_s, u"offset"_s}));
         QCOMPARE(data.value(u"channel"_s).toString(), u"log"_s);
+        QCOMPARE(data.value(u"offset"_s).toInteger(), 4); // four publications so far
         const QJsonArray messages = data.value(u"messages"_s).toArray();
         QCOMPARE(messages.size(), expected);
         for (int i = 0; i < expected; ++i) {
@@ -492,7 +504,10 @@ private Q_SLOTS:
                               {{u"channel"_s, u"log"_s},
                                {u"payload"_s, jsonPayload(n)},
                                {u"metadata"_s,
-                                QJsonObject{{u"k"_s, n}, {u"from"_s, publisher.connId}}}}));
+                                QJsonObject{{u"k"_s, n},
+                                            {u"from"_s, publisher.connId},
+                                            {u"offset"_s, n + 1},
+                                            {u"epoch"_s, data.value(u"epoch"_s)}}}}));
         }
     }
 

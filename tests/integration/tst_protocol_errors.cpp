@@ -168,7 +168,11 @@ private Q_SLOTS:
         QVERIFY(publisher.call(u"publish"_s, u"plain-1"_s, {{u"channel"_s, u"plain"_s}}));
 
         QJsonObject expected = sent;
-        expected.insert(u"metadata"_s, QJsonObject{{u"from"_s, publisher.connId}});
+        expected.insert(
+            u"metadata"_s,
+            QJsonObject{{u"from"_s, publisher.connId},
+                        {u"offset"_s, 1},
+                        {u"epoch"_s, dataOf(reply->json).toObject().value(u"epoch"_s)}});
         for (MtwClient *client : {&a, &b}) {
             QTRY_COMPARE(client->ofType(u"publish"_s).size(), 2);
             const QList<MtwClient::Received> got = client->ofType(u"publish"_s);

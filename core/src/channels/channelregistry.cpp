@@ -4,10 +4,12 @@
 #include "channels/channelpattern.h"
 #include "channels/historyring.h"
 
+#include <QDateTime>
 #include <QHash>
 #include <QLoggingCategory>
 #include <QMutex>
 #include <QMutexLocker>
+#include <QRandomGenerator>
 
 #include <algorithm>
 
@@ -56,6 +58,28 @@ tl::unexpected<Error> requiresAuth(const QString &name)
     return fail(401, QStringLiteral("channel '%1' requires authentication").arg(name));
 }
 
+// Eight random Crockford base32 characters: a new one whenever a channel's history starts over.
+QString newEpoch()
+{
+    static constexpr char Alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    quint64 bits = QRandomGenerator::global()->generate64();
+    QString epoch(8, Qt::Uninitialized);
+    for (QChar &c : epoch) {
+        c = QLatin1Char(Alphabet[bits & 31]);
+        bits >>= 5;
+    }
+    return epoch;
+}
+
+HistoryBounds boundsOf(const ChannelSettings &settings)
+{
+    HistoryBounds bounds;
+    bounds.setCount(settings.history);
+    bounds.setBytes(settings.historyBytes);
+    bounds.setTtlMs(qint64(settings.historyTtl) * 1000);
+    return bounds;
+}
+
 } // namespace
 
 struct ChannelRegistry::Channel
@@ -65,6 +89,8 @@ struct ChannelRegistry::Channel
     QList<int> workerCounts;        // members per worker; sized workerCount
     quint64 workerMask = 0;         // bit i set iff workerCounts[i] > 0
     HistoryRing history;
+    StreamPosition position; // the last offset given out, in the current epoch
+    HistoryBounds bounds;    // for the store; == settings
     qint64 published = 0;    // messages published since the channel was created
     bool configured = false; // configured by exact name: never reclaimed
     qint64 lastActivity = 0; // registry clock (ms): last publish, or when the last member left
@@ -107,18 +133,19 @@ ChannelRegistry::Channel ChannelRegistry::makeChannel(const ChannelSettings &set
     channel.workerCounts.resize(m_workerCount, 0);
     channel.history =
         HistoryRing(settings.history, settings.historyBytes, qint64(settings.historyTtl) * 1000);
+    channel.position.epoch = newEpoch();
+    channel.bounds = boundsOf(settings);
     return channel;
 }
 
 ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
                                                         const Member &member,
-                                                        bool authenticated,
-                                                        int historyLimit,
+                                                        const JoinRequest &request,
                                                         SubscribeOutcome &out) const
 {
     out.settings = channel.settings;
     out.presence = channel.settings.presence;
-    if (channel.settings.auth && !authenticated)
+    if (channel.settings.auth && !request.authenticated)
         return JoinStatus::Unauthorized;
 
     const auto existing = channel.members.constFind(member.connKey);
@@ -139,16 +166,46 @@ ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
         channel.workerMask |= workerBit(member.worker);
     }
     out.members = int(channel.members.size());
-    if (historyLimit > 0)
-        out.history = channel.history.newest(historyLimit, now());
+    out.position = channel.position;
+    if (request.recover)
+        out.recovery = recoverLocked(channel, *request.recover);
+    else if (request.historyLimit > 0)
+        out.history = channel.history.newest(request.historyLimit, now());
     return JoinStatus::Joined;
+}
+
+// Everything after `from` is there when the epoch is the same and the oldest publication kept
+// follows it directly (or nothing was published since).
+bool ChannelRegistry::isContinuous(const Channel &channel, const RecoverFrom &from, qint64 t) const
+{
+    if (from.epoch != channel.position.epoch || from.offset > channel.position.offset)
+        return false;
+    if (from.offset == channel.position.offset)
+        return true;
+    const quint64 first = channel.history.firstOffset(t);
+    return first != 0 && first <= from.offset + 1;
+}
+
+Recovery ChannelRegistry::recoverLocked(const Channel &channel, const RecoverFrom &from) const
+{
+    const qint64 t = now();
+    Recovery recovery;
+    recovery.recovered = isContinuous(channel, from, t);
+    // Another epoch, or an offset this epoch never reached: everything kept is news.
+    const bool sameStream =
+        from.epoch == channel.position.epoch && from.offset <= channel.position.offset;
+    recovery.publications =
+        channel.history.select(sameStream ? from.offset : 0, 0, HistoryRing::Window::Oldest, t);
+    return recovery;
 }
 
 Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
                                                     const Member &member,
                                                     bool authenticated,
-                                                    int historyLimit)
+                                                    int historyLimit,
+                                                    const std::optional<RecoverFrom> &recover)
 {
+    const JoinRequest request{authenticated, historyLimit, recover};
     if (!isValidChannelName(channel))
         return invalidName(channel);
     if (member.worker < 0 || member.worker >= m_workerCount) {
@@ -165,7 +222,7 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
         QMutexLocker locker(&shard.mutex);
         const auto it = shard.channels.find(channel);
         if (it != shard.channels.end())
-            status = joinLocked(*it, member, authenticated, historyLimit, out);
+            status = joinLocked(*it, member, request, out);
     }
 
     if (status == JoinStatus::Missing) {
@@ -194,7 +251,7 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
                 }
             }
             if (status != JoinStatus::TooManyChannels)
-                status = joinLocked(*it, member, authenticated, historyLimit, out);
+                status = joinLocked(*it, member, request, out);
         }
         if (created)
             qCDebug(lcChannels) << "created channel" << channel;
@@ -252,6 +309,7 @@ UnsubscribeOutcome ChannelRegistry::unsubscribe(const QString &channel, quint64 
     // The last member of a channel with nothing to replay and history_ttl = 0: it goes now, not
     // at the next sweep.
     if (out.wasMember && isReclaimable(ch, now(), evicted, ReclaimMode::Quiet)) {
+        forgetStored(channel);
         removed.emplace(std::move(ch));
         shard.channels.erase(it);
         m_channelCount.fetch_sub(1, std::memory_order_relaxed);
@@ -287,6 +345,7 @@ int ChannelRegistry::reclaim(ReclaimMode mode)
         QMutexLocker locker(&shard.mutex);
         for (auto it = shard.channels.begin(); it != shard.channels.end();) {
             if (isReclaimable(*it, t, evicted, mode)) {
+                forgetStored(it.key());
                 removed.append(std::move(*it));
                 it = shard.channels.erase(it);
                 ++reclaimed;
@@ -305,7 +364,7 @@ int ChannelRegistry::reclaim(ReclaimMode mode)
 Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
                                                 quint64 senderConnKey,
                                                 bool authenticated,
-                                                const QByteArray &encodedEnvelope)
+                                                PublishSink &sink)
 {
     if (!isValidChannelName(channel))
         return invalidName(channel);
@@ -323,20 +382,7 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
         } else if (it->settings.auth && !authenticated) {
             status = Status::Unauthorized;
         } else {
-            Channel &ch = *it;
-            ch.lastActivity = now();
-            ch.history.push(encodedEnvelope, ch.lastActivity, evicted);
-            ++ch.published;
-            out.settings = ch.settings;
-            out.workerMask = ch.workerMask;
-            qsizetype recipients = ch.members.size();
-            const auto sender = ch.members.constFind(senderConnKey);
-            if (sender != ch.members.cend()) {
-                --recipients;
-                if (ch.workerCounts.at(sender->worker) == 1)
-                    out.workerMask &= ~workerBit(sender->worker);
-            }
-            out.recipients = int(recipients);
+            publishLocked(it.key(), *it, senderConnKey, sink, out, evicted);
         }
     }
     switch (status) {
@@ -347,22 +393,156 @@ Result<PublishOutcome> ChannelRegistry::publish(const QString &channel,
     case Status::Published:
         break;
     }
-    out.binary = out.settings.binary;
     return out;
+}
+
+// Takes the next offset, encodes, keeps, persists and routes: all under the channel's lock, so
+// that every reader sees the channel's publications in offset order.
+void ChannelRegistry::publishLocked(const QString &name,
+                                    Channel &ch,
+                                    quint64 senderConnKey,
+                                    PublishSink &sink,
+                                    PublishOutcome &out,
+                                    HistoryRing::Evicted &evicted)
+{
+    ch.lastActivity = now();
+    ++ch.published;
+    ++ch.position.offset;
+    out.position = ch.position;
+    out.settings = ch.settings;
+    out.binary = ch.settings.binary;
+    out.workerMask = ch.workerMask;
+    qsizetype recipients = ch.members.size();
+    const auto sender = ch.members.constFind(senderConnKey);
+    if (sender != ch.members.cend()) {
+        --recipients;
+        if (ch.workerCounts.at(sender->worker) == 1)
+            out.workerMask &= ~workerBit(sender->worker);
+    }
+    out.recipients = int(recipients);
+    out.envelope = sink.encode(out.position);
+    ch.history.push(out.envelope, out.position.offset, ch.lastActivity, evicted);
+    if (m_store && ch.settings.history > 0) {
+        StoredPublication stored;
+        stored.setOffset(out.position.offset);
+        stored.setPublishedAt(QDateTime::currentMSecsSinceEpoch());
+        stored.setEnvelope(out.envelope);
+        try {
+            m_store->appendPublication(name, ch.position.epoch, stored, ch.bounds);
+        } catch (...) {
+            storeThrew();
+        }
+    }
+    sink.route(out);
 }
 
 Result<QList<QByteArray>> ChannelRegistry::history(const QString &channel, int limit) const
 {
+    auto page = history(channel, HistoryQuery{limit, false, std::nullopt});
+    if (!page)
+        return tl::unexpected(page.error());
+    return std::move(page->publications);
+}
+
+Result<HistoryPage> ChannelRegistry::history(const QString &channel,
+                                             const HistoryQuery &query) const
+{
     if (!isValidChannelName(channel))
         return invalidName(channel);
-    Shard &shard = shardFor(channel);
-    QMutexLocker locker(&shard.mutex);
-    const auto it = shard.channels.constFind(channel);
-    if (it == shard.channels.cend()) {
-        locker.unlock();
-        return notFound(channel);
+    HistoryPage page;
+    {
+        Shard &shard = shardFor(channel);
+        QMutexLocker locker(&shard.mutex);
+        const auto it = shard.channels.constFind(channel);
+        if (it == shard.channels.cend()) {
+            locker.unlock();
+            return notFound(channel);
+        }
+        const qint64 t = now();
+        page.position = it->position;
+        quint64 after = 0;
+        if (query.since) {
+            page.recovered = isContinuous(*it, *query.since, t);
+            if (query.since->epoch == page.position.epoch
+                && query.since->offset <= page.position.offset)
+                after = query.since->offset;
+        }
+        const auto window = query.since ? HistoryRing::Window::Oldest : HistoryRing::Window::Newest;
+        page.publications = it->history.select(after, query.limit, window, t);
     }
-    return it->history.newest(limit, now());
+    if (query.reverse)
+        std::reverse(page.publications.begin(), page.publications.end());
+    return page;
+}
+
+// A store module must not throw (it is called under the channel's lock); if it does, the
+// publication stays in memory and the log says so, once.
+void ChannelRegistry::storeThrew() const
+{
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true))
+        qCCritical(lcChannels) << "the store module threw an exception; history is kept in memory";
+}
+
+void ChannelRegistry::forgetStored(const QString &channel)
+{
+    if (!m_store)
+        return;
+    try {
+        m_store->removeChannel(channel);
+    } catch (...) {
+        storeThrew();
+    }
+}
+
+void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
+{
+    const qint64 wallNow = QDateTime::currentMSecsSinceEpoch();
+    int dropped = 0;
+    const QList<StoredChannel> channels = snapshot.channels();
+    for (const StoredChannel &stored : channels) {
+        if (!isValidChannelName(stored.name())) {
+            ++dropped;
+            continue;
+        }
+        Shard &shard = shardFor(stored.name());
+        if (!shard.channels.contains(stored.name())) {
+            if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels) {
+                ++dropped;
+                continue;
+            }
+            shard.channels.emplace(stored.name(), makeChannel(m_resolver.resolve(stored.name())));
+            m_channelCount.fetch_add(1, std::memory_order_relaxed);
+        }
+        restoreChannel(stored, wallNow);
+    }
+    m_store = store;
+    if (dropped > 0) {
+        qCWarning(lcChannels) << "the store kept" << dropped
+                              << "channels that were not restored (invalid name, or beyond"
+                              << "server.max_channels =" << m_maxChannels << ")";
+    }
+    qCInfo(lcChannels) << "restored" << channels.size() - dropped << "channels from the store";
+}
+
+// The stored epoch and offset, and the publications today's bounds keep, their ages carried
+// over from the wall clock to the registry's monotonic one.
+void ChannelRegistry::restoreChannel(const StoredChannel &stored, qint64 wallNow)
+{
+    Channel &ch = shardFor(stored.name()).channels[stored.name()];
+    ch.position.epoch = stored.epoch().isEmpty() ? newEpoch() : stored.epoch();
+    ch.position.offset = stored.offset();
+    ch.lastActivity = now();
+    HistoryRing::Evicted evicted;
+    const QList<StoredPublication> publications = stored.publications();
+    for (const StoredPublication &publication : publications) {
+        if (publication.offset() <= ch.history.lastOffset() || publication.offset() == 0)
+            continue; // out of order: keep the stream strictly increasing
+        const qint64 at = now() - std::max<qint64>(0, wallNow - publication.publishedAt());
+        ch.history.push(publication.envelope(), publication.offset(), at, evicted);
+        ch.position.offset = std::max(ch.position.offset, publication.offset());
+    }
+    ch.history.expire(now(), evicted);
 }
 
 Result<QList<Member>> ChannelRegistry::presence(const QString &channel) const

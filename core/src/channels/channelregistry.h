@@ -6,6 +6,7 @@
 
 #include <mtw/config.h>
 #include <mtw/result.h>
+#include <mtw/store.h>
 
 #include <QByteArray>
 #include <QElapsedTimer>
@@ -29,14 +30,41 @@ struct Member
     friend bool operator==(const Member &, const Member &) = default;
 };
 
+// Where a channel's publications are: offsets grow by one per publication within an epoch, and
+// the epoch changes whenever the channel's history is lost (a new channel, a restart without a
+// store, a channel reclaimed and created again).
+struct StreamPosition
+{
+    quint64 offset = 0; // of the last publication; 0 before the first
+    QString epoch;
+    friend bool operator==(const StreamPosition &, const StreamPosition &) = default;
+};
+
+// What a reconnecting client says it saw last (metadata.recover, or `since` in history).
+struct RecoverFrom
+{
+    quint64 offset = 0;
+    QString epoch;
+};
+
+// The publications after a RecoverFrom, read under the same lock as the subscribe, so that
+// every later publication reaches the subscriber live and none of these does.
+struct Recovery
+{
+    QList<QByteArray> publications; // oldest first
+    bool recovered = false;         // same epoch and nothing missing between the offset and them
+};
+
 struct SubscribeOutcome
 {
     int members = 0;            // after the subscribe
     bool alreadyMember = false; // idempotent re-subscribe: no presence event
     QList<QByteArray> history;  // newest min(historyLimit, stored), oldest first
     ChannelSettings settings;
-    quint64 workerMask = 0; // bit i: worker i holds a member other than the subscriber
-    bool presence = false;  // == settings.presence
+    quint64 workerMask = 0;  // bit i: worker i holds a member other than the subscriber
+    bool presence = false;   // == settings.presence
+    StreamPosition position; // at the moment of joining: later publications have higher offsets
+    std::optional<Recovery> recovery; // when asked for
 };
 
 struct UnsubscribeOutcome
@@ -54,6 +82,39 @@ struct PublishOutcome
     quint64 workerMask = 0; // workers holding at least one recipient
     bool binary = false;    // == settings.binary
     ChannelSettings settings;
+    StreamPosition position; // of this publication
+    QByteArray envelope;     // as PublishSink::encode made it
+};
+
+// The part of a publish that needs its offset: the registry calls both under the channel's
+// lock, so that offsets, history, the store and every worker's queue see publications in one
+// order. Keep them to encoding and queueing.
+class PublishSink
+{
+public:
+    // The envelope with metadata.offset and metadata.epoch set to `position`.
+    virtual QByteArray encode(const StreamPosition &position) = 0;
+    // Queues `outcome.envelope` for the workers in `outcome.workerMask`.
+    virtual void route(const PublishOutcome &outcome) = 0;
+
+protected:
+    ~PublishSink() = default;
+};
+
+// One `history` read: at most `limit` (<= 0: all) publications, after `since` when given (then
+// the oldest ones after it, else the newest), newest first when `reverse`.
+struct HistoryQuery
+{
+    int limit = 0;
+    bool reverse = false;
+    std::optional<RecoverFrom> since;
+};
+
+struct HistoryPage
+{
+    QList<QByteArray> publications;
+    StreamPosition position;
+    bool recovered = true; // with `since`: same epoch and nothing missing after it
 };
 
 struct ChannelInfo
@@ -99,20 +160,29 @@ public:
     // Creates the channel if needed. Errors: 400 invalid name, 401 auth channel and
     // !authenticated, 409 full, 503 server.max_channels reached, 500 member.worker out of range.
     // A failed subscribe creates nothing.
-    Result<SubscribeOutcome>
-    subscribe(const QString &channel, const Member &member, bool authenticated, int historyLimit);
+    // With `recover`, the outcome's recovery holds what was published after it.
+    Result<SubscribeOutcome> subscribe(const QString &channel,
+                                       const Member &member,
+                                       bool authenticated,
+                                       int historyLimit,
+                                       const std::optional<RecoverFrom> &recover = std::nullopt);
     // Not an error when the connection is not a member or the channel does not exist.
     UnsubscribeOutcome unsubscribe(const QString &channel, quint64 connKey);
     // Appends `encodedEnvelope` to the history and says where to deliver it. Errors: 400 invalid
     // name, 404 neither configured by exact name nor ever subscribed, 401 auth channel and
     // !authenticated. The sender need not be a member.
-    Result<PublishOutcome> publish(const QString &channel,
-                                   quint64 senderConnKey,
-                                   bool authenticated,
-                                   const QByteArray &encodedEnvelope);
+    Result<PublishOutcome>
+    publish(const QString &channel, quint64 senderConnKey, bool authenticated, PublishSink &sink);
 
+    // 400 / 404 as publish.
+    Result<HistoryPage> history(const QString &channel, const HistoryQuery &query) const;
     // Newest `limit` stored envelopes, oldest first (limit <= 0: all). 400 / 404 as publish.
     Result<QList<QByteArray>> history(const QString &channel, int limit) const;
+
+    // Before the workers start: the store's channels, with their epochs, offsets and history
+    // (trimmed to today's settings), and the store every later change is written to (may be
+    // null). Channels beyond server.max_channels are dropped with a log line.
+    void restore(const StoreSnapshot &snapshot, IStore *store);
     // Members sorted by connKey. 400 / 404 as publish.
     Result<QList<Member>> presence(const QString &channel) const;
     // Every channel, sorted by name. Shards are read one after another, not as one snapshot.
@@ -136,12 +206,28 @@ private:
     enum class JoinStatus { Joined, Missing, Unauthorized, Full, TooManyChannels };
 
     Shard &shardFor(const QString &channel) const;
+    struct JoinRequest
+    {
+        bool authenticated = false;
+        int historyLimit = 0;
+        const std::optional<RecoverFrom> &recover;
+    };
     JoinStatus joinLocked(Channel &channel,
                           const Member &member,
-                          bool authenticated,
-                          int historyLimit,
+                          const JoinRequest &request,
                           SubscribeOutcome &out) const;
+    bool isContinuous(const Channel &channel, const RecoverFrom &from, qint64 t) const;
     Channel makeChannel(const ChannelSettings &settings) const;
+    void restoreChannel(const StoredChannel &stored, qint64 wallNow);
+    void forgetStored(const QString &channel);
+    void storeThrew() const;
+    Recovery recoverLocked(const Channel &channel, const RecoverFrom &from) const;
+    void publishLocked(const QString &name,
+                       Channel &channel,
+                       quint64 senderConnKey,
+                       PublishSink &sink,
+                       PublishOutcome &out,
+                       HistoryRing::Evicted &evicted);
     bool isReclaimable(Channel &channel,
                        qint64 t,
                        HistoryRing::Evicted &evicted,
@@ -154,6 +240,7 @@ private:
     QElapsedTimer m_clock; // history ages; monotonic
     std::atomic<int> m_channelCount{0};
     std::unique_ptr<Shard[]> m_shards;
+    IStore *m_store = nullptr; // set by restore() before the workers start
 };
 
 } // namespace Mtw::Internal

@@ -27,9 +27,9 @@ public:
     qsizetype size() const { return m_count; }
     qint64 bytes() const { return m_bytes; }
 
-    // Appends `item`, first pushing out what the bounds require. An item larger than the byte
-    // bound on its own is not stored.
-    void push(const QByteArray &item, qint64 now, Evicted &evicted)
+    // Appends `item`, published as `offset` (greater than every stored offset), first pushing out
+    // what the bounds require. An item larger than the byte bound on its own is not stored.
+    void push(const QByteArray &item, quint64 offset, qint64 now, Evicted &evicted)
     {
         expire(now, evicted);
         if (m_capacity == 0 || (m_maxBytes > 0 && item.size() > m_maxBytes))
@@ -41,6 +41,7 @@ public:
         Entry &slot = m_items[(m_head + m_count) % m_items.size()];
         slot.data = item;
         slot.at = now;
+        slot.offset = offset;
         ++m_count;
         m_bytes += item.size();
     }
@@ -58,19 +59,49 @@ public:
     // count <= 0 means all.
     QList<QByteArray> newest(qsizetype count, qint64 now) const
     {
-        qsizetype live = m_count;
-        qsizetype first = 0;
-        while (m_ttlMs > 0 && first < m_count && now - entry(first).at >= m_ttlMs) {
-            ++first;
-            --live;
+        return select(0, count, Window::Newest, now);
+    }
+
+    enum class Window {
+        Oldest, // the first `count` entries after the offset
+        Newest, // the last `count`
+    };
+    // Entries not older than the TTL whose offset is greater than `after`, at most `count` of
+    // them (<= 0: all) from the chosen end of that range, oldest first.
+    QList<QByteArray> select(quint64 after, qsizetype count, Window window, qint64 now) const
+    {
+        qsizetype begin = firstLive(now);
+        // Offsets grow with the index: binary search for the first one past `after`.
+        qsizetype end = m_count;
+        while (begin < end) {
+            const qsizetype mid = begin + (end - begin) / 2;
+            if (entry(mid).offset <= after)
+                begin = mid + 1;
+            else
+                end = mid;
         }
-        if (count <= 0 || count > live)
-            count = live;
+        end = m_count;
+        if (count > 0 && end - begin > count) {
+            if (window == Window::Oldest)
+                end = begin + count;
+            else
+                begin = end - count;
+        }
         QList<QByteArray> out;
-        out.reserve(count);
-        for (qsizetype i = m_count - count; i < m_count; ++i)
+        out.reserve(end - begin);
+        for (qsizetype i = begin; i < end; ++i)
             out.append(entry(i).data);
         return out;
+    }
+
+    // The offset of the newest entry, expired or not; 0 when there is none.
+    quint64 lastOffset() const { return m_count > 0 ? entry(m_count - 1).offset : 0; }
+
+    // The offset of the oldest entry not older than the TTL; 0 when there is none.
+    quint64 firstOffset(qint64 now) const
+    {
+        const qsizetype first = firstLive(now);
+        return first < m_count ? entry(first).offset : 0;
     }
 
 private:
@@ -78,9 +109,19 @@ private:
     {
         QByteArray data;
         qint64 at = 0;
+        quint64 offset = 0;
     };
 
     const Entry &entry(qsizetype i) const { return m_items.at((m_head + i) % m_items.size()); }
+
+    // The index of the oldest entry the TTL has not expired at `now` (m_count: none).
+    qsizetype firstLive(qint64 now) const
+    {
+        qsizetype first = 0;
+        while (m_ttlMs > 0 && first < m_count && now - entry(first).at >= m_ttlMs)
+            ++first;
+        return first;
+    }
 
     void popFront(Evicted &evicted)
     {

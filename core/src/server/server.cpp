@@ -72,6 +72,7 @@ public:
 
     Result<QHostAddress> resolveHost() const;
     Result<void> listen(const QHostAddress &address);
+    void openStore();
     void startWorkers(int count);
     void openForBusiness();
     void stopWorkers();
@@ -180,6 +181,39 @@ Result<void> ServerPrivate::listen(const QHostAddress &address)
 }
 
 // The workers run: the handle takes calls, /readyz follows module health from now on.
+// The store module with the highest priority, if any: what it kept goes into the registry
+// before the first client, and every later change goes to it. Without one (or when it cannot
+// open) history lives in memory only.
+void ServerPrivate::openStore()
+{
+    const auto services = modules->services().snapshot();
+    if (services->stores.isEmpty()) {
+        context->registry.restore(StoreSnapshot(), nullptr);
+        return;
+    }
+    const auto &chosen = services->stores.constFirst();
+    for (qsizetype i = 1; i < services->stores.size(); ++i) {
+        qCWarning(lcServer).noquote()
+            << "module" << services->stores.at(i).owner << "also registered a store; using"
+            << chosen.owner << "(higher priority)";
+    }
+    Result<StoreSnapshot> snapshot = fail(500, u"open() threw an exception"_s);
+    try {
+        snapshot = chosen.service->open();
+    } catch (...) {
+        // The module broke the rule; its error below says so.
+    }
+    if (!snapshot) {
+        qCCritical(lcServer).noquote()
+            << "the store of module" << chosen.owner
+            << "could not be opened:" << snapshot.error().message
+            << "- history is kept in memory only and starts over with new epochs";
+        context->registry.restore(StoreSnapshot(), nullptr);
+        return;
+    }
+    context->registry.restore(*snapshot, chosen.service);
+}
+
 void ServerPrivate::openForBusiness()
 {
     state = State::Running;
@@ -435,6 +469,8 @@ Result<void> Server::start()
         d->context.reset();
         return started;
     }
+
+    d->openStore();
 
     if (const auto listening = d->listen(*address); !listening) {
         d->modules->stop();

@@ -12,6 +12,35 @@
 
 namespace Mtw::Internal {
 
+using namespace Qt::StringLiterals;
+
+PublishRouter::PublishRouter(ServerContext &context, const Message &message, quint64 excludeKey)
+    : m_context(context)
+    , m_message(message)
+    , m_excludeKey(excludeKey)
+{ }
+
+QByteArray PublishRouter::encode(const StreamPosition &position)
+{
+    m_message.metadata.insert(u"offset"_s, qint64(position.offset));
+    m_message.metadata.insert(u"epoch"_s, position.epoch);
+    return encodeMessage(m_message);
+}
+
+void PublishRouter::route(const PublishOutcome &outcome)
+{
+    const Delivery delivery{m_message.channel,
+                            outcome.envelope,
+                            m_excludeKey,
+                            outcome.binary,
+                            outcome.position.offset};
+    quint64 mask = outcome.workerMask;
+    for (int i = 0; mask != 0 && i < m_context.workerCount; ++i, mask >>= 1) {
+        if (mask & 1)
+            m_context.workers.at(i)->enqueueDelivery(delivery);
+    }
+}
+
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
                                const Message &message,
@@ -19,18 +48,13 @@ Result<int> publishFromOutside(ServerContext &context,
 {
     Message copy = message;
     copy.channel = channel;
-    const QByteArray envelope = encodeMessage(copy);
     // Key 0 is no connection: every member receives it. The origin checked the sender's rights.
-    const auto outcome = context.registry.publish(channel, 0, true, envelope);
+    PublishRouter router(context, copy, 0);
+    const auto outcome = context.registry.publish(channel, 0, true, router);
     if (!outcome)
         return tl::unexpected(outcome.error());
-    quint64 mask = outcome->workerMask;
-    for (int i = 0; mask != 0; ++i, mask >>= 1) {
-        if (mask & 1)
-            context.workers.at(i)->postDelivery(Delivery{channel, envelope, 0, outcome->binary});
-    }
     if (origin == PublishOrigin::ThisNode && context.broker)
-        context.broker->forward(channel, envelope);
+        context.broker->forward(channel, outcome->envelope);
     return outcome->recipients;
 }
 
@@ -40,9 +64,9 @@ Fanout::Fanout(ServerContext &context, const WorkerState &state, Outbound &outbo
     , m_outbound(outbound)
 { }
 
-void Fanout::join(const QString &channel, Connection *connection)
+void Fanout::join(const QString &channel, Connection *connection, quint64 joinedAt)
 {
-    m_members[channel].insert(connection);
+    m_members[channel].insert(connection, joinedAt);
 }
 
 void Fanout::leave(const QString &channel, Connection *connection)
@@ -55,11 +79,19 @@ void Fanout::leave(const QString &channel, Connection *connection)
         m_members.erase(members);
 }
 
-void Fanout::publish(const Delivery &delivery, quint64 workerMask)
+Result<PublishOutcome> Fanout::publish(const Message &message, const Connection &sender)
 {
-    fanOut(delivery, workerMask);
+    PublishRouter router(m_context, message, sender.key);
+    auto outcome =
+        m_context.registry.publish(message.channel, sender.key, sender.authenticated, router);
+    if (!outcome)
+        return outcome;
+    // This worker's share now, with whatever other workers queued for it before (lower offsets).
+    if (outcome->workerMask & (quint64(1) << m_state.index))
+        m_context.workers.at(m_state.index)->deliverQueued();
     if (m_context.broker)
-        m_context.broker->forward(delivery.channel, delivery.json);
+        m_context.broker->forward(message.channel, outcome->envelope);
+    return outcome;
 }
 
 void Fanout::fanOut(const Delivery &delivery, quint64 workerMask)
@@ -70,7 +102,7 @@ void Fanout::fanOut(const Delivery &delivery, quint64 workerMask)
         if (i == m_state.index)
             deliver(delivery);
         else
-            m_context.workers.at(i)->postDelivery(delivery);
+            m_context.workers.at(i)->enqueueDelivery(delivery);
     }
 }
 
@@ -81,16 +113,18 @@ void Fanout::deliver(const Delivery &delivery)
         return;
     // A copy of the set (implicitly shared, so free) keeps the loop safe if a slow consumer is
     // dropped while we iterate; removals happen later from the event loop.
-    const QSet<Connection *> members = *it;
+    const QHash<Connection *, quint64> members = *it;
     // Each WebSocket frame is built once (header included) and the same bytes are queued on
     // every recipient's socket: no per-recipient encoding or allocation of our own.
     QByteArray textFrame;
     QByteArray binaryFrame;
     qint64 sent = 0;
     qint64 bytes = 0;
-    for (Connection *connection : members) {
+    for (auto member = members.cbegin(); member != members.cend(); ++member) {
+        Connection *connection = member.key();
         if (connection->key == delivery.excludeKey || connection->disconnected
-            || connection->closingSince >= 0) {
+            || connection->closingSince >= 0
+            || (delivery.offset != 0 && delivery.offset <= *member)) {
             continue;
         }
         const QByteArray *frame = &textFrame;

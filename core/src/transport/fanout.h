@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "channels/channelregistry.h"
+
 #include <mtw/message.h>
 #include <mtw/result.h>
 
 #include <QByteArray>
 #include <QHash>
 #include <QMetaType>
-#include <QSet>
 #include <QString>
 
 namespace Mtw::Internal {
@@ -25,6 +26,7 @@ struct Delivery
     QByteArray json;          // the encoded envelope
     quint64 excludeKey = 0;   // the sender: it never receives its own publish
     bool forceBinary = false; // the channel delivers MTW binary frames to everyone
+    quint64 offset = 0;       // of a publication; 0 for notices (presence) that have none
 };
 
 enum class PublishOrigin {
@@ -32,28 +34,51 @@ enum class PublishOrigin {
     Broker,   // another node's publish, brought in by the broker: delivered here only
 };
 
+// The registry's PublishSink for every publish: stamps metadata.offset and .epoch into the
+// envelope and queues one Delivery per worker in the mask, under the channel's lock, so that
+// each worker's queue holds a channel's publications in offset order.
+class PublishRouter final : public PublishSink
+{
+public:
+    PublishRouter(ServerContext &context, const Message &message, quint64 excludeKey);
+
+    QByteArray encode(const StreamPosition &position) override;
+    void route(const PublishOutcome &outcome) override;
+    // The message as published (stamped), after the registry called encode().
+    const Message &message() const { return m_message; }
+
+private:
+    ServerContext &m_context;
+    Message m_message;
+    quint64 m_excludeKey;
+};
+
 // A publish that does not come from one of this node's connections (ServerHandle::publish, the
 // key-value store's change events, the broker): into the channel's history, then a Delivery to
-// every worker with members. `message` is sent as it is (its channel is set to `channel`). Returns
-// the recipients on this node. Thread-safe while the workers run.
+// every worker with members. `message` is sent as it is (its channel is set to `channel`, its
+// offset and epoch stamped). Returns the recipients on this node. Thread-safe while the workers
+// run.
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
                                const Message &message,
                                PublishOrigin origin);
 
 // One worker's members per channel and its side of fan-out: a publish goes once to each
-// worker that has members (this one directly, others as a queued Delivery) and to the broker;
-// each worker writes the same prebuilt frame to each of its members. Worker thread only.
+// worker that has members (through its delivery queue) and to the broker; each worker writes
+// the same prebuilt frame to each of its members. Worker thread only.
 class Fanout
 {
 public:
     Fanout(ServerContext &context, const WorkerState &state, Outbound &outbound);
 
-    void join(const QString &channel, Connection *connection);
+    // `joinedAt`: the channel's offset when the connection joined; publications up to it are
+    // not delivered to it live (it has them from its recovery or does not want them).
+    void join(const QString &channel, Connection *connection, quint64 joinedAt);
     void leave(const QString &channel, Connection *connection);
 
-    // A publish accepted from a client of this worker: local workers, then the broker.
-    void publish(const Delivery &delivery, quint64 workerMask);
+    // A publish accepted from a client of this worker: stamped and recorded by the registry,
+    // queued for every worker with recipients (this one delivers at once), then the broker.
+    Result<PublishOutcome> publish(const Message &message, const Connection &sender);
     // To the workers in the mask only (presence notices stay on their node).
     void fanOut(const Delivery &delivery, quint64 workerMask);
     // To this worker's members of the channel.
@@ -63,7 +88,8 @@ private:
     ServerContext &m_context;
     const WorkerState &m_state;
     Outbound &m_outbound;
-    QHash<QString, QSet<Connection *>> m_members; // channel -> local subscribers
+    // channel -> local subscribers, each with the offset it joined at
+    QHash<QString, QHash<Connection *, quint64>> m_members;
 };
 
 } // namespace Mtw::Internal

@@ -67,15 +67,28 @@ void Worker::postDescriptor(qintptr socketDescriptor)
         Qt::QueuedConnection);
 }
 
-void Worker::postDelivery(const Delivery &delivery)
+void Worker::enqueueDelivery(const Delivery &delivery)
 {
-    QMetaObject::invokeMethod(
-        this,
-        [this, delivery = Tsan::HandedOver<Delivery>(delivery)] {
-            m_parts->fanout.deliver(*delivery);
-            delivery.done(); // see Tsan::HandedOver
-        },
-        Qt::QueuedConnection);
+    bool wake = false;
+    {
+        QMutexLocker locker(&m_queueMutex);
+        m_queue.append(delivery);
+        wake = !std::exchange(m_wakeScheduled, true);
+    }
+    if (wake)
+        QMetaObject::invokeMethod(this, &Worker::deliverQueued, Qt::QueuedConnection);
+}
+
+void Worker::deliverQueued()
+{
+    QList<Delivery> batch;
+    {
+        QMutexLocker locker(&m_queueMutex);
+        batch.swap(m_queue);
+        m_wakeScheduled = false;
+    }
+    for (const Delivery &delivery : std::as_const(batch))
+        m_parts->fanout.deliver(delivery);
 }
 
 void Worker::postStopPublishing()

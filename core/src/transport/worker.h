@@ -7,6 +7,8 @@
 
 #include <mtw/disconnectreason.h>
 
+#include <QList>
+#include <QMutex>
 #include <QObject>
 
 #include <atomic>
@@ -39,7 +41,11 @@ public:
 
     void postInitialize();
     void postDescriptor(qintptr socketDescriptor);
-    void postDelivery(const Delivery &delivery);
+    // Thread-safe: appends to this worker's delivery queue (one wake-up event per batch, not per
+    // delivery). The registry calls it under a channel's lock, which orders the queue.
+    void enqueueDelivery(const Delivery &delivery);
+    // Worker thread: delivers everything queued, in order.
+    void deliverQueued();
     // Shutdown, first step: refuse publishes from now on (503), then emit publishingStopped().
     // Deliveries this worker queued on others before that signal are ahead of their shutdown.
     void postStopPublishing();
@@ -78,6 +84,9 @@ private:
     QTimer *m_pingTimer = nullptr;
     std::atomic<int> m_connectionCount{0};
     bool m_drained = false;
+    QMutex m_queueMutex;
+    QList<Delivery> m_queue;      // guarded by m_queueMutex
+    bool m_wakeScheduled = false; // guarded by m_queueMutex: a deliverQueued() event is posted
 };
 
 } // namespace Mtw::Internal

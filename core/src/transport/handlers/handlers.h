@@ -4,6 +4,7 @@
 // unsubscribe, publish, request and agent_task) the module filters.
 #pragma once
 
+#include "channels/channelregistry.h"
 #include "transport/protocol.h"
 
 #include <QJsonObject>
@@ -42,5 +43,9 @@ inline Message replyTo(const Message &request, const QJsonObject &data)
 
 // metadata.<key> as a non-negative integer; nullopt when absent, -1 when present but invalid.
 std::optional<int> metadataCount(const Message &message, const QString &key);
+
+// metadata.<key> as a stream position {"offset": <non-negative integer>, "epoch": "<string>"}:
+// nullopt when absent, a 400 naming the field when malformed.
+Result<std::optional<RecoverFrom>> metadataPosition(const Message &message, const QString &key);
 
 } // namespace Mtw::Internal

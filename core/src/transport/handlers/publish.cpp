@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// publish: the envelope is stamped (who sent it), encoded once, recorded by the registry and
-// fanned out; the sender never receives its own publish and gets {published, recipients}.
+// publish: the envelope is stamped (who sent it; its offset and epoch), encoded once, recorded
+// by the registry and fanned out; the sender never receives its own publish and gets
+// {published, recipients, offset, epoch}.
 #include "transport/connection.h"
 #include "transport/fanout.h"
 #include "transport/handlers/handlers.h"
@@ -32,25 +33,25 @@ void handlePublish(ProtocolContext &parts, Connection &connection, const Message
     else
         message.metadata.remove(u"user_id"_s);
 
-    const QString &channel = message.channel;
-    const QByteArray json = encodeMessage(message);
-    const auto outcome =
-        parts.server.registry.publish(channel, connection.key, connection.authenticated, json);
+    const auto outcome = parts.fanout.publish(message, connection);
     if (!outcome) {
         parts.out.send(connection,
                        Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
     }
-    parts.fanout.publish(Delivery{channel, json, connection.key, outcome->binary},
-                         outcome->workerMask);
-    if (parts.server.events->isListened(&ServerEvents::messagePublished))
+    if (parts.server.events->isListened(&ServerEvents::messagePublished)) {
+        message.metadata.insert(u"offset"_s, qint64(outcome->position.offset));
+        message.metadata.insert(u"epoch"_s, outcome->position.epoch);
         Q_EMIT parts.server.events->messagePublished(parts.modules.clientInfo(connection),
                                                      message,
                                                      outcome->recipients);
+    }
     parts.out.send(connection,
                    Message::response(message.id,
-                                     QJsonObject{{u"published"_s, channel},
-                                                 {u"recipients"_s, outcome->recipients}}));
+                                     QJsonObject{{u"published"_s, message.channel},
+                                                 {u"recipients"_s, outcome->recipients},
+                                                 {u"offset"_s, qint64(outcome->position.offset)},
+                                                 {u"epoch"_s, outcome->position.epoch}}));
 }
 
 } // namespace Mtw::Internal

@@ -22,25 +22,39 @@ namespace {
 constexpr int ChannelsPageDefault = 100;
 constexpr int ChannelsPageMax = 1000;
 
+// The newest metadata.limit publications, or with metadata.since the ones after that position
+// (oldest first, so that a client pages forward); metadata.reverse: newest first.
 void historyAction(ProtocolContext &parts, Connection &connection, const Message &message)
 {
     const std::optional<int> limit = metadataCount(message, u"limit"_s);
-    if (limit == -1) {
-        parts.out.send(
-            connection,
-            Message::error(400, u"metadata.limit: expected a non-negative integer"_s, message.id));
+    const auto since = metadataPosition(message, u"since"_s);
+    const QJsonValue reverse = message.metadata.value(u"reverse"_s);
+    std::optional<Message> refusal;
+    if (limit == -1)
+        refusal =
+            Message::error(400, u"metadata.limit: expected a non-negative integer"_s, message.id);
+    else if (!since)
+        refusal = Message::error(since.error().code, since.error().message, message.id);
+    else if (!reverse.isUndefined() && !reverse.isBool())
+        refusal = Message::error(400, u"metadata.reverse: expected true or false"_s, message.id);
+    if (refusal) {
+        parts.out.send(connection, *refusal);
         return;
     }
-    const auto history = parts.server.registry.history(message.channel, limit.value_or(0));
-    if (!history) {
+    const HistoryQuery query{limit.value_or(0), reverse.toBool(false), *since};
+    const auto page = parts.server.registry.history(message.channel, query);
+    if (!page) {
         parts.out.send(connection,
-                       Message::error(history.error().code, history.error().message, message.id));
+                       Message::error(page.error().code, page.error().message, message.id));
         return;
     }
-    parts.out.send(connection,
-                   replyTo(message,
-                           QJsonObject{{u"channel"_s, message.channel},
-                                       {u"messages"_s, historyJson(*history)}}));
+    QJsonObject data{{u"channel"_s, message.channel},
+                     {u"messages"_s, historyJson(page->publications)},
+                     {u"offset"_s, qint64(page->position.offset)},
+                     {u"epoch"_s, page->position.epoch}};
+    if (query.since)
+        data.insert(u"recovered"_s, page->recovered);
+    parts.out.send(connection, replyTo(message, data));
 }
 
 void presenceAction(ProtocolContext &parts, Connection &connection, const Message &message)
@@ -122,6 +136,25 @@ std::optional<int> metadataCount(const Message &message, const QString &key)
     if (!it->isDouble() || value < 0 || value != std::floor(value) || value > 1e9)
         return -1;
     return int(value);
+}
+
+Result<std::optional<RecoverFrom>> metadataPosition(const Message &message, const QString &key)
+{
+    const auto it = message.metadata.constFind(key);
+    if (it == message.metadata.constEnd())
+        return std::optional<RecoverFrom>();
+    const QJsonObject position = it->toObject();
+    const QJsonValue offset = position.value(u"offset"_s);
+    const QJsonValue epoch = position.value(u"epoch"_s);
+    const double number = offset.toDouble(-1);
+    // Offsets are integers below 2^53, the largest a JSON number carries exactly.
+    if (!it->isObject() || !offset.isDouble() || number < 0 || number != std::floor(number)
+        || number > 9007199254740991.0 || !epoch.isString()) {
+        return fail(400,
+                    u"metadata.%1: expected {\"offset\": <non-negative integer>, "
+                    "\"epoch\": \"<string>\"}"_s.arg(key));
+    }
+    return std::optional<RecoverFrom>(RecoverFrom{quint64(number), epoch.toString()});
 }
 
 void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message)

@@ -46,6 +46,8 @@ refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Mess
         return Message::error(400,
                               u"metadata.history: expected a non-negative integer"_s,
                               message.id);
+    if (const auto recover = metadataPosition(message, u"recover"_s); !recover)
+        return Message::error(recover.error().code, recover.error().message, message.id);
     const int perConnection = parts.server.config.server.maxChannelsPerConnection;
     if (connection.channels.size() >= perConnection
         && !connection.channels.contains(message.channel)) {
@@ -67,19 +69,28 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
         return;
     }
     const std::optional<int> history = metadataCount(message, u"history"_s);
+    const std::optional<RecoverFrom> recover = *metadataPosition(message, u"recover"_s);
     const Member member{connection.key, connection.connId, connection.userId, parts.state.index};
     const auto outcome = parts.server.registry.subscribe(message.channel,
                                                          member,
                                                          connection.authenticated,
-                                                         history.value_or(0));
+                                                         history.value_or(0),
+                                                         recover);
     if (!outcome) {
         parts.out.send(connection,
                        Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
     }
-    QJsonObject data{{u"subscribed"_s, message.channel}, {u"members"_s, outcome->members}};
-    if (history)
+    QJsonObject data{{u"subscribed"_s, message.channel},
+                     {u"members"_s, outcome->members},
+                     {u"offset"_s, qint64(outcome->position.offset)},
+                     {u"epoch"_s, outcome->position.epoch}};
+    if (outcome->recovery) {
+        data.insert(u"publications"_s, historyJson(outcome->recovery->publications));
+        data.insert(u"recovered"_s, outcome->recovery->recovered);
+    } else if (history) {
         data.insert(u"history"_s, historyJson(outcome->history));
+    }
     const QByteArray reply = encodeMessage(replyTo(message, data));
     if (!parts.out.replyFits(reply)) {
         // The client hears only the error, so it is not subscribed either.
@@ -89,7 +100,7 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
         return;
     }
     if (!outcome->alreadyMember) {
-        parts.fanout.join(message.channel, &connection);
+        parts.fanout.join(message.channel, &connection, outcome->position.offset);
         connection.channels.append(message.channel);
     }
     parts.out.sendEncoded(connection, reply);
