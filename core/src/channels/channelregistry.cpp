@@ -195,7 +195,7 @@ Recovery ChannelRegistry::recoverLocked(const Channel &channel, const RecoverFro
     const bool sameStream =
         from.epoch == channel.position.epoch && from.offset <= channel.position.offset;
     recovery.publications =
-        channel.history.select(sameStream ? from.offset : 0, 0, HistoryRing::Window::Oldest, t);
+        channel.history.select(sameStream ? from.offset : 0, 0, 0, HistoryRing::Window::Oldest, t);
     return recovery;
 }
 
@@ -458,17 +458,8 @@ Result<HistoryPage> ChannelRegistry::history(const QString &channel,
             locker.unlock();
             return notFound(channel);
         }
-        const qint64 t = now();
         page.position = it->position;
-        quint64 after = 0;
-        if (query.since) {
-            page.recovered = isContinuous(*it, *query.since, t);
-            if (query.since->epoch == page.position.epoch
-                && query.since->offset <= page.position.offset)
-                after = query.since->offset;
-        }
-        const auto window = query.since ? HistoryRing::Window::Oldest : HistoryRing::Window::Newest;
-        page.publications = it->history.select(after, query.limit, window, t);
+        page.publications = selectLocked(*it, query, page.recovered);
     }
     if (query.reverse)
         std::reverse(page.publications.begin(), page.publications.end());
@@ -493,6 +484,30 @@ void ChannelRegistry::forgetStored(const QString &channel)
     } catch (...) {
         storeThrew();
     }
+}
+
+// Forward from `since` (oldest first after it), backward from it with `reverse` (the newest
+// before it), or the newest without it. Another epoch, or an offset this epoch never reached,
+// reads from the start of what is kept.
+QList<QByteArray> ChannelRegistry::selectLocked(const Channel &channel,
+                                                const HistoryQuery &query,
+                                                bool &recovered) const
+{
+    using Window = HistoryRing::Window;
+    const qint64 t = now();
+    if (!query.since)
+        return channel.history.select(0, 0, query.limit, Window::Newest, t);
+    const RecoverFrom &since = *query.since;
+    const bool sameStream =
+        since.epoch == channel.position.epoch && since.offset <= channel.position.offset;
+    recovered = isContinuous(channel, since, t);
+    if (query.reverse)
+        return channel.history.select(0,
+                                      sameStream ? since.offset : 0,
+                                      query.limit,
+                                      Window::Newest,
+                                      t);
+    return channel.history.select(sameStream ? since.offset : 0, 0, query.limit, Window::Oldest, t);
 }
 
 void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)

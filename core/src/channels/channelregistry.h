@@ -101,8 +101,9 @@ protected:
     ~PublishSink() = default;
 };
 
-// One `history` read: at most `limit` (<= 0: all) publications, after `since` when given (then
-// the oldest ones after it, else the newest), newest first when `reverse`.
+// One `history` read: at most `limit` (<= 0: all) publications. Without `since`: the newest.
+// With `since`: the oldest ones after it (paging forward), or with `reverse` the newest ones
+// before it (paging backward). `reverse` always answers newest first.
 struct HistoryQuery
 {
     int limit = 0;
@@ -217,6 +218,8 @@ private:
                           const JoinRequest &request,
                           SubscribeOutcome &out) const;
     bool isContinuous(const Channel &channel, const RecoverFrom &from, qint64 t) const;
+    QList<QByteArray>
+    selectLocked(const Channel &channel, const HistoryQuery &query, bool &recovered) const;
     Channel makeChannel(const ChannelSettings &settings) const;
     void restoreChannel(const StoredChannel &stored, qint64 wallNow);
     void forgetStored(const QString &channel);

@@ -59,37 +59,31 @@ public:
     // count <= 0 means all.
     QList<QByteArray> newest(qsizetype count, qint64 now) const
     {
-        return select(0, count, Window::Newest, now);
+        return select(0, 0, count, Window::Newest, now);
     }
 
     enum class Window {
         Oldest, // the first `count` entries after the offset
         Newest, // the last `count`
     };
-    // Entries not older than the TTL whose offset is greater than `after`, at most `count` of
-    // them (<= 0: all) from the chosen end of that range, oldest first.
-    QList<QByteArray> select(quint64 after, qsizetype count, Window window, qint64 now) const
+    // Entries not older than the TTL with after < offset < before (before 0: no upper bound),
+    // at most `count` of them (<= 0: all) from the chosen end of that range, oldest first.
+    QList<QByteArray>
+    select(quint64 after, quint64 before, qsizetype count, Window window, qint64 now) const
     {
-        qsizetype begin = firstLive(now);
-        // Offsets grow with the index: binary search for the first one past `after`.
-        qsizetype end = m_count;
-        while (begin < end) {
-            const qsizetype mid = begin + (end - begin) / 2;
-            if (entry(mid).offset <= after)
-                begin = mid + 1;
-            else
-                end = mid;
-        }
-        end = m_count;
-        if (count > 0 && end - begin > count) {
+        const qsizetype begin = lowerBound(firstLive(now), after + 1);
+        const qsizetype end = before == 0 ? m_count : lowerBound(begin, before);
+        qsizetype from = begin;
+        qsizetype to = end;
+        if (count > 0 && to - from > count) {
             if (window == Window::Oldest)
-                end = begin + count;
+                to = from + count;
             else
-                begin = end - count;
+                from = to - count;
         }
         QList<QByteArray> out;
-        out.reserve(end - begin);
-        for (qsizetype i = begin; i < end; ++i)
+        out.reserve(to - from);
+        for (qsizetype i = from; i < to; ++i)
             out.append(entry(i).data);
         return out;
     }
@@ -113,6 +107,21 @@ private:
     };
 
     const Entry &entry(qsizetype i) const { return m_items.at((m_head + i) % m_items.size()); }
+
+    // The first index at or after `from` whose offset is at least `offset` (offsets grow with
+    // the index, so a binary search).
+    qsizetype lowerBound(qsizetype from, quint64 offset) const
+    {
+        qsizetype to = m_count;
+        while (from < to) {
+            const qsizetype mid = from + (to - from) / 2;
+            if (entry(mid).offset < offset)
+                from = mid + 1;
+            else
+                to = mid;
+        }
+        return from;
+    }
 
     // The index of the oldest entry the TTL has not expired at `now` (m_count: none).
     qsizetype firstLive(qint64 now) const

@@ -52,7 +52,7 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
                      {u"messages"_s, historyJson(page->publications)},
                      {u"offset"_s, qint64(page->position.offset)},
                      {u"epoch"_s, page->position.epoch}};
-    if (query.since)
+    if (query.since && !query.reverse) // paging backward cannot miss what comes after
         data.insert(u"recovered"_s, page->recovered);
     parts.out.send(connection, replyTo(message, data));
 }
