@@ -514,13 +514,12 @@ DbError Database::trim(const QByteArray &channel, const HistoryBounds &bounds, q
 
 Result<StoreSnapshot> Database::readSnapshot(qint64 now)
 {
-    // Expired entries are of no use to anyone; they go with the read.
+    // Expired entries are of no use to anyone; they go with the read. Best effort: a full disk
+    // must not keep the rest from being read (readEntries() skips them anyway).
     Statement expire;
     if (expire.prepare(m_db, "DELETE FROM kv_entries WHERE expires_at > 0 AND expires_at <= ?1")
-            != SQLITE_OK
-        || expire.bind(1, now).run() != SQLITE_DONE) {
-        return fail(500, error(sqlite3_errcode(m_db)).message);
-    }
+        == SQLITE_OK)
+        expire.bind(1, now).run();
     auto channels = readChannels(now);
     if (!channels)
         return tl::unexpected(channels.error());

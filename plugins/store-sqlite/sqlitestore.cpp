@@ -8,9 +8,12 @@
 #include <QFileInfo>
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 
 namespace Mtw::StoreSqlite {
@@ -57,6 +60,22 @@ std::unique_ptr<Database> openAndPrepare(const QString &path, DbError *problem)
     if (*problem)
         return nullptr;
     return db;
+}
+
+// sqlite's errno for a file it cannot create comes from its read-only retry ("No such file or
+// directory"); the directory says what the operator has to fix.
+QString whyUncreatable(const QString &path)
+{
+    const QFileInfo directory(QFileInfo(path).absolutePath());
+    const QByteArray name = QFile::encodeName(directory.absoluteFilePath());
+    if (!directory.exists())
+        return u"directory %1 does not exist"_s.arg(directory.absoluteFilePath());
+    if (!directory.isDir())
+        return u"%1 is not a directory"_s.arg(directory.absoluteFilePath());
+    if (::access(name.constData(), W_OK | X_OK) != 0)
+        return u"directory %1 is not writable (%2)"_s.arg(directory.absoluteFilePath(),
+                                                          QString::fromLocal8Bit(strerror(errno)));
+    return {};
 }
 
 int publicationCount(const StoreSnapshot &snapshot)
@@ -130,7 +149,12 @@ Result<std::unique_ptr<Database>> SqliteStore::openDatabase()
         return db;
     if (problem.isCorruption())
         return recoverCorrupt(problem);
-    return fail(500, u"cannot open store %1: %2"_s.arg(m_settings.path, problem.message));
+    QString reason = problem.message;
+    if (problem.code == SQLITE_CANTOPEN) {
+        if (const QString why = whyUncreatable(m_settings.path); !why.isEmpty())
+            reason = why + u"; sqlite: "_s + reason;
+    }
+    return fail(500, u"cannot open store %1: %2"_s.arg(m_settings.path, reason));
 }
 
 // A file that is not a database, or a damaged one, is kept for a post-mortem and replaced by an

@@ -396,7 +396,7 @@ private Q_SLOTS:
         QFile blocker(m_dir->filePath(u"not-a-dir"_s));
         QVERIFY(blocker.open(QIODevice::WriteOnly));
         blocker.close();
-        checkUnusable(blocker.fileName() + u"/store.db"_s);
+        checkUnusable(blocker.fileName() + u"/store.db"_s, u"is not a directory"_s);
     }
 
     // As a user other than root, a read-only directory; root writes there anyway.
@@ -407,7 +407,7 @@ private Q_SLOTS:
         const QString dir = m_dir->filePath(u"readonly"_s);
         QVERIFY(QDir().mkdir(dir));
         QCOMPARE(chmod(QFile::encodeName(dir).constData(), 0555), 0);
-        checkUnusable(dir + u"/store.db"_s);
+        checkUnusable(dir + u"/store.db"_s, u"is not writable (Permission denied)"_s);
         chmod(QFile::encodeName(dir).constData(), 0755);
     }
 
@@ -576,13 +576,14 @@ private Q_SLOTS:
     }
 
 private:
-    void checkUnusable(const QString &path)
+    void checkUnusable(const QString &path, const QString &why)
     {
         auto store = makeStore(path);
         const auto snapshot = store->open();
         QVERIFY(!snapshot);
         QCOMPARE(snapshot.error().code, 500);
         QVERIFY2(snapshot.error().message.contains(path), qPrintable(snapshot.error().message));
+        QVERIFY2(snapshot.error().message.contains(why), qPrintable(snapshot.error().message));
         QCOMPARE(store->health().status(), Mtw::HealthStatus::Unhealthy);
         QVERIFY(store->health().reason().contains(path));
         // Later writes are no-ops, and stopping is fine.
