@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS kv_entries (
     expires_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, key)
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bucket_revisions (
     bucket TEXT PRIMARY KEY NOT NULL,
     revision INTEGER NOT NULL
@@ -354,6 +358,28 @@ DbError Database::prepareStatements()
             return error(rc);
     }
     return {};
+}
+
+// meta.running is 1 from open() to a graceful stop(): still 1 at the next open() means the
+// process died with writes queued (up to flush_interval_ms of them are not in the file).
+Result<bool> Database::beginRun()
+{
+    Statement select;
+    if (select.prepare(m_db, "SELECT value FROM meta WHERE key = 'running'") != SQLITE_OK)
+        return fail(500, error(sqlite3_errcode(m_db)).message);
+    const int rc = select.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(500, error(rc).message);
+    const bool wasRunning = rc == SQLITE_ROW && select.integer(0) != 0;
+    select.reset();
+    if (const auto failed = exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('running', 1)"))
+        return fail(500, failed.message);
+    return !wasRunning;
+}
+
+DbError Database::endRun()
+{
+    return exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('running', 0)");
 }
 
 void Database::setMaxPageCount(qint64 pages)

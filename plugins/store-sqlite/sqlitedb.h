@@ -99,6 +99,10 @@ public:
     // The whole batch in one transaction; on failure it is rolled back and nothing is written.
     DbError write(const WriteBatch &batch, qint64 now);
 
+    // Marks the file in use; false when the previous run did not stop gracefully (endRun()).
+    Result<bool> beginRun();
+    DbError endRun();
+
     void setMaxPageCount(qint64 pages); // test seam: make the disk "full"
 
 private:

@@ -123,6 +123,13 @@ Result<StoreSnapshot> SqliteStore::openUnguarded()
         failOpen(reason);
         return fail(500, reason);
     }
+    // Best effort: a full disk must not cost the snapshot just read.
+    const auto clean = (*db)->beginRun();
+    if (clean && !*clean)
+        qCWarning(lcStore).noquote()
+            << u"store %1 was not closed by a graceful stop: the publications and key-value "
+               u"changes of the last %2 ms before it ended may be missing"_s.arg(path)
+                   .arg(m_settings.flushIntervalMs);
     m_db = std::move(*db);
     {
         std::lock_guard lock(m_queueMutex);
@@ -382,6 +389,10 @@ void SqliteStore::stop()
     m_wake.notify_one();
     if (m_writer.joinable())
         m_writer.join();
+    if (const auto failed = m_db->endRun())
+        qCWarning(lcStore).noquote()
+            << u"store %1: cannot record the graceful stop: %2"_s.arg(m_settings.path,
+                                                                      failed.message);
     m_db.reset();
     qCInfo(lcStore).noquote() << u"closed store %1: %2 writes persisted, %3 dropped"_s
                                      .arg(m_settings.path)
