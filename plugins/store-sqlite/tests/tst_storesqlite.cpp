@@ -17,6 +17,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -437,6 +438,25 @@ private Q_SLOTS:
         QCOMPARE(chmod(QFile::encodeName(dir).constData(), 0555), 0);
         checkUnusable(dir + u"/store.db"_s, u"is not writable (Permission denied)"_s);
         chmod(QFile::encodeName(dir).constData(), 0755);
+    }
+
+    // A file from a newer module is neither read nor "repaired": the operator downgraded.
+    void newerSchemaIsRefused()
+    {
+        QVERIFY(makeStore(dbPath())->open());
+        sqlite3 *db = nullptr;
+        QCOMPARE(sqlite3_open(QFile::encodeName(dbPath()).constData(), &db), SQLITE_OK);
+        QCOMPARE(
+            sqlite3_exec(db, "UPDATE schema_version SET version = 2", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+        sqlite3_close(db);
+        auto store = makeStore(dbPath());
+        const auto snapshot = store->open();
+        QVERIFY(!snapshot);
+        QVERIFY2(snapshot.error().message.contains(u"schema version 2"_s),
+                 qPrintable(snapshot.error().message));
+        QCOMPARE(store->health().status(), Mtw::HealthStatus::Unhealthy);
+        QVERIFY(corruptCopies(dbPath()).isEmpty());
     }
 
     void diskFullDegradesAndRecovers()
