@@ -107,8 +107,12 @@ Result<StoreSnapshot> SqliteStore::open()
 
 Result<StoreSnapshot> SqliteStore::openUnguarded()
 {
-    if (m_db || m_writer.joinable())
-        return fail(500, u"store %1 is already open"_s.arg(m_settings.path));
+    {
+        // One open() per store: the server calls it once, and a stopped store stays stopped.
+        std::lock_guard lock(m_queueMutex);
+        if (m_open || m_db)
+            return fail(500, u"store %1 was opened before"_s.arg(m_settings.path));
+    }
     const QString &path = m_settings.path;
     if (!QFileInfo::exists(path))
         qCInfo(lcStore).noquote() << u"no store at %1: starting empty"_s.arg(path);

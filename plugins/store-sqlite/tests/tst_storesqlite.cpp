@@ -164,6 +164,11 @@ private Q_SLOTS:
             store->stop();
             QCOMPARE(store->writtenCount(), 25u);
             QCOMPARE(store->health().status(), Mtw::HealthStatus::Healthy);
+            // A store is opened once; after stop() it writes nothing more.
+            QVERIFY(!store->open());
+            store->appendPublication(u"news"_s, u"E1"_s, publication(21, "late"), bounds(100));
+            store->stop();
+            QCOMPARE(store->writtenCount(), 25u);
         }
         const Mtw::StoreSnapshot snapshot = reopen(dbPath());
         QCOMPARE(snapshot.channels().size(), 2);
