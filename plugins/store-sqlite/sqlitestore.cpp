@@ -4,6 +4,7 @@
 #include "storelog.h"
 
 #include <QDateTime>
+#include <QDeadlineTimer>
 #include <QFile>
 #include <QFileInfo>
 
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <iterator>
 
 namespace Mtw::StoreSqlite {
 
@@ -319,7 +321,9 @@ bool SqliteStore::writeOnce()
     }
     if (const qint64 pages = m_testMaxPageCount.exchange(0))
         m_db->setMaxPageCount(pages);
-    if (!batch.empty())
+    if (stopping)
+        writeLast(batch);
+    else if (!batch.empty())
         writeBatch(batch);
     if (burstEnded > 0)
         qCInfo(lcStore).noquote() << u"write queue of %1 keeps up again: %2 publication writes "
@@ -338,6 +342,31 @@ void SqliteStore::writeBatch(WriteBatch &batch)
         noteWriteFailure(failure, writes);
     else
         noteWriteSuccess(writes);
+}
+
+// What is queued when stop() is called, in chunks against a deadline: a slow disk must not hold
+// up the server's shutdown for long, and what could not be written is at least counted.
+void SqliteStore::writeLast(WriteBatch &batch)
+{
+    constexpr qsizetype ChunkWrites = 10000;
+    const QDeadlineTimer deadline(m_stopBudgetMs.load());
+    while (!batch.empty() && !deadline.hasExpired()) {
+        const auto end = batch.begin() + std::min<qsizetype>(ChunkWrites, batch.size());
+        WriteBatch chunk(std::make_move_iterator(batch.begin()), std::make_move_iterator(end));
+        batch.erase(batch.begin(), end);
+        writeBatch(chunk);
+    }
+    const auto left = std::count_if(batch.cbegin(), batch.cend(), [](const Write &write) {
+        return !std::holds_alternative<std::monostate>(write);
+    });
+    if (left == 0)
+        return;
+    m_dropped += quint64(left);
+    qCWarning(lcStore).noquote()
+        << u"stopping: %1 queued writes to %2 were not written within %3 ms and are lost"_s
+               .arg(left)
+               .arg(m_settings.path)
+               .arg(m_stopBudgetMs.load());
 }
 
 // Logged once per kind of failure until a batch succeeds again: a full disk fails every batch,

@@ -46,6 +46,8 @@ public:
     // While held, the writer takes nothing from the queue (stop() still flushes): lets a test fill
     // the queue beyond max_pending deterministically.
     void holdWriterForTesting(bool hold);
+    // How long stop() keeps writing what is queued (default 5 s); what is left is dropped.
+    void setStopBudgetForTesting(int milliseconds) { m_stopBudgetMs = milliseconds; }
     quint64 writtenCount() const { return m_written; } // writes committed
     quint64 droppedCount() const { return m_dropped; } // writes lost: queue full or write failed
     quint64 failedBatchCount() const { return m_failedBatches; }
@@ -60,6 +62,7 @@ private:
     void writerLoop();
     bool writeOnce();
     void writeBatch(WriteBatch &batch);
+    void writeLast(WriteBatch &batch);
     void noteWriteFailure(const DbError &failure, qsizetype writes);
     void noteWriteSuccess(qsizetype writes);
     void noteDrops(quint64 dropsSinceLastBatch);
@@ -96,6 +99,7 @@ private:
     std::atomic<quint64> m_dropped = 0;
     std::atomic<quint64> m_failedBatches = 0;
     std::atomic<qint64> m_testMaxPageCount = 0; // 0: nothing to apply
+    std::atomic<int> m_stopBudgetMs = 5000;
 };
 
 } // namespace Mtw::StoreSqlite

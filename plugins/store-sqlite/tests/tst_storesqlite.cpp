@@ -512,6 +512,24 @@ private Q_SLOTS:
         QCOMPARE(snapshot.entries().size(), 1);
     }
 
+    // stop() writes what is queued within its budget; with none left, the rest is counted lost.
+    void stopIsBounded()
+    {
+        auto store = makeStore(dbPath());
+        QVERIFY(store->open());
+        store->holdWriterForTesting(true);
+        for (quint64 offset = 1; offset <= 100; ++offset)
+            store->appendPublication(u"a"_s, u"E"_s, publication(offset, "x"), bounds(1000));
+        store->setStopBudgetForTesting(0);
+        QTest::ignoreMessage(QtWarningMsg,
+                             qPrintable(u"stopping: 100 queued writes to %1 were not written "
+                                        u"within 0 ms and are lost"_s.arg(dbPath())));
+        store->stop();
+        QCOMPARE(store->writtenCount(), 0u);
+        QCOMPARE(store->droppedCount(), 100u);
+        QVERIFY(reopen(dbPath()).channels().isEmpty());
+    }
+
     void concurrentAppends()
     {
         constexpr int Threads = 4;
