@@ -274,17 +274,43 @@ void SqliteStore::enqueue(Write &&write)
 void SqliteStore::dropOldestPublication()
 {
     while (m_dropCursor < m_queue.size()) {
-        Write &candidate = m_queue[m_dropCursor++];
-        if (std::holds_alternative<AppendWrite>(candidate)) {
-            candidate = std::monostate{};
-            --m_live;
-            ++m_dropsInQueue;
-            ++m_burstDrops;
-            ++m_dropped;
-            m_overflowing = true;
-            return;
+        Write &candidate = m_queue[m_dropCursor];
+        if (!std::holds_alternative<AppendWrite>(candidate)) {
+            ++m_dropCursor;
+            continue;
         }
+        --m_live;
+        ++m_dropsInQueue;
+        ++m_burstDrops;
+        ++m_dropped;
+        m_overflowing = true;
+        if (m_dropCursor == 0) {
+            m_queue.pop_front(); // the usual case: publications only, the oldest goes
+        } else {
+            candidate = std::monostate{};
+            ++m_dropCursor;
+            compactQueue();
+        }
+        return;
     }
+}
+
+// Dropped writes behind a queued key-value change stay as std::monostate; once there are more of
+// them than max_pending they go, so that the queue's memory stays bounded while the writer lags.
+void SqliteStore::compactQueue()
+{
+    if (qint64(m_queue.size()) - m_live <= m_settings.maxPending)
+        return;
+    WriteBatch compacted;
+    size_t cursor = 0;
+    for (size_t i = 0; i < m_queue.size(); ++i) {
+        if (std::holds_alternative<std::monostate>(m_queue[i]))
+            continue;
+        cursor += i < m_dropCursor ? 1 : 0;
+        compacted.push_back(std::move(m_queue[i]));
+    }
+    m_queue.swap(compacted);
+    m_dropCursor = cursor;
 }
 
 void SqliteStore::writerLoop()
@@ -461,6 +487,12 @@ void SqliteStore::holdWriterForTesting(bool hold)
         m_held = hold;
     }
     m_wake.notify_one();
+}
+
+qsizetype SqliteStore::queueSizeForTesting()
+{
+    std::lock_guard lock(m_queueMutex);
+    return qsizetype(m_queue.size());
 }
 
 void SqliteStore::setMaxPageCountForTesting(qint64 pages)

@@ -51,6 +51,7 @@ public:
     quint64 writtenCount() const { return m_written; } // writes committed
     quint64 droppedCount() const { return m_dropped; } // writes lost: queue full or write failed
     quint64 failedBatchCount() const { return m_failedBatches; }
+    qsizetype queueSizeForTesting(); // queued entries, dropped ones not yet removed included
 
 private:
     Result<std::unique_ptr<Database>> openDatabase();
@@ -59,6 +60,7 @@ private:
     void failOpen(const QString &reason);
     void enqueue(Write &&write);
     void dropOldestPublication();
+    void compactQueue();
     void writerLoop();
     bool writeOnce();
     void writeBatch(WriteBatch &batch);

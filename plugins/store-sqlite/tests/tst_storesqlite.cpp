@@ -500,8 +500,10 @@ private Q_SLOTS:
         store->putEntry(entry(u"b"_s, u"k"_s, Mtw::Payload::fromText(u"v"_s), 1));
         for (quint64 offset = 1; offset <= 100; ++offset)
             store->appendPublication(u"a"_s, u"E"_s, publication(offset, "x"), bounds(1000));
-        // The key-value write is never dropped; the 91 oldest publications are.
+        // The key-value write is never dropped; the 91 oldest publications are. The queue holds
+        // at most max_pending dropped ones besides the live ones.
         QCOMPARE(store->droppedCount(), 91u);
+        QVERIFY(store->queueSizeForTesting() <= 2 * 10);
         QCOMPARE(store->health().status(), Mtw::HealthStatus::Degraded);
         QVERIFY(store->health().reason().contains(u"max_pending = 10"_s));
         store->holdWriterForTesting(false);
@@ -510,6 +512,21 @@ private Q_SLOTS:
         const Mtw::StoreSnapshot snapshot = reopen(dbPath());
         QCOMPARE(offsetsOf(channelIn(snapshot, u"a"_s)), range(92, 100));
         QCOMPARE(snapshot.entries().size(), 1);
+    }
+
+    // Publications only: each drop takes the oldest off the queue.
+    void fullQueueStaysBounded()
+    {
+        auto store = makeStore(dbPath(), 5);
+        QVERIFY(store->open());
+        store->holdWriterForTesting(true);
+        for (quint64 offset = 1; offset <= 1000; ++offset)
+            store->appendPublication(u"a"_s, u"E"_s, publication(offset, "x"), bounds(1000));
+        QCOMPARE(store->queueSizeForTesting(), 5);
+        QCOMPARE(store->droppedCount(), 995u);
+        store->holdWriterForTesting(false);
+        store->stop();
+        QCOMPARE(offsetsOf(channelIn(reopen(dbPath()), u"a"_s)), range(996, 1000));
     }
 
     // stop() writes what is queued within its budget; with none left, the rest is counted lost.
