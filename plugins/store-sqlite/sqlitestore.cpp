@@ -133,9 +133,12 @@ Result<StoreSnapshot> SqliteStore::openUnguarded()
     const auto clean = (*db)->beginRun();
     if (clean && !*clean)
         qCWarning(lcStore).noquote()
-            << u"store %1 was not closed by a graceful stop: the publications and key-value "
-               u"changes of the last %2 ms before it ended may be missing"_s.arg(path)
-                   .arg(m_settings.flushIntervalMs);
+            << u"store %1 was not closed by a graceful stop (or dropped writes): the "
+               u"publications and key-value changes of its last moments may be missing, so the "
+               u"server starts its channels in new epochs"_s.arg(path);
+    // Offsets the server handed out may be missing: it must not hand them out again as the
+    // same stream. Unknown (the flag could not be read or written) counts as incomplete.
+    snapshot->setComplete(clean && *clean);
     m_db = std::move(*db);
     {
         std::lock_guard lock(m_queueMutex);
@@ -448,7 +451,13 @@ void SqliteStore::stop()
     m_wake.notify_one();
     if (m_writer.joinable())
         m_writer.join();
-    if (const auto failed = m_db->endRun())
+    if (m_dropped.load() > 0) {
+        // Leave the run marked unfinished: the next open() reports the gaps as incomplete.
+        qCWarning(lcStore).noquote()
+            << u"store %1: %2 writes were dropped this run; the next start begins new epochs"_s
+                   .arg(m_settings.path)
+                   .arg(m_dropped.load());
+    } else if (const auto failed = m_db->endRun())
         qCWarning(lcStore).noquote()
             << u"store %1: cannot record the graceful stop: %2"_s.arg(m_settings.path,
                                                                       failed.message);

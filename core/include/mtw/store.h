@@ -116,6 +116,12 @@ public:
     // deletions has a revision above all its entries' versions).
     QHash<QString, quint64> revisions() const;
     void setRevisions(const QHash<QString, quint64> &revisions);
+    // False when changes the server made may be missing from the snapshot (the last run ended
+    // without a graceful stop, or writes were dropped): the server then gives every restored
+    // channel a new epoch (its publications are kept), since offsets it handed out may not be
+    // there and would be handed out again. True by default.
+    bool isComplete() const;
+    void setComplete(bool complete);
 
 private:
     QSharedDataPointer<Internal::StoreSnapshotPrivate> d;

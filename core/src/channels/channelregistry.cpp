@@ -530,6 +530,8 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
             m_channelCount.fetch_add(1, std::memory_order_relaxed);
         }
         restoreChannel(stored, wallNow);
+        if (!snapshot.isComplete())
+            shardFor(stored.name()).channels[stored.name()].position.epoch = newEpoch();
     }
     m_store = store;
     if (dropped > 0) {
@@ -538,6 +540,11 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
                               << "server.max_channels =" << m_maxChannels << ")";
     }
     qCInfo(lcChannels) << "restored" << channels.size() - dropped << "channels from the store";
+    if (!snapshot.isComplete() && !channels.isEmpty()) {
+        qCWarning(lcChannels) << "the store may miss the last changes before it stopped: the"
+                              << channels.size() - dropped << "restored channels start new epochs"
+                              << "(clients recovering get recovered: false)";
+    }
 }
 
 // The stored epoch and offset, and the publications today's bounds keep, their ages carried

@@ -50,6 +50,7 @@ public:
     QList<StoredChannel> channels;
     QList<KvEntry> entries;
     QHash<QString, quint64> revisions;
+    bool complete = true;
 };
 
 } // namespace Internal
@@ -86,5 +87,6 @@ MTW_DEFINE_SHARED_VALUE(StoreSnapshot)
 MTW_SHARED_PROPERTY(StoreSnapshot, StoredChannels, channels, setChannels, channels)
 MTW_SHARED_PROPERTY(StoreSnapshot, KvEntries, entries, setEntries, entries)
 MTW_SHARED_PROPERTY(StoreSnapshot, Revisions, revisions, setRevisions, revisions)
+MTW_SHARED_SCALAR_PROPERTY(StoreSnapshot, bool, isComplete, setComplete, complete)
 
 } // namespace Mtw

@@ -72,7 +72,8 @@ public:
 
     Result<QHostAddress> resolveHost() const;
     Result<void> listen(const QHostAddress &address);
-    void openStore();
+    Result<void> openStore();
+    bool isRequiredModule(const QString &id) const;
     void startWorkers(int count);
     void openForBusiness();
     void stopWorkers();
@@ -183,13 +184,13 @@ Result<void> ServerPrivate::listen(const QHostAddress &address)
 // The workers run: the handle takes calls, /readyz follows module health from now on.
 // The store module with the highest priority, if any: what it kept goes into the registry
 // before the first client, and every later change goes to it. Without one (or when it cannot
-// open) history lives in memory only.
-void ServerPrivate::openStore()
+// open) history lives in memory only, unless the store's module is required.
+Result<void> ServerPrivate::openStore()
 {
     const auto services = modules->services().snapshot();
     if (services->stores.isEmpty()) {
         context->registry.restore(StoreSnapshot(), nullptr);
-        return;
+        return {};
     }
     const auto &chosen = services->stores.constFirst();
     for (qsizetype i = 1; i < services->stores.size(); ++i) {
@@ -204,14 +205,29 @@ void ServerPrivate::openStore()
         // The module broke the rule; its error below says so.
     }
     if (!snapshot) {
+        if (isRequiredModule(chosen.owner)) {
+            return fail(500,
+                        u"the store of required module %1 could not be opened: %2"_s.arg(
+                            chosen.owner,
+                            snapshot.error().message));
+        }
         qCCritical(lcServer).noquote()
             << "the store of module" << chosen.owner
             << "could not be opened:" << snapshot.error().message
             << "- history is kept in memory only and starts over with new epochs";
         context->registry.restore(StoreSnapshot(), nullptr);
-        return;
+        return {};
     }
     context->registry.restore(*snapshot, chosen.service);
+    return {};
+}
+
+bool ServerPrivate::isRequiredModule(const QString &id) const
+{
+    const QList<ModuleStatus> statuses = modules->statuses();
+    return std::any_of(statuses.cbegin(), statuses.cend(), [&](const ModuleStatus &status) {
+        return status.metadata().id() == id && status.isRequired();
+    });
 }
 
 void ServerPrivate::openForBusiness()
@@ -470,7 +486,11 @@ Result<void> Server::start()
         return started;
     }
 
-    d->openStore();
+    if (const auto opened = d->openStore(); !opened) {
+        d->modules->stop();
+        d->context.reset();
+        return opened;
+    }
 
     if (const auto listening = d->listen(*address); !listening) {
         d->modules->stop();

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Recovery as a third-party client does it (Python `websockets`, Debian python3-websockets),
+against the real mtwserver binary on 127.0.0.1 (docs/protocol.md section 7):
+
+1. a reader's connection is cut (no close frame) while a publisher keeps publishing; it connects
+   again, subscribes with metadata.recover, and has every offset after its last one exactly once,
+   in order, from the recovery and then live;
+2. with the mtw-store-sqlite module, history written before a restart (SIGTERM) is recovered after
+   it in the same epoch, and the stream goes on at the next offset.
+
+    test_recovery.py <path to mtwserver>
+"""
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+
+import websockets  # noqa: E402
+
+MEMORY_CONFIG = """
+[server]
+workers = 2
+[transport.websocket]
+ping_interval = 0
+rate_limit = 100000
+rate_burst = 100000
+[[channels]]
+name = "room.*"
+history = 5000
+"""
+
+STORE_CONFIG = MEMORY_CONFIG + """
+[[modules]]
+name = "mtw-store-sqlite"
+config = { path = "%s", flush_interval_ms = 5 }
+"""
+
+passed = 0
+
+
+def check(label, condition, detail=""):
+    global passed
+    if not condition:
+        raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
+    passed += 1
+
+
+def envelope(id_, type_, channel=None, payload=None, metadata=None):
+    message = {"id": id_, "type": type_, "payload": payload or {"kind": "None"},
+               "timestamp": int(time.time() * 1000)}
+    if channel:
+        message["channel"] = channel
+    if metadata:
+        message["metadata"] = metadata
+    return message
+
+
+class Client:
+    def __init__(self, ws):
+        self.ws = ws
+        self.inbox = []
+
+    @classmethod
+    async def connect(cls, port):
+        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % port, max_size=None)
+        client = cls(ws)
+        ack = json.loads(await ws.recv())
+        check("opening ack", ack.get("type") == "ack", json.dumps(ack))
+        return client
+
+    async def call(self, message, timeout=10):
+        await self.ws.send(json.dumps(message))
+        return await self.reply(message["id"], timeout)
+
+    async def reply(self, ref_id, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, message in enumerate(self.inbox):
+                if message.get("ref_id") == ref_id:
+                    return self.inbox.pop(i)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TestFailure("no reply to %s within %d s" % (ref_id, timeout))
+            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
+
+    async def publications(self, channel, count, timeout=20):
+        """Waits until `count` publications on `channel` arrived; returns them in order."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [m for m in self.inbox if m.get("type") == "publish" and m.get("channel") == channel]
+            if len(got) >= count:
+                return got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TestFailure("%d of %d publications on %s within %d s"
+                                  % (len(got), count, channel, timeout))
+            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
+
+
+def offset_of(message):
+    return message.get("metadata", {}).get("offset")
+
+
+async def publish(client, channel, first, count):
+    """Publishes without waiting, then collects the answers; returns the last answer's data."""
+    for i in range(first, first + count):
+        await client.ws.send(json.dumps(envelope("p%d" % i, "publish", channel,
+                                                 {"kind": "Json", "data": i})))
+    last = None
+    for i in range(first, first + count):
+        last = (await client.reply("p%d" % i))["payload"]["data"]
+    return last
+
+
+async def cut_connection_while_publishing(port):
+    channel = "room.live"
+    publisher = await Client.connect(port)
+    reader = await Client.connect(port)
+    await reader.call(envelope("s1", "subscribe", channel))
+    await publish(publisher, channel, 1, 20)
+    seen = await reader.publications(channel, 20)
+    last = seen[-1]
+    check("offsets while connected", [offset_of(m) for m in seen] == list(range(1, 21)),
+          json.dumps([offset_of(m) for m in seen]))
+    epoch = last["metadata"]["epoch"]
+    reader.ws.transport.abort()  # cut: no close frame
+
+    # The publisher keeps going while the reader is away and while it subscribes again.
+    running = asyncio.ensure_future(publish(publisher, channel, 21, 400))
+    await asyncio.sleep(0)
+    again = await Client.connect(port)
+    answer = await again.call(envelope("s2", "subscribe", channel,
+                                       metadata={"recover": {"offset": 20, "epoch": epoch}}))
+    final = await running
+    total = final["offset"]
+    check("all published", total == 420, json.dumps(final))
+    data = answer["payload"]["data"]
+    check("recovered", data.get("recovered") is True, json.dumps(data)[:300])
+    check("same epoch", data.get("epoch") == epoch)
+    recovered = [offset_of(p) for p in data.get("publications", [])]
+    live = [offset_of(m) for m in await again.publications(channel, total - 20 - len(recovered))]
+    check("every missed offset once, in order", recovered + live == list(range(21, total + 1)),
+          "recovered %d (%s..), live %d" % (len(recovered), recovered[:3], len(live)))
+    for client in (publisher, again):
+        await client.ws.close()
+
+
+async def write_before_restart(port, channel):
+    client = await Client.connect(port)
+    await client.call(envelope("s", "subscribe", channel))
+    last = await publish(client, channel, 1, 10)
+    await client.ws.close()
+    return last
+
+
+async def read_after_restart(port, channel, last):
+    client = await Client.connect(port)
+    answer = await client.call(envelope("s", "subscribe", channel,
+                                        metadata={"recover": {"offset": 4, "epoch": last["epoch"]}}))
+    data = answer["payload"]["data"]
+    check("same epoch after the restart", data.get("epoch") == last["epoch"], json.dumps(data)[:300])
+    check("recovered after the restart", data.get("recovered") is True)
+    check("the publications 5..10", [offset_of(p) for p in data["publications"]] == list(range(5, 11)),
+          json.dumps([offset_of(p) for p in data["publications"]]))
+    check("their payloads", [p["payload"]["data"] for p in data["publications"]] == list(range(5, 11)))
+    nxt = await publish(client, channel, 11, 1)
+    check("the stream goes on", nxt["offset"] == 11 and nxt["epoch"] == last["epoch"], json.dumps(nxt))
+    await client.ws.close()
+
+
+def run_server(binary, config):
+    server = ServerProcess(binary, config)
+    server.wait_listening()
+    return server
+
+
+def main():
+    started = time.monotonic()
+    failed = 0
+    servers = []
+    try:
+        binary = server_binary()
+        server = run_server(binary, MEMORY_CONFIG)
+        servers.append(server)
+        asyncio.run(asyncio.wait_for(cut_connection_while_publishing(server.port), 60))
+        check("graceful stop", server.terminate() == 0)
+
+        with tempfile.TemporaryDirectory(prefix="mtw-e2e-store-") as store_dir:
+            config = STORE_CONFIG % os.path.join(store_dir, "store.db")
+            first = run_server(binary, config)
+            servers.append(first)
+            last = asyncio.run(asyncio.wait_for(write_before_restart(first.port, "room.kept"), 30))
+            check("first run stops", first.terminate() == 0)
+            second = run_server(binary, config)
+            servers.append(second)
+            asyncio.run(asyncio.wait_for(read_after_restart(second.port, "room.kept", last), 30))
+            check("second run stops", second.terminate() == 0)
+    except TestFailure as e:
+        failed = 1
+        print("FAIL: %s" % e)
+    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
+        failed = 1
+        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
+    finally:
+        for server in servers:
+            if failed:
+                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
+            server.stop()
+    print("time: %.1f s" % (time.monotonic() - started))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
