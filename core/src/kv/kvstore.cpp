@@ -196,6 +196,10 @@ std::optional<Error> KvStore::check(const Bucket &bucket,
 Result<KvChange>
 KvStore::apply(const QString &bucket, const KvOperation &operation, const QString &writer)
 {
+    // A delete finds nothing in a bucket that does not exist yet: it does not create one.
+    if (operation.kind == KvOperation::Kind::Delete && findKvBucket(m_config, bucket)
+        && !find(bucket))
+        return tl::unexpected(missingKey(bucket, operation.key));
     const auto found = materialise(bucket);
     if (!found)
         return tl::unexpected(found.error());
