@@ -252,14 +252,23 @@ void tst_Kv::watcherSeesEveryChangeInOrder()
 
     // Both writers fire without waiting, so their changes interleave across two workers.
     constexpr int PerWriter = 30;
+    QList<QPair<MtwClient *, QString>> pending;
     for (int i = 0; i < PerWriter; ++i) {
         for (MtwClient *writer : {a.get(), b.get()}) {
+            const QString id = nextId();
+            pending.append({writer, id});
             writer->send(u"request"_s,
-                         nextId(),
+                         id,
                          kvRequest(u"kv.put"_s,
                                    keyIn(u"rooms"_s, u"k%1"_s.arg(i % 5)),
                                    jsonPayload(QJsonObject{{u"n"_s, i}})));
         }
+    }
+    // Every put is answered before the delete, so that the delete is the last change.
+    for (const auto &[writer, id] : std::as_const(pending)) {
+        const auto reply = writer->waitReply(id);
+        QVERIFY(reply);
+        QCOMPARE(typeOf(*reply), u"response"_s);
     }
     QVERIFY(call(*a, u"kv.delete"_s, keyIn(u"rooms"_s, u"k0"_s)).json.value(u"type"_s)
             == u"response"_s);
