@@ -90,6 +90,19 @@ struct ChannelConfig
     friend bool operator==(const ChannelConfig &, const ChannelConfig &) = default;
 };
 
+// One `[[kv]]` entry: a key-value bucket, or a family of buckets when `name` is a pattern
+// (docs/kv.md). A bucket that no entry names or matches does not exist.
+struct KvBucketConfig
+{
+    QString name;                    // exact bucket name or pattern, as channel names
+    bool auth = false;               // only authenticated connections may use it and watch it
+    qint64 maxValueSize = 64 * 1000; // "64KB": bytes of one value
+    int maxKeys = 10000;             // entries at once
+    int ttl = 0; // seconds an entry lives unless a put says otherwise; 0 = no expiry
+    int line = 0;
+    friend bool operator==(const KvBucketConfig &, const KvBucketConfig &) = default;
+};
+
 struct LoggingConfig
 {
     QString level = QStringLiteral("info");  // debug | info | warning | error
@@ -115,6 +128,7 @@ struct MTW_CORE_EXPORT Config
     CodecConfig codec;
     QList<ModuleConfig> modules;
     QList<ChannelConfig> channels;
+    QList<KvBucketConfig> kv;
     LoggingConfig logging;
     AdminConfig admin;
 

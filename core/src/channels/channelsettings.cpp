@@ -27,9 +27,25 @@ ChannelSettings settingsFromEntry(const ChannelConfig &entry, bool binaryByDefau
 
 } // namespace
 
+const KvBucketConfig *findKvBucket(const QList<KvBucketConfig> &buckets, QStringView name)
+{
+    if (!isValidChannelName(name))
+        return nullptr;
+    for (const KvBucketConfig &entry : buckets) {
+        if (entry.name == name)
+            return &entry;
+    }
+    for (const KvBucketConfig &entry : buckets) {
+        if (isChannelPattern(entry.name) && channelPatternMatches(entry.name, name))
+            return &entry;
+    }
+    return nullptr;
+}
+
 ChannelSettingsResolver::ChannelSettingsResolver(const Mtw::Config &config)
     : m_binaryChannels(config.codec.binaryChannels)
     , m_binaryByDefault(isBinary(config.codec.defaultCodec))
+    , m_buckets(config.kv)
 {
     for (const ChannelConfig &entry : config.channels) {
         if (isValidChannelName(entry.name)) {
@@ -47,6 +63,8 @@ ChannelSettingsResolver::ChannelSettingsResolver(const Mtw::Config &config)
 
 ChannelSettings ChannelSettingsResolver::resolve(const QString &name) const
 {
+    if (name.startsWith(KvChannelPrefix))
+        return resolveWatchChannel(QStringView(name).mid(KvChannelPrefix.size()));
     const auto exact = m_exact.constFind(name);
     if (exact != m_exact.cend())
         return *exact;
@@ -59,6 +77,17 @@ ChannelSettings ChannelSettingsResolver::resolve(const QString &name) const
         }
     }
     settings.binary = settings.binary || isBinaryListed(name);
+    return settings;
+}
+
+ChannelSettings ChannelSettingsResolver::resolveWatchChannel(QStringView bucket) const
+{
+    ChannelSettings settings;
+    settings.binary = m_binaryByDefault;
+    // An unknown bucket's channel is refused before it gets here; if asked anyway, it is closed
+    // to anonymous connections rather than open.
+    const KvBucketConfig *entry = findKvBucket(m_buckets, bucket);
+    settings.auth = entry ? entry->auth : true;
     return settings;
 }
 

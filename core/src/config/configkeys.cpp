@@ -33,6 +33,18 @@ constexpr StringRule ChannelNameRule{
     "a final \"**\" for the rest)",
     "channel name or pattern"};
 
+// A bucket's watch channel is `$kv.<name>`: the name must leave room for the prefix.
+bool isKvBucketName(const QString &name)
+{
+    return isChannelPattern(name) && !name.startsWith(u'$') && name.size() <= 251;
+}
+
+constexpr StringRule KvBucketNameRule{
+    &isKvBucketName,
+    "a bucket name or pattern (dot-separated segments, \"*\" for one segment, a final \"**\" "
+    "for the rest; at most 251 characters, not starting with \"$\")",
+    "bucket name or pattern"};
+
 void applyLoggingRules(const Config &config)
 {
     QLoggingCategory::setFilterRules(loggingFilterRules(config.logging));
@@ -478,6 +490,48 @@ SectionSpec channelsSection()
         });
 }
 
+SectionSpec kvSection()
+{
+    using B = KvBucketConfig;
+    constexpr qint64 MaxTtl = 365 * MaxSeconds;
+    return entries<B>(
+        "kv",
+        &Config::kv,
+        "name",
+        "bucket",
+        {
+            string<B>("name",
+                      &B::name,
+                      "Key-value bucket name or pattern (as channel names: `*` one segment, a "
+                      "final `**` one or more); a bucket no entry names or matches does not "
+                      "exist. Changes are published on `$kv.<name>` (docs/kv.md).")
+                .rule(KvBucketNameRule)
+                .required(),
+            boolean<B>("auth",
+                       &B::auth,
+                       "Using the bucket and watching `$kv.<name>` require an authenticated "
+                       "connection."),
+            size<B>("max_value_size",
+                    &B::maxValueSize,
+                    1,
+                    10 * 1000 * 1000,
+                    "Largest value in bytes (Json compact UTF-8, Text UTF-8, Binary bytes); a "
+                    "larger put gets 413."),
+            integer<B>("max_keys",
+                       &B::maxKeys,
+                       1,
+                       10 * 1000 * 1000,
+                       "Entries the bucket holds at once; a put of one more gets 507."),
+            integer<B>("ttl",
+                       &B::ttl,
+                       0,
+                       MaxTtl,
+                       "Time an entry lives when its put gives no `metadata.ttl`; `0` means no "
+                       "expiry.")
+                .seconds(),
+        });
+}
+
 SectionSpec loggingSection()
 {
     return section<LoggingConfig>(
@@ -551,6 +605,7 @@ QList<SectionSpec> declareSections()
                 "agent orchestration is not implemented in this version (it lands with "
                 "the agents)"),
         channelsSection(),
+        kvSection(),
         loggingSection(),
         adminSection(),
     };

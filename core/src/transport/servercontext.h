@@ -2,7 +2,9 @@
 #pragma once
 
 #include "channels/channelregistry.h"
+#include "kv/kvstore.h"
 #include "transport/admingate.h"
+#include "transport/fanout.h"
 #include "transport/httproutes.h"
 
 #include <mtw/config.h>
@@ -86,6 +88,12 @@ public:
         : config(cfg)
         , workerCount(workerThreads)
         , registry(cfg, workerThreads)
+        // A change event goes out like any publish from the server; no watcher, no channel:
+        // nothing to deliver, so the registry's 404 is not an error here.
+        , kv(cfg,
+             [this](const QString &channel, const Message &event) {
+                 (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNode);
+             })
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
         , adminGate(cfg.admin, adminToken)
         , trustedProxies(cfg.server.trustedProxies)
@@ -94,6 +102,7 @@ public:
     const Config config;
     const int workerCount;
     ChannelRegistry registry;
+    KvStore kv; // after the registry: its change events go through it
     PendingHandshakeLimiter pendingHandshakes;
     AdminGate adminGate;
     const TrustedProxies trustedProxies;

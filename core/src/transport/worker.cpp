@@ -235,8 +235,10 @@ void Worker::housekeeping()
     m_parts->frontDoor->expireHandshakes();
     m_parts->upgrader->expireStuck();
     m_parts->connections->housekeeping();
-    if (m_state.index == 0) // one sweep for the whole registry, off the other workers' paths
+    if (m_state.index == 0) { // one sweep for the whole registry, off the other workers' paths
         m_context->registry.reclaim();
+        m_context->kv.sweep();
+    }
 }
 
 void Worker::stopPublishing()

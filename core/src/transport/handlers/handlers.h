@@ -30,6 +30,18 @@ void handlePublish(ProtocolContext &parts, Connection &connection, const Message
 // request.cpp: request, its built-in actions (history, presence, channels) and module actions.
 void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message);
 
+// kv.cpp: the key-value request actions (docs/kv.md), rows of request.cpp's table.
+void kvGetAction(ProtocolContext &parts, Connection &connection, const Message &message);
+void kvPutAction(ProtocolContext &parts, Connection &connection, const Message &message);
+void kvDeleteAction(ProtocolContext &parts, Connection &connection, const Message &message);
+void kvListAction(ProtocolContext &parts, Connection &connection, const Message &message);
+void kvBatchAction(ProtocolContext &parts, Connection &connection, const Message &message);
+
+// reserved.cpp: channels starting with '$' are the server's (`$kv.<bucket>`: a bucket's
+// changes). Answers a client's publish or subscribe that may not use such a channel (403, 404,
+// 400) and returns true; false for every other message.
+bool refuseReservedChannel(ProtocolContext &parts, Connection &connection, const Message &message);
+
 // agenttask.cpp
 void handleAgentTask(ProtocolContext &parts, Connection &connection, const Message &message);
 

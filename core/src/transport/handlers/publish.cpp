@@ -16,6 +16,8 @@ using namespace Qt::StringLiterals;
 
 void handlePublish(ProtocolContext &parts, Connection &connection, const Message &original)
 {
+    if (refuseReservedChannel(parts, connection, original))
+        return;
     if (original.channel.isEmpty()) {
         parts.out.send(connection, Message::error(400, u"publish needs a channel"_s, original.id));
         return;

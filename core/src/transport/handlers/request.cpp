@@ -107,6 +107,11 @@ constexpr RequestAction BuiltinActions[] = {
     {"history"_L1, true, historyAction},
     {"presence"_L1, true, presenceAction},
     {"channels"_L1, false, channelsAction},
+    {"kv.get"_L1, false, kvGetAction},
+    {"kv.put"_L1, false, kvPutAction},
+    {"kv.delete"_L1, false, kvDeleteAction},
+    {"kv.list"_L1, false, kvListAction},
+    {"kv.batch"_L1, false, kvBatchAction},
 };
 
 // The error for a channel action the connection may not use, if any.

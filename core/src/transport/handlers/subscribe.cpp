@@ -64,6 +64,8 @@ refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Mess
 
 void handleSubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
 {
+    if (refuseReservedChannel(parts, connection, message))
+        return;
     if (const auto refusal = refuseSubscribe(parts, connection, message)) {
         parts.out.send(connection, *refusal);
         return;
