@@ -405,6 +405,8 @@ void KvStore::restore(const StoreSnapshot &snapshot)
         if (entry.expiresAt() != 0)
             target.expiries.insert({entry.expiresAt(), entry.key()});
     }
+    if (!snapshot.isComplete())
+        skipLostRevisions();
     if (!dropped.isEmpty()) {
         QStringList names = dropped.keys();
         names.sort();
@@ -414,6 +416,21 @@ void KvStore::restore(const StoreSnapshot &snapshot)
         qCWarning(lcKv).noquote() << "dropped" << count << "stored key-value entries of buckets"
                                   << "that are no longer configured:" << names.join(u", "_s);
     }
+}
+
+// The store may have lost the last changes (it did not stop gracefully): versions it does not
+// know of may have been answered to clients. Every bucket's revision jumps past any such gap
+// (a store queues far fewer than this many writes), so that no version is handed out twice.
+void KvStore::skipLostRevisions()
+{
+    QReadLocker lock(&m_bucketsLock);
+    for (const auto &bucket : std::as_const(m_buckets)) {
+        QMutexLocker bucketLock(&bucket->mutex);
+        bucket->revision += LostRevisionGap;
+    }
+    if (!m_buckets.isEmpty())
+        qCWarning(lcKv) << "the store may miss its last changes: key-value versions continue"
+                        << LostRevisionGap << "higher";
 }
 
 void KvStore::setStore(IStore *store)

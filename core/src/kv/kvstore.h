@@ -112,10 +112,13 @@ public:
     // What a store kept, before serving: replaces the entries and revisions held. Entries of
     // buckets no longer configured are dropped (one log line).
     void restore(const StoreSnapshot &snapshot);
+    // How far revisions jump after a restore from an incomplete snapshot.
+    static constexpr quint64 LostRevisionGap = 1000000000;
 
     int bucketCount() const;
 
 private:
+    void skipLostRevisions();
     struct Bucket;
     struct KeyState;
 

@@ -219,6 +219,8 @@ Result<void> ServerPrivate::openStore()
         return {};
     }
     context->registry.restore(*snapshot, chosen.service);
+    context->kv.restore(*snapshot);
+    context->kv.setStore(chosen.service);
     return {};
 }
 
