@@ -480,24 +480,16 @@ Result<void> Server::start()
     d->context->routes = d->extensions.routes;
     d->context->broker = d->extensions.broker;
 
-    // Modules start before the first client can arrive and may register services until then.
+    // Modules start before the first client can arrive and may register services until then;
+    // the store they registered is read before the first client too.
     d->modules->setSearchPaths(d->pluginSearchPaths());
-    if (const auto started = d->modules->start(); !started) {
+    const auto ready = d->modules->start()
+                           .and_then([this] { return d->openStore(); })
+                           .and_then([&] { return d->listen(*address); });
+    if (!ready) {
         d->modules->stop();
         d->context.reset();
-        return started;
-    }
-
-    if (const auto opened = d->openStore(); !opened) {
-        d->modules->stop();
-        d->context.reset();
-        return opened;
-    }
-
-    if (const auto listening = d->listen(*address); !listening) {
-        d->modules->stop();
-        d->context.reset();
-        return listening;
+        return ready;
     }
     if (d->config.admin.enabled) {
         d->admin = new Internal::AdminService(this, d->context.get(), this);
