@@ -483,9 +483,10 @@ Result<void> Server::start()
     // Modules start before the first client can arrive and may register services until then;
     // the store they registered is read before the first client too.
     d->modules->setSearchPaths(d->pluginSearchPaths());
-    const auto ready = d->modules->start()
-                           .and_then([this] { return d->openStore(); })
-                           .and_then([&] { return d->listen(*address); });
+    const auto ready =
+        d->modules->start().and_then([this] { return d->openStore(); }).and_then([&] {
+            return d->listen(*address);
+        });
     if (!ready) {
         d->modules->stop();
         d->context.reset();
