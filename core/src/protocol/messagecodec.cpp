@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "jsonwriter_p.h"
+#include "messagecodec_p.h"
 
 #include <mtw/message.h>
 
@@ -328,8 +329,13 @@ tl::expected<Message, DecodeFailure> messageFromJson(const QJsonObject &object)
 
 QByteArray encodeMessage(const Message &message)
 {
+    return Internal::encodeMessage(message, {});
+}
+
+QByteArray Internal::encodeMessage(const Message &message, QByteArrayView metadataMembers)
+{
     QByteArray out;
-    out.reserve(estimateEncodedSize(message));
+    out.reserve(estimateEncodedSize(message) + metadataMembers.size());
     out.append(R"({"id":)");
     Internal::appendJsonString(out, message.id);
     out.append(R"(,"type":")");
@@ -342,7 +348,17 @@ QByteArray encodeMessage(const Message &message)
     }
     out.append(R"(,"payload":)");
     appendPayload(out, message.payload);
-    if (!message.metadata.isEmpty()) {
+    if (!metadataMembers.isEmpty()) {
+        out.append(R"(,"metadata":{)");
+        out.append(metadataMembers);
+        if (message.metadata.isEmpty()) {
+            out.append('}');
+        } else {
+            const qsizetype brace = out.size();
+            Internal::appendJsonObject(out, message.metadata);
+            out[brace] = ','; // the object's members follow the given ones
+        }
+    } else if (!message.metadata.isEmpty()) {
         out.append(R"(,"metadata":)");
         Internal::appendJsonObject(out, message.metadata);
     }

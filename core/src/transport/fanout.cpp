@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "transport/fanout.h"
 
+#include "protocol/messagecodec_p.h"
 #include "transport/broker.h"
 #include "transport/connection.h"
 #include "transport/outbound.h"
@@ -18,13 +19,22 @@ PublishRouter::PublishRouter(ServerContext &context, const Message &message, qui
     : m_context(context)
     , m_message(message)
     , m_excludeKey(excludeKey)
-{ }
+{
+    // The server says where a publication is; whatever a sender wrote there goes.
+    m_message.metadata.remove(u"offset"_s);
+    m_message.metadata.remove(u"epoch"_s);
+}
 
 QByteArray PublishRouter::encode(const StreamPosition &position)
 {
-    m_message.metadata.insert(u"offset"_s, qint64(position.offset));
-    m_message.metadata.insert(u"epoch"_s, position.epoch);
-    return encodeMessage(m_message);
+    // Written into the encoding, not inserted into the QJsonObject: no copy of the metadata.
+    QByteArray members;
+    members.reserve(40 + position.epoch.size());
+    members.append(R"("epoch":")");
+    members.append(position.epoch.toLatin1()); // Crockford base32: nothing to escape
+    members.append(R"(","offset":)");
+    members.append(QByteArray::number(position.offset));
+    return encodeMessage(m_message, members);
 }
 
 void PublishRouter::route(const PublishOutcome &outcome)

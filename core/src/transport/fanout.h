@@ -44,8 +44,6 @@ public:
 
     QByteArray encode(const StreamPosition &position) override;
     void route(const PublishOutcome &outcome) override;
-    // The message as published (stamped), after the registry called encode().
-    const Message &message() const { return m_message; }
 
 private:
     ServerContext &m_context;

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "protocol/messagecodec_p.h"
+
 #include <mtw/message.h>
 #include <mtw/ulid.h>
 
@@ -11,6 +13,7 @@
 #include <limits>
 
 using namespace Mtw;
+using namespace Qt::StringLiterals;
 
 namespace Mtw {
 // QCOMPARE shows the encoded envelope when two messages differ.
@@ -135,6 +138,8 @@ private Q_SLOTS:
     void canonicalEncoding();
     void timestampWrittenAsInteger_data();
     void timestampWrittenAsInteger();
+    void encoderWritesGivenMetadataMembersFirst_data();
+    void encoderWritesGivenMetadataMembersFirst();
     void encoderMatchesQJsonDocument_data();
     void encoderMatchesQJsonDocument();
 
@@ -843,6 +848,36 @@ void tst_Message::error()
     const Message anonymous = Message::error(400, s("bad"));
     QVERIFY(anonymous.refId.isEmpty());
     QVERIFY(!encodeMessage(anonymous).contains("ref_id"));
+}
+
+void tst_Message::encoderWritesGivenMetadataMembersFirst_data()
+{
+    QTest::addColumn<QJsonObject>("metadata");
+    QTest::newRow("with metadata") << QJsonObject{{u"from"_s, u"c1"_s}, {u"z"_s, 1}};
+    QTest::newRow("without metadata") << QJsonObject();
+}
+
+// How a publish is stamped with its offset and epoch: the members land in the metadata object,
+// the envelope stays valid and decodes to the same message plus the two keys.
+void tst_Message::encoderWritesGivenMetadataMembersFirst()
+{
+    QFETCH(QJsonObject, metadata);
+    Message message =
+        Message::create(MessageType::Publish,
+                        Payload::fromJson(QJsonObject{{u"metadata"_s, QJsonObject{}}}));
+    message.channel = u"chat"_s;
+    message.metadata = metadata;
+    const QByteArray json =
+        Mtw::Internal::encodeMessage(message, R"("epoch":"7QJ2M9XK","offset":42)");
+    const auto decoded = decodeMessage(json);
+    QVERIFY2(decoded.has_value(), json.constData());
+    Message expected = message;
+    expected.metadata.insert(u"epoch"_s, u"7QJ2M9XK"_s);
+    expected.metadata.insert(u"offset"_s, 42);
+    QCOMPARE(*decoded, expected);
+    QVERIFY(json.contains(R"("metadata":{"epoch":"7QJ2M9XK","offset":42)"));
+    // No members: exactly the plain encoding.
+    QCOMPARE(Mtw::Internal::encodeMessage(message, {}), encodeMessage(message));
 }
 
 QTEST_GUILESS_MAIN(tst_Message)
