@@ -110,7 +110,7 @@ Result<KvBucketSettings> KvStore::settings(const QString &bucket) const
 
 KvStore::Bucket *KvStore::find(const QString &bucket) const
 {
-    QReadLocker lock(&m_bucketsLock);
+    QMutexLocker lock(&m_bucketsLock);
     return m_buckets.value(bucket).get();
 }
 
@@ -121,7 +121,7 @@ Result<KvStore::Bucket *> KvStore::materialise(const QString &bucket)
     const KvBucketConfig *entry = findKvBucket(m_config, bucket);
     if (!entry)
         return tl::unexpected(unknownBucket(bucket));
-    QWriteLocker lock(&m_bucketsLock);
+    QMutexLocker lock(&m_bucketsLock);
     if (const auto raced = m_buckets.constFind(bucket); raced != m_buckets.cend())
         return raced->get();
     if (m_buckets.size() >= m_maxBuckets)
@@ -138,7 +138,7 @@ Result<KvStore::Bucket *> KvStore::materialise(const QString &bucket)
 
 int KvStore::bucketCount() const
 {
-    QReadLocker lock(&m_bucketsLock);
+    QMutexLocker lock(&m_bucketsLock);
     return int(m_buckets.size());
 }
 
@@ -364,7 +364,7 @@ int KvStore::sweep()
 {
     QList<std::shared_ptr<Bucket>> buckets;
     {
-        QReadLocker lock(&m_bucketsLock);
+        QMutexLocker lock(&m_bucketsLock);
         buckets = m_buckets.values();
     }
     int expired = 0;
@@ -380,7 +380,7 @@ int KvStore::sweep()
 void KvStore::restore(const StoreSnapshot &snapshot)
 {
     {
-        QWriteLocker lock(&m_bucketsLock);
+        QMutexLocker lock(&m_bucketsLock);
         m_buckets.clear();
     }
     QHash<QString, int> dropped;
@@ -423,7 +423,7 @@ void KvStore::restore(const StoreSnapshot &snapshot)
 // (a store queues far fewer than this many writes), so that no version is handed out twice.
 void KvStore::skipLostRevisions()
 {
-    QReadLocker lock(&m_bucketsLock);
+    QMutexLocker lock(&m_bucketsLock);
     for (const auto &bucket : std::as_const(m_buckets)) {
         QMutexLocker bucketLock(&bucket->mutex);
         bucket->revision += LostRevisionGap;

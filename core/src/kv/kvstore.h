@@ -12,7 +12,7 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QList>
-#include <QReadWriteLock>
+#include <QMutex>
 #include <QString>
 
 #include <atomic>
@@ -142,7 +142,9 @@ private:
     const Publisher m_publisher;
     const Clock m_clock;
     std::atomic<IStore *> m_store{nullptr};
-    mutable QReadWriteLock m_bucketsLock; // the hash only; entries are under each bucket's mutex
+    // The hash only; entries are under each bucket's mutex. A QMutex, not a QReadWriteLock:
+    // ThreadSanitizer sees its lock and unlock (see SharedState), and the sections are a lookup.
+    mutable QMutex m_bucketsLock;
     QHash<QString, std::shared_ptr<Bucket>> m_buckets; // never removed while the store lives
 };
 
