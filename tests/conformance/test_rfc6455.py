@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """RFC 6455 conformance suite for mtwserver (issue 17), grouped like the Autobahn|Testsuite.
 
-Usage: test_rfc6455.py <path to mtwserver> [case-name-substring ...]
+Usage: test_rfc6455.py <path to mtwserver> [case-name-substring ...] [--markdown FILE]
 
 Runs the real mtwserver binary on 127.0.0.1 (port 0) with small limits and talks to it over raw
 sockets with hand-made frames (standard library only). Every case is a small function whose
@@ -506,7 +506,8 @@ def hs_other_path(s):
 
 @case("4.1/4.2.2")
 def hs_data_after_101(s):
-    """RFC 4.1: frames sent in the same TCP write as the upgrade request are read after the 101."""
+    """RFC 4.1 (robustness: the client ought to wait for the 101): a frame sent in the same TCP
+    write as the upgrade request is processed after the 101, not lost."""
     mid, data = ping_envelope()
     key = base64.b64encode(os.urandom(16)).decode()
     c = Conn(s.port)
@@ -1480,6 +1481,12 @@ async def asyncio_wait(fut):
 
 
 def main():
+    markdown = None
+    if "--markdown" in sys.argv:  # --markdown FILE: also write the docs/testing.md table rows
+        i = sys.argv.index("--markdown")
+        markdown = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+    rows = []
     binary = server_binary()
     filters = sys.argv[2:]
     started = time.monotonic()
@@ -1513,6 +1520,11 @@ def main():
             else:
                 verdict, why = "FAIL", error
             results[verdict] += 1
+            doc = " ".join((fn.__doc__ or "").split())
+            rows.append("| `%s` | %s | %s | %s | %s |" % (
+                name, section, autobahn or "", "PASS" if verdict == "PASS" else "**" + verdict + "**",
+                doc.replace("|", "\\|") + (" Known QtWebSockets deviation (see below)."
+                                             if verdict == "DEVIATION" else "")))
             doc = (fn.__doc__ or "").strip().split("\n")[0]
             print("%s: %s (%s, %.2fs) - %s%s" % (verdict, name, where, dt, doc,
                                                  (" -- " + why) if why else ""), flush=True)
@@ -1520,6 +1532,10 @@ def main():
                 break
     finally:
         server.stop()
+    if markdown:
+        with open(markdown, "w", encoding="utf-8") as f:
+            f.write("| case | RFC 6455 | Autobahn | result | what it checks |\n|---|---|---|---|---|\n")
+            f.write("\n".join(rows) + "\n")
     total = sum(results.values())
     print("\nsummary: %d cases, %d passed, %d failed, %d known deviations, %d deviations fixed "
           "(%.1f s)" % (total, results["PASS"], results["FAIL"], results["DEVIATION"],
