@@ -986,6 +986,17 @@ def g_empty_fragments(s):
     c.close()
 
 
+@case("5.4")
+def g_text_inside_binary_fragments(s):
+    """RFC 5.4: a binary message in progress, then a text frame instead of a continuation ->
+    close 1002."""
+    c = ws(s)
+    data = mtw_ping(20)
+    c.frame(OP_BINARY, data[:5], fin=False)
+    c.frame(OP_TEXT, ping_envelope()[1])
+    expect_close(c, 1002)
+
+
 @case("5.4/5.5.1")
 def g_close_inside_fragments(s):
     """RFC 5.4/5.5.1: a Close between fragments is allowed (control frame) and ends the
@@ -1138,6 +1149,16 @@ def u_invalid_after_valid_fragments(s):
     _, data = envelope_with(b"ok")
     c.frame(OP_TEXT, data, fin=False)
     c.frame(OP_CONT, b"\xf0\x9f")
+    expect_close(c, 1007)
+
+
+@case("8.1", "6.4.1")
+def u_invalid_fail_fast(s):
+    """RFC 8.1: invalid UTF-8 in a first fragment (FIN=0, the rest never sent) -> close 1007 at
+    once, without waiting for the end of the message."""
+    c = ws(s)
+    _, data = envelope_with(b"\xce\xba\xf4\x90\x80\x80")
+    c.frame(OP_TEXT, data, fin=False)
     expect_close(c, 1007)
 
 
