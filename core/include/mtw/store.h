@@ -138,7 +138,8 @@ private:
 // or bucket concerned, so the calls for one channel or bucket arrive in the order the changes
 // happened: they must not block. Queue the write and return; write on a thread of your own.
 // A store that cannot write logs it and reports itself unhealthy; the server serves on from
-// memory.
+// memory. Write calls may still come after the module's stop() returned (a late key-value
+// expiry while the workers wind down): ignore them.
 class IStore
 {
 public:
