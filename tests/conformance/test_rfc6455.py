@@ -77,13 +77,6 @@ KNOWN_DEVIATIONS = {
     "c_code_1012": _CLOSE_IANA,
     "c_code_1013": _CLOSE_IANA,
     "c_code_1014": _CLOSE_IANA,
-    "hs_data_after_101": (
-        "QtWebSockets 6.4.2 QWebSocketServerPrivate::handshakeReceived() reads the upgrade request "
-        "through a QTextStream on the socket, which reads ahead and swallows bytes that came in "
-        "the same read as the head (mtwserver only peeks the head, so they are still there when it "
-        "hands the socket over): they are dropped, never parsed as frames. RFC 6455 4.1 tells the "
-        "client to wait for the 101, so only pipelining clients are hit; a partial frame would "
-        "desynchronise the stream. No Qt bug id found"),
 }
 
 # --------------------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ void Upgrader::upgrade(ClientSocket *socket)
     connect(socket, &QObject::destroyed, this, [this, socket] {
         if (m_handshakeWriter == socket)
             m_handshakeWriter = nullptr;
+        m_early.remove(socket);
         if (m_upgrading.remove(socket) > 0) {
             m_context.releaseConnection();
             Q_EMIT slotReleased();
@@ -123,7 +124,34 @@ void Upgrader::upgrade(ClientSocket *socket)
     });
     // QWebSocketServer writes the 101 and, in the same call, announces the QWebSocket.
     socket->reportNextWriteTo(&m_handshakeWriter);
+    if (const QByteArray early = setAsideBytesAfterHead(socket); !early.isEmpty())
+        m_early.insert(socket, early); // given back once the QWebSocket reads the socket
     m_webSocketServer->handleConnection(socket);
+}
+
+// QWebSocketServer reads the request head through a QTextStream, which reads ahead and drops
+// whatever came after the head in the same read: the first frames of a client that does not
+// wait for the 101 (conformance case hs_data_after_101). So the socket is left holding the head
+// only, and what follows is kept here.
+QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *socket)
+{
+    const QByteArray buffered = socket->peek(socket->bytesAvailable());
+    const qsizetype end = buffered.indexOf(QByteArrayView("\r\n\r\n"));
+    if (end < 0 || end + 4 == buffered.size())
+        return {};
+    const QByteArray all = socket->read(buffered.size());
+    for (qsizetype i = end + 4; i-- > 0;) // ungetChar() puts back in front: last byte first
+        socket->ungetChar(all.at(i));
+    return all.sliced(end + 4);
+}
+
+// Once upgraded (the QWebSocket now reads the socket) the bytes go back in front of whatever
+// arrived since, and the QWebSocket is told there is something to read.
+void Upgrader::giveBack(ClientSocket *socket, const QByteArray &early)
+{
+    for (qsizetype i = early.size(); i-- > 0;)
+        socket->ungetChar(early.at(i));
+    QMetaObject::invokeMethod(socket, "readyRead", Qt::QueuedConnection);
 }
 
 void Upgrader::onNewWebSocket()
@@ -146,7 +174,10 @@ void Upgrader::onNewWebSocket()
             continue;
         }
         m_upgrading.remove(tcp);
+        const QByteArray early = m_early.take(tcp);
         Q_EMIT upgraded(socket, tcp);
+        if (!early.isEmpty())
+            giveBack(tcp, early);
     }
 }
 

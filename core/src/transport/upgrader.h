@@ -42,6 +42,8 @@ Q_SIGNALS:
 
 private:
     void upgrade(ClientSocket *socket);
+    static QByteArray setAsideBytesAfterHead(ClientSocket *socket);
+    static void giveBack(ClientSocket *socket, const QByteArray &early);
     void onNewWebSocket();
 
     ServerContext &m_context;
@@ -49,6 +51,7 @@ private:
     QWebSocketServer *m_webSocketServer;
     // Handed to QWebSocketServer, each holding a max_connections slot, with when it was handed.
     QHash<ClientSocket *, qint64> m_upgrading;
+    QHash<ClientSocket *, QByteArray> m_early; // sent after the head, before the 101
     ClientSocket *m_handshakeWriter = nullptr; // the socket whose 101 response was just written
 };
 
