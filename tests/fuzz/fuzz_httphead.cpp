@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+// The HTTP/1.x request head, the first bytes any TCP peer sends before the WebSocket upgrade.
+#include "fuzz_check.h"
+#include "transport/httprequest.h"
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    using namespace Mtw::Internal;
+    const QByteArrayView input(reinterpret_cast<const char *>(data), qsizetype(size));
+    // As the acceptor does: find the end of the head, then parse exactly the head.
+    const qsizetype length = httpHeadLength(input);
+    MTW_FUZZ_CHECK(length == -1 || (length >= 4 && length <= input.size()));
+    const QByteArrayView head = length < 0 ? input : input.first(length);
+    const auto request = parseHttpRequestHead(head);
+    if (!request)
+        return 0;
+    MTW_FUZZ_CHECK(!request->method.isEmpty() && !request->target.isEmpty());
+    MTW_FUZZ_CHECK(request->version.startsWith("HTTP/1."));
+    MTW_FUZZ_CHECK(request->target.startsWith(request->path));
+    MTW_FUZZ_CHECK(!request->path.contains('?'));
+    for (const auto &[name, value] : request->headers) {
+        MTW_FUZZ_CHECK(!name.isEmpty());
+        MTW_FUZZ_CHECK(name == name.toLower());
+        MTW_FUZZ_CHECK(request->header(name).size() >= 0);
+    }
+    (void)request->isWebSocketUpgrade();
+    return 0;
+}
