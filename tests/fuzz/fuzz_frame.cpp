@@ -3,6 +3,7 @@
 #include "fuzz_check.h"
 
 #include <mtw/frame.h>
+#include <mtw/message.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,9 @@ void check(QByteArrayView input, qint64 maxPayload)
     const auto again = Mtw::decodeFrame(encoded, maxPayload);
     MTW_FUZZ_CHECK(again.has_value());
     MTW_FUZZ_CHECK(again->type == frame->type && again->payload == frame->payload);
+    // A Json frame carries an envelope, which the server decodes next.
+    if (frame->type == Mtw::FrameType::Json)
+        (void)Mtw::decodeMessage(frame->payload);
 }
 
 } // namespace
