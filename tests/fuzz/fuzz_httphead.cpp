@@ -3,6 +3,7 @@
 #include "fuzz_check.h"
 #include "transport/httprequest.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -10,10 +11,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     using namespace Mtw::Internal;
     const QByteArrayView input(reinterpret_cast<const char *>(data), qsizetype(size));
-    // As the acceptor does: find the end of the head, then parse exactly the head.
-    const qsizetype length = httpHeadLength(input);
-    MTW_FUZZ_CHECK(length == -1 || (length >= 4 && length <= input.size()));
-    const QByteArrayView head = length < 0 ? input : input.first(length);
+    // As FrontDoor::readHead() does: peek at most MaxHttpHeadSize + 1 bytes, find the end of the
+    // head, then parse exactly the head.
+    const QByteArrayView peeked = input.first(std::min(input.size(), MaxHttpHeadSize + 1));
+    const qsizetype length = httpHeadLength(peeked);
+    MTW_FUZZ_CHECK(length == -1 || (length >= 4 && length <= peeked.size()));
+    // readHead() runs again on every read: on a prefix cut at any TCP boundary the head is either
+    // not complete yet or the same head. The first byte picks the cut.
+    if (!peeked.isEmpty()) {
+        const qsizetype cut = qsizetype(data[0]) * peeked.size() / 256;
+        const qsizetype early = httpHeadLength(peeked.first(cut));
+        MTW_FUZZ_CHECK(early == (length >= 0 && length <= cut ? length : -1));
+    }
+    const QByteArrayView head = length < 0 ? peeked : peeked.first(length);
     const auto request = parseHttpRequestHead(head);
     if (!request)
         return 0;
