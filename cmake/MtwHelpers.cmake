@@ -20,6 +20,14 @@ if(MTW_ASAN)
         -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(mtw_compile_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(MTW_FUZZ)
+    # Coverage for libFuzzer in every mtw object; UB aborts so that libFuzzer counts it as a crash.
+    # Only the fuzz targets link the libFuzzer runtime (mtw_add_fuzzer).
+    target_compile_options(mtw_compile_options INTERFACE
+        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+        -fno-omit-frame-pointer)
+    target_link_options(mtw_compile_options INTERFACE -fsanitize=address,undefined)
+endif()
 if(MTW_TSAN)
     # Qt itself is not instrumented; cmake/tsan.supp names the races inside Qt we cannot fix.
     target_compile_options(mtw_compile_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
@@ -62,4 +70,16 @@ function(mtw_add_plugin name)
     if(ARG_OUTPUT_DIRECTORY STREQUAL MTW_PLUGIN_OUTPUT_DIRECTORY)
         install(TARGETS ${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/mtw/plugins)
     endif()
+endfunction()
+
+# mtw_add_fuzzer(<name> SOURCES <files...> [LIBS <targets...>])
+# A libFuzzer executable (MTW_FUZZ builds only), written to <build>/fuzz/<name>. Its corpus is
+# tests/fuzz/corpus/<name>/ and its dictionary, if any, tests/fuzz/<name>.dict.
+function(mtw_add_fuzzer name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE mtw::compile_options ${ARG_LIBS})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/fuzz")
 endfunction()
