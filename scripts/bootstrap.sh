@@ -3,7 +3,8 @@
 # The README's two set-up commands, on a fresh Debian 12 / Ubuntu 24.04 machine:
 #   scripts/bootstrap.sh run [mtwserver options]   install what is missing, build, run mtwserver
 #   scripts/bootstrap.sh test                      install what is missing, build with -Werror,
-#                                                  check formatting, run every test
+#                                                  check formatting, run every test, replay the
+#                                                  fuzz corpora
 # Both are idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ build_packages=(cmake ninja-build g++ pkg-config git
                 qt6-base-dev qt6-websockets-dev libtomlplusplus-dev libexpected-dev libssl-dev
                 qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev)
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
-               dbus gnome-keyring libsecret-1-0)
+               dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()
@@ -58,6 +59,8 @@ test)
     cmake --preset ci >/dev/null
     cmake --build --preset ci
     ctest --preset ci
+    # Every fuzz corpus replayed once through its libFuzzer target (clang, ASan + UBSan).
+    tests/fuzz/run --replay
     ;;
 *)
     echo "usage: scripts/bootstrap.sh run [mtwserver options] | test" >&2
