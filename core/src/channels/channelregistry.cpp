@@ -529,9 +529,7 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
             shard.channels.emplace(stored.name(), makeChannel(m_resolver.resolve(stored.name())));
             m_channelCount.fetch_add(1, std::memory_order_relaxed);
         }
-        restoreChannel(stored, wallNow);
-        if (!snapshot.isComplete())
-            shardFor(stored.name()).channels[stored.name()].position.epoch = newEpoch();
+        restoreChannel(stored, wallNow, snapshot.isComplete());
     }
     m_store = store;
     if (dropped > 0) {
@@ -549,10 +547,11 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
 
 // The stored epoch and offset, and the publications today's bounds keep, their ages carried
 // over from the wall clock to the registry's monotonic one.
-void ChannelRegistry::restoreChannel(const StoredChannel &stored, qint64 wallNow)
+void ChannelRegistry::restoreChannel(const StoredChannel &stored, qint64 wallNow, bool complete)
 {
     Channel &ch = shardFor(stored.name()).channels[stored.name()];
-    ch.position.epoch = stored.epoch().isEmpty() ? newEpoch() : stored.epoch();
+    // An incomplete snapshot may lack offsets clients saw: those must not name the same stream.
+    ch.position.epoch = !complete || stored.epoch().isEmpty() ? newEpoch() : stored.epoch();
     ch.position.offset = stored.offset();
     ch.lastActivity = now();
     HistoryRing::Evicted evicted;

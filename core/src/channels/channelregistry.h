@@ -221,7 +221,7 @@ private:
     QList<QByteArray>
     selectLocked(const Channel &channel, const HistoryQuery &query, bool &recovered) const;
     Channel makeChannel(const ChannelSettings &settings) const;
-    void restoreChannel(const StoredChannel &stored, qint64 wallNow);
+    void restoreChannel(const StoredChannel &stored, qint64 wallNow, bool complete);
     void forgetStored(const QString &channel);
     void storeThrew() const;
     Recovery recoverLocked(const Channel &channel, const RecoverFrom &from) const;
