@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The transport's seams for the issues that build on it (issue 10): an HTTP route added from
-// outside the protocol, answering plainly or keeping the socket to stream, and the broker that
-// takes every publish this node accepted to other nodes and brings theirs in.
+// outside the protocol, answering plainly or keeping the socket to stream. (The cluster broker's
+// seam, IBroker, is tested against a real Redis: plugins/store-redis.)
 #include "server/serverextensions.h"
 #include "testclient.h"
-#include "transport/broker.h"
 #include "transport/clientsocket.h"
 
 #include <mtw/server.h>
@@ -29,52 +28,10 @@ Mtw::Config testConfig()
     return config;
 }
 
-// Stands in for the Redis broker: records what it is given, from any thread.
-class FakeBroker : public Mtw::Internal::Broker
-{
-public:
-    void forward(const QString &channel, const QByteArray &envelope) override
-    {
-        QMutexLocker lock(&m_mutex);
-        m_forwarded.append({channel, QJsonDocument::fromJson(envelope).object()});
-    }
-
-    QList<QPair<QString, QJsonObject>> forwarded() const
-    {
-        QMutexLocker lock(&m_mutex);
-        return m_forwarded;
-    }
-
-private:
-    mutable QMutex m_mutex;
-    QList<QPair<QString, QJsonObject>> m_forwarded;
-};
-
 // payload.data of a reply (a response's data, an error's {code, message}).
 QJsonObject payloadData(const QJsonObject &reply)
 {
     return reply.value(u"payload"_s).toObject().value(u"data"_s).toObject();
-}
-
-QList<QString> publishIds(const TestClient &client, const QString &channel)
-{
-    QList<QString> ids;
-    for (const QJsonObject &message : client.ofType(u"publish"_s, channel))
-        ids.append(message.value(u"id"_s).toString());
-    return ids;
-}
-
-QByteArray envelope(const QString &id, const QString &channel, const QString &text)
-{
-    const QJsonObject object{
-        {u"id"_s, id},
-        {u"type"_s, u"publish"_s},
-        {u"channel"_s, channel},
-        {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, text}}},
-        {u"metadata"_s, QJsonObject{{u"from"_s, u"node-b:01REMOTE"_s}}},
-        {u"timestamp"_s, 1711843200000.0},
-    };
-    return QJsonDocument(object).toJson(QJsonDocument::Compact);
 }
 
 // Answers later, from the test's (main) thread, the way a module waiting on a backend would: a
@@ -151,8 +108,6 @@ private Q_SLOTS:
     void routeAddedFromOutside();
     void routeKeepsTheSocketToStream();
     void builtinPathsCannotBeTaken();
-    void brokerGetsEveryAcceptedPublish();
-    void brokerBringsOtherNodesIn();
     void modulesAnswerLater_data();
     void modulesAnswerLater();
 };
@@ -230,98 +185,6 @@ void tst_Seams::builtinPathsCannotBeTaken()
     QVERIFY2(status.endsWith("\r\n\r\nok"), status.constData());
     TestClient client;
     QVERIFY(client.open(QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()))));
-}
-
-// Every publish this node accepted, from a client or from a module through the handle, goes to
-// the broker once, as the envelope its local members received. Refused ones do not.
-void tst_Seams::brokerGetsEveryAcceptedPublish()
-{
-    Mtw::Server server(testConfig());
-    FakeBroker broker;
-    Mtw::Internal::serverExtensions(server).broker = &broker;
-    QVERIFY(server.start());
-    const QUrl url(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()));
-    TestClient subscriber;
-    TestClient publisher;
-    QVERIFY(subscriber.open(url));
-    QVERIFY(publisher.open(url));
-    subscriber.sendEnvelope(u"subscribe"_s, u"s1"_s, {{u"channel"_s, u"news.a"_s}});
-    QVERIFY(!subscriber.reply(u"s1"_s).isEmpty());
-
-    publisher.sendEnvelope(
-        u"publish"_s,
-        u"p1"_s,
-        {{u"channel"_s, u"news.a"_s},
-         {u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"hi"_s}}}});
-    QCOMPARE(publisher.reply(u"p1"_s).value(u"type"_s).toString(), u"response"_s);
-    QTRY_COMPARE(publishIds(subscriber, u"news.a"_s), QList<QString>{u"p1"_s});
-
-    Mtw::Message fromModule = Mtw::Message::create(Mtw::MessageType::Publish);
-    fromModule.id = u"m1"_s;
-    QCOMPARE(server.handle().publish(u"news.a"_s, fromModule), 1);
-    QTRY_COMPARE(publishIds(subscriber, u"news.a"_s), (QList<QString>{u"p1"_s, u"m1"_s}));
-
-    // Refused: no such name is valid, nothing reaches the broker.
-    publisher.sendEnvelope(u"publish"_s, u"bad"_s, {{u"channel"_s, u"no spaces allowed"_s}});
-    QCOMPARE(publisher.reply(u"bad"_s).value(u"type"_s).toString(), u"error"_s);
-
-    const auto forwarded = broker.forwarded();
-    QCOMPARE(forwarded.size(), 2);
-    QCOMPARE(forwarded.at(0).first, u"news.a"_s);
-    QCOMPARE(forwarded.at(0).second.value(u"id"_s).toString(), u"p1"_s);
-    QCOMPARE(forwarded.at(0).second.value(u"metadata"_s).toObject().value(u"from"_s).toString(),
-             publisher.connId);
-    QCOMPARE(forwarded.at(0).second, subscriber.ofType(u"publish"_s).at(0));
-    QCOMPARE(forwarded.at(1).second.value(u"id"_s).toString(), u"m1"_s);
-    QCOMPARE(forwarded.at(1).second.value(u"metadata"_s).toObject().value(u"from"_s).toString(),
-             u"server"_s);
-}
-
-// Another node's publish reaches this node's members and its history, and is not sent back.
-void tst_Seams::brokerBringsOtherNodesIn()
-{
-    Mtw::Server server(testConfig());
-    FakeBroker broker;
-    Mtw::Internal::serverExtensions(server).broker = &broker;
-    QVERIFY(server.start());
-    const QUrl url(u"ws://127.0.0.1:%1/ws"_s.arg(server.port()));
-    std::vector<std::unique_ptr<TestClient>> subscribers; // on both workers
-    for (int i = 0; i < 4; ++i) {
-        auto client = std::make_unique<TestClient>();
-        QVERIFY(client->open(url));
-        client->sendEnvelope(u"subscribe"_s, u"s"_s, {{u"channel"_s, u"news.b"_s}});
-        QVERIFY(!client->reply(u"s"_s).isEmpty());
-        subscribers.push_back(std::move(client));
-    }
-    const auto delivered = Mtw::Internal::deliverFromBroker(server,
-                                                            u"news.b"_s,
-                                                            envelope(u"r1"_s, u"news.b"_s, u"x"_s));
-    QVERIFY2(delivered, qPrintable(delivered ? QString() : delivered.error().message));
-    QCOMPARE(*delivered, 4);
-    for (const auto &client : subscribers)
-        QTRY_COMPARE(publishIds(*client, u"news.b"_s), QList<QString>{u"r1"_s});
-    QVERIFY(broker.forwarded().isEmpty());
-
-    subscribers.front()->sendEnvelope(
-        u"request"_s,
-        u"h"_s,
-        {{u"channel"_s, u"news.b"_s}, {u"metadata"_s, QJsonObject{{u"action"_s, u"history"_s}}}});
-    const QJsonArray history =
-        payloadData(subscribers.front()->reply(u"h"_s)).value(u"messages"_s).toArray();
-    QCOMPARE(history.size(), 1);
-
-    // A broker message for a channel this node refuses gets the registry's error.
-    QVERIFY(!Mtw::Internal::deliverFromBroker(server,
-                                              u"no spaces"_s,
-                                              envelope(u"r2"_s, u"x"_s, u"y"_s)));
-    server.shutdown();
-    QTRY_VERIFY(!server.isRunning());
-    QCOMPARE(Mtw::Internal::deliverFromBroker(server,
-                                              u"news.b"_s,
-                                              envelope(u"r3"_s, u"news.b"_s, u"z"_s))
-                 .error()
-                 .code,
-             503);
 }
 
 void tst_Seams::modulesAnswerLater_data()

@@ -3,6 +3,7 @@
 // See docs/plugins.md for a walk-through.
 #pragma once
 
+#include <mtw/broker.h>
 #include <mtw/global.h>
 #include <mtw/message.h>
 #include <mtw/result.h>
@@ -111,6 +112,9 @@ public:
     // Where history and key-value entries are kept across restarts (<mtw/store.h>). The server
     // uses the store with the highest priority and logs the others as unused.
     void registerStore(IStore *store, int priority = 0);
+    // The other nodes of a cluster (<mtw/broker.h>, docs/cluster.md). The server uses the broker
+    // with the highest priority and logs the others as unused.
+    void registerBroker(IBroker *broker, int priority = 0);
 
     // For modules whose stop() returned false: call when the asynchronous stop is complete.
     void stopFinished();

@@ -22,8 +22,6 @@ namespace Internal {
 class ServerPrivate;
 struct ServerExtensions;
 MTW_CORE_EXPORT ServerExtensions &serverExtensions(Server &server);
-MTW_CORE_EXPORT Result<int>
-deliverFromBroker(Server &server, const QString &channel, const QByteArray &envelope);
 } // namespace Internal
 
 // The whole server: modules, acceptor, I/O workers, channels. Lives in the thread that creates
@@ -89,8 +87,6 @@ Q_SIGNALS:
 
 private:
     friend Internal::ServerExtensions &Internal::serverExtensions(Server &server);
-    friend Result<int>
-    Internal::deliverFromBroker(Server &server, const QString &channel, const QByteArray &envelope);
     std::unique_ptr<Internal::ServerPrivate> d;
 };
 

@@ -58,8 +58,10 @@ tl::unexpected<Error> requiresAuth(const QString &name)
     return fail(401, QStringLiteral("channel '%1' requires authentication").arg(name));
 }
 
+} // namespace
+
 // Eight random Crockford base32 characters: a new one whenever a channel's history starts over.
-QString newEpoch()
+QString newStreamEpoch()
 {
     static constexpr char Alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     quint64 bits = QRandomGenerator::global()->generate64();
@@ -69,6 +71,13 @@ QString newEpoch()
         bits >>= 5;
     }
     return epoch;
+}
+
+namespace {
+
+QString newEpoch()
+{
+    return newStreamEpoch();
 }
 
 HistoryBounds boundsOf(const ChannelSettings &settings)
@@ -93,6 +102,7 @@ struct ChannelRegistry::Channel
     HistoryBounds bounds;    // for the store; == settings
     qint64 published = 0;    // messages published since the channel was created
     bool configured = false; // configured by exact name: never reclaimed
+    bool clusterSynced = false; // `position` is the cluster's (from the broker), not this node's
     qint64 lastActivity = 0; // registry clock (ms): last publish, or when the last member left
 };
 
@@ -156,7 +166,8 @@ ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
         if (channel.workerCounts.at(worker) == 1)
             out.workerMask &= ~workerBit(worker);
     } else {
-        if (channel.settings.maxMembers > 0
+        // In a cluster the broker counted the members of every node.
+        if (!request.joined && channel.settings.maxMembers > 0
             && channel.members.size() >= channel.settings.maxMembers)
             return JoinStatus::Full;
         // Others only: the mask before this member is added.
@@ -167,11 +178,52 @@ ChannelRegistry::JoinStatus ChannelRegistry::joinLocked(Channel &channel,
     }
     out.members = int(channel.members.size());
     out.position = channel.position;
+    if (request.joined) {
+        joinClusterLocked(channel, request, out);
+        return JoinStatus::Joined;
+    }
     if (request.recover)
         out.recovery = recoverLocked(channel, *request.recover);
     else if (request.historyLimit > 0)
         out.history = channel.history.newest(request.historyLimit, now());
     return JoinStatus::Joined;
+}
+
+// The broker read the channel's position and history when it counted the member; this node may
+// have received later publications since (it listens before the broker reads). The member
+// joins after the later of the two, and what it asked to read covers both.
+void ChannelRegistry::joinClusterLocked(Channel &channel,
+                                        const JoinRequest &request,
+                                        SubscribeOutcome &out) const
+{
+    const BrokerJoined &joined = *request.joined;
+    const StreamPosition read{joined.position.offset, joined.position.epoch};
+    if (!channel.clusterSynced || channel.position.epoch != read.epoch) {
+        // The first word from the cluster, or the cluster started the channel over.
+        if (channel.position.epoch != read.epoch)
+            channel.history = HistoryRing(channel.settings.history,
+                                          channel.settings.historyBytes,
+                                          qint64(channel.settings.historyTtl) * 1000);
+        channel.position = read;
+        channel.clusterSynced = true;
+    }
+    QList<QByteArray> publications = joined.publications;
+    if (channel.position.offset > read.offset) {
+        publications += channel.history.select(read.offset,
+                                               0,
+                                               0,
+                                               HistoryRing::Window::Oldest,
+                                               now());
+    }
+    out.position = channel.position.offset > read.offset ? channel.position : read;
+    out.members = joined.members;
+    if (request.recover) {
+        out.recovery = Recovery{publications, joined.recovered};
+    } else if (request.historyLimit > 0) {
+        if (publications.size() > request.historyLimit)
+            publications = publications.mid(publications.size() - request.historyLimit);
+        out.history = publications;
+    }
 }
 
 // Everything after `from` is there when the epoch is the same and the oldest publication kept
@@ -203,9 +255,10 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
                                                     const Member &member,
                                                     bool authenticated,
                                                     int historyLimit,
-                                                    const std::optional<RecoverFrom> &recover)
+                                                    const std::optional<RecoverFrom> &recover,
+                                                    const BrokerJoined *joined)
 {
-    const JoinRequest request{authenticated, historyLimit, recover};
+    const JoinRequest request{authenticated, historyLimit, recover, joined};
     if (!isValidChannelName(channel))
         return invalidName(channel);
     if (member.worker < 0 || member.worker >= m_workerCount) {
@@ -434,6 +487,94 @@ void ChannelRegistry::publishLocked(const QString &name,
         }
     }
     sink.route(out);
+}
+
+Result<PublishCheck> ChannelRegistry::checkChannel(const QString &channel,
+                                                  quint64 senderConnKey,
+                                                  bool authenticated) const
+{
+    if (!isValidChannelName(channel))
+        return invalidName(channel);
+    PublishCheck check;
+    {
+        Shard &shard = shardFor(channel);
+        QMutexLocker locker(&shard.mutex);
+        const auto it = shard.channels.constFind(channel);
+        if (it != shard.channels.cend()) {
+            check.exists = true;
+            check.configured = it->configured;
+            check.settings = it->settings;
+            check.workerMask = it->workerMask;
+            qsizetype recipients = it->members.size();
+            const auto sender = it->members.constFind(senderConnKey);
+            if (sender != it->members.cend()) {
+                check.senderIsMember = true;
+                --recipients;
+                if (it->workerCounts.at(sender->worker) == 1)
+                    check.workerMask &= ~workerBit(sender->worker);
+            }
+            check.localRecipients = int(recipients);
+        }
+    }
+    if (!check.exists)
+        check.settings = m_resolver.resolve(channel);
+    if (check.settings.auth && !authenticated)
+        return requiresAuth(channel);
+    return check;
+}
+
+bool ChannelRegistry::acceptFromCluster(const QString &channel,
+                                        const StreamPosition &position,
+                                        const QByteArray &envelope,
+                                        const std::function<void(const ClusterRoute &)> &route)
+{
+    if (!isValidChannelName(channel))
+        return false;
+    Shard &shard = shardFor(channel);
+    HistoryRing::Evicted evicted; // destroyed after the lock
+    std::optional<Channel> fresh;
+    QMutexLocker locker(&shard.mutex);
+    auto it = shard.channels.find(channel);
+    if (it == shard.channels.end()) {
+        if (position.offset == 0)
+            return false; // a notice for a channel without members here
+        locker.unlock();
+        fresh.emplace(makeChannel(m_resolver.resolve(channel)));
+        locker.relock();
+        it = shard.channels.find(channel);
+        if (it == shard.channels.end()) {
+            it = shard.channels.emplace(channel, std::move(*fresh));
+            m_channelCount.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    Channel &ch = *it;
+    ClusterRoute out{ch.workerMask, ch.settings.binary, false};
+    if (position.offset == 0) {
+        if (out.workerMask == 0)
+            return false;
+        route(out);
+        return true;
+    }
+    if (ch.clusterSynced && ch.position.epoch == position.epoch
+        && position.offset <= ch.position.offset)
+        return false; // already here
+    if (ch.clusterSynced && ch.position.epoch != position.epoch) {
+        ch.history = HistoryRing(ch.settings.history,
+                                 ch.settings.historyBytes,
+                                 qint64(ch.settings.historyTtl) * 1000);
+        out.resetJoins = true;
+        qCInfo(lcChannels).noquote() << "channel" << channel << "started over in the cluster: epoch"
+                                     << position.epoch << "follows" << ch.position.epoch;
+    }
+    ch.clusterSynced = true;
+    ch.position = position;
+    ch.lastActivity = now();
+    ++ch.published;
+    ch.history.push(envelope, position.offset, ch.lastActivity, evicted);
+    if (out.workerMask == 0 && !out.resetJoins)
+        return false;
+    route(out);
+    return true;
 }
 
 Result<QList<QByteArray>> ChannelRegistry::history(const QString &channel, int limit) const

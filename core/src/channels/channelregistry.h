@@ -4,6 +4,7 @@
 #include "channels/channelsettings.h"
 #include "channels/historyring.h"
 
+#include <mtw/broker.h>
 #include <mtw/config.h>
 #include <mtw/result.h>
 #include <mtw/store.h>
@@ -14,6 +15,7 @@
 #include <QString>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -39,6 +41,9 @@ struct StreamPosition
     QString epoch;
     friend bool operator==(const StreamPosition &, const StreamPosition &) = default;
 };
+
+// A new epoch: eight random Crockford base32 characters.
+QString newStreamEpoch();
 
 // What a reconnecting client says it saw last (metadata.recover, or `since` in history).
 struct RecoverFrom
@@ -118,6 +123,25 @@ struct HistoryPage
     bool recovered = true; // with `since`: same epoch and nothing missing after it
 };
 
+// A publish checked on this node before the cluster's broker numbers it.
+struct PublishCheck
+{
+    ChannelSettings settings;
+    bool configured = false;     // by exact name: it exists on every node
+    bool exists = false;         // known on this node
+    bool senderIsMember = false;
+    int localRecipients = 0;     // members on this node, the sender left out
+    quint64 workerMask = 0;      // workers holding at least one of them
+};
+
+// What a publication (or notice) that came back from the broker goes to.
+struct ClusterRoute
+{
+    quint64 workerMask = 0;
+    bool binary = false;
+    bool resetJoins = false; // the cluster's epoch changed: members' join offsets start over
+};
+
 struct ChannelInfo
 {
     QString name;
@@ -162,11 +186,15 @@ public:
     // !authenticated, 409 full, 503 server.max_channels reached, 500 member.worker out of range.
     // A failed subscribe creates nothing.
     // With `recover`, the outcome's recovery holds what was published after it.
+    // In a cluster, `joined` is what the broker answered (it counted the member and checked
+    // max_members over the cluster): the position and the publications read come from it, and
+    // what this node received after that position is added from its history.
     Result<SubscribeOutcome> subscribe(const QString &channel,
                                        const Member &member,
                                        bool authenticated,
                                        int historyLimit,
-                                       const std::optional<RecoverFrom> &recover = std::nullopt);
+                                       const std::optional<RecoverFrom> &recover = std::nullopt,
+                                       const BrokerJoined *joined = nullptr);
     // Not an error when the connection is not a member or the channel does not exist.
     UnsubscribeOutcome unsubscribe(const QString &channel, quint64 connKey);
     // Appends `encodedEnvelope` to the history and says where to deliver it. Errors: 400 invalid
@@ -174,6 +202,21 @@ public:
     // !authenticated. The sender need not be a member.
     Result<PublishOutcome>
     publish(const QString &channel, quint64 senderConnKey, bool authenticated, PublishSink &sink);
+
+    // In a cluster, before the broker numbers a publish or counts a member: 400 invalid name,
+    // 401 auth channel and !authenticated (whether the channel exists is the cluster's to say).
+    Result<PublishCheck>
+    checkChannel(const QString &channel, quint64 senderConnKey, bool authenticated) const;
+    // A publication of the cluster (offset > 0) or a notice (offset 0) the broker brought, in the
+    // channel's offset order: recorded in the history and handed to `route` under the channel's
+    // lock, so that every worker's queue holds the channel's publications in offset order. A
+    // publication at or below the last one recorded in the same epoch is a duplicate and goes
+    // nowhere. The channel is created if needed (the broker delivers only channels this node
+    // joined). Returns false when nothing was routed.
+    bool acceptFromCluster(const QString &channel,
+                           const StreamPosition &position,
+                           const QByteArray &envelope,
+                           const std::function<void(const ClusterRoute &)> &route);
 
     // 400 / 404 as publish.
     Result<HistoryPage> history(const QString &channel, const HistoryQuery &query) const;
@@ -212,6 +255,7 @@ private:
         bool authenticated = false;
         int historyLimit = 0;
         const std::optional<RecoverFrom> &recover;
+        const BrokerJoined *joined = nullptr;
     };
     JoinStatus joinLocked(Channel &channel,
                           const Member &member,
@@ -225,6 +269,9 @@ private:
     void forgetStored(const QString &channel);
     void storeThrew() const;
     Recovery recoverLocked(const Channel &channel, const RecoverFrom &from) const;
+    void joinClusterLocked(Channel &channel,
+                           const JoinRequest &request,
+                           SubscribeOutcome &out) const;
     void publishLocked(const QString &name,
                        Channel &channel,
                        quint64 senderConnKey,

@@ -70,6 +70,11 @@ void ModuleContext::registerStore(IStore *store, int priority)
     d->host->registerStore(d->entry, store, priority);
 }
 
+void ModuleContext::registerBroker(IBroker *broker, int priority)
+{
+    d->host->registerBroker(d->entry, broker, priority);
+}
+
 void ModuleContext::stopFinished()
 {
     // May be called from any thread; the host runs in its own.

@@ -71,6 +71,7 @@ void Services::removeOwner(const QString &owner)
     filters.removeIf([&](const auto &r) { return r.owner == owner; });
     rawFrameHandlers.removeIf([&](const auto &r) { return r.owner == owner; });
     stores.removeIf([&](const auto &r) { return r.owner == owner; });
+    brokers.removeIf([&](const auto &r) { return r.owner == owner; });
     requestHandlers.removeIf([&](const auto &it) { return it.value().owner == owner; });
 }
 
@@ -81,6 +82,7 @@ void Services::sort()
     std::stable_sort(filters.begin(), filters.end(), byPriority);
     std::stable_sort(rawFrameHandlers.begin(), rawFrameHandlers.end(), byPriority);
     std::stable_sort(stores.begin(), stores.end(), byPriority);
+    std::stable_sort(brokers.begin(), brokers.end(), byPriority);
 }
 
 ModuleHost::ModuleHost(const Config &config,
@@ -646,6 +648,14 @@ void ModuleHost::registerStore(int entry, IStore *service, int priority)
     const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.stores.append({priority, service, owner});
+    publishServices();
+}
+
+void ModuleHost::registerBroker(int entry, IBroker *service, int priority)
+{
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
+    QMutexLocker locker(&m_servicesMutex);
+    m_services.brokers.append({priority, service, owner});
     publishServices();
 }
 

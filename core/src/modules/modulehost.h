@@ -5,6 +5,7 @@
 #include <mtw/module.h>
 #include <mtw/modulestatus.h>
 #include <mtw/serversettings.h>
+#include <mtw/broker.h>
 #include <mtw/store.h>
 
 #include <QHash>
@@ -40,6 +41,7 @@ struct Services
     QHash<QString, Ranked<IRequestHandler>> requestHandlers; // by action
     QList<Ranked<IRawFrameHandler>> rawFrameHandlers;
     QList<Ranked<IStore>> stores; // the server uses the first (see Server::start)
+    QList<Ranked<IBroker>> brokers; // likewise
 
     void removeOwner(const QString &owner);
     void sort();
@@ -111,6 +113,7 @@ public:
     void registerRequestHandler(int entry, const QString &action, IRequestHandler *service);
     void registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority);
     void registerStore(int entry, IStore *service, int priority);
+    void registerBroker(int entry, IBroker *service, int priority);
     void stopFinished(int entry);
 
     const Config &config() const { return m_config; }

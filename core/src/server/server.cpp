@@ -4,6 +4,7 @@
 #include "server/serverextensions.h"
 #include "server/signalbridge.h"
 #include "transport/acceptor.h"
+#include "transport/cluster.h"
 #include "transport/descriptors.h"
 #include "transport/fanout.h"
 #include "transport/logging.h"
@@ -12,6 +13,7 @@
 #include "transport/worker.h"
 
 #include <mtw/server.h>
+#include <mtw/ulid.h>
 
 #include <QCoreApplication>
 #include <QDir>
@@ -73,6 +75,7 @@ public:
     Result<QHostAddress> resolveHost() const;
     Result<void> listen(const QHostAddress &address);
     Result<void> openStore();
+    void attachBroker();
     bool isRequiredModule(const QString &id) const;
     void startWorkers(int count);
     void openForBusiness();
@@ -89,7 +92,6 @@ public:
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
     bool disconnect(const QString &connId, const QString &reason) override;
-    Result<int> deliverFromBroker(const QString &channel, const QByteArray &envelope);
     Result<int>
     publishEnvelope(const QString &channel, const Message &message, PublishOrigin origin);
 
@@ -100,6 +102,7 @@ public:
     ServerEvents *events;
     ModuleHost *modules;
     std::unique_ptr<ServerContext> context;
+    std::unique_ptr<ClusterNode> clusterNode; // with context->broker
     Acceptor *acceptor = nullptr;
     AdminService *admin = nullptr;
     QList<QThread *> threads;
@@ -224,6 +227,33 @@ Result<void> ServerPrivate::openStore()
     return {};
 }
 
+// The broker of the highest priority (a test's, then a module's) joins this node to the
+// cluster; without one the node is on its own.
+void ServerPrivate::attachBroker()
+{
+    IBroker *broker = extensions.broker;
+    if (!broker) {
+        const auto services = modules->services().snapshot();
+        if (services->brokers.isEmpty())
+            return;
+        const auto &chosen = services->brokers.constFirst();
+        for (qsizetype i = 1; i < services->brokers.size(); ++i) {
+            qCWarning(lcServer).noquote()
+                << "module" << services->brokers.at(i).owner << "also registered a broker; using"
+                << chosen.owner << "(higher priority)";
+        }
+        broker = chosen.service;
+    }
+    clusterNode = std::make_unique<ClusterNode>(
+        *context,
+        acceptor->serverAddress().toString() + u':' + QString::number(acceptor->serverPort()));
+    context->cluster = clusterNode.get();
+    context->nodeId = QHostInfo::localHostName() + u'-' + generateUlid().right(10);
+    context->broker = broker;
+    broker->attach(clusterNode.get(), context->nodeId);
+    qCInfo(lcServer).noquote() << "cluster: this node is" << context->nodeId;
+}
+
 bool ServerPrivate::isRequiredModule(const QString &id) const
 {
     const QList<ModuleStatus> statuses = modules->statuses();
@@ -335,6 +365,8 @@ void ServerPrivate::onWorkerDrained()
 
 void ServerPrivate::stopWorkers()
 {
+    if (context && context->broker)
+        context->broker->detach(); // nothing more comes in from the cluster
     {
         std::unique_lock locker(handleLock); // from here no handle call reaches a worker
         handleAccepts = false;
@@ -364,6 +396,7 @@ void ServerPrivate::stopWorkers()
     qDeleteAll(threads);
     threads.clear();
     context.reset();
+    clusterNode.reset();
     state = State::Stopped;
 }
 
@@ -373,10 +406,16 @@ bool ServerPrivate::sendTo(const QString &connId, const Message &message)
     if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
-    if (worker < 0)
-        return false;
-    context->workers.at(worker)->postSend(connId, encodeMessage(message));
-    return true;
+    if (worker >= 0) {
+        context->workers.at(worker)->postSend(connId, encodeMessage(message));
+        return true;
+    }
+    // Maybe on another node: the one that has it sends it.
+    if (IBroker *broker = connectedBroker(*context)) {
+        broker->control(sendCommand(connId, encodeMessage(message)));
+        return true;
+    }
+    return false;
 }
 
 Result<int> ServerPrivate::publish(const QString &channel, const Message &message)
@@ -388,16 +427,7 @@ Result<int> ServerPrivate::publish(const QString &channel, const Message &messag
     return publishEnvelope(channel, copy, PublishOrigin::ThisNode);
 }
 
-Result<int> ServerPrivate::deliverFromBroker(const QString &channel, const QByteArray &envelope)
-{
-    auto message = decodeMessage(envelope);
-    if (!message)
-        return fail(400,
-                    u"the broker brought an undecodable envelope: "_s + message.error().message);
-    return publishEnvelope(channel, *message, PublishOrigin::Broker);
-}
-
-// A module's, the admin's or the broker's publish, while the handle is open.
+// A module's or the admin's publish, while the handle is open.
 Result<int>
 ServerPrivate::publishEnvelope(const QString &channel, const Message &message, PublishOrigin origin)
 {
@@ -415,10 +445,15 @@ bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
     if (!handleOpen())
         return false;
     const int worker = context->workerOf(connId);
-    if (worker < 0)
-        return false;
-    context->workers.at(worker)->postKick(connId, reason);
-    return true;
+    if (worker >= 0) {
+        context->workers.at(worker)->postKick(connId, reason);
+        return true;
+    }
+    if (IBroker *broker = connectedBroker(*context)) {
+        broker->control(disconnectCommand(connId, reason));
+        return true;
+    }
+    return false;
 }
 
 } // namespace Internal
@@ -478,7 +513,6 @@ Result<void> Server::start()
     d->context->events = d->events;
     d->context->services = &d->modules->services();
     d->context->routes = d->extensions.routes;
-    d->context->broker = d->extensions.broker;
 
     // Modules start before the first client can arrive and may register services until then;
     // the store they registered is read before the first client too.
@@ -500,6 +534,7 @@ Result<void> Server::start()
         };
     }
     d->startWorkers(workers);
+    d->attachBroker();
     d->openForBusiness();
     if (d->adminTokenGenerated)
         qCInfo(lcServer) << "admin API: no admin.token configured, a random token was generated";
@@ -651,11 +686,6 @@ Internal::ServerExtensions &Internal::serverExtensions(Server &server)
     return server.d->extensions;
 }
 
-Result<int>
-Internal::deliverFromBroker(Server &server, const QString &channel, const QByteArray &envelope)
-{
-    return server.d->deliverFromBroker(channel, envelope);
-}
 
 QStringList Server::pluginSearchPaths() const
 {

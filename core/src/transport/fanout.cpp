@@ -2,8 +2,9 @@
 #include "transport/fanout.h"
 
 #include "protocol/messagecodec_p.h"
-#include "transport/broker.h"
+#include "transport/cluster.h"
 #include "transport/connection.h"
+#include "transport/logging.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -51,6 +52,21 @@ void PublishRouter::route(const PublishOutcome &outcome)
     }
 }
 
+void splitForCluster(const Message &message, BrokerPublish &publish)
+{
+    Message copy = message;
+    copy.metadata.remove(u"offset"_s);
+    copy.metadata.remove(u"epoch"_s);
+    // Raw control characters never occur in an encoding (JSON escapes them in strings), so
+    // they mark where the position goes.
+    const QByteArray encoded = encodeMessage(copy, QByteArrayLiteral("\"epoch\":\"\x01\",\"offset\":\x02"));
+    const qsizetype epochAt = encoded.indexOf('\x01');
+    const qsizetype offsetAt = encoded.indexOf('\x02', epochAt);
+    publish.head = encoded.left(epochAt);
+    publish.middle = encoded.mid(epochAt + 1, offsetAt - epochAt - 1);
+    publish.tail = encoded.mid(offsetAt + 1);
+}
+
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
                                const Message &message,
@@ -58,13 +74,33 @@ Result<int> publishFromOutside(ServerContext &context,
 {
     Message copy = message;
     copy.channel = channel;
+    if (origin == PublishOrigin::ThisNode) {
+        if (IBroker *broker = connectedBroker(context)) {
+            // The origin checked the sender's rights; the cluster says whether it exists.
+            const auto check = context.registry.checkChannel(channel, 0, true);
+            if (!check)
+                return tl::unexpected(check.error());
+            BrokerPublish publish;
+            publish.channel = channel;
+            splitForCluster(copy, publish);
+            publish.newEpoch = newStreamEpoch();
+            publish.mustExist = !check->configured;
+            publish.historySize = check->settings.history;
+            publish.historyTtlMs = qint64(check->settings.historyTtl) * 1000;
+            broker->publish(publish, [channel](Result<BrokerPublished> published) {
+                if (!published)
+                    qCWarning(lcServer).noquote()
+                        << "cluster: a server publish to" << channel
+                        << "failed:" << published.error().message;
+            });
+            return check->localRecipients;
+        }
+    }
     // Key 0 is no connection: every member receives it. The origin checked the sender's rights.
     PublishRouter router(context, copy, 0);
     const auto outcome = context.registry.publish(channel, 0, true, router);
     if (!outcome)
         return tl::unexpected(outcome.error());
-    if (origin == PublishOrigin::ThisNode && context.broker)
-        context.broker->forward(channel, outcome->envelope);
     return outcome->recipients;
 }
 
@@ -99,8 +135,6 @@ Result<PublishOutcome> Fanout::publish(const Message &message, const Connection 
     // This worker's share now, with whatever other workers queued for it before (lower offsets).
     if (outcome->workerMask & (quint64(1) << m_state.index))
         m_context.workers.at(m_state.index)->deliverQueued();
-    if (m_context.broker)
-        m_context.broker->forward(message.channel, outcome->envelope);
     return outcome;
 }
 
@@ -118,6 +152,13 @@ void Fanout::fanOut(const Delivery &delivery, quint64 workerMask)
 
 void Fanout::deliver(const Delivery &delivery)
 {
+    if (Q_UNLIKELY(delivery.resetJoins)) {
+        const auto members = m_members.find(delivery.channel);
+        if (members != m_members.end()) {
+            for (quint64 &joinedAt : *members)
+                joinedAt = 0;
+        }
+    }
     const auto it = m_members.constFind(delivery.channel);
     if (it == m_members.cend())
         return;

@@ -27,12 +27,17 @@ struct Delivery
     quint64 excludeKey = 0;   // the sender: it never receives its own publish
     bool forceBinary = false; // the channel delivers MTW binary frames to everyone
     quint64 offset = 0;       // of a publication; 0 for notices (presence) that have none
+    bool resetJoins = false;  // the cluster started the channel over: join offsets are void
 };
 
 enum class PublishOrigin {
-    ThisNode, // a module or the admin API on this node: forwarded to the broker
-    Broker,   // another node's publish, brought in by the broker: delivered here only
+    ThisNode,     // a module or the admin API on this node: to the whole cluster
+    ThisNodeOnly, // what only this node has (its key-value buckets' events)
 };
+
+// The envelope of `message` around its position, for the cluster's broker to number
+// (BrokerPublish::head, middle and tail); metadata.offset and .epoch a sender wrote are dropped.
+void splitForCluster(const Message &message, BrokerPublish &publish);
 
 // The registry's PublishSink for every publish: stamps metadata.offset and .epoch into the
 // envelope and queues one Delivery per worker in the mask, under the channel's lock, so that
@@ -52,10 +57,10 @@ private:
 };
 
 // A publish that does not come from one of this node's connections (ServerHandle::publish, the
-// key-value store's change events, the broker): into the channel's history, then a Delivery to
-// every worker with members. `message` is sent as it is (its channel is set to `channel`, its
-// offset and epoch stamped). Returns the recipients on this node. Thread-safe while the workers
-// run.
+// key-value store's change events): into the channel's history, then a Delivery to every worker
+// with members; in a cluster (ThisNode), to the broker instead, which numbers it and delivers it
+// to every node. `message` is sent as it is (its channel is set to `channel`, its offset and
+// epoch stamped). Returns the recipients on this node. Thread-safe while the workers run.
 Result<int> publishFromOutside(ServerContext &context,
                                const QString &channel,
                                const Message &message,
@@ -75,9 +80,10 @@ public:
     void leave(const QString &channel, Connection *connection);
 
     // A publish accepted from a client of this worker: stamped and recorded by the registry,
-    // queued for every worker with recipients (this one delivers at once), then the broker.
+    // queued for every worker with recipients (this one delivers at once). On a single node, or
+    // while the cluster's broker is unreachable (handlers/publish.cpp).
     Result<PublishOutcome> publish(const Message &message, const Connection &sender);
-    // To the workers in the mask only (presence notices stay on their node).
+    // To the workers in the mask only (presence notices without a broker).
     void fanOut(const Delivery &delivery, quint64 workerMask);
     // To this worker's members of the channel.
     void deliver(const Delivery &delivery);

@@ -7,6 +7,7 @@
 #include "transport/fanout.h"
 #include "transport/httproutes.h"
 
+#include <mtw/broker.h>
 #include <mtw/config.h>
 #include <mtw/serverevents.h>
 
@@ -22,7 +23,7 @@ class QTcpSocket;
 
 namespace Mtw::Internal {
 
-class Broker;
+class ClusterNode;
 class Worker;
 class ServiceDirectory;
 
@@ -92,7 +93,8 @@ public:
         // nothing to deliver, so the registry's 404 is not an error here.
         , kv(cfg,
              [this](const QString &channel, const Message &event) {
-                 (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNode);
+                 // Buckets are this node's own (not shared in a cluster yet): so are their events.
+                 (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNodeOnly);
              })
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
         , adminGate(cfg.admin, adminToken)
@@ -118,7 +120,9 @@ public:
     ServerEvents *events = nullptr; // lives in the server's thread; emitted from workers
     // Set before the workers start, read-only afterwards (Server's internal extensions).
     HttpRoutes routes;        // extra HTTP endpoints, next to the built-in ones
-    Broker *broker = nullptr; // the other nodes; null on a single node
+    IBroker *broker = nullptr;      // the other nodes (docs/cluster.md); null on a single node
+    ClusterNode *cluster = nullptr; // this node as the broker sees it; with `broker`
+    QString nodeId;                 // this node's name in the cluster
 
     // Which worker holds a conn_id, so that modules and the admin can reach a connection.
     void addToDirectory(const QString &connId, int worker)

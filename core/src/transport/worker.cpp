@@ -3,6 +3,7 @@
 
 #include "transport/adminroute.h"
 #include "transport/clientsocket.h"
+#include "transport/cluster.h"
 #include "transport/connectiontable.h"
 #include "transport/frontdoor.h"
 #include "transport/logging.h"
@@ -46,13 +47,52 @@ struct Worker::Parts
     std::unique_ptr<ConnectionTable> connections;
 };
 
+class Worker::Mailbox
+{
+public:
+    QMutex mutex;
+    Worker *target = nullptr; // cleared as the worker goes
+};
+
 Worker::Worker(ServerContext *context, int index)
     : m_context(context)
     , m_state(index)
-{ }
+    , m_mailbox(std::make_shared<Mailbox>())
+{
+    m_mailbox->target = this;
+}
 
 // Runs in the worker thread as it finishes (deferred delete): the sockets are still ours.
-Worker::~Worker() = default;
+Worker::~Worker()
+{
+    QMutexLocker locker(&m_mailbox->mutex);
+    m_mailbox->target = nullptr;
+}
+
+void Worker::postForConnection(const std::shared_ptr<Mailbox> &mailbox,
+                               quint64 key,
+                               bool released,
+                               ConnectionTask task)
+{
+    QMutexLocker locker(&mailbox->mutex);
+    Worker *worker = mailbox->target;
+    if (!worker)
+        return;
+    QMetaObject::invokeMethod(
+        worker,
+        [worker, key, released, task = std::move(task)] {
+            if (!worker->m_parts)
+                return;
+            Parts &parts = *worker->m_parts;
+            Connection *connection = parts.connections->find(key);
+            if (connection && released)
+                connection->deciding = false;
+            task(parts.protocolContext, connection);
+            if (connection && released && !connection->deciding)
+                parts.protocol.resume(*connection);
+        },
+        Qt::QueuedConnection);
+}
 
 void Worker::postInitialize()
 {
@@ -225,6 +265,13 @@ void Worker::answerReadiness(HttpExchange &exchange)
     if (m_state.shuttingDown || !ready) {
         const QByteArray why = m_state.shuttingDown ? QByteArray("shutting down") : reason.toUtf8();
         exchange.respond(503, "not ready: " + why + '\n', "Retry-After: 5\r\n");
+        return;
+    }
+    if (m_context->cluster && !m_context->cluster->isConnected()) {
+        // It serves its own clients; the other nodes do not see them until the broker is back.
+        exchange.respond(200,
+                         "ready, alone: cluster broker unreachable: "
+                             + m_context->cluster->detail().toUtf8() + '\n');
         return;
     }
     exchange.respond(200, "ready\n");

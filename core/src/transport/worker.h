@@ -21,6 +21,10 @@ namespace Mtw::Internal {
 
 class HttpExchange;
 class ServerContext;
+struct ProtocolContext;
+
+// Work for one connection, run in its worker's thread; `connection` is null when it is gone.
+using ConnectionTask = std::function<void(ProtocolContext &, Connection *connection)>;
 
 // An I/O worker: one of server.workers threads, each serving the connections accepted for it
 // from the HTTP head to the last clean-up. It owns its parts and wires them:
@@ -55,6 +59,15 @@ public:
     void postKick(const QString &connId, const QString &reason);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
     // connections whose counters or queue changed since the last collect.
+    // Where the answers of asynchronous calls (the cluster's broker) go. Thread-safe, and safe
+    // to use after the worker is gone: then nothing runs.
+    class Mailbox;
+    std::shared_ptr<Mailbox> mailbox() const { return m_mailbox; }
+    // Thread-safe: runs `task` in the worker of `mailbox` for the connection `key`. `released`:
+    // the connection's messages waited for this (Connection::deciding); they run after it.
+    static void
+    postForConnection(const std::shared_ptr<Mailbox> &mailbox, quint64 key, bool released,
+                      ConnectionTask task);
     void postCollect(QObject *receiver,
                      bool changedOnly,
                      std::function<void(QList<ConnectionSummary>)> callback);
@@ -83,6 +96,7 @@ private:
     QTimer *m_housekeeping = nullptr;
     QTimer *m_pingTimer = nullptr;
     std::atomic<int> m_connectionCount{0};
+    std::shared_ptr<Mailbox> m_mailbox;
     bool m_drained = false;
     QMutex m_queueMutex;
     QList<Delivery> m_queue;      // guarded by m_queueMutex

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // publish: the envelope is stamped (who sent it; its offset and epoch), encoded once, recorded
 // by the registry and fanned out; the sender never receives its own publish and gets
-// {published, recipients, offset, epoch}.
+// {published, recipients, offset, epoch}. In a cluster the broker gives the offset and delivers
+// to every node (docs/cluster.md).
+#include "transport/cluster.h"
 #include "transport/connection.h"
 #include "transport/fanout.h"
 #include "transport/handlers/handlers.h"
@@ -13,6 +15,119 @@
 namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
+
+namespace {
+
+void announcePublished(ProtocolContext &parts,
+                       Connection &connection,
+                       Message message,
+                       const StreamPosition &position,
+                       int recipients)
+{
+    if (parts.server.events->isListened(&ServerEvents::messagePublished)) {
+        message.metadata.insert(u"offset"_s, qint64(position.offset));
+        message.metadata.insert(u"epoch"_s, position.epoch);
+        Q_EMIT parts.server.events->messagePublished(parts.modules.clientInfo(connection),
+                                                     message,
+                                                     recipients);
+    }
+    parts.out.send(connection,
+                   Message::response(message.id,
+                                     QJsonObject{{u"published"_s, message.channel},
+                                                 {u"recipients"_s, recipients},
+                                                 {u"offset"_s, qint64(position.offset)},
+                                                 {u"epoch"_s, position.epoch}}));
+}
+
+BrokerPublish clusterPublish(const Message &message,
+                             const Connection &sender,
+                             const PublishCheck &check)
+{
+    BrokerPublish publish;
+    publish.channel = message.channel;
+    splitForCluster(message, publish);
+    publish.newEpoch = newStreamEpoch();
+    publish.senderKey = sender.key;
+    publish.senderIsMember = check.senderIsMember;
+    publish.mustExist = !check.configured;
+    publish.historySize = check.settings.history;
+    publish.historyTtlMs = qint64(check.settings.historyTtl) * 1000;
+    return publish;
+}
+
+// The broker numbers it and delivers it to every node, this one included; the publisher hears
+// back once it has (later publishes of the same connection keep their order on the way).
+void publishToCluster(ProtocolContext &parts,
+                      Connection &connection,
+                      const Message &message,
+                      IBroker &broker)
+{
+    const auto check =
+        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    if (!check) {
+        parts.out.send(connection,
+                       Message::error(check.error().code, check.error().message, message.id));
+        return;
+    }
+    broker.publish(
+        clusterPublish(message, connection, *check),
+        onWorker<BrokerPublished>(
+            parts,
+            connection,
+            false,
+            [message](ProtocolContext &context, Connection *current, Result<BrokerPublished> done) {
+                if (!current)
+                    return;
+                if (!done) {
+                    context.out.send(*current,
+                                     Message::error(done.error().code,
+                                                    done.error().message,
+                                                    message.id));
+                    return;
+                }
+                announcePublished(context,
+                                  *current,
+                                  message,
+                                  StreamPosition{done->position.offset, done->position.epoch},
+                                  done->recipients);
+            }));
+}
+
+// The broker is unreachable: this node's members get it now, without a position (the cluster
+// numbers it once the broker is back, and the other nodes get it then, as far as the broker's
+// bounded queue allows).
+void publishDetached(ProtocolContext &parts,
+                     Connection &connection,
+                     const Message &message,
+                     IBroker &broker)
+{
+    const auto check =
+        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    if (!check || (!check->exists && !check->configured)) {
+        const Error error =
+            check ? Error{404, u"channel '%1' not found"_s.arg(message.channel)} : check.error();
+        parts.out.send(connection, Message::error(error.code, error.message, message.id));
+        return;
+    }
+    Message local = message;
+    local.metadata.remove(u"offset"_s);
+    local.metadata.remove(u"epoch"_s);
+    parts.fanout.fanOut(
+        Delivery{message.channel, encodeMessage(local), connection.key, check->settings.binary},
+        check->workerMask);
+    BrokerPublish later = clusterPublish(message, connection, *check);
+    later.deliveredHere = true;
+    broker.publish(later, [](const Result<BrokerPublished> &) {
+        // Counted and logged by the broker when it has to drop it.
+    });
+    parts.out.send(connection,
+                   Message::response(message.id,
+                                     QJsonObject{{u"published"_s, message.channel},
+                                                 {u"recipients"_s, check->localRecipients},
+                                                 {u"queued"_s, true}}));
+}
+
+} // namespace
 
 void handlePublish(ProtocolContext &parts, Connection &connection, const Message &original)
 {
@@ -35,25 +150,20 @@ void handlePublish(ProtocolContext &parts, Connection &connection, const Message
     else
         message.metadata.remove(u"user_id"_s);
 
+    if (IBroker *broker = parts.server.broker) {
+        if (broker->isConnected())
+            publishToCluster(parts, connection, message, *broker);
+        else
+            publishDetached(parts, connection, message, *broker);
+        return;
+    }
     const auto outcome = parts.fanout.publish(message, connection);
     if (!outcome) {
         parts.out.send(connection,
                        Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
     }
-    if (parts.server.events->isListened(&ServerEvents::messagePublished)) {
-        message.metadata.insert(u"offset"_s, qint64(outcome->position.offset));
-        message.metadata.insert(u"epoch"_s, outcome->position.epoch);
-        Q_EMIT parts.server.events->messagePublished(parts.modules.clientInfo(connection),
-                                                     message,
-                                                     outcome->recipients);
-    }
-    parts.out.send(connection,
-                   Message::response(message.id,
-                                     QJsonObject{{u"published"_s, message.channel},
-                                                 {u"recipients"_s, outcome->recipients},
-                                                 {u"offset"_s, qint64(outcome->position.offset)},
-                                                 {u"epoch"_s, outcome->position.epoch}}));
+    announcePublished(parts, connection, message, outcome->position, outcome->recipients);
 }
 
 } // namespace Mtw::Internal

@@ -2,6 +2,7 @@
 // request: no metadata.action echoes the payload; the built-in actions (history, presence,
 // channels) are a table here; any other action goes to the module that registered it.
 #include "channels/channeljson.h"
+#include "transport/cluster.h"
 #include "transport/connection.h"
 #include "transport/handlers/handlers.h"
 #include "transport/modulecalls.h"
@@ -21,6 +22,74 @@ namespace {
 // `channels` pages: at most this many names per reply unless metadata.limit asks for fewer.
 constexpr int ChannelsPageDefault = 100;
 constexpr int ChannelsPageMax = 1000;
+
+QJsonObject historyData(const Message &message,
+                        const QList<QByteArray> &publications,
+                        const StreamPosition &position,
+                        const HistoryQuery &query,
+                        bool recovered)
+{
+    QJsonObject data{{u"channel"_s, message.channel},
+                     {u"messages"_s, historyJson(publications)},
+                     {u"offset"_s, qint64(position.offset)},
+                     {u"epoch"_s, position.epoch}};
+    if (query.since && !query.reverse) // paging backward cannot miss what comes after
+        data.insert(u"recovered"_s, recovered);
+    return data;
+}
+
+// In a cluster the broker keeps the history every node shares.
+void historyFromCluster(ProtocolContext &parts,
+                        Connection &connection,
+                        const Message &message,
+                        const HistoryQuery &query,
+                        IBroker &broker)
+{
+    const auto settings = parts.server.registry.checkChannel(message.channel, 0, true);
+    if (!settings) {
+        parts.out.send(connection,
+                       Message::error(settings.error().code, settings.error().message, message.id));
+        return;
+    }
+    BrokerHistoryQuery read;
+    read.channel = message.channel;
+    read.limit = query.limit;
+    read.reverse = query.reverse;
+    read.hasSince = query.since.has_value();
+    if (query.since)
+        read.since = BrokerPosition{query.since->offset, query.since->epoch};
+    read.historyTtlMs = qint64(settings->settings.historyTtl) * 1000;
+    const bool configured = settings->configured || settings->exists;
+    broker.history(
+        read,
+        onWorker<BrokerHistory>(
+            parts,
+            connection,
+            false,
+            [message, query, configured](ProtocolContext &context,
+                                         Connection *current,
+                                         Result<BrokerHistory> page) {
+                if (!current)
+                    return;
+                if (page && page->position.epoch.isEmpty() && !configured)
+                    page = fail(404, u"channel '%1' not found"_s.arg(message.channel));
+                if (!page) {
+                    context.out.send(*current,
+                                     Message::error(page.error().code,
+                                                    page.error().message,
+                                                    message.id));
+                    return;
+                }
+                const StreamPosition position{page->position.offset, page->position.epoch};
+                context.out.send(*current,
+                                 replyTo(message,
+                                         historyData(message,
+                                                     page->publications,
+                                                     position,
+                                                     query,
+                                                     page->recovered)));
+            }));
+}
 
 // The newest metadata.limit publications, or with metadata.since the ones after that position
 // (oldest first, so that a client pages forward); metadata.reverse: newest first.
@@ -42,23 +111,57 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
         return;
     }
     const HistoryQuery query{limit.value_or(0), reverse.toBool(false), *since};
+    if (IBroker *broker = connectedBroker(parts.server)) {
+        historyFromCluster(parts, connection, message, query, *broker);
+        return;
+    }
     const auto page = parts.server.registry.history(message.channel, query);
     if (!page) {
         parts.out.send(connection,
                        Message::error(page.error().code, page.error().message, message.id));
         return;
     }
-    QJsonObject data{{u"channel"_s, message.channel},
-                     {u"messages"_s, historyJson(page->publications)},
-                     {u"offset"_s, qint64(page->position.offset)},
-                     {u"epoch"_s, page->position.epoch}};
-    if (query.since && !query.reverse) // paging backward cannot miss what comes after
-        data.insert(u"recovered"_s, page->recovered);
-    parts.out.send(connection, replyTo(message, data));
+    parts.out.send(
+        connection,
+        replyTo(message,
+                historyData(message, page->publications, page->position, query, page->recovered)));
 }
 
 void presenceAction(ProtocolContext &parts, Connection &connection, const Message &message)
 {
+    if (IBroker *broker = connectedBroker(parts.server)) {
+        broker->presence(
+            message.channel,
+            onWorker<QList<BrokerMember>>(
+                parts,
+                connection,
+                false,
+                [message](ProtocolContext &context,
+                          Connection *current,
+                          Result<QList<BrokerMember>> members) {
+                    if (!current)
+                        return;
+                    if (!members) {
+                        context.out.send(*current,
+                                         Message::error(members.error().code,
+                                                        members.error().message,
+                                                        message.id));
+                        return;
+                    }
+                    QJsonArray list;
+                    for (const BrokerMember &member : std::as_const(*members)) {
+                        QJsonObject entry{{u"conn_id"_s, member.connId}};
+                        if (!member.userId.isEmpty())
+                            entry.insert(u"user_id"_s, member.userId);
+                        list.append(entry);
+                    }
+                    context.out.send(*current,
+                                     replyTo(message,
+                                             QJsonObject{{u"channel"_s, message.channel},
+                                                         {u"members"_s, list}}));
+                }));
+        return;
+    }
     const auto members = parts.server.registry.presence(message.channel);
     if (!members) {
         parts.out.send(connection,
@@ -69,6 +172,56 @@ void presenceAction(ProtocolContext &parts, Connection &connection, const Messag
                    replyTo(message,
                            QJsonObject{{u"channel"_s, message.channel},
                                        {u"members"_s, presenceJson(*members)}}));
+}
+
+// In a cluster: the channels with members on any node. One more than asked says whether a
+// next page follows.
+void channelsFromCluster(ProtocolContext &parts,
+                         Connection &connection,
+                         const Message &message,
+                         const QString &after,
+                         int pageSize,
+                         IBroker &broker)
+{
+    broker.channels(
+        after,
+        pageSize + 1,
+        onWorker<QList<BrokerChannel>>(
+            parts,
+            connection,
+            false,
+            [message, pageSize](ProtocolContext &context,
+                                Connection *current,
+                                Result<QList<BrokerChannel>> channels) {
+                if (!current)
+                    return;
+                if (!channels) {
+                    context.out.send(*current,
+                                     Message::error(channels.error().code,
+                                                    channels.error().message,
+                                                    message.id));
+                    return;
+                }
+                QJsonArray list;
+                QString last;
+                bool more = false;
+                for (const BrokerChannel &channel : std::as_const(*channels)) {
+                    if (list.size() == pageSize) {
+                        more = true;
+                        break;
+                    }
+                    const auto settings = context.server.registry.resolver().resolve(channel.name);
+                    last = channel.name;
+                    if (settings.auth && !current->authenticated)
+                        continue;
+                    list.append(
+                        QJsonObject{{u"name"_s, channel.name}, {u"members"_s, channel.members}});
+                }
+                QJsonObject data{{u"channels"_s, list}};
+                if (more)
+                    data.insert(u"next"_s, last);
+                context.out.send(*current, replyTo(message, data));
+            }));
 }
 
 // A page at a time: names after metadata.after (sorted), at most metadata.limit of them; `next`
@@ -84,6 +237,10 @@ void channelsAction(ProtocolContext &parts, Connection &connection, const Messag
     }
     const int pageSize = std::min(limit.value_or(ChannelsPageDefault), ChannelsPageMax);
     const QString after = message.metadata.value(u"after"_s).toString();
+    if (IBroker *broker = connectedBroker(parts.server)) {
+        channelsFromCluster(parts, connection, message, after, pageSize, *broker);
+        return;
+    }
     const ChannelPage page =
         parts.server.registry.channelPage(after, pageSize, connection.authenticated);
     QJsonArray list;

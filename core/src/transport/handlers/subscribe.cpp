@@ -2,6 +2,7 @@
 // subscribe and unsubscribe: the registry decides, the worker's Fanout keeps its local members,
 // presence join/leave notices go to the channel's other members.
 #include "channels/channeljson.h"
+#include "transport/cluster.h"
 #include "transport/connection.h"
 #include "transport/fanout.h"
 #include "transport/handlers/handlers.h"
@@ -23,7 +24,8 @@ void announcePresence(ProtocolContext &parts,
                       quint64 workerMask,
                       bool binary)
 {
-    if (workerMask == 0)
+    IBroker *broker = connectedBroker(parts.server);
+    if (workerMask == 0 && !broker)
         return;
     Message notice = Message::create(MessageType::Ack);
     notice.channel = channel;
@@ -31,6 +33,12 @@ void announcePresence(ProtocolContext &parts,
     notice.metadata.insert(u"conn_id"_s, connection.connId);
     if (!connection.userId.isEmpty())
         notice.metadata.insert(u"user_id"_s, connection.userId);
+    if (broker) {
+        // To the members of every node, this one's through the broker too (in order with
+        // the channel's publications).
+        broker->notice(channel, encodeMessage(notice), connection.key);
+        return;
+    }
     parts.fanout.fanOut(Delivery{channel, encodeMessage(notice), connection.key, binary},
                         workerMask);
 }
@@ -60,16 +68,12 @@ refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Mess
     return std::nullopt;
 }
 
-} // namespace
-
-void handleSubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
+// After the checks (and in a cluster, after the broker counted the member: `joined`).
+void finishSubscribe(ProtocolContext &parts,
+                     Connection &connection,
+                     const Message &message,
+                     const BrokerJoined *joined)
 {
-    if (refuseReservedChannel(parts, connection, message))
-        return;
-    if (const auto refusal = refuseSubscribe(parts, connection, message)) {
-        parts.out.send(connection, *refusal);
-        return;
-    }
     const std::optional<int> history = metadataCount(message, u"history"_s);
     const std::optional<RecoverFrom> recover = *metadataPosition(message, u"recover"_s);
     const Member member{connection.key, connection.connId, connection.userId, parts.state.index};
@@ -77,8 +81,11 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
                                                          member,
                                                          connection.authenticated,
                                                          history.value_or(0),
-                                                         recover);
+                                                         recover,
+                                                         joined);
     if (!outcome) {
+        if (joined)
+            parts.server.broker->leave(message.channel, connection.connId);
         parts.out.send(connection,
                        Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
@@ -96,8 +103,11 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
     const QByteArray reply = encodeMessage(replyTo(message, data));
     if (!parts.out.replyFits(reply)) {
         // The client hears only the error, so it is not subscribed either.
-        if (!outcome->alreadyMember)
+        if (!outcome->alreadyMember) {
             parts.server.registry.unsubscribe(message.channel, connection.key);
+            if (parts.server.broker)
+                parts.server.broker->leave(message.channel, connection.connId);
+        }
         parts.out.send(connection, parts.out.replyTooLarge(reply.size(), message.id));
         return;
     }
@@ -120,6 +130,81 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
                                                message.channel);
 }
 
+// The broker counts the member over the cluster (max_members), keeps its presence and reads
+// what it asked for; this node delivers the channel from then on. The connection's next
+// messages wait meanwhile. Without the broker (unreachable), this node's own view decides and
+// the broker registers the member when it is back.
+void subscribeInCluster(ProtocolContext &parts,
+                        Connection &connection,
+                        const Message &message,
+                        IBroker &broker)
+{
+    const auto check =
+        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    if (!check) {
+        parts.out.send(connection,
+                       Message::error(check.error().code, check.error().message, message.id));
+        return;
+    }
+    BrokerJoin join;
+    join.channel = message.channel;
+    join.connId = connection.connId;
+    join.userId = connection.userId;
+    join.maxMembers = check->settings.maxMembers;
+    join.presence = check->settings.presence;
+    join.newEpoch = newStreamEpoch();
+    join.historyTtlMs = qint64(check->settings.historyTtl) * 1000;
+    const std::optional<int> history = metadataCount(message, u"history"_s);
+    if (const std::optional<RecoverFrom> recover = *metadataPosition(message, u"recover"_s)) {
+        join.read = BrokerJoin::Read::After;
+        join.after = BrokerPosition{recover->offset, recover->epoch};
+    } else if (history.value_or(0) > 0) {
+        join.read = BrokerJoin::Read::Newest;
+        join.count = *history;
+    }
+    broker.join(
+        join,
+        onWorker<BrokerJoined>(
+            parts,
+            connection,
+            true,
+            [message, connId = connection.connId](ProtocolContext &context,
+                                                  Connection *current,
+                                                  Result<BrokerJoined> joined) {
+                if (!current || current->disconnected) {
+                    context.server.broker->leave(message.channel, connId);
+                    return;
+                }
+                if (joined) {
+                    finishSubscribe(context, *current, message, &*joined);
+                } else if (joined.error().code == 503) {
+                    finishSubscribe(context, *current, message, nullptr);
+                } else {
+                    context.out.send(*current,
+                                     Message::error(joined.error().code,
+                                                    joined.error().message,
+                                                    message.id));
+                }
+            }));
+}
+
+} // namespace
+
+void handleSubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    if (refuseReservedChannel(parts, connection, message))
+        return;
+    if (const auto refusal = refuseSubscribe(parts, connection, message)) {
+        parts.out.send(connection, *refusal);
+        return;
+    }
+    if (parts.server.broker && !connection.channels.contains(message.channel)) {
+        subscribeInCluster(parts, connection, message, *parts.server.broker);
+        return;
+    }
+    finishSubscribe(parts, connection, message, nullptr);
+}
+
 void handleUnsubscribe(ProtocolContext &parts, Connection &connection, const Message &message)
 {
     if (message.channel.isEmpty()) {
@@ -137,6 +222,8 @@ void leaveChannel(ProtocolContext &parts, Connection &connection, const QString 
         return;
     parts.fanout.leave(channel, &connection);
     const UnsubscribeOutcome outcome = parts.server.registry.unsubscribe(channel, connection.key);
+    if (parts.server.broker)
+        parts.server.broker->leave(channel, connection.connId);
     if (!outcome.wasMember)
         return;
     if (outcome.presence) {

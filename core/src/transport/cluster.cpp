@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// This node's side of the cluster broker: what the broker brings in goes through the registry
+// to the workers, in the order the broker delivers it.
+#include "transport/cluster.h"
+
+#include "transport/logging.h"
+#include "transport/servercontext.h"
+#include "transport/worker.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
+
+ClusterNode::ClusterNode(ServerContext &context, const QString &address)
+    : m_context(context)
+    , m_address(address)
+{ }
+
+void ClusterNode::deliver(const QString &channel,
+                          const QByteArray &envelope,
+                          const BrokerPosition &position,
+                          quint64 senderKey)
+{
+    const StreamPosition at{position.offset, position.epoch};
+    m_context.registry.acceptFromCluster(channel, at, envelope, [&](const ClusterRoute &route) {
+        const Delivery delivery{channel,
+                                envelope,
+                                senderKey,
+                                route.binary,
+                                position.offset,
+                                route.resetJoins};
+        quint64 mask = route.workerMask;
+        for (int i = 0; mask != 0 && i < m_context.workerCount; ++i, mask >>= 1) {
+            if (mask & 1)
+                m_context.workers.at(i)->enqueueDelivery(delivery);
+        }
+    });
+}
+
+void ClusterNode::control(const QByteArray &command)
+{
+    const QJsonObject object = QJsonDocument::fromJson(command).object();
+    const QString op = object.value(u"op"_s).toString();
+    const QString connId = object.value(u"conn_id"_s).toString();
+    const int worker = m_context.workerOf(connId);
+    if (worker < 0)
+        return; // on another node, or gone
+    if (op == "send"_L1) {
+        m_context.workers.at(worker)->postSend(connId,
+                                               object.value(u"message"_s).toString().toUtf8());
+    } else if (op == "disconnect"_L1) {
+        m_context.workers.at(worker)->postKick(connId, object.value(u"reason"_s).toString());
+    } else {
+        qCWarning(lcServer).noquote() << "cluster: ignored an unknown command" << op;
+    }
+}
+
+void ClusterNode::brokerStateChanged(bool connected, const QString &detail)
+{
+    {
+        QMutexLocker locker(&m_mutex);
+        m_detail = detail;
+    }
+    m_connected.store(connected, std::memory_order_release);
+    if (connected)
+        qCInfo(lcServer).noquote() << "cluster: joined:" << detail;
+    else
+        qCWarning(lcServer).noquote()
+            << "cluster: broker unreachable:" << detail
+            << "- serving this node's clients alone until it is back";
+}
+
+int ClusterNode::connectionCount() const
+{
+    return m_context.connections.load(std::memory_order_relaxed);
+}
+
+QString ClusterNode::detail() const
+{
+    QMutexLocker locker(&m_mutex);
+    return m_detail;
+}
+
+QByteArray sendCommand(const QString &connId, const QByteArray &json)
+{
+    return QJsonDocument(QJsonObject{{u"op"_s, u"send"_s},
+                                     {u"conn_id"_s, connId},
+                                     {u"message"_s, QString::fromUtf8(json)}})
+        .toJson(QJsonDocument::Compact);
+}
+
+QByteArray disconnectCommand(const QString &connId, const QString &reason)
+{
+    return QJsonDocument(QJsonObject{{u"op"_s, u"disconnect"_s},
+                                     {u"conn_id"_s, connId},
+                                     {u"reason"_s, reason}})
+        .toJson(QJsonDocument::Compact);
+}
+
+IBroker *connectedBroker(const ServerContext &context)
+{
+    return context.broker && context.broker->isConnected() ? context.broker : nullptr;
+}
+
+} // namespace Mtw::Internal

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "transport/protocol.h"
+#include "transport/worker.h"
+
+#include <mtw/broker.h>
+
+#include <QMutex>
+#include <QString>
+
+#include <atomic>
+
+namespace Mtw::Internal {
+
+class ServerContext;
+
+// This node, as the cluster's broker sees it (IBrokerNode): publications and notices from the
+// broker go through the registry to the workers' delivery queues; commands from other nodes
+// reach connections here. Thread-safe.
+class ClusterNode final : public IBrokerNode
+{
+public:
+    ClusterNode(ServerContext &context, const QString &address);
+
+    void deliver(const QString &channel,
+                 const QByteArray &envelope,
+                 const BrokerPosition &position,
+                 quint64 senderKey) override;
+    void control(const QByteArray &command) override;
+    void brokerStateChanged(bool connected, const QString &detail) override;
+    int connectionCount() const override;
+    QString address() const override { return m_address; }
+
+    bool isConnected() const { return m_connected.load(std::memory_order_acquire); }
+    QString detail() const;
+
+private:
+    ServerContext &m_context;
+    const QString m_address;
+    std::atomic<bool> m_connected{false};
+    mutable QMutex m_mutex;
+    QString m_detail; // guarded by m_mutex
+};
+
+// A command for the node that holds `connId` (ServerHandle::sendTo and disconnect in a cluster).
+QByteArray sendCommand(const QString &connId, const QByteArray &json);
+QByteArray disconnectCommand(const QString &connId, const QString &reason);
+
+// The broker of this node's cluster, when it is connected; null otherwise (single node, or the
+// broker is unreachable: the worker then serves from what this node has).
+IBroker *connectedBroker(const ServerContext &context);
+
+// A broker callback that brings `then` back to the connection's worker thread. `hold`: the
+// connection's later messages wait until then has run, so that they cannot overtake this one.
+// When the connection is gone by then, `then` gets a null connection.
+template<typename T>
+BrokerCallback<T> onWorker(ProtocolContext &parts,
+                           Connection &connection,
+                           bool hold,
+                           std::function<void(ProtocolContext &, Connection *, Result<T>)> then);
+
+} // namespace Mtw::Internal
+
+#include "transport/cluster_impl.h"
