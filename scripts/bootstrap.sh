@@ -14,9 +14,10 @@ mode="${1:-}"
 
 build_packages=(cmake ninja-build g++ pkg-config git
                 qt6-base-dev qt6-websockets-dev libtomlplusplus-dev libexpected-dev libssl-dev
-                qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev)
+                qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev libhiredis-dev)
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
-               dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev)
+               dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev
+               redis-server)
 
 install_missing() {
     local missing=()

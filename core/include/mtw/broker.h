@@ -31,13 +31,13 @@ struct BrokerPublish
     QByteArray head;
     QByteArray middle;
     QByteArray tail;
-    QString newEpoch;          // the channel's epoch if the cluster has none for it yet
-    quint64 senderKey = 0;     // the sending connection on this node (0: none): never gets it
+    QString newEpoch;      // the channel's epoch if the cluster has none for it yet
+    quint64 senderKey = 0; // the sending connection on this node (0: none): never gets it
     bool senderIsMember = false;
-    bool mustExist = false;    // 404 unless the channel exists somewhere in the cluster
+    bool mustExist = false;     // 404 unless the channel exists somewhere in the cluster
     bool deliveredHere = false; // this node delivered it already (it had no broker then)
-    int historySize = 0;       // publications the channel keeps
-    qint64 historyTtlMs = 0;   // 0: until pushed out
+    int historySize = 0;        // publications the channel keeps
+    qint64 historyTtlMs = 0;    // 0: until pushed out
 };
 
 struct BrokerPublished
@@ -114,6 +114,10 @@ struct BrokerNodeInfo
     qint64 startedAt = 0; // ms since the Unix epoch
     qint64 lastSeen = 0;  // ms since the Unix epoch: its last heartbeat
 };
+
+// A new epoch: eight random Crockford base32 characters (what the server gives a channel whose
+// history starts over).
+MTW_CORE_EXPORT QString newStreamEpoch();
 
 template<typename T>
 using BrokerCallback = std::function<void(Result<T>)>;

@@ -3,6 +3,7 @@
 
 #include "channels/channeljson.h"
 #include "transport/clientsocket.h"
+#include "transport/cluster.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -268,6 +269,15 @@ void AdminService::flushLog()
     }
 }
 
+QJsonValue AdminService::clusterInfo() const
+{
+    if (!m_context || !m_context->cluster)
+        return QJsonValue(QJsonValue::Null);
+    return QJsonObject{{u"node_id"_s, m_context->nodeId},
+                       {u"connected"_s, m_context->cluster->isConnected()},
+                       {u"detail"_s, m_context->cluster->detail()}};
+}
+
 QJsonObject AdminService::serverInfo() const
 {
     const Config &config = m_server->config();
@@ -282,6 +292,7 @@ QJsonObject AdminService::serverInfo() const
             {u"port"_s, int(m_server->port())},
             {u"ws_path"_s, config.transport.websocket.path},
             {u"workers"_s, m_server->workerCount()},
+            {u"cluster"_s, clusterInfo()},
             {u"max_connections"_s, config.server.maxConnections},
             {u"pid"_s, qint64(QCoreApplication::applicationPid())}};
 }
@@ -373,7 +384,56 @@ void AdminService::onAdminMessage(QWebSocket *admin, const QString &text)
     const QString action = request.value("action"_L1).toString();
     qCInfo(lcAdmin).noquote() << "admin action" << action << "from"
                               << admin->peerAddress().toString();
+    if (action == "nodes"_L1) {
+        answerNodes(admin, request.value("id"_L1));
+        return;
+    }
     reply(admin, request.value("id"_L1), perform(action, request));
+}
+
+// The cluster's nodes as the broker's registry has them (heartbeats); just this node without a
+// broker.
+void AdminService::answerNodes(QWebSocket *admin, const QJsonValue &id)
+{
+    if (!m_context) {
+        reply(admin, id, fail(503, u"the server has stopped"_s));
+        return;
+    }
+    if (!m_context->broker) {
+        reply(admin,
+              id,
+              QJsonValue(QJsonObject{{u"cluster"_s, false}, {u"nodes"_s, QJsonArray()}}));
+        return;
+    }
+    QPointer<QWebSocket> target(admin);
+    const QString self = m_context->nodeId;
+    m_context->broker->nodes([this, target, id, self](Result<QList<BrokerNodeInfo>> nodes) {
+        QMetaObject::invokeMethod(
+            this,
+            [this, target, id, self, nodes = std::move(nodes)] {
+                if (!target)
+                    return;
+                if (!nodes) {
+                    reply(target, id, tl::unexpected(nodes.error()));
+                    return;
+                }
+                QJsonArray list;
+                for (const BrokerNodeInfo &node : *nodes) {
+                    list.append(QJsonObject{{u"id"_s, node.id},
+                                            {u"name"_s, node.name},
+                                            {u"address"_s, node.address},
+                                            {u"version"_s, node.version},
+                                            {u"connections"_s, node.connections},
+                                            {u"started_at"_s, node.startedAt},
+                                            {u"last_seen"_s, node.lastSeen},
+                                            {u"self"_s, node.id == self}});
+                }
+                reply(target,
+                      id,
+                      QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}}));
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObject &request)

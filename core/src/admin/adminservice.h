@@ -60,6 +60,8 @@ private:
     Result<QJsonValue> validateConfig(const QString &text, bool save);
 
     QJsonObject serverInfo() const;
+    QJsonValue clusterInfo() const;
+    void answerNodes(QWebSocket *admin, const QJsonValue &id);
     QJsonObject counters(bool withRates);
     QJsonArray channelRows(bool changedOnly);
     QJsonArray moduleRows() const;

@@ -59,9 +59,10 @@ tl::unexpected<Error> requiresAuth(const QString &name)
 }
 
 } // namespace
+} // namespace Mtw::Internal
 
 // Eight random Crockford base32 characters: a new one whenever a channel's history starts over.
-QString newStreamEpoch()
+QString Mtw::newStreamEpoch()
 {
     static constexpr char Alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     quint64 bits = QRandomGenerator::global()->generate64();
@@ -73,6 +74,7 @@ QString newStreamEpoch()
     return epoch;
 }
 
+namespace Mtw::Internal {
 namespace {
 
 QString newEpoch()
@@ -98,12 +100,12 @@ struct ChannelRegistry::Channel
     QList<int> workerCounts;        // members per worker; sized workerCount
     quint64 workerMask = 0;         // bit i set iff workerCounts[i] > 0
     HistoryRing history;
-    StreamPosition position; // the last offset given out, in the current epoch
-    HistoryBounds bounds;    // for the store; == settings
-    qint64 published = 0;    // messages published since the channel was created
-    bool configured = false; // configured by exact name: never reclaimed
+    StreamPosition position;    // the last offset given out, in the current epoch
+    HistoryBounds bounds;       // for the store; == settings
+    qint64 published = 0;       // messages published since the channel was created
+    bool configured = false;    // configured by exact name: never reclaimed
     bool clusterSynced = false; // `position` is the cluster's (from the broker), not this node's
-    qint64 lastActivity = 0; // registry clock (ms): last publish, or when the last member left
+    qint64 lastActivity = 0;    // registry clock (ms): last publish, or when the last member left
 };
 
 // Aligned to a cache line so that workers locking neighbouring shards do not share one.
@@ -209,11 +211,8 @@ void ChannelRegistry::joinClusterLocked(Channel &channel,
     }
     QList<QByteArray> publications = joined.publications;
     if (channel.position.offset > read.offset) {
-        publications += channel.history.select(read.offset,
-                                               0,
-                                               0,
-                                               HistoryRing::Window::Oldest,
-                                               now());
+        publications +=
+            channel.history.select(read.offset, 0, 0, HistoryRing::Window::Oldest, now());
     }
     out.position = channel.position.offset > read.offset ? channel.position : read;
     out.members = joined.members;
@@ -490,8 +489,8 @@ void ChannelRegistry::publishLocked(const QString &name,
 }
 
 Result<PublishCheck> ChannelRegistry::checkChannel(const QString &channel,
-                                                  quint64 senderConnKey,
-                                                  bool authenticated) const
+                                                   quint64 senderConnKey,
+                                                   bool authenticated) const
 {
     if (!isValidChannelName(channel))
         return invalidName(channel);

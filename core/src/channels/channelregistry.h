@@ -42,9 +42,6 @@ struct StreamPosition
     friend bool operator==(const StreamPosition &, const StreamPosition &) = default;
 };
 
-// A new epoch: eight random Crockford base32 characters.
-QString newStreamEpoch();
-
 // What a reconnecting client says it saw last (metadata.recover, or `since` in history).
 struct RecoverFrom
 {
@@ -127,11 +124,11 @@ struct HistoryPage
 struct PublishCheck
 {
     ChannelSettings settings;
-    bool configured = false;     // by exact name: it exists on every node
-    bool exists = false;         // known on this node
+    bool configured = false; // by exact name: it exists on every node
+    bool exists = false;     // known on this node
     bool senderIsMember = false;
-    int localRecipients = 0;     // members on this node, the sender left out
-    quint64 workerMask = 0;      // workers holding at least one of them
+    int localRecipients = 0; // members on this node, the sender left out
+    quint64 workerMask = 0;  // workers holding at least one of them
 };
 
 // What a publication (or notice) that came back from the broker goes to.
@@ -269,9 +266,8 @@ private:
     void forgetStored(const QString &channel);
     void storeThrew() const;
     Recovery recoverLocked(const Channel &channel, const RecoverFrom &from) const;
-    void joinClusterLocked(Channel &channel,
-                           const JoinRequest &request,
-                           SubscribeOutcome &out) const;
+    void
+    joinClusterLocked(Channel &channel, const JoinRequest &request, SubscribeOutcome &out) const;
     void publishLocked(const QString &name,
                        Channel &channel,
                        quint64 senderConnKey,
