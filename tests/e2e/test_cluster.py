@@ -425,6 +425,118 @@ async def node_killed(ports, servers):
     await asker.close()
 
 
+def redis_keys(port, db, pattern):
+    """KEYS <pattern> in database `db` of a Redis, over a raw socket (RESP by hand: only here)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(("*2\r\n$6\r\nSELECT\r\n$1\r\n%d\r\n" % db).encode())
+        if not s.recv(16).startswith(b"+OK"):
+            raise TestFailure("SELECT %d refused" % db)
+        s.sendall(("*2\r\n$4\r\nKEYS\r\n$%d\r\n%s\r\n" % (len(pattern), pattern)).encode())
+        data = b""
+        while not data.endswith(b"\r\n") or data.count(b"\r\n") < 1 + 2 * int(data[1:data.index(b"\r\n")] or 0):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return [line.decode() for line in data.split(b"\r\n")[2::2] if line]
+
+
+async def local_pair(port, channel):
+    """A subscriber and a publisher on one node: does it serve its own clients?"""
+    reader = await Client.connect(port, "D")
+    writer = await Client.connect(port, "D")
+    await reader.subscribe(channel)
+    answer = data_of(await writer.call(envelope("l1", "publish", channel, {"kind": "Text", "data": "local"})))
+    got = await reader.wait_for("publish", channel, 1)
+    check("a node without Redis serves its own clients", data_of(got[0]) == "local" and answer["recipients"] == 1,
+          json.dumps(answer))
+    await reader.close()
+    await writer.close()
+
+
+def start_without_redis(binary):
+    """Redis is not there when the node starts: it starts, says so, and joins when Redis comes."""
+    port = free_port()
+    config = CONFIG % {"token": ADMIN_TOKEN, "redis": port, "prefix": "late%d" % os.getpid(), "ttl": NODE_TTL_MS}
+    node = ServerProcess(binary, config)
+    redis = None
+    try:
+        node.wait_listening()
+        status, body = readyz(node.port)
+        check("started without Redis, /readyz says alone", status == 200 and "alone" in body, body)
+        check("and the log says why", wait_until(lambda: "cluster: broker unreachable" in node.log(), 5), node.log())
+        asyncio.run(asyncio.wait_for(local_pair(node.port, "room.alone"), 30))
+        redis = Redis(port)
+        check("joins once Redis is there", wait_until(lambda: readyz(node.port)[1] == "ready\n", 15),
+              readyz(node.port)[1])
+        check("graceful stop", node.terminate() == 0)
+    finally:
+        node.stop()
+        if redis:
+            redis.stop()
+
+
+async def across_shards(ports, channels):
+    readers = []
+    for channel in channels:
+        reader = await Client.connect(ports[1], "F")
+        await reader.subscribe(channel)
+        readers.append(reader)
+    writer = await Client.connect(ports[0], "E")
+    for i, channel in enumerate(channels):
+        await writer.call(envelope("w%d" % i, "publish", channel, {"kind": "Json", "data": i}))
+    for i, reader in enumerate(readers):
+        got = await reader.wait_for("publish", channels[i], 1)
+        check("delivered across nodes on shard of " + channels[i], data_of(got[0]) == i)
+        await reader.close()
+    await writer.close()
+
+
+def sharded(binary):
+    """`urls`: channels spread over two Redis servers by name, each node using both."""
+    one, two = Redis(), Redis()
+    nodes = []
+    try:
+        prefix = "sh%d" % os.getpid()
+        config = (CONFIG % {"token": ADMIN_TOKEN, "redis": 0, "prefix": prefix, "ttl": NODE_TTL_MS}).replace(
+            'url = "redis://127.0.0.1:0/0"',
+            'urls = ["redis://127.0.0.1:%d/0", "redis://127.0.0.1:%d/1"]' % (one.port, two.port))
+        for _ in range(2):
+            nodes.append(ServerProcess(binary, config))
+            nodes[-1].wait_listening()
+        for node in nodes:
+            check("sharded node joined", wait_until(lambda n=node: readyz(n.port)[1] == "ready\n", 10))
+        channels = ["room.shard%d" % i for i in range(8)]
+        asyncio.run(asyncio.wait_for(across_shards([n.port for n in nodes], channels), 30))
+        on_one = {k.split(":meta:")[1] for k in redis_keys(one.port, 0, prefix + ":meta:*")}
+        on_two = {k.split(":meta:")[1] for k in redis_keys(two.port, 1, prefix + ":meta:*")}
+        check("both shards hold channels", on_one and on_two, "%s / %s" % (on_one, on_two))
+        check("each channel on one shard", not (on_one & on_two) and on_one | on_two == set(channels),
+              "%s / %s" % (on_one, on_two))
+    finally:
+        for node in nodes:
+            node.stop()
+        one.stop()
+        two.stop()
+
+
+def refused_config(binary):
+    """A URL the module cannot use is refused by name, and a password is never logged."""
+    for url, expected in (("rediss://127.0.0.1:6390/0", "rediss:// (TLS) is not supported"),
+                          ("redis://user:s3cr3t-pw@127.0.0.1:1/x", "the database must be a number")):
+        config = CONFIG.replace('url = "redis://127.0.0.1:%(redis)d/0"', 'url = "%s"' % url) % {
+            "token": ADMIN_TOKEN, "prefix": "bad", "ttl": NODE_TTL_MS}
+        node = ServerProcess(binary, config)
+        try:
+            node.proc.wait(15) if node.proc.poll() is None and not wait_until(
+                lambda: expected in node.log(), 10) else None
+            log = node.log()
+            check("the refusal names the problem: " + expected, expected in log, log[-1500:])
+            check("no password in the log", "s3cr3t-pw" not in log)
+        finally:
+            node.stop()
+
+
 def main():
     started = time.monotonic()
     failed = 0
@@ -461,6 +573,9 @@ def main():
         for server in servers[:2]:
             log = server.log()
             check("no secret in the log", ADMIN_TOKEN not in log)
+        start_without_redis(binary)
+        sharded(binary)
+        refused_config(binary)
     except Exception as error:  # noqa: BLE001 - report everything
         failed = 1
         print("FAIL: %s" % error)
