@@ -403,6 +403,19 @@ async def redis_lost_and_back(ports, redis, restart):
     return redis
 
 
+def redis_stalls(ports, redis):
+    """Redis stops answering (SIGSTOP): timeout_ms drops it; it answers again: the nodes rejoin."""
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        check("a stalled Redis is given up after timeout_ms",
+              wait_until(lambda: "alone" in readyz(ports[0])[1], 10), readyz(ports[0])[1])
+        reason = readyz(ports[0])[1]
+        check("and the reason says so", "did not answer within 1000 ms" in reason, reason)
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    check("back once it answers", wait_until(lambda: readyz(ports[0])[1] == "ready\n", 15), readyz(ports[0])[1])
+
+
 async def node_killed(ports, servers):
     channel = "room.kill"
     doomed = await Client.connect(ports[2], "C")
@@ -567,6 +580,7 @@ def main():
             holder["redis"] = Redis(redis_port)
             return holder["redis"]
         redis = asyncio.run(asyncio.wait_for(redis_lost_and_back(ports, redis, restart), 90))
+        redis_stalls(ports, redis)
         asyncio.run(asyncio.wait_for(node_killed(ports, servers), 60))
         for server in servers[:2]:
             check("graceful stop", server.terminate() == 0, server.log()[-2000:])
