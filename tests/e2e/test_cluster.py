@@ -49,6 +49,8 @@ presence = true
 [[channels]]
 name = "small.*"
 max_members = 2
+[[kv]]
+name = "prefs"
 [[modules]]
 name = "mtw-store-redis"
 config = { url = "redis://127.0.0.1:%(redis)d/0", prefix = "%(prefix)s", heartbeat_ms = 250, node_ttl_ms = %(ttl)d, timeout_ms = 1000, reconnect_max_ms = 400 }
@@ -343,6 +345,25 @@ async def presence_and_limits(ports):
         await client.close()
 
 
+async def buckets_are_per_node(ports):
+    """Key-value buckets are each node's own in a cluster (docs/cluster.md): a watcher on the
+    writer's node sees the change; another node does not have the key."""
+    watcher = await Client.connect(ports[0], "A")
+    answer = await watcher.subscribe("$kv.prefs")
+    check("watch channel subscribed in a cluster", data_of(answer).get("subscribed") == "$kv.prefs", json.dumps(answer))
+    writer = await Client.connect(ports[0], "A")
+    put = await writer.call(envelope("k1", "request", payload={"kind": "Json", "data": {"dark": True}},
+                                     metadata={"action": "kv.put", "bucket": "prefs", "key": "theme"}))
+    check("kv.put answered", data_of(put).get("version") == 1, json.dumps(put))
+    events = await watcher.wait_for("publish", "$kv.prefs", 1)
+    check("the watcher on the node sees it", events[0]["metadata"].get("key") == "theme", json.dumps(events[0]))
+    other = await Client.connect(ports[1], "B")
+    got = await other.call(envelope("k2", "request", metadata={"action": "kv.get", "bucket": "prefs", "key": "theme"}))
+    check("another node has its own bucket", got["type"] == "error" and data_of(got)["code"] == 404, json.dumps(got))
+    for client in (watcher, writer, other):
+        await client.close()
+
+
 async def cross_node_disconnect_and_nodes(ports):
     victim = await Client.connect(ports[0], "A")
     result = await admin_call(ports[2], "disconnect", conn_id=victim.conn_id, reason="test kick")
@@ -571,6 +592,7 @@ def main():
         asyncio.run(asyncio.wait_for(publisher_order(ports), 60))
         asyncio.run(asyncio.wait_for(history_and_recovery(ports), 60))
         asyncio.run(asyncio.wait_for(presence_and_limits(ports), 60))
+        asyncio.run(asyncio.wait_for(buckets_are_per_node(ports), 60))
         asyncio.run(asyncio.wait_for(cross_node_disconnect_and_nodes(ports), 60))
 
         redis_port = redis.port

@@ -68,9 +68,8 @@ void ClusterNode::brokerStateChanged(bool connected, const QString &detail)
     if (connected)
         qCInfo(lcServer).noquote() << "cluster: joined:" << detail;
     else
-        qCWarning(lcServer).noquote()
-            << "cluster: broker unreachable:" << detail
-            << "- serving this node's clients alone until it is back";
+        qCWarning(lcServer).noquote() << "cluster: broker unreachable:" << detail
+                                      << "- serving this node's clients alone until it is back";
 }
 
 int ClusterNode::connectionCount() const
@@ -103,6 +102,17 @@ QByteArray disconnectCommand(const QString &connId, const QString &reason)
 IBroker *connectedBroker(const ServerContext &context)
 {
     return context.broker && context.broker->isConnected() ? context.broker : nullptr;
+}
+
+IBroker *clusterBroker(const ServerContext &context, const QString &channel)
+{
+    return channel.startsWith(u'$') ? nullptr : context.broker;
+}
+
+IBroker *connectedBroker(const ServerContext &context, const QString &channel)
+{
+    IBroker *broker = clusterBroker(context, channel);
+    return broker && broker->isConnected() ? broker : nullptr;
 }
 
 } // namespace Mtw::Internal

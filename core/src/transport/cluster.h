@@ -50,6 +50,10 @@ QByteArray disconnectCommand(const QString &connId, const QString &reason);
 // The broker of this node's cluster, when it is connected; null otherwise (single node, or the
 // broker is unreachable: the worker then serves from what this node has).
 IBroker *connectedBroker(const ServerContext &context);
+// The same for one channel. The server's own channels ('$kv.<bucket>': a bucket's changes) are
+// this node's: its buckets are not shared (docs/cluster.md).
+IBroker *clusterBroker(const ServerContext &context, const QString &channel);
+IBroker *connectedBroker(const ServerContext &context, const QString &channel);
 
 // A broker callback that brings `then` back to the connection's worker thread. `hold`: the
 // connection's later messages wait until then has run, so that they cannot overtake this one.

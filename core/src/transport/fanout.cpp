@@ -59,7 +59,8 @@ void splitForCluster(const Message &message, BrokerPublish &publish)
     copy.metadata.remove(u"epoch"_s);
     // Raw control characters never occur in an encoding (JSON escapes them in strings), so
     // they mark where the position goes.
-    const QByteArray encoded = encodeMessage(copy, QByteArrayLiteral("\"epoch\":\"\x01\",\"offset\":\x02"));
+    const QByteArray encoded =
+        encodeMessage(copy, QByteArrayLiteral("\"epoch\":\"\x01\",\"offset\":\x02"));
     const qsizetype epochAt = encoded.indexOf('\x01');
     const qsizetype offsetAt = encoded.indexOf('\x02', epochAt);
     publish.head = encoded.left(epochAt);
@@ -75,7 +76,7 @@ Result<int> publishFromOutside(ServerContext &context,
     Message copy = message;
     copy.channel = channel;
     if (origin == PublishOrigin::ThisNode) {
-        if (IBroker *broker = connectedBroker(context)) {
+        if (IBroker *broker = connectedBroker(context, channel)) {
             // The origin checked the sender's rights; the cluster says whether it exists.
             const auto check = context.registry.checkChannel(channel, 0, true);
             if (!check)
@@ -89,9 +90,8 @@ Result<int> publishFromOutside(ServerContext &context,
             publish.historyTtlMs = qint64(check->settings.historyTtl) * 1000;
             broker->publish(publish, [channel](Result<BrokerPublished> published) {
                 if (!published)
-                    qCWarning(lcServer).noquote()
-                        << "cluster: a server publish to" << channel
-                        << "failed:" << published.error().message;
+                    qCWarning(lcServer).noquote() << "cluster: a server publish to" << channel
+                                                  << "failed:" << published.error().message;
             });
             return check->localRecipients;
         }

@@ -74,10 +74,9 @@ void historyFromCluster(ProtocolContext &parts,
                 if (page && page->position.epoch.isEmpty() && !configured)
                     page = fail(404, u"channel '%1' not found"_s.arg(message.channel));
                 if (!page) {
-                    context.out.send(*current,
-                                     Message::error(page.error().code,
-                                                    page.error().message,
-                                                    message.id));
+                    context.out.send(
+                        *current,
+                        Message::error(page.error().code, page.error().message, message.id));
                     return;
                 }
                 const StreamPosition position{page->position.offset, page->position.epoch};
@@ -111,7 +110,7 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
         return;
     }
     const HistoryQuery query{limit.value_or(0), reverse.toBool(false), *since};
-    if (IBroker *broker = connectedBroker(parts.server)) {
+    if (IBroker *broker = connectedBroker(parts.server, message.channel)) {
         historyFromCluster(parts, connection, message, query, *broker);
         return;
     }
@@ -129,37 +128,37 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
 
 void presenceAction(ProtocolContext &parts, Connection &connection, const Message &message)
 {
-    if (IBroker *broker = connectedBroker(parts.server)) {
-        broker->presence(
-            message.channel,
-            onWorker<QList<BrokerMember>>(
-                parts,
-                connection,
-                false,
-                [message](ProtocolContext &context,
-                          Connection *current,
-                          Result<QList<BrokerMember>> members) {
-                    if (!current)
-                        return;
-                    if (!members) {
-                        context.out.send(*current,
-                                         Message::error(members.error().code,
-                                                        members.error().message,
-                                                        message.id));
-                        return;
-                    }
-                    QJsonArray list;
-                    for (const BrokerMember &member : std::as_const(*members)) {
-                        QJsonObject entry{{u"conn_id"_s, member.connId}};
-                        if (!member.userId.isEmpty())
-                            entry.insert(u"user_id"_s, member.userId);
-                        list.append(entry);
-                    }
-                    context.out.send(*current,
+    if (IBroker *broker = connectedBroker(parts.server, message.channel)) {
+        broker->presence(message.channel,
+                         onWorker<QList<BrokerMember>>(
+                             parts,
+                             connection,
+                             false,
+                             [message](ProtocolContext &context,
+                                       Connection *current,
+                                       Result<QList<BrokerMember>> members) {
+                                 if (!current)
+                                     return;
+                                 if (!members) {
+                                     context.out.send(*current,
+                                                      Message::error(members.error().code,
+                                                                     members.error().message,
+                                                                     message.id));
+                                     return;
+                                 }
+                                 QJsonArray list;
+                                 for (const BrokerMember &member : std::as_const(*members)) {
+                                     QJsonObject entry{{u"conn_id"_s, member.connId}};
+                                     if (!member.userId.isEmpty())
+                                         entry.insert(u"user_id"_s, member.userId);
+                                     list.append(entry);
+                                 }
+                                 context.out.send(
+                                     *current,
                                      replyTo(message,
                                              QJsonObject{{u"channel"_s, message.channel},
                                                          {u"members"_s, list}}));
-                }));
+                             }));
         return;
     }
     const auto members = parts.server.registry.presence(message.channel);
@@ -183,45 +182,45 @@ void channelsFromCluster(ProtocolContext &parts,
                          int pageSize,
                          IBroker &broker)
 {
-    broker.channels(
-        after,
-        pageSize + 1,
-        onWorker<QList<BrokerChannel>>(
-            parts,
-            connection,
-            false,
-            [message, pageSize](ProtocolContext &context,
-                                Connection *current,
-                                Result<QList<BrokerChannel>> channels) {
-                if (!current)
-                    return;
-                if (!channels) {
-                    context.out.send(*current,
-                                     Message::error(channels.error().code,
-                                                    channels.error().message,
-                                                    message.id));
-                    return;
-                }
-                QJsonArray list;
-                QString last;
-                bool more = false;
-                for (const BrokerChannel &channel : std::as_const(*channels)) {
-                    if (list.size() == pageSize) {
-                        more = true;
-                        break;
-                    }
-                    const auto settings = context.server.registry.resolver().resolve(channel.name);
-                    last = channel.name;
-                    if (settings.auth && !current->authenticated)
-                        continue;
-                    list.append(
-                        QJsonObject{{u"name"_s, channel.name}, {u"members"_s, channel.members}});
-                }
-                QJsonObject data{{u"channels"_s, list}};
-                if (more)
-                    data.insert(u"next"_s, last);
-                context.out.send(*current, replyTo(message, data));
-            }));
+    broker.channels(after,
+                    pageSize + 1,
+                    onWorker<QList<BrokerChannel>>(
+                        parts,
+                        connection,
+                        false,
+                        [message, pageSize](ProtocolContext &context,
+                                            Connection *current,
+                                            Result<QList<BrokerChannel>> channels) {
+                            if (!current)
+                                return;
+                            if (!channels) {
+                                context.out.send(*current,
+                                                 Message::error(channels.error().code,
+                                                                channels.error().message,
+                                                                message.id));
+                                return;
+                            }
+                            QJsonArray list;
+                            QString last;
+                            bool more = false;
+                            for (const BrokerChannel &channel : std::as_const(*channels)) {
+                                if (list.size() == pageSize) {
+                                    more = true;
+                                    break;
+                                }
+                                const auto settings =
+                                    context.server.registry.resolver().resolve(channel.name);
+                                last = channel.name;
+                                if (settings.auth && !current->authenticated)
+                                    continue;
+                                list.append(QJsonObject{{u"name"_s, channel.name},
+                                                        {u"members"_s, channel.members}});
+                            }
+                            QJsonObject data{{u"channels"_s, list}};
+                            if (more)
+                                data.insert(u"next"_s, last);
+                            context.out.send(*current, replyTo(message, data));
+                        }));
 }
 
 // A page at a time: names after metadata.after (sorted), at most metadata.limit of them; `next`

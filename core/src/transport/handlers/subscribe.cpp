@@ -24,7 +24,7 @@ void announcePresence(ProtocolContext &parts,
                       quint64 workerMask,
                       bool binary)
 {
-    IBroker *broker = connectedBroker(parts.server);
+    IBroker *broker = connectedBroker(parts.server, channel);
     if (workerMask == 0 && !broker)
         return;
     Message notice = Message::create(MessageType::Ack);
@@ -85,7 +85,7 @@ void finishSubscribe(ProtocolContext &parts,
                                                          joined);
     if (!outcome) {
         if (joined)
-            parts.server.broker->leave(message.channel, connection.connId);
+            clusterBroker(parts.server, message.channel)->leave(message.channel, connection.connId);
         parts.out.send(connection,
                        Message::error(outcome.error().code, outcome.error().message, message.id));
         return;
@@ -105,8 +105,8 @@ void finishSubscribe(ProtocolContext &parts,
         // The client hears only the error, so it is not subscribed either.
         if (!outcome->alreadyMember) {
             parts.server.registry.unsubscribe(message.channel, connection.key);
-            if (parts.server.broker)
-                parts.server.broker->leave(message.channel, connection.connId);
+            if (IBroker *broker = clusterBroker(parts.server, message.channel))
+                broker->leave(message.channel, connection.connId);
         }
         parts.out.send(connection, parts.out.replyTooLarge(reply.size(), message.id));
         return;
@@ -139,8 +139,9 @@ void subscribeInCluster(ProtocolContext &parts,
                         const Message &message,
                         IBroker &broker)
 {
-    const auto check =
-        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    const auto check = parts.server.registry.checkChannel(message.channel,
+                                                          connection.key,
+                                                          connection.authenticated);
     if (!check) {
         parts.out.send(connection,
                        Message::error(check.error().code, check.error().message, message.id));
@@ -164,28 +165,27 @@ void subscribeInCluster(ProtocolContext &parts,
     }
     broker.join(
         join,
-        onWorker<BrokerJoined>(
-            parts,
-            connection,
-            true,
-            [message, connId = connection.connId](ProtocolContext &context,
-                                                  Connection *current,
-                                                  Result<BrokerJoined> joined) {
-                if (!current || current->disconnected) {
-                    context.server.broker->leave(message.channel, connId);
-                    return;
-                }
-                if (joined) {
-                    finishSubscribe(context, *current, message, &*joined);
-                } else if (joined.error().code == 503) {
-                    finishSubscribe(context, *current, message, nullptr);
-                } else {
-                    context.out.send(*current,
-                                     Message::error(joined.error().code,
-                                                    joined.error().message,
-                                                    message.id));
-                }
-            }));
+        onWorker<BrokerJoined>(parts,
+                               connection,
+                               true,
+                               [message, connId = connection.connId](ProtocolContext &context,
+                                                                     Connection *current,
+                                                                     Result<BrokerJoined> joined) {
+                                   if (!current || current->disconnected) {
+                                       context.server.broker->leave(message.channel, connId);
+                                       return;
+                                   }
+                                   if (joined) {
+                                       finishSubscribe(context, *current, message, &*joined);
+                                   } else if (joined.error().code == 503) {
+                                       finishSubscribe(context, *current, message, nullptr);
+                                   } else {
+                                       context.out.send(*current,
+                                                        Message::error(joined.error().code,
+                                                                       joined.error().message,
+                                                                       message.id));
+                                   }
+                               }));
 }
 
 } // namespace
@@ -198,8 +198,9 @@ void handleSubscribe(ProtocolContext &parts, Connection &connection, const Messa
         parts.out.send(connection, *refusal);
         return;
     }
-    if (parts.server.broker && !connection.channels.contains(message.channel)) {
-        subscribeInCluster(parts, connection, message, *parts.server.broker);
+    IBroker *broker = clusterBroker(parts.server, message.channel);
+    if (broker && !connection.channels.contains(message.channel)) {
+        subscribeInCluster(parts, connection, message, *broker);
         return;
     }
     finishSubscribe(parts, connection, message, nullptr);
@@ -222,8 +223,8 @@ void leaveChannel(ProtocolContext &parts, Connection &connection, const QString 
         return;
     parts.fanout.leave(channel, &connection);
     const UnsubscribeOutcome outcome = parts.server.registry.unsubscribe(channel, connection.key);
-    if (parts.server.broker)
-        parts.server.broker->leave(channel, connection.connId);
+    if (IBroker *broker = clusterBroker(parts.server, channel))
+        broker->leave(channel, connection.connId);
     if (!outcome.wasMember)
         return;
     if (outcome.presence) {
