@@ -4,6 +4,7 @@
 #include "redisconnection.h"
 #include "redislog.h"
 #include "redisscripts.h"
+#include "redistsan.h"
 
 #include <mtw/buildinfo.h>
 
@@ -219,7 +220,14 @@ QString RedisBroker::state() const
 // anything: after stop() they run in the thread the broker was handed back to, and answer 503.
 void RedisBroker::post(std::function<void()> work)
 {
-    QMetaObject::invokeMethod(this, std::move(work), Qt::QueuedConnection);
+    MTW_REDIS_TSAN_RELEASE(this);
+    QMetaObject::invokeMethod(
+        this,
+        [this, work = std::move(work)] {
+            MTW_REDIS_TSAN_ACQUIRE(this);
+            work();
+        },
+        Qt::QueuedConnection);
 }
 
 void RedisBroker::attach(IBrokerNode *node, const QString &nodeId)

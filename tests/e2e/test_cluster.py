@@ -618,7 +618,8 @@ def main():
         traceback.print_exc()
         for i, server in enumerate(servers):
             print("---- node %d log (tail) ----" % i)
-            print(server.log()[-4000:])
+            # MTW_E2E_FULL_LOG=1: all of it (sanitizer reports are long)
+            print(server.log() if os.environ.get("MTW_E2E_FULL_LOG") else server.log()[-4000:])
     finally:
         for server in servers:
             server.stop()

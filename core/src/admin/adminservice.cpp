@@ -6,6 +6,7 @@
 #include "transport/cluster.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/tsanannotations.h"
 #include "transport/worker.h"
 
 #include <mtw/buildinfo.h>
@@ -408,32 +409,35 @@ void AdminService::answerNodes(QWebSocket *admin, const QJsonValue &id)
     QPointer<QWebSocket> target(admin);
     const QString self = m_context->nodeId;
     m_context->broker->nodes([this, target, id, self](Result<QList<BrokerNodeInfo>> nodes) {
+        // Read here, released by the broker's thread: see Tsan::HandedOver.
         QMetaObject::invokeMethod(
             this,
-            [this, target, id, self, nodes = std::move(nodes)] {
-                if (!target)
-                    return;
-                if (!nodes) {
-                    reply(target, id, tl::unexpected(nodes.error()));
-                    return;
-                }
-                QJsonArray list;
-                for (const BrokerNodeInfo &node : *nodes) {
-                    list.append(QJsonObject{{u"id"_s, node.id},
-                                            {u"name"_s, node.name},
-                                            {u"address"_s, node.address},
-                                            {u"version"_s, node.version},
-                                            {u"connections"_s, node.connections},
-                                            {u"started_at"_s, node.startedAt},
-                                            {u"last_seen"_s, node.lastSeen},
-                                            {u"self"_s, node.id == self}});
-                }
-                reply(target,
-                      id,
-                      QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}}));
+            [this, target, id, self, answer = Tsan::HandedOver(std::move(nodes))] {
+                if (target)
+                    reply(target, id, nodesJson(*answer, self));
+                answer.done();
             },
             Qt::QueuedConnection);
     });
+}
+
+Result<QJsonValue> AdminService::nodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
+                                           const QString &self)
+{
+    if (!nodes)
+        return tl::unexpected(nodes.error());
+    QJsonArray list;
+    for (const BrokerNodeInfo &node : *nodes) {
+        list.append(QJsonObject{{u"id"_s, node.id},
+                                {u"name"_s, node.name},
+                                {u"address"_s, node.address},
+                                {u"version"_s, node.version},
+                                {u"connections"_s, node.connections},
+                                {u"started_at"_s, node.startedAt},
+                                {u"last_seen"_s, node.lastSeen},
+                                {u"self"_s, node.id == self}});
+    }
+    return QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}});
 }
 
 Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObject &request)

@@ -3,6 +3,7 @@
 
 #include "transport/connection.h"
 
+#include <mtw/broker.h>
 #include <mtw/config.h>
 #include <mtw/modulestatus.h>
 #include <mtw/services.h>
@@ -62,6 +63,8 @@ private:
     QJsonObject serverInfo() const;
     QJsonValue clusterInfo() const;
     void answerNodes(QWebSocket *admin, const QJsonValue &id);
+    static Result<QJsonValue> nodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
+                                        const QString &self);
     QJsonObject counters(bool withRates);
     QJsonArray channelRows(bool changedOnly);
     QJsonArray moduleRows() const;
