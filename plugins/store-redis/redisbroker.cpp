@@ -799,8 +799,13 @@ void RedisBroker::resync(const QString &channel)
                           << "publications missed while Redis was unreachable";
                   caught->syncing = false;
                   const QList<Incoming> held = std::exchange(caught->held, {});
-                  for (const Incoming &incoming : held)
+                  for (const Incoming &incoming : held) {
+                      if (incoming.envelope.isNull()) {
+                          resync(channel); // the hold overflowed: read the rest from the stream
+                          return;
+                      }
                       deliverIncoming(channel, incoming);
+                  }
               });
 }
 
@@ -854,8 +859,15 @@ void RedisBroker::onMessage(const QString &channel, const QByteArray &payload)
     incoming.deliveredHere = header.at(4) == "1";
     incoming.envelope = payload.mid(newline + 1);
     if (state->syncing) {
-        if (state->held.size() < MaxHeldWhileSyncing)
+        if (state->held.size() < MaxHeldWhileSyncing) {
             state->held.append(incoming);
+        } else if (state->held.size() == MaxHeldWhileSyncing) {
+            // Bounded: what does not fit is read from the stream by the next catch-up.
+            qCWarning(lcRedis).noquote()
+                << "mtw-store-redis: channel" << channel << "holds" << MaxHeldWhileSyncing
+                << "live messages while it catches up; later ones wait for the next catch-up";
+            state->held.append(Incoming{});
+        }
         return;
     }
     deliverIncoming(channel, incoming);

@@ -7,8 +7,10 @@
 
 #if defined(__SANITIZE_THREAD__)
 #  include <sanitizer/tsan_interface.h>
-#  define MTW_REDIS_TSAN_RELEASE(key) __tsan_release(const_cast<void *>(static_cast<const void *>(key)))
-#  define MTW_REDIS_TSAN_ACQUIRE(key) __tsan_acquire(const_cast<void *>(static_cast<const void *>(key)))
+#  define MTW_REDIS_TSAN_RELEASE(key) \
+    __tsan_release(const_cast<void *>(static_cast<const void *>(key)))
+#  define MTW_REDIS_TSAN_ACQUIRE(key) \
+    __tsan_acquire(const_cast<void *>(static_cast<const void *>(key)))
 #else
 #  define MTW_REDIS_TSAN_RELEASE(key) static_cast<void>(key)
 #  define MTW_REDIS_TSAN_ACQUIRE(key) static_cast<void>(key)
