@@ -27,7 +27,7 @@ constexpr int MaxHeldWhileSyncing = 100000; // live messages held while a channe
 
 QByteArray scriptText(const char *body)
 {
-    return QByteArray(Scripts::Common) + body;
+    return QByteArray(Scripts::Common) + Scripts::KvCommon + body;
 }
 
 QByteArray sha1(const QByteArray &text)
@@ -332,6 +332,9 @@ void RedisBroker::becomeConnected()
     m_heartbeat->start();
     m_shards.constFirst()->subscriber->subscription(
         {QByteArrayLiteral("SUBSCRIBE"), m_settings.prefix.toUtf8() + ":ctl"});
+    for (Shard *shard : std::as_const(m_shards)) // every bucket's changes, wherever it lives
+        shard->subscriber->subscription(
+            {QByteArrayLiteral("PSUBSCRIBE"), m_settings.prefix.toUtf8() + ":kvev:*"});
     const QStringList names = m_channels.keys();
     for (const QString &channel : names) {
         registerMembers(channel);
@@ -392,6 +395,8 @@ void RedisBroker::heartbeat()
                   {m_settings.prefix.toUtf8() + ":nodes", key("node", m_nodeId)},
                   args,
                   [](const redisReply *) {});
+        // Expired entries go (each an "expire" change); every node sweeps, Redis runs one at a time.
+        runScript(i, Scripts::KvSweep, {}, {m_settings.prefix.toUtf8()}, [](const redisReply *) {});
         if (sweep) // forgets nodes gone for three TTLs, with their counts and presence
             runScript(i,
                       Scripts::Nodes,
@@ -818,6 +823,14 @@ void RedisBroker::onPush(int shard, const redisReply *reply)
     const QByteArray name = replyString(element(reply, 1));
     const QByteArray controlName = m_settings.prefix.toUtf8() + ":ctl";
     const QByteArray pubPrefix = m_settings.prefix.toUtf8() + ":pub:";
+    if (kind == "pmessage") {
+        const QByteArray channel = replyString(element(reply, 2));
+        const QByteArray kvPrefix = m_settings.prefix.toUtf8() + ":kvev:";
+        if (channel.startsWith(kvPrefix))
+            onKvEvent(QString::fromUtf8(channel.mid(kvPrefix.size())),
+                      replyString(element(reply, 3)));
+        return;
+    }
     if (kind == "message") {
         const QByteArray payload = replyString(element(reply, 2));
         if (name == controlName)
@@ -915,6 +928,157 @@ void RedisBroker::control(const QByteArray &command)
                                                   m_settings.prefix.toUtf8() + ":ctl",
                                                   m_nodeId.toUtf8() + '\n' + command},
                                                  [](const redisReply *) {});
+    });
+}
+
+// ---- the shared key-value store ----
+
+void RedisBroker::onKvEvent(const QString &bucket, const QByteArray &payload)
+{
+    const qsizetype newline = payload.indexOf('\n');
+    const QList<QByteArray> header = payload.left(newline).split('\t');
+    if (newline < 0 || header.size() != 6) {
+        qCWarning(lcRedis).noquote()
+            << "mtw-store-redis: ignored a malformed change of bucket" << bucket;
+        return;
+    }
+    BrokerKvEntry entry;
+    entry.key = QString::fromUtf8(header.at(1));
+    entry.version = header.at(2).toULongLong();
+    entry.expiresAt = header.at(3).toLongLong();
+    entry.kind = header.at(4).isEmpty() ? '-' : header.at(4).at(0);
+    entry.value = payload.mid(newline + 1);
+    QMutexLocker locker(&m_nodeMutex);
+    if (m_node)
+        m_node->kvChanged(bucket,
+                          QString::fromLatin1(header.at(0)),
+                          entry,
+                          QString::fromUtf8(header.at(5)));
+}
+
+void RedisBroker::kvWrite(const QString &bucket,
+                          const QList<BrokerKvWrite> &writes,
+                          int maxKeys,
+                          const QString &writer,
+                          BrokerCallback<BrokerKvWritten> done)
+{
+    post([this, bucket, writes, maxKeys, writer, done = std::move(done)] {
+        if (!m_connected.load()) {
+            done(tl::unexpected(unreachable()));
+            return;
+        }
+        QList<QByteArray> args{m_settings.prefix.toUtf8(),
+                               bucket.toUtf8(),
+                               number(maxKeys),
+                               writer.toUtf8()};
+        for (const BrokerKvWrite &write : writes) {
+            args.append(write.put ? "P" : "D");
+            args.append(write.key.toUtf8());
+            args.append(write.hasExpected ? number(qint64(write.expectedVersion)) : QByteArray(""));
+            args.append(number(write.ttlMs));
+            args.append(QByteArray(1, write.kind));
+            args.append(write.value);
+        }
+        runScript(kvShard(bucket),
+                  Scripts::KvWrite,
+                  {},
+                  args,
+                  [writes, done](const redisReply *reply) {
+                      if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+                          done(tl::unexpected(replyError(reply, u"the key-value write"_s)));
+                          return;
+                      }
+                      const QList<QByteArray> flat = strings(reply);
+                      BrokerKvWritten written;
+                      if (!flat.isEmpty() && flat.at(0) == "ERR" && flat.size() >= 5) {
+                          written.refusedAt = flat.at(1).toInt();
+                          written.code = flat.at(2).toInt();
+                          written.currentExists = !flat.at(4).isEmpty();
+                          written.currentVersion = flat.at(4).toULongLong();
+                          done(written);
+                          return;
+                      }
+                      for (qsizetype i = 0; i + 1 < flat.size() && i / 2 < writes.size(); i += 2) {
+                          const BrokerKvWrite &write = writes.at(i / 2);
+                          written.changes.append(BrokerKvEntry{write.key,
+                                                               flat.at(i).toULongLong(),
+                                                               flat.at(i + 1).toLongLong(),
+                                                               write.kind,
+                                                               write.value});
+                      }
+                      done(written);
+                  });
+    });
+}
+
+void RedisBroker::kvGet(const QString &bucket,
+                        const QString &key,
+                        BrokerCallback<BrokerKvEntry> done)
+{
+    post([this, bucket, key, done = std::move(done)] {
+        if (!m_connected.load()) {
+            done(tl::unexpected(unreachable()));
+            return;
+        }
+        runScript(kvShard(bucket),
+                  Scripts::KvGet,
+                  {},
+                  {m_settings.prefix.toUtf8(), bucket.toUtf8(), key.toUtf8()},
+                  [key, done](const redisReply *reply) {
+                      if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+                          done(tl::unexpected(replyError(reply, u"the key-value read"_s)));
+                          return;
+                      }
+                      const QList<QByteArray> flat = strings(reply);
+                      BrokerKvEntry entry;
+                      entry.key = key;
+                      if (flat.size() == 4) {
+                          entry.version = flat.at(0).toULongLong();
+                          entry.expiresAt = flat.at(1).toLongLong();
+                          entry.kind = flat.at(2).isEmpty() ? 'J' : flat.at(2).at(0);
+                          entry.value = flat.at(3);
+                      }
+                      done(entry);
+                  });
+    });
+}
+
+void RedisBroker::kvList(const QString &bucket,
+                         const QString &prefix,
+                         const QString &after,
+                         int limit,
+                         BrokerCallback<BrokerKvPage> done)
+{
+    post([this, bucket, prefix, after, limit, done = std::move(done)] {
+        if (!m_connected.load()) {
+            done(tl::unexpected(unreachable()));
+            return;
+        }
+        runScript(kvShard(bucket),
+                  Scripts::KvList,
+                  {},
+                  {m_settings.prefix.toUtf8(),
+                   bucket.toUtf8(),
+                   prefix.toUtf8(),
+                   after.toUtf8(),
+                   number(limit)},
+                  [done](const redisReply *reply) {
+                      if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+                          done(tl::unexpected(replyError(reply, u"the key-value listing"_s)));
+                          return;
+                      }
+                      const QList<QByteArray> flat = strings(reply);
+                      BrokerKvPage page;
+                      page.revision = flat.at(0).toULongLong();
+                      page.next = QString::fromUtf8(flat.at(1));
+                      for (qsizetype i = 2; i + 2 < flat.size(); i += 3)
+                          page.entries.append(BrokerKvEntry{QString::fromUtf8(flat.at(i)),
+                                                            flat.at(i + 1).toULongLong(),
+                                                            flat.at(i + 2).toLongLong(),
+                                                            'J',
+                                                            {}});
+                      done(page);
+                  });
     });
 }
 

@@ -51,6 +51,18 @@ public:
     channels(const QString &after, int limit, BrokerCallback<QList<BrokerChannel>> done) override;
     void nodes(BrokerCallback<QList<BrokerNodeInfo>> done) override;
     void control(const QByteArray &command) override;
+    void kvWrite(const QString &bucket,
+                 const QList<BrokerKvWrite> &writes,
+                 int maxKeys,
+                 const QString &writer,
+                 BrokerCallback<BrokerKvWritten> done) override;
+    void
+    kvGet(const QString &bucket, const QString &key, BrokerCallback<BrokerKvEntry> done) override;
+    void kvList(const QString &bucket,
+                const QString &prefix,
+                const QString &after,
+                int limit,
+                BrokerCallback<BrokerKvPage> done) override;
 
     qint64 droppedPublishes() const { return m_dropped.load(); }
 
@@ -87,6 +99,8 @@ private:
     void onPush(int shard, const redisReply *reply);
     void onMessage(const QString &channel, const QByteArray &payload);
     void onControl(const QByteArray &payload);
+    void onKvEvent(const QString &bucket, const QByteArray &payload);
+    int kvShard(const QString &bucket) const { return shardOf(u'$' + bucket); }
     void deliverIncoming(const QString &channel, const Incoming &incoming);
     void forgetIfUnused(const QString &channel);
     Error unreachable() const;

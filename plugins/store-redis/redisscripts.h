@@ -293,4 +293,146 @@ end
 return out
 )lua";
 
+// ---- the shared key-value store (docs/kv.md, docs/cluster.md) ----
+// An entry is a field of <p>:kv:<bucket>: "version\texpiresAt\tkind\t" .. value; its key is in
+// <p>:kvkeys:<bucket> (sorted, for kv.list) and, when it expires, in <p>:kvexp ("bucket\tkey" by
+// expiry). Every change takes the bucket's next revision (<p>:kvrev:<bucket>) and is announced on
+// <p>:kvev:<bucket>: "op\tkey\tversion\texpiresAt\tkind\twriter\n" .. value.
+inline constexpr char KvCommon[] = R"lua(
+local function kvParse(raw)
+  if not raw then return nil end
+  local version, expires, kind, value = string.match(raw, '^(%d+)\t(%d+)\t(%a)\t(.*)$')
+  return {version = version, expires = tonumber(expires), kind = kind, value = value}
+end
+local function kvLive(entry, now)
+  return entry and (entry.expires == 0 or entry.expires > now)
+end
+local function kvRemove(prefix, bucket, key, op, writer)
+  local entries = prefix .. ':kv:' .. bucket
+  redis.call('HDEL', entries, key)
+  redis.call('ZREM', prefix .. ':kvkeys:' .. bucket, key)
+  redis.call('ZREM', prefix .. ':kvexp', bucket .. '\t' .. key)
+  local version = string.format('%d', redis.call('INCR', prefix .. ':kvrev:' .. bucket))
+  redis.call('PUBLISH', prefix .. ':kvev:' .. bucket,
+             op .. '\t' .. key .. '\t' .. version .. '\t0\t-\t' .. writer .. '\n')
+  return version
+end
+)lua";
+
+// KEYS: none   ARGV: prefix, bucket, maxKeys, writer, then per operation 6 values:
+// op ('P' put, 'D' delete), key, expectedVersion ('' none, '0' absent), ttlMs ('0' none), kind,
+// value -> {version, expiresAt, ...} per operation, or
+// {'ERR', index, code, key, currentVersion ('' absent)}
+inline constexpr char KvWrite[] = R"lua(
+local prefix, bucket, maxKeys, writer = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local now = nowMs()
+local entries = prefix .. ':kv:' .. bucket
+local count = redis.call('HLEN', entries)
+local staged = {}
+local ops = {}
+for i = 5, #ARGV, 6 do ops[#ops + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]} end
+-- Check every operation against what the ones before it leave; change nothing yet.
+for index, op in ipairs(ops) do
+  local key = op[2]
+  local current = staged[key]
+  if current == nil then
+    local entry = kvParse(redis.call('HGET', entries, key))
+    if kvLive(entry, now) then current = entry.version else current = false end
+    if entry and not kvLive(entry, now) then count = count - 1 end
+  end
+  if op[1] == 'D' and not current then
+    return {'ERR', index - 1, '404', key, ''}
+  end
+  if op[3] ~= '' then
+    local matches
+    if op[3] == '0' then matches = not current else matches = current and current == op[3] end
+    if not matches then return {'ERR', index - 1, '409', key, current or ''} end
+  end
+  if op[1] == 'P' and not current and count >= maxKeys then
+    return {'ERR', index - 1, '507', key, ''}
+  end
+  if op[1] == 'P' then
+    if not current then count = count + 1 end
+    staged[key] = 'pending'
+  else
+    count = count - 1
+    staged[key] = false
+  end
+end
+local versions = {}
+for _, op in ipairs(ops) do
+  local key = op[2]
+  if op[1] == 'D' then
+    versions[#versions + 1] = kvRemove(prefix, bucket, key, 'delete', writer)
+    versions[#versions + 1] = '0'
+  else
+    local version = string.format('%d', redis.call('INCR', prefix .. ':kvrev:' .. bucket))
+    local expires = '0'
+    if tonumber(op[4]) > 0 then expires = string.format('%d', now + tonumber(op[4])) end
+    redis.call('HSET', entries, key, version .. '\t' .. expires .. '\t' .. op[5] .. '\t' .. op[6])
+    redis.call('ZADD', prefix .. ':kvkeys:' .. bucket, 0, key)
+    if expires ~= '0' then
+      redis.call('ZADD', prefix .. ':kvexp', expires, bucket .. '\t' .. key)
+    else
+      redis.call('ZREM', prefix .. ':kvexp', bucket .. '\t' .. key)
+    end
+    redis.call('PUBLISH', prefix .. ':kvev:' .. bucket,
+               'put\t' .. key .. '\t' .. version .. '\t' .. expires .. '\t' .. op[5] .. '\t' .. writer .. '\n' .. op[6])
+    versions[#versions + 1] = version
+    versions[#versions + 1] = expires
+  end
+end
+return versions
+)lua";
+
+// ARGV: prefix, bucket, key  -> {version, expiresAt, kind, value} or {} when absent
+inline constexpr char KvGet[] = R"lua(
+local entry = kvParse(redis.call('HGET', ARGV[1] .. ':kv:' .. ARGV[2], ARGV[3]))
+if not kvLive(entry, nowMs()) then return {} end
+return {entry.version, string.format('%d', entry.expires), entry.kind, entry.value}
+)lua";
+
+// ARGV: prefix, bucket, keyPrefix, after, limit
+// -> {revision, next, key, version, expiresAt, ...}
+inline constexpr char KvList[] = R"lua(
+local prefix, bucket, keyPrefix, after, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local now = nowMs()
+local entries = prefix .. ':kv:' .. bucket
+local from = '[' .. keyPrefix
+if after ~= '' and after >= keyPrefix then from = '(' .. after end
+local out = {}
+local next = ''
+local found = 0
+while true do
+  local keys = redis.call('ZRANGEBYLEX', prefix .. ':kvkeys:' .. bucket, from, '+', 'LIMIT', 0, 200)
+  if #keys == 0 then break end
+  local stop = false
+  for _, key in ipairs(keys) do
+    if string.sub(key, 1, #keyPrefix) ~= keyPrefix then stop = true break end
+    local entry = kvParse(redis.call('HGET', entries, key))
+    if kvLive(entry, now) then
+      if found == limit then next = out[#out - 2] stop = true break end
+      out[#out + 1] = key
+      out[#out + 1] = entry.version
+      out[#out + 1] = string.format('%d', entry.expires)
+      found = found + 1
+    end
+    from = '(' .. key
+  end
+  if stop then break end
+end
+return {redis.call('GET', prefix .. ':kvrev:' .. bucket) or '0', next, unpack(out)}
+)lua";
+
+// KEYS: none   ARGV: prefix -> how many expired entries were removed (each an "expire" change)
+inline constexpr char KvSweep[] = R"lua(
+local prefix, now = ARGV[1], nowMs()
+local due = redis.call('ZRANGEBYSCORE', prefix .. ':kvexp', '-inf', now, 'LIMIT', 0, 500)
+for _, member in ipairs(due) do
+  local bucket, key = string.match(member, '^([^\t]*)\t(.*)$')
+  kvRemove(prefix, bucket, key, 'expire', 'server')
+end
+return #due
+)lua";
+
 } // namespace Mtw::StoreRedis::Scripts

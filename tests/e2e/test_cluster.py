@@ -345,22 +345,62 @@ async def presence_and_limits(ports):
         await client.close()
 
 
-async def buckets_are_per_node(ports):
-    """Key-value buckets are each node's own in a cluster (docs/cluster.md): a watcher on the
-    writer's node sees the change; another node does not have the key."""
-    watcher = await Client.connect(ports[0], "A")
-    answer = await watcher.subscribe("$kv.prefs")
-    check("watch channel subscribed in a cluster", data_of(answer).get("subscribed") == "$kv.prefs", json.dumps(answer))
-    writer = await Client.connect(ports[0], "A")
-    put = await writer.call(envelope("k1", "request", payload={"kind": "Json", "data": {"dark": True}},
-                                     metadata={"action": "kv.put", "bucket": "prefs", "key": "theme"}))
-    check("kv.put answered", data_of(put).get("version") == 1, json.dumps(put))
-    events = await watcher.wait_for("publish", "$kv.prefs", 1)
-    check("the watcher on the node sees it", events[0]["metadata"].get("key") == "theme", json.dumps(events[0]))
-    other = await Client.connect(ports[1], "B")
-    got = await other.call(envelope("k2", "request", metadata={"action": "kv.get", "bucket": "prefs", "key": "theme"}))
-    check("another node has its own bucket", got["type"] == "error" and data_of(got)["code"] == 404, json.dumps(got))
-    for client in (watcher, writer, other):
+async def kv_request(client, id_, action, payload=None, **metadata):
+    metadata["action"] = action
+    return await client.call(envelope(id_, "request", payload=payload, metadata=metadata))
+
+
+async def shared_buckets(ports):
+    """The key-value store is shared: what one node writes, every node reads, compare-and-set
+    holds across nodes, and every node's watchers see every change in revision order."""
+    watchers = []
+    for i in (1, 2):
+        watcher = await Client.connect(ports[i], "BC"[i - 1])
+        answer = await watcher.subscribe("$kv.prefs")
+        check("watching on node " + watcher.node, data_of(answer).get("subscribed") == "$kv.prefs", json.dumps(answer))
+        watchers.append(watcher)
+    a = await Client.connect(ports[0], "A")
+    b = await Client.connect(ports[1], "B")
+    c = await Client.connect(ports[2], "C")
+    put = data_of(await kv_request(a, "k1", "kv.put", {"kind": "Json", "data": {"dark": True}},
+                                   bucket="prefs", key="theme", version=0))
+    check("kv.put on A", put.get("version") == 1 and put.get("key") == "theme", json.dumps(put))
+    got = await kv_request(c, "k2", "kv.get", bucket="prefs", key="theme")
+    check("kv.get on C reads A's write", data_of(got).get("value") == {"dark": True}
+          and got["metadata"]["version"] == 1, json.dumps(got))
+    won = data_of(await kv_request(b, "k3", "kv.put", {"kind": "Text", "data": "light"},
+                                   bucket="prefs", key="theme", version=1))
+    check("compare-and-set on B", won.get("version") == 2, json.dumps(won))
+    lost = await kv_request(a, "k4", "kv.put", {"kind": "Json", "data": 1}, bucket="prefs", key="theme", version=1)
+    check("the stale writer on A loses", lost["type"] == "error" and data_of(lost)["code"] == 409
+          and "current version 2" in data_of(lost)["message"], json.dumps(lost))
+    batch = await kv_request(c, "k5", "kv.batch", {"kind": "Json", "data": [
+        {"op": "put", "key": "a", "value": 1}, {"op": "put", "key": "b", "value": 2},
+        {"op": "delete", "key": "theme", "version": 2}]}, bucket="prefs")
+    check("kv.batch on C, all applied", [r["version"] for r in data_of(batch)["results"]] == [3, 4, 5],
+          json.dumps(batch))
+    refused = await kv_request(a, "k6", "kv.batch", {"kind": "Json", "data": [
+        {"op": "put", "key": "c", "value": 3}, {"op": "delete", "key": "gone"}]}, bucket="prefs")
+    check("a batch with a missing key changes nothing", refused["type"] == "error"
+          and data_of(refused)["code"] == 404 and data_of(refused)["message"].startswith("payload[1]: "),
+          json.dumps(refused))
+    listing = data_of(await kv_request(b, "k7", "kv.list", bucket="prefs", limit=1))
+    check("kv.list pages", [k["key"] for k in listing["keys"]] == ["a"] and listing.get("next") == "a"
+          and listing["version"] == 5, json.dumps(listing))
+    rest = data_of(await kv_request(b, "k8", "kv.list", bucket="prefs", after="a"))
+    check("kv.list after", [k["key"] for k in rest["keys"]] == ["b"] and "next" not in rest, json.dumps(rest))
+    await kv_request(a, "k9", "kv.put", {"kind": "Text", "data": "soon gone"}, bucket="prefs", key="brief", ttl=1)
+    for watcher in watchers:
+        events = await watcher.wait_for("publish", "$kv.prefs", 7, timeout=15)
+        check("every change, in revision order, on node " + watcher.node,
+              [e["metadata"]["version"] for e in events] == [1, 2, 3, 4, 5, 6, 7]
+              and [e["metadata"]["op"] for e in events] == ["put"] * 4 + ["delete", "put", "expire"],
+              json.dumps([(e["metadata"]["version"], e["metadata"]["op"]) for e in events]))
+        check("with the writer", events[0]["metadata"]["from"] == a.conn_id)
+    gone = await kv_request(c, "k10", "kv.get", bucket="prefs", key="brief")
+    check("an expired entry is gone on every node", gone["type"] == "error" and data_of(gone)["code"] == 404,
+          json.dumps(gone))
+    for client in watchers + [a, b, c]:
         await client.close()
 
 
@@ -592,7 +632,7 @@ def main():
         asyncio.run(asyncio.wait_for(publisher_order(ports), 60))
         asyncio.run(asyncio.wait_for(history_and_recovery(ports), 60))
         asyncio.run(asyncio.wait_for(presence_and_limits(ports), 60))
-        asyncio.run(asyncio.wait_for(buckets_are_per_node(ports), 60))
+        asyncio.run(asyncio.wait_for(shared_buckets(ports), 60))
         asyncio.run(asyncio.wait_for(cross_node_disconnect_and_nodes(ports), 60))
 
         redis_port = redis.port

@@ -115,6 +115,47 @@ struct BrokerNodeInfo
     qint64 lastSeen = 0;  // ms since the Unix epoch: its last heartbeat
 };
 
+// One entry of a shared key-value bucket (docs/kv.md). `kind`: 'J' Json (compact JSON text),
+// 'T' Text (UTF-8), 'B' Binary.
+struct BrokerKvEntry
+{
+    QString key;
+    quint64 version = 0;
+    qint64 expiresAt = 0; // ms since the Unix epoch (Redis's clock); 0 = never
+    char kind = 'J';
+    QByteArray value;
+};
+
+// One change of a kv.put, kv.delete or kv.batch.
+struct BrokerKvWrite
+{
+    bool put = true;
+    QString key;
+    bool hasExpected = false;    // compare-and-set
+    quint64 expectedVersion = 0; // 0: only if absent
+    qint64 ttlMs = 0;            // put: 0 = no expiry
+    char kind = 'J';
+    QByteArray value;
+};
+
+// All of a write applied (one entry per change, with its version and expiry), or none: then
+// `refusedAt` is the change that was refused and why.
+struct BrokerKvWritten
+{
+    QList<BrokerKvEntry> changes;
+    int refusedAt = -1;
+    int code = 0;               // 404 missing key, 409 version conflict, 507 bucket full
+    bool currentExists = false; // 409: the key's state
+    quint64 currentVersion = 0;
+};
+
+struct BrokerKvPage
+{
+    QList<BrokerKvEntry> entries; // key, version, expiresAt
+    QString next;
+    quint64 revision = 0;
+};
+
 // A new epoch: eight random Crockford base32 characters (what the server gives a channel whose
 // history starts over).
 MTW_CORE_EXPORT QString newStreamEpoch();
@@ -135,6 +176,12 @@ public:
                          quint64 senderKey) = 0;
     // A command another node sent to every node (IBroker::control).
     virtual void control(const QByteArray &command) = 0;
+    // A change of a shared bucket, from any node, in the bucket's revision order: `op` is put,
+    // delete or expire (a removal carries key and version only).
+    virtual void kvChanged(const QString &bucket,
+                           const QString &op,
+                           const BrokerKvEntry &entry,
+                           const QString &writer) = 0;
     // Connected to the broker, or lost it (`detail` says why); logged and in /readyz.
     virtual void brokerStateChanged(bool connected, const QString &detail) = 0;
     // For the heartbeat.
@@ -178,6 +225,21 @@ public:
     virtual void nodes(BrokerCallback<QList<BrokerNodeInfo>> done) = 0;
     // To every other node's IBrokerNode::control (a JSON object).
     virtual void control(const QByteArray &command) = 0;
+
+    // The shared key-value store: limits of size and key syntax are checked by the server first.
+    virtual void kvWrite(const QString &bucket,
+                         const QList<BrokerKvWrite> &writes,
+                         int maxKeys,
+                         const QString &writer,
+                         BrokerCallback<BrokerKvWritten> done) = 0;
+    // An absent (or expired) key: an entry with version 0.
+    virtual void
+    kvGet(const QString &bucket, const QString &key, BrokerCallback<BrokerKvEntry> done) = 0;
+    virtual void kvList(const QString &bucket,
+                        const QString &prefix,
+                        const QString &after,
+                        int limit,
+                        BrokerCallback<BrokerKvPage> done) = 0;
 };
 
 } // namespace Mtw

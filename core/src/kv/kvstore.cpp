@@ -168,28 +168,19 @@ std::optional<Error> KvStore::check(const Bucket &bucket,
     if (put && operation.value.kind == Payload::Kind::None)
         return Error{400, u"value: expected a Json, Text or Binary value"_s};
     if (put && kvValueSize(operation.value) > bucket.settings.maxValueSize)
-        return Error{413,
-                     u"value of %1 bytes is larger than bucket '%2' allows (max_value_size: %3 "
-                     "bytes)"_s.arg(kvValueSize(operation.value))
-                         .arg(bucket.name)
-                         .arg(bucket.settings.maxValueSize)};
+        return kvValueTooLarge(bucket.name,
+                               kvValueSize(operation.value),
+                               bucket.settings.maxValueSize);
     if (!put && !current.exists)
         return missingKey(bucket.name, operation.key);
     if (const auto expected = operation.expectedVersion) {
         const bool matches =
             *expected == 0 ? !current.exists : current.exists && current.version == *expected;
         if (!matches)
-            return Error{409,
-                         u"version conflict on key '%1': expected version %2%3, %4"_s.arg(
-                             operation.key,
-                             QString::number(*expected),
-                             *expected == 0 ? u" (absent)"_s : QString(),
-                             versionText(current.exists, current.version))};
+            return kvVersionConflict(operation.key, *expected, current.exists, current.version);
     }
     if (put && !current.exists && count >= bucket.settings.maxKeys)
-        return Error{507,
-                     u"bucket '%1' is full: at most %2 keys (max_keys)"_s.arg(bucket.name)
-                         .arg(bucket.settings.maxKeys)};
+        return kvBucketFull(bucket.name, bucket.settings.maxKeys);
     return std::nullopt;
 }
 
@@ -314,13 +305,8 @@ void KvStore::expireDue(Bucket &bucket)
     }
 }
 
-void KvStore::publish(const Bucket &bucket,
-                      QLatin1StringView op,
-                      const KvEntry &entry,
-                      const QString &writer)
+Message kvChangeEvent(QLatin1StringView op, const KvEntry &entry, const QString &writer)
 {
-    if (!m_publisher)
-        return;
     const bool removal = op != "put"_L1;
     Payload payload = kvEntryPayload(entry);
     if (removal) {
@@ -332,7 +318,47 @@ void KvStore::publish(const Bucket &bucket,
     event.metadata = kvEntryMetadata(entry);
     event.metadata.insert(u"op"_s, QString(op));
     event.metadata.insert(u"from"_s, writer);
-    m_publisher(bucket.channel, event);
+    return event;
+}
+
+Error kvMissingKey(const QString &bucket, const QString &key)
+{
+    return missingKey(bucket, key);
+}
+
+Error kvVersionConflict(const QString &key, quint64 expected, bool exists, quint64 version)
+{
+    return Error{409,
+                 u"version conflict on key '%1': expected version %2%3, %4"_s.arg(
+                     key,
+                     QString::number(expected),
+                     expected == 0 ? u" (absent)"_s : QString(),
+                     versionText(exists, version))};
+}
+
+Error kvValueTooLarge(const QString &bucket, qint64 size, qint64 maxValueSize)
+{
+    return Error{413,
+                 u"value of %1 bytes is larger than bucket '%2' allows (max_value_size: %3 "
+                 "bytes)"_s.arg(size)
+                     .arg(bucket)
+                     .arg(maxValueSize)};
+}
+
+Error kvBucketFull(const QString &bucket, int maxKeys)
+{
+    return Error{507,
+                 u"bucket '%1' is full: at most %2 keys (max_keys)"_s.arg(bucket).arg(maxKeys)};
+}
+
+void KvStore::publish(const Bucket &bucket,
+                      QLatin1StringView op,
+                      const KvEntry &entry,
+                      const QString &writer)
+{
+    if (!m_publisher)
+        return;
+    m_publisher(bucket.channel, kvChangeEvent(op, entry, writer));
 }
 
 Result<KvPage>

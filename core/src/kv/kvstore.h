@@ -155,5 +155,12 @@ Payload kvEntryPayload(const KvEntry &entry);
 QJsonObject kvEntryMetadata(const KvEntry &entry);
 // {"bucket","key","version"} (and "expires_at"): the answer to a put.
 QJsonObject kvEntryIdentity(const KvEntry &entry);
+// The event a change publishes on its bucket's watch channel; `op` is put, delete or expire.
+Message kvChangeEvent(QLatin1StringView op, const KvEntry &entry, const QString &writer);
+// The same message as the bucket's error for a refused change (shared with the cluster's store).
+Error kvMissingKey(const QString &bucket, const QString &key);
+Error kvVersionConflict(const QString &key, quint64 expected, bool exists, quint64 version);
+Error kvBucketFull(const QString &bucket, int maxKeys);
+Error kvValueTooLarge(const QString &bucket, qint64 size, qint64 maxValueSize);
 
 } // namespace Mtw::Internal

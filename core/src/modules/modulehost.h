@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <mtw/broker.h>
 #include <mtw/config.h>
 #include <mtw/module.h>
 #include <mtw/modulestatus.h>
 #include <mtw/serversettings.h>
-#include <mtw/broker.h>
 #include <mtw/store.h>
 
 #include <QHash>
@@ -40,7 +40,7 @@ struct Services
     QList<Ranked<IMessageFilter>> filters;
     QHash<QString, Ranked<IRequestHandler>> requestHandlers; // by action
     QList<Ranked<IRawFrameHandler>> rawFrameHandlers;
-    QList<Ranked<IStore>> stores; // the server uses the first (see Server::start)
+    QList<Ranked<IStore>> stores;   // the server uses the first (see Server::start)
     QList<Ranked<IBroker>> brokers; // likewise
 
     void removeOwner(const QString &owner);

@@ -244,9 +244,9 @@ void ServerPrivate::attachBroker()
         }
         broker = chosen.service;
     }
-    clusterNode = std::make_unique<ClusterNode>(
-        *context,
-        acceptor->serverAddress().toString() + u':' + QString::number(acceptor->serverPort()));
+    clusterNode = std::make_unique<ClusterNode>(*context,
+                                                acceptor->serverAddress().toString() + u':'
+                                                    + QString::number(acceptor->serverPort()));
     context->cluster = clusterNode.get();
     context->nodeId = QHostInfo::localHostName() + u'-' + generateUlid().right(10);
     context->broker = broker;
@@ -685,7 +685,6 @@ Internal::ServerExtensions &Internal::serverExtensions(Server &server)
 {
     return server.d->extensions;
 }
-
 
 QStringList Server::pluginSearchPaths() const
 {

@@ -20,7 +20,7 @@ namespace Mtw::Internal {
 // endpoints and the cluster broker plug in here, and tests use them. Exported for the tests.
 struct ServerExtensions
 {
-    HttpRoutes routes;        // served by every worker next to the built-in endpoints
+    HttpRoutes routes;         // served by every worker next to the built-in endpoints
     IBroker *broker = nullptr; // not owned; must outlive the server's run; before a module's
 };
 

@@ -3,6 +3,8 @@
 // to the workers, in the order the broker delivers it.
 #include "transport/cluster.h"
 
+#include "channels/channelsettings.h"
+#include "transport/handlers/kvcluster.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
@@ -56,6 +58,20 @@ void ClusterNode::control(const QByteArray &command)
     } else {
         qCWarning(lcServer).noquote() << "cluster: ignored an unknown command" << op;
     }
+}
+
+// A shared bucket's change, as this node's watchers of `$kv.<bucket>` get it (a watch channel
+// is each node's own; nothing to deliver when nobody here watches).
+void ClusterNode::kvChanged(const QString &bucket,
+                            const QString &op,
+                            const BrokerKvEntry &entry,
+                            const QString &writer)
+{
+    const QByteArray name = op.toLatin1();
+    const Message event =
+        kvChangeEvent(QLatin1StringView(name), kvEntryFromBroker(bucket, entry), writer);
+    (void)
+        publishFromOutside(m_context, KvChannelPrefix + bucket, event, PublishOrigin::ThisNodeOnly);
 }
 
 void ClusterNode::brokerStateChanged(bool connected, const QString &detail)

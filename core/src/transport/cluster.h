@@ -28,6 +28,10 @@ public:
                  const BrokerPosition &position,
                  quint64 senderKey) override;
     void control(const QByteArray &command) override;
+    void kvChanged(const QString &bucket,
+                   const QString &op,
+                   const BrokerKvEntry &entry,
+                   const QString &writer) override;
     void brokerStateChanged(bool connected, const QString &detail) override;
     int connectionCount() const override;
     QString address() const override { return m_address; }
@@ -51,7 +55,7 @@ QByteArray disconnectCommand(const QString &connId, const QString &reason);
 // broker is unreachable: the worker then serves from what this node has).
 IBroker *connectedBroker(const ServerContext &context);
 // The same for one channel. The server's own channels ('$kv.<bucket>': a bucket's changes) are
-// this node's: its buckets are not shared (docs/cluster.md).
+// each node's: every node turns the shared buckets' changes into its own watchers' events.
 IBroker *clusterBroker(const ServerContext &context, const QString &channel);
 IBroker *connectedBroker(const ServerContext &context, const QString &channel);
 

@@ -93,7 +93,8 @@ public:
         // nothing to deliver, so the registry's 404 is not an error here.
         , kv(cfg,
              [this](const QString &channel, const Message &event) {
-                 // Buckets are this node's own (not shared in a cluster yet): so are their events.
+                 // A watch channel is each node's own. (In a cluster the buckets are Redis's and their
+                 // events come from the broker: ClusterNode::kvChanged.)
                  (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNodeOnly);
              })
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
@@ -119,7 +120,7 @@ public:
     const ServiceDirectory *services = nullptr; // module services, as snapshots
     ServerEvents *events = nullptr; // lives in the server's thread; emitted from workers
     // Set before the workers start, read-only afterwards (Server's internal extensions).
-    HttpRoutes routes;        // extra HTTP endpoints, next to the built-in ones
+    HttpRoutes routes;              // extra HTTP endpoints, next to the built-in ones
     IBroker *broker = nullptr;      // the other nodes (docs/cluster.md); null on a single node
     ClusterNode *cluster = nullptr; // this node as the broker sees it; with `broker`
     QString nodeId;                 // this node's name in the cluster

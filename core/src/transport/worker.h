@@ -65,9 +65,10 @@ public:
     std::shared_ptr<Mailbox> mailbox() const { return m_mailbox; }
     // Thread-safe: runs `task` in the worker of `mailbox` for the connection `key`. `released`:
     // the connection's messages waited for this (Connection::deciding); they run after it.
-    static void
-    postForConnection(const std::shared_ptr<Mailbox> &mailbox, quint64 key, bool released,
-                      ConnectionTask task);
+    static void postForConnection(const std::shared_ptr<Mailbox> &mailbox,
+                                  quint64 key,
+                                  bool released,
+                                  ConnectionTask task);
     void postCollect(QObject *receiver,
                      bool changedOnly,
                      std::function<void(QList<ConnectionSummary>)> callback);

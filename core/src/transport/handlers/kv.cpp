@@ -4,6 +4,7 @@
 #include "kv/kvstore.h"
 #include "transport/connection.h"
 #include "transport/handlers/handlers.h"
+#include "transport/handlers/kvcluster.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
 #include "transport/workerstate.h"
@@ -184,6 +185,8 @@ void kvBatchAction(ProtocolContext &parts, Connection &connection, const Message
         return sendError(parts, connection, message, operations.error());
     if (const auto refusal = refuseWrite(parts))
         return sendError(parts, connection, message, *refusal);
+    if (parts.server.broker) // the buckets are the cluster's
+        return kvWriteInCluster(parts, connection, message, *bucket, *operations, KvReply::Batch);
     const auto changes = parts.server.kv.batch(*bucket, *operations, connection.connId);
     if (!changes)
         return sendError(parts, connection, message, changes.error());
@@ -207,6 +210,8 @@ void kvGetAction(ProtocolContext &parts, Connection &connection, const Message &
     const auto key = bucket ? keyOf(message.metadata, u"metadata.key"_s) : bucket;
     if (!key)
         return sendError(parts, connection, message, key.error());
+    if (parts.server.broker)
+        return kvGetInCluster(parts, connection, message, *bucket, *key);
     const auto entry = parts.server.kv.get(*bucket, *key);
     if (!entry)
         return sendError(parts, connection, message, entry.error());
@@ -228,6 +233,8 @@ void kvPutAction(ProtocolContext &parts, Connection &connection, const Message &
         return sendError(parts, connection, message, operation.error());
     if (const auto refusal = refuseWrite(parts))
         return sendError(parts, connection, message, *refusal);
+    if (parts.server.broker)
+        return kvWriteInCluster(parts, connection, message, *bucket, {*operation}, KvReply::Put);
     const auto change = parts.server.kv.apply(*bucket, *operation, connection.connId);
     if (!change)
         return sendError(parts, connection, message, change.error());
@@ -250,6 +257,8 @@ void kvDeleteAction(ProtocolContext &parts, Connection &connection, const Messag
     KvOperation operation{KvOperation::Kind::Delete, *key, {}, {}, {}};
     if (*version)
         operation.expectedVersion = quint64(**version);
+    if (parts.server.broker)
+        return kvWriteInCluster(parts, connection, message, *bucket, {operation}, KvReply::Delete);
     const auto change = parts.server.kv.apply(*bucket, operation, connection.connId);
     if (!change)
         return sendError(parts, connection, message, change.error());
@@ -274,6 +283,8 @@ void kvListAction(ProtocolContext &parts, Connection &connection, const Message 
                          message,
                          Error{400, u"metadata.limit: expected a positive integer"_s});
     const int pageSize = std::min(limit.value_or(KvListDefault), KvListMax);
+    if (parts.server.broker)
+        return kvListInCluster(parts, connection, message, *bucket, *prefix, *after, pageSize);
     const auto page = parts.server.kv.list(*bucket, *prefix, *after, pageSize);
     if (!page)
         return sendError(parts, connection, message, page.error());

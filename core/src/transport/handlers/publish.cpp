@@ -39,9 +39,8 @@ void announcePublished(ProtocolContext &parts,
                                                  {u"epoch"_s, position.epoch}}));
 }
 
-BrokerPublish clusterPublish(const Message &message,
-                             const Connection &sender,
-                             const PublishCheck &check)
+BrokerPublish
+clusterPublish(const Message &message, const Connection &sender, const PublishCheck &check)
 {
     BrokerPublish publish;
     publish.channel = message.channel;
@@ -62,8 +61,9 @@ void publishToCluster(ProtocolContext &parts,
                       const Message &message,
                       IBroker &broker)
 {
-    const auto check =
-        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    const auto check = parts.server.registry.checkChannel(message.channel,
+                                                          connection.key,
+                                                          connection.authenticated);
     if (!check) {
         parts.out.send(connection,
                        Message::error(check.error().code, check.error().message, message.id));
@@ -79,10 +79,9 @@ void publishToCluster(ProtocolContext &parts,
                 if (!current)
                     return;
                 if (!done) {
-                    context.out.send(*current,
-                                     Message::error(done.error().code,
-                                                    done.error().message,
-                                                    message.id));
+                    context.out.send(
+                        *current,
+                        Message::error(done.error().code, done.error().message, message.id));
                     return;
                 }
                 announcePublished(context,
@@ -101,8 +100,9 @@ void publishDetached(ProtocolContext &parts,
                      const Message &message,
                      IBroker &broker)
 {
-    const auto check =
-        parts.server.registry.checkChannel(message.channel, connection.key, connection.authenticated);
+    const auto check = parts.server.registry.checkChannel(message.channel,
+                                                          connection.key,
+                                                          connection.authenticated);
     if (!check || (!check->exists && !check->configured)) {
         const Error error =
             check ? Error{404, u"channel '%1' not found"_s.arg(message.channel)} : check.error();
