@@ -341,6 +341,8 @@ QWidget *ChannelsView::makeMessagesBox(QWidget *parent)
     split->addWidget(m_history);
     split->addWidget(m_inspector);
     split->setChildrenCollapsible(false);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3); // the inspector is what is read
     layout->addWidget(split, 1);
     layout->addLayout(row);
     return box;
@@ -369,11 +371,12 @@ void ChannelsView::showMessage()
     }
     const QJsonObject payload = envelope.value(u"payload"_s).toObject();
     const QJsonObject metadata = envelope.value(u"metadata"_s).toObject();
-    QString header = tr("id %1 · %2 · from %3 · %4")
-                         .arg(envelope.value(u"id"_s).toString(),
-                              JsonTableModel::formatTime(envelope.value(u"timestamp"_s)),
-                              metadata.value(u"from"_s).toString(),
-                              payload.value(u"kind"_s).toString());
+    const QString from = metadata.value(u"from"_s).toString();
+    const QString header = tr("id:   %1\ntime: %2\nfrom: %3\nkind: %4")
+                               .arg(envelope.value(u"id"_s).toString(),
+                                    JsonTableModel::formatTime(envelope.value(u"timestamp"_s)),
+                                    from.isEmpty() ? tr("(not given)") : from,
+                                    payload.value(u"kind"_s).toString());
     m_inspector->setPlainText(header + u"\n\n"_s + formatPayload(payload));
 }
 

@@ -149,7 +149,8 @@ void ConfigView::setDiskCheckInterval(int msecs)
 void ConfigView::showEvent(QShowEvent *event)
 {
     QWidget::showEvent(event);
-    m_diskBanner->setStyleSheet(u"#diskBanner { %1 }"_s.arg(bannerStyleSheet(palette(), false)));
+    m_diskBanner->setStyleSheet(
+        u"#diskBanner { %1 }"_s.arg(bannerStyleSheet(palette(), BannerKind::Warning)));
     checkDisk();
     m_diskTimer->start();
 }
@@ -247,6 +248,7 @@ void ConfigView::checkDisk()
             setStatus(tr("The file changed on disk and was loaded again."), false);
             return;
         }
+        setStatus(QString(), false);
         m_diskBanner->show();
         Q_EMIT diskChanged();
     });

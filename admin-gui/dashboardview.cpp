@@ -82,11 +82,14 @@ DashboardView::DashboardView(AdminClient *client, QWidget *parent)
     m_range->addItem(tr("Whole session"), 0);
     auto *rangeLabel = new QLabel(tr("Charts &show:"), this);
     rangeLabel->setBuddy(m_range);
+    m_chartArea = new QWidget(this);
+    auto *chartLayout = new QVBoxLayout(m_chartArea);
+    chartLayout->setContentsMargins(0, 0, 0, 0);
     auto *rangeRow = new QHBoxLayout;
     rangeRow->addWidget(rangeLabel);
     rangeRow->addWidget(m_range);
     rangeRow->addStretch(1);
-    layout->addLayout(rangeRow);
+    chartLayout->addLayout(rangeRow);
 
     using Unit = MetricChart::Unit;
     const struct
@@ -109,7 +112,10 @@ DashboardView::DashboardView(AdminClient *client, QWidget *parent)
         charts->addWidget(chart, int(m_charts.size()) / 3, int(m_charts.size()) % 3);
         m_charts.append(chart);
     }
-    layout->addLayout(charts, 1);
+    chartLayout->addLayout(charts, 1);
+    layout->addWidget(m_chartArea, 1);
+    // The first-run screen keeps its content at the top when there are no charts yet.
+    layout->addStretch(0);
     connect(m_range, &QComboBox::currentIndexChanged, this, [this] {
         for (MetricChart *chart : std::as_const(m_charts))
             chart->setRange(m_range->currentData().toLongLong());
@@ -126,6 +132,7 @@ DashboardView::DashboardView(AdminClient *client, QWidget *parent)
         m_snapshotClock.start();
         m_welcome->hide();
         m_cards->show();
+        m_chartArea->show();
         showServer(server);
     });
     connect(client, &AdminClient::countersChanged, this, &DashboardView::showCounters);
@@ -184,6 +191,7 @@ void DashboardView::showDisconnected()
     m_serverLabel->setVisible(history);
     m_welcome->show();
     m_cards->hide();
+    m_chartArea->setVisible(history);
 }
 
 QWidget *DashboardView::makeCard(const QString &key, const QString &title)
@@ -264,6 +272,7 @@ void DashboardView::showCounters(const QJsonObject &counters)
 
 void DashboardView::addSample(qint64 msecsSinceEpoch, const QJsonObject &counters)
 {
+    m_chartArea->show();
     static const char *const keys[] = {"messages_in_per_s",
                                        "messages_out_per_s",
                                        "connections",

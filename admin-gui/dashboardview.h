@@ -61,6 +61,7 @@ private:
     QLabel *m_serverLabel;
     QWidget *m_welcome = nullptr;
     QWidget *m_cards = nullptr;
+    QWidget *m_chartArea = nullptr;
     QPushButton *m_runButton = nullptr;
     QPushButton *m_connectButton = nullptr;
     QComboBox *m_range = nullptr;

@@ -67,7 +67,16 @@ double MetricChart::scaleTop() const
     double maximum = 0;
     for (qsizetype i = firstVisible(); i < m_samples.size(); ++i)
         maximum = std::max(maximum, m_samples.at(i).value);
-    return niceCeiling(maximum);
+    // Four grid steps of a round size, so every label is round too; counts and bytes step by
+    // whole units at least.
+    const double step = maximum / 4;
+    if (m_unit == Unit::BytesPerSecond && step >= 1024) {
+        // Round in the unit the labels use: 1.5 MB, not 1,500,000 bytes shown as "1.4 MB".
+        const double unit = std::pow(1024.0, std::floor(std::log(step) / std::log(1024.0)));
+        return 4 * niceCeiling(step / unit) * unit;
+    }
+    const double minimumStep = m_unit == Unit::PerSecond ? 0.25 : 1.0;
+    return 4 * std::max(minimumStep, niceCeiling(step));
 }
 
 QString MetricChart::formatValue(double value) const
@@ -118,7 +127,7 @@ double MetricChart::niceCeiling(double value)
     if (value <= 0)
         return 1;
     const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
-    for (double step : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    for (double step : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
         if (value <= step * magnitude)
             return step * magnitude;
     }
@@ -194,10 +203,18 @@ void MetricChart::paintEvent(QPaintEvent *)
     const auto yOf = [&](double v) { return plot.bottom() - plot.height() * v / top; };
     QList<QPainterPath> pieces;
     QPainterPath path;
+    bool started = false; // QPainterPath::isEmpty() is still true after a lone moveTo()
+    const auto addPoint = [&](const QPointF &point) {
+        if (started)
+            path.lineTo(point);
+        else
+            path.moveTo(point);
+        started = true;
+    };
     qint64 previousTime = -1;
     int previousColumn = INT_MIN;
     double columnPeak = 0;
-    QPointF pending;
+    double columnX = 0;
     bool havePending = false;
     for (qsizetype i = first; i < m_samples.size(); ++i) {
         const Sample &sample = m_samples.at(i);
@@ -207,26 +224,24 @@ void MetricChart::paintEvent(QPaintEvent *)
         const int column = int(x);
         if (gap) {
             if (havePending)
-                path.lineTo(pending);
+                addPoint(QPointF(columnX, yOf(columnPeak)));
             pieces.append(path);
             path = QPainterPath();
+            started = false;
             havePending = false;
-            previousColumn = INT_MIN;
-        }
-        if (column == previousColumn && havePending) {
+        } else if (havePending && column == previousColumn) {
             columnPeak = std::max(columnPeak, sample.value);
-            pending = QPointF(pending.x(), yOf(columnPeak));
             continue;
+        } else if (havePending) {
+            addPoint(QPointF(columnX, yOf(columnPeak)));
         }
-        if (havePending)
-            path.isEmpty() ? path.moveTo(pending) : path.lineTo(pending);
-        pending = QPointF(x, yOf(sample.value));
+        columnX = x;
         columnPeak = sample.value;
         previousColumn = column;
         havePending = true;
     }
     if (havePending)
-        path.isEmpty() ? path.moveTo(pending) : path.lineTo(pending);
+        addPoint(QPointF(columnX, yOf(columnPeak)));
     pieces.append(path);
 
     QColor fill = m_color;

@@ -11,7 +11,13 @@ namespace Mtw {
 bool isDarkPalette(const QPalette &palette);
 // Red text that reads on the palette's window and base colours.
 QColor errorTextColor(const QPalette &palette);
-// A style sheet for a message banner: an error (red) or a note (neutral, the highlight hue).
-QString bannerStyleSheet(const QPalette &palette, bool error);
+enum class BannerKind { Error, Warning, Note };
+// A style sheet for a message banner: an error (red), a warning (amber) or a note (the
+// highlight hue).
+QString bannerStyleSheet(const QPalette &palette, BannerKind kind);
+inline QString bannerStyleSheet(const QPalette &palette, bool error)
+{
+    return bannerStyleSheet(palette, error ? BannerKind::Error : BannerKind::Note);
+}
 
 } // namespace Mtw
