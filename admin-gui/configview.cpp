@@ -127,7 +127,10 @@ ConfigView::ConfigView(AdminClient *client, QWidget *parent)
     });
     connect(client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
         if (state == AdminClient::State::Connected) {
-            fetch();
+            if (m_editor->isModified())
+                resume(); // reconnected with edits: never replace them unasked
+            else
+                fetch();
         } else if (state == AdminClient::State::Disconnected) {
             m_loaded = false;
             m_diskTimer->stop();
@@ -226,6 +229,37 @@ void ConfigView::watchFile()
     const bool local = host == "localhost"_L1 || QHostAddress(host).isLoopback();
     if (local && !m_path.isEmpty() && QFileInfo::exists(m_path))
         m_watcher->addPath(m_path);
+}
+
+void ConfigView::resume()
+{
+    m_busy = true;
+    updateButtons();
+    m_client->call(u"get_config"_s, {}, this, [this](const ActionResult &result) {
+        m_busy = false;
+        if (!result.ok) {
+            setStatus(tr("Could not fetch the configuration: %1").arg(result.errorMessage), true);
+            updateButtons();
+            return;
+        }
+        const QJsonObject answer = result.data.toObject();
+        const QString path = answer.value(u"path"_s).toString();
+        const QString text = answer.value(u"text"_s).toString();
+        m_loaded = true;
+        if (path == m_path && (text == m_baseText || text == m_keptDiskText)) {
+            setStatus(tr("Connected again: your unsaved edits are kept."), false);
+        } else {
+            // Another file, or the file changed meanwhile: the operator decides.
+            m_path = path;
+            m_diskAnswer = answer;
+            setStatus(QString(), false);
+            m_diskBanner->show();
+            Q_EMIT diskChanged();
+        }
+        updatePathLabel();
+        updateButtons();
+        watchFile();
+    });
 }
 
 void ConfigView::checkDisk()

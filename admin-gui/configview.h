@@ -61,6 +61,7 @@ protected:
 
 private:
     void fetch();
+    void resume();
     void applyLoaded(const QJsonObject &answer);
     void sendSave(const QString &text);
     void checkRestartKeys();

@@ -34,6 +34,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -392,6 +393,13 @@ void tst_AdminOps::reconnectsToARestartedServer()
     QVERIFY(window.connectToServer(url, u"restart-token"_s, false));
     QTRY_COMPARE_WITH_TIMEOUT(window.client()->state(), AdminClient::State::Connected, 10000);
     QVERIFY(window.detachAction()->isEnabled());
+    // Unsaved edits survive the outage: the reconnection does not reload over them.
+    Mtw::ConfigView *config = window.configView();
+    QTRY_COMPARE(config->path(), QFileInfo(path).absoluteFilePath());
+    QTextCursor cursor(config->editor()->textEdit()->document());
+    cursor.movePosition(QTextCursor::End);
+    cursor.insertText(u"# edited before the outage\n"_s);
+    QVERIFY(config->editor()->isModified());
 
     first->process.kill(); // SIGKILL: no close frame, no shutdown_started
     QTRY_VERIFY_WITH_TIMEOUT(window.isReconnecting(), 10000);
@@ -409,6 +417,11 @@ void tst_AdminOps::reconnectsToARestartedServer()
     QTRY_COMPARE_WITH_TIMEOUT(window.client()->state(), AdminClient::State::Connected, 15000);
     QVERIFY(!window.isReconnecting());
     QVERIFY(window.bannerText().isEmpty());
+    QTRY_VERIFY(config->saveButton()->isEnabled()); // loaded again, edits kept
+    QVERIFY(config->editor()->text().endsWith(u"# edited before the outage\n"_s));
+    QVERIFY(config->editor()->isModified());
+    QVERIFY(!config->diskBanner()->isVisible());
+    config->editor()->setModified(false);
 
     window.detachAction()->trigger();
     QCOMPARE(window.client()->state(), AdminClient::State::Disconnected);
