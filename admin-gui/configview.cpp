@@ -43,31 +43,7 @@ ConfigView::ConfigView(AdminClient *client, QWidget *parent)
     m_save->setToolTip(tr("Validate on the server and replace the file atomically (Ctrl+S)"));
     m_reload->setToolTip(tr("Fetch the file from the server again"));
 
-    m_diskBanner = new QWidget(this);
-    auto *bannerLayout = new QHBoxLayout(m_diskBanner);
-    bannerLayout->setContentsMargins(6, 4, 6, 4);
-    auto *bannerText = new QLabel(
-        tr("The file changed on disk since it was loaded. Reload it (your edits are lost) or "
-           "keep your version (saving then replaces the file)."),
-        m_diskBanner);
-    bannerText->setWordWrap(true);
-    m_diskReload = new QPushButton(tr("Reload from Disk"), m_diskBanner);
-    m_diskKeep = new QPushButton(tr("Keep Mine"), m_diskBanner);
-    bannerLayout->addWidget(bannerText, 1);
-    bannerLayout->addWidget(m_diskReload);
-    bannerLayout->addWidget(m_diskKeep);
-    m_diskBanner->setAttribute(Qt::WA_StyledBackground);
-    m_diskBanner->setObjectName(u"diskBanner"_s);
-    m_diskBanner->hide();
-    connect(m_diskReload, &QPushButton::clicked, this, [this] {
-        m_diskBanner->hide();
-        applyLoaded(m_diskAnswer);
-    });
-    connect(m_diskKeep, &QPushButton::clicked, this, [this] {
-        m_diskBanner->hide();
-        m_keptDiskText = m_diskAnswer.value(u"text"_s).toString();
-        setStatus(tr("Keeping your version: saving replaces the file's newer contents."), false);
-    });
+    makeDiskBanner();
 
     auto *bar = new QHBoxLayout;
     bar->addWidget(m_pathLabel, 1);
@@ -98,21 +74,7 @@ ConfigView::ConfigView(AdminClient *client, QWidget *parent)
 
     connect(m_reload, &QPushButton::clicked, this, &ConfigView::reload);
     connect(m_save, &QPushButton::clicked, this, &ConfigView::save);
-    connect(m_validate, &QPushButton::clicked, this, [this] {
-        m_busy = true;
-        updateButtons();
-        m_client->call(u"validate_config"_s,
-                       {{u"text"_s, m_editor->text()}},
-                       this,
-                       [this](const ActionResult &result) {
-                           m_busy = false;
-                           updateButtons();
-                           if (!result.ok)
-                               setStatus(result.errorMessage, true);
-                           else
-                               showServerAnswer(result.data.toObject(), false);
-                       });
-    });
+    connect(m_validate, &QPushButton::clicked, this, &ConfigView::validateOnServer);
     connect(m_editor, &ConfigEditor::validityChanged, this, &ConfigView::updateButtons);
     connect(m_editor, &ConfigEditor::validated, this, [this] {
         updateButtons();
@@ -125,23 +87,73 @@ ConfigView::ConfigView(AdminClient *client, QWidget *parent)
         updateButtons();
         updatePathLabel();
     });
-    connect(client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
-        if (state == AdminClient::State::Connected) {
-            if (m_editor->isModified())
-                resume(); // reconnected with edits: never replace them unasked
-            else
-                fetch();
-        } else if (state == AdminClient::State::Disconnected) {
-            m_loaded = false;
-            m_diskTimer->stop();
-            if (!m_watcher->files().isEmpty())
-                m_watcher->removePaths(m_watcher->files());
-        }
-        updateButtons();
-        updatePathLabel();
-    });
+    connect(client, &AdminClient::stateChanged, this, &ConfigView::onStateChanged);
     updatePathLabel();
     updateButtons();
+}
+
+void ConfigView::validateOnServer()
+{
+    m_busy = true;
+    updateButtons();
+    m_client->call(u"validate_config"_s,
+                   {{u"text"_s, m_editor->text()}},
+                   this,
+                   [this](const ActionResult &result) {
+                       m_busy = false;
+                       updateButtons();
+                       if (!result.ok)
+                           setStatus(result.errorMessage, true);
+                       else
+                           showServerAnswer(result.data.toObject(), false);
+                   });
+}
+
+void ConfigView::onStateChanged()
+{
+    const AdminClient::State state = m_client->state();
+    if (state == AdminClient::State::Connected) {
+        if (m_editor->isModified())
+            resume(); // reconnected with edits: never replace them unasked
+        else
+            fetch();
+    } else if (state == AdminClient::State::Disconnected) {
+        m_loaded = false;
+        m_diskTimer->stop();
+        if (!m_watcher->files().isEmpty())
+            m_watcher->removePaths(m_watcher->files());
+    }
+    updateButtons();
+    updatePathLabel();
+}
+
+void ConfigView::makeDiskBanner()
+{
+    m_diskBanner = new QWidget(this);
+    auto *bannerLayout = new QHBoxLayout(m_diskBanner);
+    bannerLayout->setContentsMargins(6, 4, 6, 4);
+    auto *bannerText = new QLabel(
+        tr("The file changed on disk since it was loaded. Reload it (your edits are lost) or "
+           "keep your version (saving then replaces the file)."),
+        m_diskBanner);
+    bannerText->setWordWrap(true);
+    m_diskReload = new QPushButton(tr("Reload from Disk"), m_diskBanner);
+    m_diskKeep = new QPushButton(tr("Keep Mine"), m_diskBanner);
+    bannerLayout->addWidget(bannerText, 1);
+    bannerLayout->addWidget(m_diskReload);
+    bannerLayout->addWidget(m_diskKeep);
+    m_diskBanner->setAttribute(Qt::WA_StyledBackground);
+    m_diskBanner->setObjectName(u"diskBanner"_s);
+    m_diskBanner->hide();
+    connect(m_diskReload, &QPushButton::clicked, this, [this] {
+        m_diskBanner->hide();
+        applyLoaded(m_diskAnswer);
+    });
+    connect(m_diskKeep, &QPushButton::clicked, this, [this] {
+        m_diskBanner->hide();
+        m_keptDiskText = m_diskAnswer.value(u"text"_s).toString();
+        setStatus(tr("Keeping your version: saving replaces the file's newer contents."), false);
+    });
 }
 
 void ConfigView::setDiskCheckInterval(int msecs)

@@ -60,6 +60,9 @@ protected:
     void hideEvent(QHideEvent *event) override;
 
 private:
+    void makeDiskBanner();
+    void validateOnServer();
+    void onStateChanged();
     void fetch();
     void resume();
     void applyLoaded(const QJsonObject &answer);

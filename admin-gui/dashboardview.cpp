@@ -75,6 +75,34 @@ DashboardView::DashboardView(AdminClient *client, QWidget *parent)
     }
     layout->addWidget(m_cards);
 
+    layout->addWidget(makeCharts(), 1);
+    // The first-run screen keeps its content at the top when there are no charts yet.
+    layout->addStretch(0);
+
+    connect(client, &AdminClient::snapshotReceived, this, [this](const QJsonObject &server) {
+        // The session's history stays across reconnections to the same server.
+        if (m_client->url() != m_chartedUrl) {
+            for (MetricChart *chart : std::as_const(m_charts))
+                chart->clear();
+            m_chartedUrl = m_client->url();
+        }
+        m_server = server;
+        m_snapshotClock.start();
+        m_welcome->hide();
+        m_cards->show();
+        m_chartArea->show();
+        showServer(server);
+    });
+    connect(client, &AdminClient::countersChanged, this, &DashboardView::showCounters);
+    connect(client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
+        if (state == AdminClient::State::Disconnected)
+            showDisconnected();
+    });
+    showDisconnected();
+}
+
+QWidget *DashboardView::makeCharts()
+{
     m_range = new QComboBox(this);
     m_range->addItem(tr("Last minute"), 60 * 1000);
     m_range->addItem(tr("Last 10 minutes"), 10 * 60 * 1000);
@@ -113,34 +141,11 @@ DashboardView::DashboardView(AdminClient *client, QWidget *parent)
         m_charts.append(chart);
     }
     chartLayout->addLayout(charts, 1);
-    layout->addWidget(m_chartArea, 1);
-    // The first-run screen keeps its content at the top when there are no charts yet.
-    layout->addStretch(0);
     connect(m_range, &QComboBox::currentIndexChanged, this, [this] {
         for (MetricChart *chart : std::as_const(m_charts))
             chart->setRange(m_range->currentData().toLongLong());
     });
-
-    connect(client, &AdminClient::snapshotReceived, this, [this](const QJsonObject &server) {
-        // The session's history stays across reconnections to the same server.
-        if (m_client->url() != m_chartedUrl) {
-            for (MetricChart *chart : std::as_const(m_charts))
-                chart->clear();
-            m_chartedUrl = m_client->url();
-        }
-        m_server = server;
-        m_snapshotClock.start();
-        m_welcome->hide();
-        m_cards->show();
-        m_chartArea->show();
-        showServer(server);
-    });
-    connect(client, &AdminClient::countersChanged, this, &DashboardView::showCounters);
-    connect(client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
-        if (state == AdminClient::State::Disconnected)
-            showDisconnected();
-    });
-    showDisconnected();
+    return m_chartArea;
 }
 
 QWidget *DashboardView::makeWelcome()

@@ -56,6 +56,7 @@ private:
     void showDisconnected();
     QWidget *makeCard(const QString &key, const QString &title);
     QWidget *makeWelcome();
+    QWidget *makeCharts();
 
     AdminClient *m_client;
     QLabel *m_serverLabel;

@@ -138,14 +138,41 @@ void MetricChart::paintEvent(QPaintEvent *)
 {
     QPainter painter(this);
     painter.setRenderHint(QPainter::Antialiasing);
+    const Frame frame = drawFrame(painter);
+    if (frame.plot.width() < 20 || frame.plot.height() < 20 || firstVisible() >= m_samples.size())
+        return;
+    const QList<QPainterPath> pieces = lines(frame);
+    QColor fill = m_color;
+    fill.setAlpha(40);
+    painter.setClipRect(frame.plot.adjusted(-1, -1, 1, 1));
+    for (const QPainterPath &piece : pieces) {
+        if (piece.elementCount() == 0)
+            continue;
+        if (piece.elementCount() == 1) { // a lone sample: a dot
+            painter.setPen(Qt::NoPen);
+            painter.setBrush(m_color);
+            painter.drawEllipse(piece.elementAt(0), 2.5, 2.5);
+            continue;
+        }
+        QPainterPath area = piece;
+        area.lineTo(piece.currentPosition().x(), frame.plot.bottom());
+        area.lineTo(piece.elementAt(0).x, frame.plot.bottom());
+        area.closeSubpath();
+        painter.fillPath(area, fill);
+        painter.setBrush(Qt::NoBrush);
+        painter.setPen(QPen(m_color, 2));
+        painter.drawPath(piece);
+    }
+}
+
+MetricChart::Frame MetricChart::drawFrame(QPainter &painter) const
+{
     const QPalette pal = palette();
     painter.fillRect(rect(), pal.base());
     painter.setPen(pal.color(QPalette::Mid));
     painter.drawRect(rect().adjusted(0, 0, -1, -1));
 
     const QFontMetrics metrics = fontMetrics();
-    const qsizetype first = firstVisible();
-    const double top = scaleTop();
     const QStringList labels = valueLabels();
     // The widest label decides the margin, so no label is clipped whatever the scale.
     int labelWidth = 0;
@@ -162,18 +189,25 @@ void MetricChart::paintEvent(QPaintEvent *)
                      Qt::AlignLeft | Qt::AlignVCenter,
                      metrics.elidedText(heading, Qt::ElideRight, width() - 30));
 
+    Frame frame;
     const int headingHeight = metrics.height() + 10;
     const int left = labelWidth + 12;
-    const QRectF plot(left,
-                      headingHeight + metrics.height() / 2.0,
-                      width() - left - 12,
-                      height() - headingHeight - metrics.height() * 2 - 8);
-    if (plot.width() < 20 || plot.height() < 20)
-        return;
+    frame.plot = QRectF(left,
+                        headingHeight + metrics.height() / 2.0,
+                        width() - left - 12,
+                        height() - headingHeight - metrics.height() * 2 - 8);
+    frame.top = scaleTop();
+    const qint64 end = m_samples.isEmpty() ? 0 : m_samples.constLast().time;
+    frame.start =
+        m_range > 0 ? end - m_range : (m_samples.isEmpty() ? 0 : m_samples.constFirst().time);
+    frame.span = std::max<qint64>(1000, end - frame.start);
+    if (frame.plot.width() < 20 || frame.plot.height() < 20)
+        return frame;
 
     QColor grid = pal.color(QPalette::Text);
     grid.setAlpha(40);
     const QColor muted = pal.color(QPalette::PlaceholderText);
+    const QRectF &plot = frame.plot;
     for (int i = 0; i <= 4; ++i) {
         const double y = plot.bottom() - plot.height() * i / 4.0;
         painter.setPen(QPen(grid, 1));
@@ -183,24 +217,22 @@ void MetricChart::paintEvent(QPaintEvent *)
                          Qt::AlignRight | Qt::AlignVCenter,
                          labels.at(i));
     }
-
-    const qint64 end = m_samples.isEmpty() ? 0 : m_samples.constLast().time;
-    const qint64 start =
-        m_range > 0 ? end - m_range : (m_samples.isEmpty() ? 0 : m_samples.constFirst().time);
-    const qint64 span = std::max<qint64>(1000, end - start);
     const QRectF axis(plot.left(), plot.bottom() + 4, plot.width(), metrics.height());
     painter.setPen(muted);
-    painter.drawText(axis, Qt::AlignLeft, spanText(span));
+    painter.drawText(axis, Qt::AlignLeft, spanText(frame.span));
     painter.drawText(axis, Qt::AlignRight, tr("now"));
+    return frame;
+}
 
-    if (first >= m_samples.size())
-        return;
-    // One point per pixel column at most (the column's peak), so an hour of samples stays
-    // cheap to draw and short spikes stay visible.
+QList<QPainterPath> MetricChart::lines(const Frame &frame) const
+{
+    // One point per pixel column at most (the column's peak), so hours of samples stay cheap to
+    // draw and short spikes stay visible; samples further apart than gapMs start a new line.
+    const QRectF &plot = frame.plot;
     const auto xOf = [&](qint64 t) {
-        return plot.left() + plot.width() * double(t - start) / span;
+        return plot.left() + plot.width() * double(t - frame.start) / frame.span;
     };
-    const auto yOf = [&](double v) { return plot.bottom() - plot.height() * v / top; };
+    const auto yOf = [&](double v) { return plot.bottom() - plot.height() * v / frame.top; };
     QList<QPainterPath> pieces;
     QPainterPath path;
     bool started = false; // QPainterPath::isEmpty() is still true after a lone moveTo()
@@ -216,7 +248,7 @@ void MetricChart::paintEvent(QPaintEvent *)
     double columnPeak = 0;
     double columnX = 0;
     bool havePending = false;
-    for (qsizetype i = first; i < m_samples.size(); ++i) {
+    for (qsizetype i = firstVisible(); i < m_samples.size(); ++i) {
         const Sample &sample = m_samples.at(i);
         const bool gap = previousTime >= 0 && sample.time - previousTime > gapMs;
         previousTime = sample.time;
@@ -243,28 +275,7 @@ void MetricChart::paintEvent(QPaintEvent *)
     if (havePending)
         addPoint(QPointF(columnX, yOf(columnPeak)));
     pieces.append(path);
-
-    QColor fill = m_color;
-    fill.setAlpha(40);
-    painter.setClipRect(plot.adjusted(-1, -1, 1, 1));
-    for (const QPainterPath &piece : std::as_const(pieces)) {
-        if (piece.elementCount() == 0)
-            continue;
-        if (piece.elementCount() == 1) { // a lone sample: a dot
-            painter.setPen(Qt::NoPen);
-            painter.setBrush(m_color);
-            painter.drawEllipse(piece.elementAt(0), 2.5, 2.5);
-            continue;
-        }
-        QPainterPath area = piece;
-        area.lineTo(piece.currentPosition().x(), plot.bottom());
-        area.lineTo(piece.elementAt(0).x, plot.bottom());
-        area.closeSubpath();
-        painter.fillPath(area, fill);
-        painter.setBrush(Qt::NoBrush);
-        painter.setPen(QPen(m_color, 2));
-        painter.drawPath(piece);
-    }
+    return pieces;
 }
 
 } // namespace Mtw

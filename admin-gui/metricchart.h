@@ -3,7 +3,10 @@
 
 #include <QColor>
 #include <QList>
+#include <QPainterPath>
 #include <QWidget>
+
+class QPainter;
 
 namespace Mtw {
 
@@ -56,6 +59,16 @@ protected:
     void paintEvent(QPaintEvent *event) override;
 
 private:
+    struct Frame
+    {
+        QRectF plot;
+        qint64 start = 0; // ms since the epoch at the left edge
+        qint64 span = 1000;
+        double top = 1;
+    };
+    // Background, heading, grid, value and time labels; where the lines go.
+    Frame drawFrame(QPainter &painter) const;
+    QList<QPainterPath> lines(const Frame &frame) const;
     qsizetype firstVisible() const;
     static double niceCeiling(double value);
     QString spanText(qint64 msecs) const;
