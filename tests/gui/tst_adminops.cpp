@@ -25,6 +25,7 @@
 #include "tableutil.h"
 #include "testclient.h"
 #include "theme.h"
+#include "tomlhighlighter.h"
 
 #include <mtw/buildinfo.h>
 
@@ -1132,8 +1133,26 @@ void tst_AdminOps::darkPalette()
         QTRY_VERIFY_WITH_TIMEOUT(ticks.count() >= 3, 15000);
         shoot(&window, u"dashboard-dark"_s);
         window.showView(MainWindow::Configuration);
-        QTRY_VERIFY(!window.configView()->editor()->text().isEmpty());
+        Mtw::ConfigEditor *editor = window.configView()->editor();
+        QTRY_VERIFY(!editor->text().isEmpty());
+        // Syntax colours and error tints readable on the dark base.
+        const QColor key =
+            editor->highlighter()->format(Mtw::TomlHighlighter::Kind::Key).foreground().color();
+        QVERIFY2(key.lightness() > 140, qPrintable(key.name()));
+        QTextCursor cursor(editor->textEdit()->document());
+        cursor.movePosition(QTextCursor::End);
+        cursor.insertText(u"[server]\nport = \"eighty\"\n"_s);
+        editor->validate();
+        QVERIFY(!editor->isValid());
+        const QList<QTextEdit::ExtraSelection> marks = editor->textEdit()->extraSelections();
+        QVERIFY(!marks.isEmpty());
+        for (const QTextEdit::ExtraSelection &mark : marks) {
+            if (mark.format.hasProperty(QTextFormat::FullWidthSelection))
+                QVERIFY2(mark.format.background().color().lightness() < 100,
+                         qPrintable(mark.format.background().color().name()));
+        }
         shoot(&window, u"configuration-dark"_s);
+        editor->setModified(false);
         window.setConfirmHandler([](const QString &, const QString &) { return true; });
         window.shutdownServer();
         QTRY_VERIFY_WITH_TIMEOUT(!window.localServer()->isRunning(), 15000);
