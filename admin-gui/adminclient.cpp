@@ -45,6 +45,7 @@ void AdminClient::open(const QUrl &url, const QString &token)
     m_closing = false;
     m_early.clear();
     m_errorReported = false;
+    m_refused = false;
     m_connections->clear();
     m_channels->clear();
     m_modules->clear();
@@ -114,6 +115,7 @@ QString AdminClient::describeError(QAbstractSocket::SocketError error,
     // QtWebSockets reports a refused upgrade as "...Unhandled http status code: 401 (...)".
     static const QRegularExpression status(u"status code: (\\d{3})"_s);
     const QRegularExpressionMatch match = status.match(socketError);
+    m_refused = match.hasMatch();
     if (!match.hasMatch()) {
         switch (error) {
         case QAbstractSocket::ConnectionRefusedError:

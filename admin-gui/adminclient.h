@@ -57,6 +57,9 @@ public:
     QJsonObject serverInfo() const { return m_server; }
     QJsonObject counters() const { return m_counters; }
     bool isShuttingDown() const { return m_shuttingDown; }
+    // The last open() was answered with an HTTP refusal (401, 403, 404, ...): trying again
+    // with the same URL and token will not help.
+    bool wasRefused() const { return m_refused; }
 
     ConnectionModel *connections() const { return m_connections; }
     ChannelModel *channels() const { return m_channels; }
@@ -109,6 +112,7 @@ private:
     bool m_shuttingDown = false;
     bool m_closing = false;
     bool m_errorReported = false;
+    mutable bool m_refused = false; // set where the refusal is recognised, in describeError()
     int m_connectTimeout = 10000;
     QTimer m_connectTimer;
     quint64 m_nextId = 1;

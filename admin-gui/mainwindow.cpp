@@ -67,6 +67,18 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_client, &AdminClient::stateChanged, this, &MainWindow::onStateChanged);
     connect(m_client, &AdminClient::errorOccurred, this, [this](const QString &message) {
         if (isReconnecting()) {
+            if (m_client->wasRefused()) {
+                // Back, but it refuses us (a new generated token, a changed path): waiting
+                // will not change that.
+                stopReconnecting();
+                showBanner(
+                    tr("%1 Not reconnecting: connect again with File → Connect.").arg(message));
+                onStateChanged();
+                return;
+            }
+            showBanner(tr("The connection to the server was lost. Reconnecting… (File → "
+                          "Disconnect stops this.) Last attempt: %1")
+                           .arg(message));
             scheduleReconnect(); // the server is not back yet: try again later
             return;
         }
