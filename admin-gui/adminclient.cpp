@@ -108,8 +108,7 @@ void AdminClient::onConnectTimeout()
     setState(State::Disconnected);
 }
 
-QString AdminClient::describeError(QAbstractSocket::SocketError error,
-                                   const QString &socketError) const
+QString AdminClient::describeError(QAbstractSocket::SocketError error, const QString &socketError)
 {
     const QString where = u"%1:%2"_s.arg(m_url.host()).arg(m_url.port(80));
     // QtWebSockets reports a refused upgrade as "...Unhandled http status code: 401 (...)".

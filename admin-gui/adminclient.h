@@ -101,7 +101,8 @@ private:
     static QString logKey(const QJsonObject &entry);
     void reportError(const QString &message);
     void onConnectTimeout();
-    QString describeError(QAbstractSocket::SocketError error, const QString &socketError) const;
+    // Words for a failed open(); notes whether it was an HTTP refusal (wasRefused()).
+    QString describeError(QAbstractSocket::SocketError error, const QString &socketError);
     QString lossReason(const QWebSocket *socket) const;
 
     QWebSocket *m_socket = nullptr;
@@ -112,7 +113,7 @@ private:
     bool m_shuttingDown = false;
     bool m_closing = false;
     bool m_errorReported = false;
-    mutable bool m_refused = false; // set where the refusal is recognised, in describeError()
+    bool m_refused = false; // set where the refusal is recognised, in describeError()
     int m_connectTimeout = 10000;
     QTimer m_connectTimer;
     quint64 m_nextId = 1;
