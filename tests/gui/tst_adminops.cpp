@@ -131,18 +131,23 @@ struct Answers
 };
 
 // Clicks the button with `text` on the next modal QMessageBox, as an operator would; records
-// the box's text.
-void clickInNextMessageBox(QObject *context, const QString &text, QString *boxText)
+// the box's text, and saves a picture of it to `screenshot` when given.
+void clickInNextMessageBox(QObject *context,
+                           const QString &text,
+                           QString *boxText,
+                           const QString &screenshot = QString())
 {
     auto *timer = new QTimer(context);
     timer->setInterval(20);
-    QObject::connect(timer, &QTimer::timeout, context, [timer, text, boxText] {
+    QObject::connect(timer, &QTimer::timeout, context, [timer, text, boxText, screenshot] {
         auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget());
         if (!box)
             return;
         timer->stop();
         timer->deleteLater();
         *boxText = box->text();
+        if (!screenshot.isEmpty())
+            box->grab().save(screenshot);
         const QList<QAbstractButton *> buttons = box->buttons();
         for (QAbstractButton *button : buttons) {
             if (button->text() == text) {
@@ -312,7 +317,7 @@ void tst_AdminOps::connectWhileLocalServerRunsAsks()
 
     const QUrl nowhere(u"ws://127.0.0.1:%1/admin"_s.arg(freePort()));
     QString boxText;
-    clickInNextMessageBox(this, u"Cancel"_s, &boxText);
+    clickInNextMessageBox(this, u"Cancel"_s, &boxText, m_screenshots + u"/ask-connect.png"_s);
     QVERIFY(!window.connectToServer(nowhere, QString(), false));
     QVERIFY2(boxText.contains(u"1 client"_s) && boxText.contains(u"1001"_s), qPrintable(boxText));
     QVERIFY(window.localServer()->isRunning());
@@ -903,6 +908,16 @@ void tst_AdminOps::runDialogAddress()
         QSettings settings;
         settings.setValue(u"local/host"_s, u"127.0.0.1"_s);
         settings.setValue(u"local/port"_s, 0);
+    }
+    {
+        Mtw::RunServerDialog everywhere;
+        everywhere.setConfigPath(path);
+        const QList<QLabel *> labels = everywhere.findChildren<QLabel *>();
+        QVERIFY(std::any_of(labels.cbegin(), labels.cend(), [](const QLabel *label) {
+            return label->text().contains(u"every network interface"_s);
+        }));
+        everywhere.show();
+        shoot(&everywhere, u"run-dialog-all-interfaces"_s);
     }
     Mtw::RunServerDialog dialog;
     window.prepareRunDialog(dialog);
