@@ -4,6 +4,7 @@
 #include "jsontablemodel.h"
 #include "logmodel.h"
 
+#include <QDateTime>
 #include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QNetworkRequest>
@@ -21,7 +22,10 @@ AdminClient::AdminClient(QObject *parent)
     , m_channels(new ChannelModel(this))
     , m_modules(new ModuleModel(this))
     , m_log(new LogModel(this))
-{ }
+{
+    m_connectTimer.setSingleShot(true);
+    connect(&m_connectTimer, &QTimer::timeout, this, &AdminClient::onConnectTimeout);
+}
 
 AdminClient::~AdminClient()
 {
@@ -41,6 +45,7 @@ void AdminClient::open(const QUrl &url, const QString &token)
     m_closing = false;
     m_early.clear();
     m_errorReported = false;
+    m_refused = false;
     m_connections->clear();
     m_channels->clear();
     m_modules->clear();
@@ -63,8 +68,9 @@ void AdminClient::open(const QUrl &url, const QString &token)
                 // A refused upgrade (401/403/429) and a refused TCP connection both end up here.
                 qCInfo(lcAdminClient).noquote()
                     << "admin connection error:" << socket->errorString();
-                if (!std::exchange(m_errorReported, true))
-                    Q_EMIT errorOccurred(describeError(socket->errorString()));
+                // A lost connection is worded by onDisconnected(), with the close code.
+                if (m_state != State::Connected)
+                    reportError(describeError(socket->error(), socket->errorString()));
                 if (socket->state() == QAbstractSocket::UnconnectedState)
                     onDisconnected();
             });
@@ -73,16 +79,62 @@ void AdminClient::open(const QUrl &url, const QString &token)
     if (!token.isEmpty())
         request.setRawHeader("Authorization", "Bearer " + token.toUtf8());
     setState(State::Connecting);
+    m_connectTimer.start(m_connectTimeout);
     socket->open(request);
 }
 
-QString AdminClient::describeError(const QString &socketError)
+void AdminClient::reportError(const QString &message)
 {
+    if (!std::exchange(m_errorReported, true))
+        Q_EMIT errorOccurred(message);
+}
+
+void AdminClient::onConnectTimeout()
+{
+    if (!m_socket || m_state == State::Connected)
+        return;
+    // A host that drops packets never answers: TCP would wait for minutes.
+    reportError(tr("No answer from %1:%2 within %n s: is the host reachable and the port open?",
+                   nullptr,
+                   m_connectTimeout / 1000)
+                    .arg(m_url.host())
+                    .arg(m_url.port(80)));
+    m_closing = true;
+    QWebSocket *socket = std::exchange(m_socket, nullptr);
+    socket->disconnect(this);
+    socket->abort();
+    socket->deleteLater();
+    failPending(tr("The connection timed out."));
+    setState(State::Disconnected);
+}
+
+QString AdminClient::describeError(QAbstractSocket::SocketError error, const QString &socketError)
+{
+    const QString where = u"%1:%2"_s.arg(m_url.host()).arg(m_url.port(80));
     // QtWebSockets reports a refused upgrade as "...Unhandled http status code: 401 (...)".
     static const QRegularExpression status(u"status code: (\\d{3})"_s);
     const QRegularExpressionMatch match = status.match(socketError);
-    if (!match.hasMatch())
-        return tr("Could not connect: %1").arg(socketError);
+    m_refused = match.hasMatch();
+    if (!match.hasMatch()) {
+        switch (error) {
+        case QAbstractSocket::ConnectionRefusedError:
+            return tr("Nothing is listening at %1 (connection refused): is the server running, "
+                      "and is the port right?")
+                .arg(where);
+        case QAbstractSocket::HostNotFoundError:
+            return tr("The host %1 was not found: check the name.").arg(m_url.host());
+        case QAbstractSocket::SocketTimeoutError:
+            return tr("No answer from %1 in time.").arg(where);
+        case QAbstractSocket::NetworkError:
+            return tr("The network failed while connecting to %1: %2").arg(where, socketError);
+        case QAbstractSocket::RemoteHostClosedError:
+            return tr("%1 closed the connection during the handshake: is it an mtwserver, and "
+                      "is this its port?")
+                .arg(where);
+        default:
+            return tr("Could not connect to %1: %2").arg(where, socketError);
+        }
+    }
     switch (match.captured(1).toInt()) {
     case 401:
         return tr("The server refused the admin token (HTTP 401). Check the token: without "
@@ -106,6 +158,7 @@ QString AdminClient::describeError(const QString &socketError)
 
 void AdminClient::close()
 {
+    m_connectTimer.stop();
     if (!m_socket)
         return;
     m_closing = true;
@@ -141,6 +194,14 @@ void AdminClient::setState(State state)
 {
     if (m_state == state)
         return;
+    if (state == State::Disconnected) {
+        // What was live is not any more: no view may show old numbers as if current. The log
+        // stays, for reading what happened.
+        m_counters = {};
+        m_connections->clear();
+        m_channels->clear();
+        m_modules->clear();
+    }
     m_state = state;
     Q_EMIT stateChanged(state);
 }
@@ -172,6 +233,8 @@ void AdminClient::apply(const QJsonObject &message)
         applySnapshot(message);
     } else if (type == "counters"_L1) {
         m_counters = message.value(u"counters"_s).toObject();
+        // Once a second, whatever changed: the clock for the channels' average rates.
+        m_channels->sampleRates(QDateTime::currentMSecsSinceEpoch());
         Q_EMIT countersChanged(m_counters);
     } else if (type == "connection_opened"_L1) {
         m_connections->upsert(message.value(u"connection"_s).toObject());
@@ -210,6 +273,7 @@ void AdminClient::applySnapshot(const QJsonObject &message)
     m_snapshotLog.clear();
     for (const QJsonValue &entry : log)
         m_snapshotLog.insert(logKey(entry.toObject()));
+    m_connectTimer.stop();
     setState(State::Connected);
     Q_EMIT snapshotReceived(m_server);
     Q_EMIT countersChanged(m_counters);
@@ -266,23 +330,44 @@ void AdminClient::appendLog(const QJsonArray &entries)
     m_log->append(fresh);
 }
 
+QString AdminClient::lossReason(const QWebSocket *socket) const
+{
+    if (m_shuttingDown)
+        return tr("The server has shut down.");
+    const QString reason = socket->closeReason();
+    const int code = int(socket->closeCode());
+    // A server that was killed sends no close frame: Qt then reports 1000 or 1006, which says
+    // nothing to an operator, so only a code the server chose is shown.
+    if (code == QWebSocketProtocol::CloseCodeGoingAway)
+        return tr("The server closed the connection: it is going away (1001).");
+    if (!reason.isEmpty())
+        return tr("The server closed the connection: %1 (%2).").arg(reason).arg(code);
+    if (code != QWebSocketProtocol::CloseCodeNormal
+        && code != QWebSocketProtocol::CloseCodeAbnormalDisconnection)
+        return tr("The server closed the connection with code %1.").arg(code);
+    return tr("The connection to the server was lost: the server stopped or the network failed.");
+}
+
 void AdminClient::onDisconnected()
 {
+    m_connectTimer.stop();
     QWebSocket *socket = m_socket;
     m_socket = nullptr;
     const bool wasConnected = m_state == State::Connected;
     QString why;
-    if (m_shuttingDown)
-        why = tr("The server has shut down.");
-    else if (wasConnected)
-        why = tr("The connection to the server was lost (%1).")
-                  .arg(socket->closeReason().isEmpty() ? QString::number(int(socket->closeCode()))
-                                                       : socket->closeReason());
+    if (wasConnected)
+        why = lossReason(socket);
+    else if (!m_errorReported)
+        why = describeError(socket->error(), socket->errorString());
     socket->deleteLater();
     failPending(why.isEmpty() ? tr("The connection was closed.") : why);
     setState(State::Disconnected);
-    if (wasConnected && !why.isEmpty())
+    if (wasConnected) {
         Q_EMIT errorOccurred(why);
+        Q_EMIT connectionLost(why);
+    } else if (!why.isEmpty()) {
+        reportError(why);
+    }
 }
 
 void AdminClient::failPending(const QString &why)

@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QPointer>
 #include <QSet>
+#include <QTimer>
 #include <QUrl>
 #include <QWebSocket>
 
@@ -48,12 +49,17 @@ public:
     // The models are cleared and refilled from the snapshot.
     void open(const QUrl &url, const QString &token = QString());
     void close();
+    // How long open() waits for the snapshot before it gives up and says so.
+    void setConnectTimeout(int msecs) { m_connectTimeout = msecs; }
 
     State state() const { return m_state; }
     QUrl url() const { return m_url; }
     QJsonObject serverInfo() const { return m_server; }
     QJsonObject counters() const { return m_counters; }
     bool isShuttingDown() const { return m_shuttingDown; }
+    // The last open() was answered with an HTTP refusal (401, 403, 404, ...): trying again
+    // with the same URL and token will not help.
+    bool wasRefused() const { return m_refused; }
 
     ConnectionModel *connections() const { return m_connections; }
     ChannelModel *channels() const { return m_channels; }
@@ -71,7 +77,11 @@ Q_SIGNALS:
     void connectionClosed(const QString &connId, const QString &reason);
     void shutdownStarted(int connections);
     // The connection failed or was lost; `message` says why in words for the status bar.
+    // Every failed open() ends in exactly one of these.
     void errorOccurred(const QString &message);
+    // An established connection ended without close() (the server stopped, restarted, was
+    // killed or the network went away); errorOccurred() carries the same words.
+    void connectionLost(const QString &message);
 
 private:
     struct Pending
@@ -89,7 +99,11 @@ private:
     void failPending(const QString &why);
     void appendLog(const QJsonArray &entries);
     static QString logKey(const QJsonObject &entry);
-    static QString describeError(const QString &socketError);
+    void reportError(const QString &message);
+    void onConnectTimeout();
+    // Words for a failed open(); notes whether it was an HTTP refusal (wasRefused()).
+    QString describeError(QAbstractSocket::SocketError error, const QString &socketError);
+    QString lossReason(const QWebSocket *socket) const;
 
     QWebSocket *m_socket = nullptr;
     State m_state = State::Disconnected;
@@ -99,6 +113,9 @@ private:
     bool m_shuttingDown = false;
     bool m_closing = false;
     bool m_errorReported = false;
+    bool m_refused = false; // set where the refusal is recognised, in describeError()
+    int m_connectTimeout = 10000;
+    QTimer m_connectTimer;
     quint64 m_nextId = 1;
     QHash<QString, Pending> m_pending;
     QList<QJsonObject> m_early;  // deltas that arrived before the snapshot

@@ -3,8 +3,13 @@
 
 #include "adminclient.h"
 #include "jsontablemodel.h"
+#include "messageformat.h"
 #include "tableutil.h"
 
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QFontDatabase>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -13,6 +18,7 @@
 #include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -24,32 +30,11 @@ namespace Mtw {
 
 using namespace Qt::StringLiterals;
 
-namespace {
-
-QString payloadText(const QJsonObject &payload)
-{
-    const QString kind = payload.value(u"kind"_s).toString();
-    const QJsonValue data = payload.value(u"data"_s);
-    if (kind == "Text"_L1)
-        return data.toString();
-    if (kind == "Binary"_L1)
-        return ChannelsView::tr("(binary, %1 base64 characters)").arg(data.toString().size());
-    if (kind == "None"_L1)
-        return ChannelsView::tr("(no payload)");
-    if (data.isObject())
-        return QString::fromUtf8(QJsonDocument(data.toObject()).toJson(QJsonDocument::Compact));
-    if (data.isArray())
-        return QString::fromUtf8(QJsonDocument(data.toArray()).toJson(QJsonDocument::Compact));
-    return data.toVariant().toString();
-}
-
-} // namespace
-
 ChannelsView::ChannelsView(AdminClient *client, QWidget *parent)
     : QWidget(parent)
     , m_client(client)
     , m_model(client->channels())
-    , m_proxy(new QSortFilterProxyModel(this))
+    , m_proxy(new NaturalSortProxy(this))
     , m_filter(new QLineEdit(this))
     , m_table(new QTableView(this))
     , m_title(new QLabel(this))
@@ -106,16 +91,7 @@ ChannelsView::ChannelsView(AdminClient *client, QWidget *parent)
             this,
             &ChannelsView::onCurrentChanged);
     // Members joined or left, or messages were published: the detail pane follows.
-    connect(m_model, &QAbstractItemModel::dataChanged, this, [this] {
-        if (m_current.isEmpty())
-            return;
-        const QJsonObject channel = m_model->object(m_current);
-        showSettings();
-        const qint64 members = qint64(channel.value(u"members"_s).toDouble());
-        const qint64 messages = qint64(channel.value(u"messages"_s).toDouble());
-        if (members != m_shownMembers || messages != m_shownMessages)
-            refresh();
-    });
+    connect(m_model, &QAbstractItemModel::dataChanged, this, &ChannelsView::onChannelsChanged);
     connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
         m_current.clear();
         onCurrentChanged();
@@ -155,16 +131,7 @@ QWidget *ChannelsView::makeDetailPane()
     presenceLayout->addWidget(m_presence);
     layout->addWidget(presenceBox, 1);
 
-    auto *historyBox = new QGroupBox(tr("Recent messages (history)"), pane);
-    auto *historyLayout = new QVBoxLayout(historyBox);
-    m_history->setHeaderLabels({tr("Time"), tr("From"), tr("Payload")});
-    m_history->setRootIsDecorated(false);
-    m_history->setAlternatingRowColors(true);
-    m_history->setWordWrap(false);
-    m_history->setTextElideMode(Qt::ElideMiddle); // conn ids: the ends tell them apart
-    m_history->header()->setStretchLastSection(true);
-    historyLayout->addWidget(m_history);
-    layout->addWidget(historyBox, 2);
+    layout->addWidget(makeMessagesBox(pane), 3);
     return pane;
 }
 
@@ -192,9 +159,35 @@ void ChannelsView::onCurrentChanged()
     m_current = name;
     m_presence->clear();
     m_history->clear();
+    m_inspector->clear();
+    m_copy->setEnabled(false);
     m_shownMembers = m_shownMessages = -1;
     showSettings();
     if (!name.isEmpty())
+        refresh();
+}
+
+void ChannelsView::onChannelsChanged()
+{
+    if (m_current.isEmpty())
+        return;
+    if (!isVisible()) {
+        m_stale = true; // read again when shown
+        return;
+    }
+    showSettings();
+    const QJsonObject channel = m_model->object(m_current);
+    // Only what changed: the counters say whether members or messages did.
+    if (qint64(channel.value(u"members"_s).toDouble()) != m_shownMembers)
+        fetchPresence();
+    if (qint64(channel.value(u"messages"_s).toDouble()) != m_shownMessages)
+        fetchHistory();
+}
+
+void ChannelsView::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    if (std::exchange(m_stale, false) && !m_current.isEmpty())
         refresh();
 }
 
@@ -227,19 +220,31 @@ void ChannelsView::refresh()
 {
     if (m_current.isEmpty())
         return;
-    const QJsonObject channel = m_model->object(m_current);
-    m_shownMembers = qint64(channel.value(u"members"_s).toDouble());
-    m_shownMessages = qint64(channel.value(u"messages"_s).toDouble());
+    if (!isVisible()) {
+        m_stale = true;
+        return;
+    }
+    showSettings();
+    fetchPresence();
+    fetchHistory();
+}
+
+void ChannelsView::answered()
+{
+    if (--m_pendingAnswers == 0)
+        Q_EMIT detailsLoaded();
+}
+
+void ChannelsView::fetchPresence()
+{
     const QString name = m_current;
-    m_pendingAnswers = 2;
-    const auto answered = [this] {
-        if (--m_pendingAnswers == 0)
-            Q_EMIT detailsLoaded();
-    };
+    m_shownMembers = qint64(m_model->object(name).value(u"members"_s).toDouble());
+    ++m_pendingAnswers;
+    ++m_requests;
     m_client->call(u"presence"_s,
                    {{u"channel"_s, name}},
                    this,
-                   [this, name, answered](const ActionResult &result) {
+                   [this, name](const ActionResult &result) {
                        if (name == m_current) {
                            if (result.ok)
                                fillPresence(result.data);
@@ -248,10 +253,18 @@ void ChannelsView::refresh()
                        }
                        answered();
                    });
+}
+
+void ChannelsView::fetchHistory()
+{
+    const QString name = m_current;
+    m_shownMessages = qint64(m_model->object(name).value(u"messages"_s).toDouble());
+    ++m_pendingAnswers;
+    ++m_requests;
     m_client->call(u"history"_s,
                    {{u"channel"_s, name}, {u"limit"_s, 100}},
                    this,
-                   [this, name, answered](const ActionResult &result) {
+                   [this, name](const ActionResult &result) {
                        if (name == m_current) {
                            if (result.ok) {
                                fillHistory(result.data);
@@ -281,28 +294,128 @@ void ChannelsView::fillPresence(const QJsonValue &answer)
     m_presence->resizeColumnToContents(0);
 }
 
+QWidget *ChannelsView::makeMessagesBox(QWidget *parent)
+{
+    auto *box = new QGroupBox(tr("Messages (history, newest first)"), parent);
+    auto *layout = new QVBoxLayout(box);
+    m_history->setHeaderLabels({tr("Time"), tr("From"), tr("Payload")});
+    m_history->setRootIsDecorated(false);
+    m_history->setAlternatingRowColors(true);
+    m_history->setWordWrap(false);
+    m_history->setTextElideMode(Qt::ElideMiddle); // conn ids: the ends tell them apart
+    m_history->header()->setStretchLastSection(true);
+    m_history->setAccessibleName(tr("Messages"));
+    connect(m_history, &QTreeWidget::currentItemChanged, this, &ChannelsView::showMessage);
+    // Picking an older message means reading it: stop jumping to the newest.
+    connect(m_history, &QTreeWidget::itemClicked, this, [this](QTreeWidgetItem *item) {
+        if (m_history->indexOfTopLevelItem(item) > 0)
+            m_follow->setChecked(false);
+    });
+
+    m_inspector = new QPlainTextEdit(box);
+    m_inspector->setReadOnly(true);
+    m_inspector->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_inspector->setLineWrapMode(QPlainTextEdit::NoWrap);
+    m_inspector->setPlaceholderText(tr("Select a message to see its whole payload."));
+    m_inspector->setAccessibleName(tr("Message inspector"));
+    m_inspector->setTabChangesFocus(true);
+
+    m_follow = new QCheckBox(tr("&Follow new messages"), box);
+    m_follow->setToolTip(tr("Select the newest message as it arrives"));
+    m_follow->setChecked(true);
+    m_copy = new QPushButton(tr("&Copy Payload"), box);
+    m_copy->setEnabled(false);
+    connect(m_copy, &QPushButton::clicked, this, [this] {
+        if (QTreeWidgetItem *item = m_history->currentItem()) {
+            const QJsonObject envelope = item->data(0, Qt::UserRole).toJsonObject();
+            QApplication::clipboard()->setText(
+                formatPayload(envelope.value(u"payload"_s).toObject()));
+        }
+    });
+    auto *row = new QHBoxLayout;
+    row->addWidget(m_follow);
+    row->addStretch(1);
+    row->addWidget(m_copy);
+
+    auto *split = new QSplitter(Qt::Vertical, box);
+    split->addWidget(m_history);
+    split->addWidget(m_inspector);
+    split->setChildrenCollapsible(false);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3); // the inspector is what is read
+    layout->addWidget(split, 1);
+    layout->addLayout(row);
+    return box;
+}
+
+bool ChannelsView::selectMessage(const QString &envelopeId)
+{
+    for (int i = 0; i < m_history->topLevelItemCount(); ++i) {
+        QTreeWidgetItem *item = m_history->topLevelItem(i);
+        if (item->data(0, Qt::UserRole).toJsonObject().value(u"id"_s).toString() == envelopeId) {
+            m_history->setCurrentItem(item);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ChannelsView::showMessage()
+{
+    QTreeWidgetItem *item = m_history->currentItem();
+    const QJsonObject envelope = item ? item->data(0, Qt::UserRole).toJsonObject() : QJsonObject();
+    m_copy->setEnabled(!envelope.isEmpty());
+    if (envelope.isEmpty()) {
+        m_inspector->clear();
+        return;
+    }
+    const QJsonObject payload = envelope.value(u"payload"_s).toObject();
+    const QJsonObject metadata = envelope.value(u"metadata"_s).toObject();
+    const QString from = metadata.value(u"from"_s).toString();
+    const QString header = tr("id:   %1\ntime: %2\nfrom: %3\nkind: %4")
+                               .arg(envelope.value(u"id"_s).toString(),
+                                    JsonTableModel::formatTime(envelope.value(u"timestamp"_s)),
+                                    from.isEmpty() ? tr("(not given)") : from,
+                                    payload.value(u"kind"_s).toString());
+    m_inspector->setPlainText(header + u"\n\n"_s + formatPayload(payload));
+}
+
 void ChannelsView::fillHistory(const QJsonValue &answer)
 {
+    // The list is read again whenever the channel's counters change: keep the operator's place
+    // unless following, and keep the inspector on the message it shows.
+    const QString selected = m_history->currentItem()
+        ? m_history->currentItem()->data(0, Qt::UserRole).toJsonObject().value(u"id"_s).toString()
+        : QString();
+    const QSignalBlocker blocker(m_history);
     m_history->clear();
     const QJsonArray messages = answer.toObject().value(u"messages"_s).toArray();
     QList<QTreeWidgetItem *> items;
+    QTreeWidgetItem *keep = nullptr;
     // Newest first: that is what an operator looks for.
     for (auto it = messages.end(); it != messages.begin();) {
         const QJsonObject envelope = (*--it).toObject();
         auto *item = new QTreeWidgetItem;
+        item->setData(0, Qt::UserRole, envelope);
         item->setText(0, JsonTableModel::formatTime(envelope.value(u"timestamp"_s)));
         const QString from = envelope.value(u"metadata"_s).toObject().value(u"from"_s).toString();
         item->setText(1, from);
         item->setToolTip(1, from);
-        const QString payload = payloadText(envelope.value(u"payload"_s).toObject());
+        const QString payload = payloadSummary(envelope.value(u"payload"_s).toObject());
         item->setText(2, payload);
-        item->setToolTip(2, payload);
+        item->setToolTip(2, payload.left(500));
+        if (!selected.isEmpty() && envelope.value(u"id"_s).toString() == selected)
+            keep = item;
         items.append(item);
     }
     m_history->addTopLevelItems(items);
     m_history->resizeColumnToContents(0);
     m_history->setColumnWidth(1,
                               m_history->fontMetrics().horizontalAdvance(u"01M7Z4…J972M"_s) + 16);
+    if (m_follow->isChecked() && !items.isEmpty())
+        keep = items.constFirst();
+    m_history->setCurrentItem(keep);
+    showMessage();
 }
 
 } // namespace Mtw

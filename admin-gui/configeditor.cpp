@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "configeditor.h"
 
+#include "theme.h"
 #include "tomlhighlighter.h"
 
 #include <mtw/configschema.h>
@@ -34,8 +35,10 @@ QColor markerColour(Severity severity)
     return severity == Severity::Error ? QColor(0xd3, 0x2f, 0x2f) : QColor(0xe0, 0xa0, 0x00);
 }
 
-QColor lineTint(Severity severity)
+QColor lineTint(Severity severity, const QPalette &palette)
 {
+    if (isDarkPalette(palette))
+        return severity == Severity::Error ? QColor(0x4a, 0x1c, 0x1c) : QColor(0x4a, 0x3a, 0x12);
     return severity == Severity::Error ? QColor(0xff, 0xeb, 0xee) : QColor(0xff, 0xf8, 0xe1);
 }
 
@@ -148,7 +151,7 @@ public:
         for (auto it = m_markers.cbegin(); it != m_markers.cend(); ++it) {
             QTextEdit::ExtraSelection tint;
             tint.cursor = QTextCursor(document()->findBlockByNumber(it.key() - 1));
-            tint.format.setBackground(lineTint(it.value()));
+            tint.format.setBackground(lineTint(it.value(), palette()));
             tint.format.setProperty(QTextFormat::FullWidthSelection, true);
             tints.append(tint);
         }
@@ -422,7 +425,9 @@ void ConfigEditor::applyDiagnostics()
                                                             : QStyle::SP_MessageBoxWarning),
                                 d.toString(),
                                 m_diagnosticsView);
-        item->setForeground(error ? QColor(0xb7, 0x1c, 0x1c) : QColor(0x8d, 0x5b, 0x00));
+        const bool dark = isDarkPalette(palette());
+        item->setForeground(error ? errorTextColor(palette())
+                                  : (dark ? QColor(0xff, 0xc8, 0x5a) : QColor(0x8d, 0x5b, 0x00)));
         item->setData(LineRole, d.line);
         item->setData(ColumnRole, d.column);
         item->setToolTip(d.toString());

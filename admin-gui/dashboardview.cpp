@@ -3,13 +3,15 @@
 
 #include "adminclient.h"
 #include "jsontablemodel.h"
-#include "ratechart.h"
+#include "metricchart.h"
 
+#include <QComboBox>
 #include <QDateTime>
 #include <QFrame>
 #include <QGridLayout>
 #include <QLabel>
 #include <QLocale>
+#include <QPushButton>
 #include <QVBoxLayout>
 
 namespace Mtw {
@@ -53,41 +55,148 @@ QString uptimeText(qint64 ms)
 DashboardView::DashboardView(AdminClient *client, QWidget *parent)
     : QWidget(parent)
     , m_client(client)
-    , m_chart(new RateChart(this))
     , m_serverLabel(new QLabel(this))
 {
     auto *layout = new QVBoxLayout(this);
     m_serverLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_serverLabel->setWordWrap(true);
-    m_serverLabel->setText(tr("Not connected. Use File → Run server here… or File → Connect…"));
     layout->addWidget(m_serverLabel);
+    m_welcome = makeWelcome();
+    layout->addWidget(m_welcome);
 
-    auto *grid = new QGridLayout;
+    m_cards = new QWidget(this);
+    auto *grid = new QGridLayout(m_cards);
+    grid->setContentsMargins(0, 0, 0, 0);
     grid->setSpacing(8);
     int i = 0;
     for (const CardSpec &card : cards) {
         grid->addWidget(makeCard(QString::fromUtf16(card.key), tr(card.title)), i / 4, i % 4);
         ++i;
     }
-    layout->addLayout(grid);
+    layout->addWidget(m_cards);
 
-    m_chart->addSeries(tr("Messages in"), QColor(0x1f, 0x77, 0xb4));
-    m_chart->addSeries(tr("Messages out"), QColor(0xe0, 0x6c, 0x00));
-    layout->addWidget(m_chart, 1);
+    layout->addWidget(makeCharts(), 1);
+    // The first-run screen keeps its content at the top when there are no charts yet.
+    layout->addStretch(0);
 
     connect(client, &AdminClient::snapshotReceived, this, [this](const QJsonObject &server) {
-        m_chart->clear();
+        // The session's history stays across reconnections to the same server.
+        if (m_client->url() != m_chartedUrl) {
+            for (MetricChart *chart : std::as_const(m_charts))
+                chart->clear();
+            m_chartedUrl = m_client->url();
+        }
         m_server = server;
         m_snapshotClock.start();
+        m_welcome->hide();
+        m_cards->show();
+        m_chartArea->show();
         showServer(server);
     });
     connect(client, &AdminClient::countersChanged, this, &DashboardView::showCounters);
     connect(client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
-        if (state == AdminClient::State::Disconnected) {
-            m_serverLabel->setText(tr("Not connected."));
-            m_server = {};
-        }
+        if (state == AdminClient::State::Disconnected)
+            showDisconnected();
     });
+    showDisconnected();
+}
+
+QWidget *DashboardView::makeCharts()
+{
+    m_range = new QComboBox(this);
+    m_range->addItem(tr("Last minute"), 60 * 1000);
+    m_range->addItem(tr("Last 10 minutes"), 10 * 60 * 1000);
+    m_range->addItem(tr("Last hour"), 3600 * 1000);
+    m_range->addItem(tr("Whole session"), 0);
+    auto *rangeLabel = new QLabel(tr("Charts &show:"), this);
+    rangeLabel->setBuddy(m_range);
+    m_chartArea = new QWidget(this);
+    auto *chartLayout = new QVBoxLayout(m_chartArea);
+    chartLayout->setContentsMargins(0, 0, 0, 0);
+    auto *rangeRow = new QHBoxLayout;
+    rangeRow->addWidget(rangeLabel);
+    rangeRow->addWidget(m_range);
+    rangeRow->addStretch(1);
+    chartLayout->addLayout(rangeRow);
+
+    using Unit = MetricChart::Unit;
+    const struct
+    {
+        QString title;
+        Unit unit;
+        QColor color;
+    } specs[] = {
+        {tr("Messages in"), Unit::PerSecond, QColor(0x1f, 0x77, 0xb4)},
+        {tr("Messages out"), Unit::PerSecond, QColor(0xe0, 0x6c, 0x00)},
+        {tr("Connections"), Unit::Count, QColor(0x2c, 0xa0, 0x2c)},
+        {tr("Bytes in"), Unit::BytesPerSecond, QColor(0x17, 0xbe, 0xcf)},
+        {tr("Bytes out"), Unit::BytesPerSecond, QColor(0xd6, 0x27, 0x28)},
+        {tr("Subscriptions"), Unit::Count, QColor(0x94, 0x67, 0xbd)},
+    };
+    auto *charts = new QGridLayout;
+    charts->setSpacing(8);
+    for (const auto &spec : specs) {
+        auto *chart = new MetricChart(spec.title, spec.unit, spec.color, this);
+        charts->addWidget(chart, int(m_charts.size()) / 3, int(m_charts.size()) % 3);
+        m_charts.append(chart);
+    }
+    chartLayout->addLayout(charts, 1);
+    connect(m_range, &QComboBox::currentIndexChanged, this, [this] {
+        for (MetricChart *chart : std::as_const(m_charts))
+            chart->setRange(m_range->currentData().toLongLong());
+    });
+    return m_chartArea;
+}
+
+QWidget *DashboardView::makeWelcome()
+{
+    auto *panel = new QWidget(this);
+    auto *layout = new QVBoxLayout(panel);
+    auto *text = new QLabel(
+        tr("<h2>Welcome to mtwadmin</h2><p>mtwadmin watches and steers an mtwserver: its "
+           "connections, channels, modules, log and configuration. Start one of two ways:</p>"),
+        panel);
+    text->setWordWrap(true);
+    layout->addWidget(text);
+    const auto addChoice = [&](QPushButton *button, const QString &explanation) {
+        button->setMinimumHeight(button->sizeHint().height() * 3 / 2);
+        auto *row = new QHBoxLayout;
+        row->addWidget(button);
+        auto *label = new QLabel(explanation, panel);
+        label->setWordWrap(true);
+        row->addWidget(label, 1);
+        layout->addLayout(row);
+    };
+    m_runButton = new QPushButton(tr("&Run a Server Here…"), panel);
+    m_connectButton = new QPushButton(tr("C&onnect to a Server…"), panel);
+    const int width =
+        std::max(m_runButton->sizeHint().width(), m_connectButton->sizeHint().width()) + 24;
+    m_runButton->setMinimumWidth(width);
+    m_connectButton->setMinimumWidth(width);
+    addChoice(m_runButton,
+              tr("Start mtwserver inside this app, with a config file or the built-in defaults "
+                 "(File → Run Server Here, Ctrl+R). Its clients are closed when mtwadmin "
+                 "quits."));
+    addChoice(m_connectButton,
+              tr("Attach to a running mtwserver through its admin API: ws://host:port/admin and "
+                 "the admin token (File → Connect to Server, Ctrl+O)."));
+    connect(m_runButton, &QPushButton::clicked, this, &DashboardView::runRequested);
+    connect(m_connectButton, &QPushButton::clicked, this, &DashboardView::connectRequested);
+    return panel;
+}
+
+void DashboardView::showDisconnected()
+{
+    m_server = {};
+    for (QLabel *value : std::as_const(m_values))
+        value->setText(u"–"_s);
+    const bool history = !m_charts.isEmpty() && m_charts.constFirst()->sampleCount() > 0;
+    m_serverLabel->setText(history ? tr("Not connected. The charts keep this session's history.")
+                                   : QString());
+    m_serverLabel->setVisible(history);
+    m_welcome->show();
+    m_cards->hide();
+    m_chartArea->setVisible(history);
 }
 
 QWidget *DashboardView::makeCard(const QString &key, const QString &title)
@@ -127,6 +236,7 @@ void DashboardView::showServer(const QJsonObject &server)
     QString config = server.value(u"config_path"_s).toString();
     if (config.isEmpty())
         config = tr("built-in defaults");
+    m_serverLabel->show();
     m_serverLabel->setText(
         tr("<b>mtwserver %1</b> (%2, Qt %3) on <b>%4</b>, WebSocket path %5 · %6 workers · "
            "pid %7 · up %8 · config: %9")
@@ -161,10 +271,22 @@ void DashboardView::showCounters(const QJsonObject &counters)
     }
     if (!m_server.isEmpty())
         showServer(m_server); // keeps the uptime current
-    if (counters.contains(u"messages_in_per_s"_s)) {
-        m_chart->addSample({counters.value(u"messages_in_per_s"_s).toDouble(),
-                            counters.value(u"messages_out_per_s"_s).toDouble()});
-    }
+    if (counters.contains(u"messages_in_per_s"_s))
+        addSample(QDateTime::currentMSecsSinceEpoch(), counters);
+}
+
+void DashboardView::addSample(qint64 msecsSinceEpoch, const QJsonObject &counters)
+{
+    m_chartArea->show();
+    static const char *const keys[] = {"messages_in_per_s",
+                                       "messages_out_per_s",
+                                       "connections",
+                                       "bytes_in_per_s",
+                                       "bytes_out_per_s",
+                                       "subscriptions"};
+    for (int i = 0; i < MetricCount; ++i)
+        m_charts.at(i)->addSample(msecsSinceEpoch,
+                                  counters.value(QLatin1String(keys[i])).toDouble());
 }
 
 } // namespace Mtw

@@ -7,6 +7,7 @@
 #include <QLocale>
 
 #include <climits>
+#include <cmath>
 
 namespace Mtw {
 
@@ -295,11 +296,36 @@ ChannelModel::ChannelModel(QObject *parent)
                      {{tr("Channel"), u"name"_s, Format::Text},
                       {tr("Members"), u"members"_s, Format::Number},
                       {tr("Messages"), u"messages"_s, Format::Number},
-                      {tr("Msg/s"), u"messages_per_s"_s, Format::Rate},
+                      {tr("Msg/s"), u"messages_per_s_avg"_s, Format::Rate},
                       {tr("History"), u"history"_s, Format::Number},
                       {tr("Presence"), u"presence"_s, Format::Bool}},
                      parent)
 { }
+
+void ChannelModel::sampleRates(qint64 msecsSinceEpoch)
+{
+    QJsonArray updates;
+    std::unordered_map<QString, QList<Sample>> kept;
+    const QStringList names = keys();
+    for (const QString &name : names) {
+        const QJsonObject channel = object(name);
+        QList<Sample> samples = std::move(m_rateSamples[name]);
+        samples.append(Sample{msecsSinceEpoch, channel.value(u"messages"_s).toDouble()});
+        // Keep one sample at or before the window's start, so the window is always full.
+        while (samples.size() > 2 && samples.at(1).time <= msecsSinceEpoch - rateWindowMs)
+            samples.removeFirst();
+        double rate = channel.value(u"messages_per_s"_s).toDouble();
+        const qint64 span = samples.constLast().time - samples.constFirst().time;
+        if (span > 0)
+            rate = std::max(0.0, samples.constLast().messages - samples.constFirst().messages)
+                * 1000.0 / double(span);
+        updates.append(
+            QJsonObject{{u"name"_s, name}, {u"messages_per_s_avg"_s, std::round(rate * 10) / 10}});
+        kept.emplace(name, std::move(samples));
+    }
+    m_rateSamples = std::move(kept);
+    updateExisting(updates);
+}
 
 ModuleModel::ModuleModel(QObject *parent)
     : JsonTableModel(u"id"_s,

@@ -96,12 +96,27 @@ public:
 };
 
 // Columns of the channels view; key name. Settings that rarely matter (auth, binary) are in
-// the detail pane only.
+// the detail pane only. Msg/s is the average over the last few seconds, from the `messages`
+// totals sampled once a second (sampleRates()): the server's own per-second figure jumps with
+// the phase of its one-second tick and stays at its last value when nothing is sent.
 class ChannelModel : public JsonTableModel
 {
     Q_OBJECT
 public:
+    enum ColumnId { Name, Members, Messages, Rate, History, Presence };
     explicit ChannelModel(QObject *parent = nullptr);
+
+    // Records every channel's `messages` at `msecsSinceEpoch` and updates its average rate.
+    void sampleRates(qint64 msecsSinceEpoch);
+    static constexpr qint64 rateWindowMs = 5000;
+
+private:
+    struct Sample
+    {
+        qint64 time;
+        double messages;
+    };
+    std::unordered_map<QString, QList<Sample>> m_rateSamples;
 };
 
 // Columns of the modules view; key id. Failed modules and unhealthy ones are coloured.

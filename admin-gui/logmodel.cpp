@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "logmodel.h"
 
+#include "theme.h"
+
 #include <QBrush>
 #include <QColor>
 #include <QDateTime>
+#include <QGuiApplication>
 #include <QJsonObject>
 
 #include <algorithm>
@@ -144,7 +147,7 @@ QVariant LogModel::data(const QModelIndex &index, int role) const
         return line.level;
     if (role == Qt::ForegroundRole) {
         if (line.level == 3)
-            return QBrush(QColor(0xb0, 0x1e, 0x1e));
+            return QBrush(errorTextColor(QGuiApplication::palette()));
         if (line.level == 2)
             return QBrush(QColor(0x9a, 0x5b, 0x00));
         if (line.level == 0)

@@ -4,12 +4,19 @@
 #include "logmodel.h"
 #include "tableutil.h"
 
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
+#include <QSaveFile>
 #include <QScrollBar>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -26,6 +33,7 @@ LogView::LogView(LogModel *model, QWidget *parent)
     , m_category(new QComboBox(this))
     , m_text(new QLineEdit(this))
     , m_pause(new QPushButton(this))
+    , m_export(new QPushButton(tr("&Export…"), this))
     , m_table(new QTableView(this))
 {
     m_filter->setSourceModel(model);
@@ -65,6 +73,22 @@ LogView::LogView(LogModel *model, QWidget *parent)
 
     m_table->setModel(m_filter);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_table->setContextMenuPolicy(Qt::ActionsContextMenu);
+    auto *copy = new QAction(tr("&Copy"), m_table);
+    copy->setShortcut(QKeySequence::Copy);
+    copy->setShortcutContext(Qt::WidgetShortcut);
+    connect(copy, &QAction::triggered, this, &LogView::copySelection);
+    m_table->addAction(copy);
+    // QAbstractItemView answers Ctrl+C itself with the current cell alone: the lines instead.
+    m_table->installEventFilter(this);
+    auto *copyAll = new QAction(tr("Copy &All Shown Lines"), m_table);
+    connect(copyAll, &QAction::triggered, this, [this] {
+        QApplication::clipboard()->setText(shownText());
+    });
+    m_table->addAction(copyAll);
+    m_export->setToolTip(tr("Save the lines the filters show to a text file"));
+    connect(m_export, &QPushButton::clicked, this, &LogView::exportFromDialog);
     m_table->setWordWrap(false);
     m_table->setAlternatingRowColors(true);
     m_table->verticalHeader()->hide();
@@ -89,6 +113,7 @@ LogView::LogView(LogModel *model, QWidget *parent)
     bar->addWidget(textLabel);
     bar->addWidget(m_text, 1);
     bar->addWidget(m_pause);
+    bar->addWidget(m_export);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(bar);
     layout->addWidget(m_table, 1);
@@ -114,6 +139,83 @@ void LogView::updatePauseText()
         m_pause->setText(tr("&Pause"));
     else
         m_pause->setText(held > 0 ? tr("&Resume (%n new)", nullptr, held) : tr("&Resume"));
+}
+
+} // namespace Mtw
+
+namespace Mtw {
+
+QString LogView::rowsText(const QList<int> &rows) const
+{
+    QString out;
+    for (int row : rows) {
+        QStringList fields;
+        for (int column = 0; column < m_filter->columnCount(); ++column)
+            fields.append(m_filter->index(row, column).data().toString());
+        out += fields.join(u'\t') + u'\n';
+    }
+    return out;
+}
+
+QString LogView::shownText() const
+{
+    QList<int> rows;
+    for (int row = 0; row < m_filter->rowCount(); ++row)
+        rows.append(row);
+    return rowsText(rows);
+}
+
+QString LogView::selectedText() const
+{
+    QList<int> rows;
+    const QModelIndexList selected = m_table->selectionModel()->selectedRows();
+    for (const QModelIndex &index : selected)
+        rows.append(index.row());
+    if (rows.isEmpty())
+        return shownText();
+    std::sort(rows.begin(), rows.end());
+    return rowsText(rows);
+}
+
+bool LogView::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_table && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent *>(event)->matches(QKeySequence::Copy)) {
+        copySelection();
+        return true;
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void LogView::copySelection()
+{
+    QApplication::clipboard()->setText(selectedText());
+}
+
+bool LogView::exportTo(const QString &path, QString *error) const
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text) || file.write(shownText().toUtf8()) < 0
+        || !file.commit()) {
+        if (error)
+            *error = file.errorString();
+        return false;
+    }
+    return true;
+}
+
+void LogView::exportFromDialog()
+{
+    const QString path =
+        QFileDialog::getSaveFileName(this,
+                                     tr("Export Log"),
+                                     u"mtwserver.log"_s,
+                                     tr("Text files (*.log *.txt);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    QString error;
+    if (!exportTo(path, &error))
+        QMessageBox::warning(this, tr("Export Log"), tr("Could not write %1: %2").arg(path, error));
 }
 
 } // namespace Mtw

@@ -2,7 +2,9 @@
 #include "mainwindow.h"
 
 #include "adminclient.h"
+#include "ask.h"
 #include "channelsview.h"
+#include "configeditor.h"
 #include "configview.h"
 #include "connectdialog.h"
 #include "connectionsview.h"
@@ -13,6 +15,7 @@
 #include "modulesview.h"
 #include "publishdialog.h"
 #include "runserverdialog.h"
+#include "theme.h"
 #include "tokenstore.h"
 
 #include <mtw/buildinfo.h>
@@ -21,6 +24,7 @@
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QEventLoop>
 #include <QJsonObject>
 #include <QLabel>
 #include <QListWidget>
@@ -31,6 +35,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace Mtw {
@@ -55,10 +60,38 @@ MainWindow::MainWindow(QWidget *parent)
     createViews();
     createActions();
 
+    m_reconnectTimer = new QTimer(this);
+    m_reconnectTimer->setSingleShot(true);
+    connect(m_reconnectTimer, &QTimer::timeout, this, &MainWindow::reconnectNow);
+
     connect(m_client, &AdminClient::stateChanged, this, &MainWindow::onStateChanged);
     connect(m_client, &AdminClient::errorOccurred, this, [this](const QString &message) {
+        if (isReconnecting()) {
+            if (m_client->wasRefused()) {
+                // Back, but it refuses us (a new generated token, a changed path): waiting
+                // will not change that.
+                stopReconnecting();
+                showBanner(
+                    tr("%1 Not reconnecting: connect again with File → Connect.").arg(message));
+                onStateChanged();
+                return;
+            }
+            showBanner(tr("The connection to the server was lost. Reconnecting… (File → "
+                          "Disconnect stops this.) Last attempt: %1")
+                           .arg(message));
+            scheduleReconnect(); // the server is not back yet: try again later
+            return;
+        }
         showBanner(message);
         statusBar()->showMessage(message, 10000);
+    });
+    connect(m_client, &AdminClient::connectionLost, this, [this](const QString &message) {
+        // A remote server that stopped or restarted on its own is attached again when it is
+        // back; one we shut down is not.
+        if (m_local->isRunning() || m_remoteUrl.isEmpty() || m_shutdownRequested)
+            return;
+        showBanner(tr("%1 Reconnecting… (File → Disconnect stops this.)").arg(message));
+        scheduleReconnect();
     });
     connect(m_client, &AdminClient::shutdownStarted, this, [this](int connections) {
         showBanner(tr("The server is shutting down."));
@@ -74,6 +107,12 @@ MainWindow::MainWindow(QWidget *parent)
             &ConnectionsView::disconnectRequested,
             this,
             &MainWindow::disconnectSelected);
+    connect(m_dashboard, &DashboardView::runRequested, this, &MainWindow::runServerFromDialog);
+    connect(m_dashboard, &DashboardView::connectRequested, this, [this] { connectFromDialog(); });
+    connect(m_config->editor(),
+            &ConfigEditor::modificationChanged,
+            this,
+            &MainWindow::updateModifiedMark);
 
     connect(m_local, &LocalServer::started, this, [this](const QUrl &adminUrl) {
         statusBar()->showMessage(tr("Local server listening on port %1").arg(adminUrl.port()),
@@ -86,7 +125,7 @@ MainWindow::MainWindow(QWidget *parent)
     });
     connect(m_local, &LocalServer::finished, this, [this] {
         finishShutdownProgress(tr("The local server has stopped."));
-        updateActions();
+        onStateChanged();
     });
     connect(m_tokens,
             &TokenStore::saved,
@@ -156,7 +195,7 @@ void MainWindow::createViews()
     m_banner = new QLabel(this);
     m_banner->setWordWrap(true);
     m_banner->setMargin(6);
-    m_banner->setStyleSheet(u"background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0;"_s);
+    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_banner->hide();
 
     auto *right = new QWidget(this);
@@ -186,9 +225,16 @@ void MainWindow::createActions()
         file->addAction(tr("&Connect to Server…"), this, [this] { connectFromDialog(); });
     connectAction->setShortcut(tr("Ctrl+O"));
     m_recentMenu = file->addMenu(tr("R&ecent Servers"));
+    m_detachAction = file->addAction(tr("&Disconnect"), this, &MainWindow::disconnectFromServer);
+    m_detachAction->setShortcut(tr("Ctrl+Shift+D"));
+    m_detachAction->setToolTip(tr("Detach from the remote server (it keeps running)"));
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
+    // QKeySequence::Quit is empty under some platforms' key schemes: Ctrl+Q is what people press.
+    QList<QKeySequence> quitKeys = QKeySequence::keyBindings(QKeySequence::Quit);
+    if (quitKeys.isEmpty())
+        quitKeys.append(QKeySequence(tr("Ctrl+Q")));
+    quit->setShortcuts(quitKeys);
     quit->setMenuRole(QAction::QuitRole);
 
     QMenu *server = menuBar()->addMenu(tr("&Server"));
@@ -255,15 +301,93 @@ void MainWindow::runLocalServer(const Config &config)
     updateActions();
 }
 
-void MainWindow::connectToServer(const QUrl &url, const QString &token, bool rememberToken)
+bool MainWindow::connectToServer(const QUrl &url, const QString &token, bool rememberToken)
 {
-    if (m_local->isRunning())
+    if (m_local->isRunning()) {
+        const int clients = m_client->counters().value(u"connections"_s).toInt();
+        const Question question{
+            tr("Shut Down the Local Server?"),
+            tr("A server runs in mtwadmin (%1). Connecting to %2 shuts it down first: %n "
+               "client(s) connected to it will be closed with 1001 (ServerShutdown).",
+               nullptr,
+               clients)
+                .arg(m_local->adminUrl().authority(), url.toDisplayString(QUrl::RemoveUserInfo)),
+            {tr("Shut Down and Connect"), tr("Cancel")},
+            1,
+            1,
+            QMessageBox::Warning};
+        if (ask(this, question) != 0)
+            return false;
         stopLocalServer();
+    }
+    stopReconnecting();
+    m_shutdownRequested = false;
     m_remoteUrl = url;
+    m_remoteToken = token;
     m_pendingToken = rememberToken ? token : QString();
     showBanner(QString());
     statusBar()->showMessage(tr("Connecting to %1…").arg(url.toDisplayString()));
     m_client->open(url, token);
+    return true;
+}
+
+void MainWindow::disconnectFromServer()
+{
+    if (m_local->isRunning())
+        return; // the in-process server is stopped with Server > Shut Down
+    stopReconnecting();
+    m_client->close();
+    m_remoteUrl.clear();
+    m_remoteToken.clear();
+    m_pendingToken.clear();
+    showBanner(QString());
+    statusBar()->showMessage(tr("Disconnected."), 5000);
+    onStateChanged();
+}
+
+void MainWindow::scheduleReconnect()
+{
+    if (m_remoteUrl.isEmpty() || m_reconnectDelays.isEmpty())
+        return;
+    const int delay =
+        m_reconnectDelays.at(std::min<qsizetype>(m_reconnectAttempt, m_reconnectDelays.size() - 1));
+    ++m_reconnectAttempt;
+    m_reconnectTimer->start(delay);
+    onStateChanged();
+}
+
+void MainWindow::reconnectNow()
+{
+    if (m_remoteUrl.isEmpty())
+        return;
+    m_client->open(m_remoteUrl, m_remoteToken);
+}
+
+void MainWindow::stopReconnecting()
+{
+    m_reconnectTimer->stop();
+    m_reconnectAttempt = 0;
+}
+
+QString MainWindow::connectionStatusText() const
+{
+    return m_statusLabel->text();
+}
+
+QString MainWindow::bannerText() const
+{
+    return m_banner->isHidden() ? QString() : m_banner->text();
+}
+
+void MainWindow::prepareRunDialog(RunServerDialog &dialog) const
+{
+    const QSettings settings;
+    dialog.setConfigPath(settings.value(u"local/configPath"_s).toString());
+    // What the operator ran with last time, as a pair: a host from the file with a port from
+    // the settings once bound 0.0.0.0 where 127.0.0.1 had been chosen.
+    if (settings.contains(u"local/host"_s) && settings.contains(u"local/port"_s))
+        dialog.setAddress(settings.value(u"local/host"_s).toString(),
+                          settings.value(u"local/port"_s).toInt());
 }
 
 void MainWindow::runServerFromDialog()
@@ -273,14 +397,15 @@ void MainWindow::runServerFromDialog()
         return;
     }
     RunServerDialog dialog(this);
-    QSettings settings;
-    dialog.setConfigPath(settings.value(u"local/configPath"_s).toString());
-    if (settings.contains(u"local/port"_s))
-        dialog.setPort(settings.value(u"local/port"_s).toInt());
+    prepareRunDialog(dialog);
     if (dialog.exec() != QDialog::Accepted)
         return;
+    QSettings settings;
     settings.setValue(u"local/configPath"_s, dialog.configPath());
+    settings.setValue(u"local/host"_s, dialog.host());
     settings.setValue(u"local/port"_s, dialog.port());
+    if (m_client->state() != AdminClient::State::Disconnected || isReconnecting())
+        disconnectFromServer();
     runLocalServer(dialog.config());
 }
 
@@ -335,12 +460,7 @@ bool MainWindow::confirm(const QString &title, const QString &text)
 {
     if (m_confirm)
         return m_confirm(title, text);
-    return QMessageBox::question(this,
-                                 title,
-                                 text,
-                                 QMessageBox::Yes | QMessageBox::Cancel,
-                                 QMessageBox::Cancel)
-        == QMessageBox::Yes;
+    return ask(this, Question{title, text, {tr("&Yes"), tr("Cancel")}, 1, 1}) == 0;
 }
 
 void MainWindow::disconnectSelected()
@@ -348,17 +468,22 @@ void MainWindow::disconnectSelected()
     const QStringList ids = m_connections->selectedConnIds();
     if (ids.isEmpty() || m_client->state() != AdminClient::State::Connected)
         return;
+    QString reason = m_connections->disconnectReason();
+    if (reason.isEmpty())
+        reason = u"disconnected from mtwadmin"_s;
     const QString text = ids.size() == 1
-        ? tr("Disconnect client %1? It is closed with reason Kicked.").arg(ids.constFirst())
-        : tr("Disconnect %n clients? They are closed with reason Kicked.",
+        ? tr("Disconnect client %1? It is closed with reason Kicked(%2).")
+              .arg(ids.constFirst(), reason)
+        : tr("Disconnect %n clients? They are closed with reason Kicked(%1).",
              nullptr,
-             int(ids.size()));
+             int(ids.size()))
+              .arg(reason);
     if (!confirm(tr("Disconnect Client"), text))
         return;
     for (const QString &connId : ids) {
         m_client->call(
             u"disconnect"_s,
-            {{u"conn_id"_s, connId}, {u"reason"_s, u"disconnected from mtwadmin"_s}},
+            {{u"conn_id"_s, connId}, {u"reason"_s, reason}},
             this,
             [this, connId](const ActionResult &result) {
                 if (!result.ok)
@@ -420,6 +545,7 @@ void MainWindow::shutdownServer()
                     open))) {
         return;
     }
+    m_shutdownRequested = true;
     m_shutdownTotal = std::max(open, 1);
     delete m_shutdownProgress;
     m_shutdownProgress = new QProgressDialog(this);
@@ -497,8 +623,18 @@ void MainWindow::onStateChanged()
             if (!m_pendingToken.isEmpty())
                 m_tokens->save(canonical, std::exchange(m_pendingToken, QString()));
         }
+        if (std::exchange(m_reconnectAttempt, 0) > 0)
+            statusBar()->showMessage(tr("Reconnected to %1.").arg(where), 5000);
+    } else if (isReconnecting()) {
+        setWindowTitle(tr("%1 (reconnecting) — mtwadmin").arg(where));
+        m_statusLabel->setText(
+            state == AdminClient::State::Connecting
+                ? tr("Reconnecting to %1 (attempt %2)…").arg(where).arg(m_reconnectAttempt)
+                : tr("Connection lost; reconnecting to %1 (attempt %2)…")
+                      .arg(where)
+                      .arg(m_reconnectAttempt));
     } else if (state == AdminClient::State::Connecting) {
-        m_statusLabel->setText(tr("Connecting…"));
+        m_statusLabel->setText(tr("Connecting to %1…").arg(where));
     } else {
         setWindowTitle(tr("mtwadmin"));
         m_statusLabel->setText(tr("Not connected"));
@@ -506,13 +642,37 @@ void MainWindow::onStateChanged()
             finishShutdownProgress(m_client->isShuttingDown() ? tr("The server has shut down.")
                                                               : QString());
     }
+    updateModifiedMark();
     updateActions();
 }
 
-void MainWindow::showBanner(const QString &text)
+void MainWindow::showBanner(const QString &text, bool error)
 {
+    m_bannerError = error;
+    m_banner->setStyleSheet(bannerStyleSheet(palette(), error));
     m_banner->setText(text);
     m_banner->setVisible(!text.isEmpty());
+}
+
+void MainWindow::updateModifiedMark()
+{
+    const bool modified = m_config->editor()->isModified();
+    // "[*]" is where Qt shows the mark; the sidebar says which view holds the edits.
+    QString title = windowTitle();
+    title.remove(u"[*]"_s);
+    setWindowTitle(title + u"[*]"_s);
+    setWindowModified(modified);
+    if (QListWidgetItem *item = m_sidebar->item(Configuration)) {
+        item->setText(modified ? tr("Configuration *") : tr("Configuration"));
+        item->setToolTip(modified ? tr("The configuration has unsaved changes") : QString());
+    }
+}
+
+void MainWindow::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange && m_banner)
+        m_banner->setStyleSheet(bannerStyleSheet(palette(), m_bannerError));
+    QMainWindow::changeEvent(event);
 }
 
 void MainWindow::updateActions()
@@ -523,10 +683,65 @@ void MainWindow::updateActions()
     m_disconnectAction->setEnabled(connected && currentView() == Connections
                                    && !m_connections->selectedConnIds().isEmpty());
     m_shutdownAction->setEnabled(connected || m_local->isRunning());
+    m_detachAction->setEnabled(
+        !m_local->isRunning()
+        && (m_client->state() != AdminClient::State::Disconnected || isReconnecting()));
+}
+
+bool MainWindow::askToQuit()
+{
+    if (m_config->editor()->isModified()) {
+        const int answer = ask(this,
+                               Question{tr("Unsaved Configuration"),
+                                        tr("The configuration has changes that are not saved. "
+                                           "Save them to the server before quitting?"),
+                                        {tr("&Save"), tr("&Discard"), tr("Cancel")},
+                                        0,
+                                        2,
+                                        QMessageBox::Warning});
+        if (answer == 2)
+            return false;
+        if (answer == 0) {
+            bool saved = false;
+            QEventLoop loop;
+            connect(m_config, &ConfigView::savedResult, &loop, [&](bool ok, const QString &) {
+                saved = ok;
+                loop.quit();
+            });
+            QTimer::singleShot(15000, &loop, &QEventLoop::quit);
+            m_config->save();
+            if (m_config->isSaving())
+                loop.exec();
+            if (!saved) {
+                showView(Configuration);
+                return false; // the status line under the editor says why
+            }
+        }
+    }
+    const int clients = m_client->counters().value(u"connections"_s).toInt();
+    if (m_local->isRunning() && clients > 0) {
+        const Question question{tr("Stop the Local Server?"),
+                                tr("Quitting stops the server running in mtwadmin: %n "
+                                   "client(s) will be closed with 1001 (ServerShutdown).",
+                                   nullptr,
+                                   clients),
+                                {tr("&Quit"), tr("Cancel")},
+                                1,
+                                1,
+                                QMessageBox::Warning};
+        if (ask(this, question) != 0)
+            return false;
+    }
+    return true;
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    if (!askToQuit()) {
+        event->ignore();
+        return;
+    }
+    stopReconnecting();
     QSettings settings;
     settings.setValue(u"window/geometry"_s, saveGeometry());
     settings.setValue(u"window/state"_s, saveState());

@@ -15,6 +15,7 @@ class QListWidget;
 class QMenu;
 class QProgressDialog;
 class QStackedWidget;
+class QTimer;
 
 namespace Mtw {
 
@@ -26,6 +27,7 @@ class DashboardView;
 class LocalServer;
 class LogView;
 class ModulesView;
+class RunServerDialog;
 class TokenStore;
 
 // The mtwadmin window: a sidebar of views over one AdminClient, attached either to a server run
@@ -47,8 +49,21 @@ public:
 
     // "Run a server here" with a prepared configuration (see LocalServer::makeConfig).
     void runLocalServer(const Config &config);
-    // "Connect to a server"; the token is stored in the keychain when `rememberToken`.
-    void connectToServer(const QUrl &url, const QString &token, bool rememberToken);
+    // "Connect to a server"; the token is stored in the keychain when `rememberToken`. While
+    // the in-process server runs, asks first (it is shut down); false when the operator said no.
+    bool connectToServer(const QUrl &url, const QString &token, bool rememberToken);
+    // File > Disconnect: detaches from a remote server and stops reconnecting.
+    void disconnectFromServer();
+    // Fills the Run dialog from the saved settings: the address last run with wins over the
+    // file's (both host and port, never one from each).
+    void prepareRunDialog(RunServerDialog &dialog) const;
+
+    // Delays between reconnection attempts to a remote server whose connection was lost; the
+    // last one repeats. Default 1, 2, 5, 10 s.
+    void setReconnectDelays(const QList<int> &msecs) { m_reconnectDelays = msecs; }
+    bool isReconnecting() const { return m_reconnectAttempt > 0; }
+    QString connectionStatusText() const;
+    QString bannerText() const;
 
     void showView(View view);
     View currentView() const;
@@ -70,6 +85,7 @@ public:
     LogView *logView() const { return m_log; }
     ConfigView *configView() const { return m_config; }
     QAction *disconnectAction() const { return m_disconnectAction; }
+    QAction *detachAction() const { return m_detachAction; }
     QAction *publishAction() const { return m_publishAction; }
     QAction *shutdownAction() const { return m_shutdownAction; }
     QAction *viewAction(View view) const { return m_viewActions.value(view); }
@@ -83,6 +99,7 @@ Q_SIGNALS:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
+    void changeEvent(QEvent *event) override;
 
 private:
     void createViews();
@@ -94,7 +111,12 @@ private:
     bool confirm(const QString &title, const QString &text);
     void stopLocalServer();
     void onStateChanged();
-    void showBanner(const QString &text);
+    void showBanner(const QString &text, bool error = true);
+    void scheduleReconnect();
+    void reconnectNow();
+    void stopReconnecting();
+    bool askToQuit();
+    void updateModifiedMark();
     void updateActions();
     void updateShutdownProgress(int remaining);
     void finishShutdownProgress(const QString &message);
@@ -116,6 +138,7 @@ private:
     QAction *m_disconnectAction = nullptr;
     QAction *m_publishAction = nullptr;
     QAction *m_shutdownAction = nullptr;
+    QAction *m_detachAction = nullptr;
     QList<QAction *> m_viewActions;
     QMenu *m_recentMenu = nullptr;
     QProgressDialog *m_shutdownProgress = nullptr;
@@ -123,8 +146,14 @@ private:
 
     ConfirmHandler m_confirm;
     QString m_pendingToken; // saved to the keychain once the connection is accepted
+    QString m_remoteToken;  // in memory only, for reconnecting
     QUrl m_remoteUrl;
     bool m_everConnected = false;
+    bool m_bannerError = true;
+    bool m_shutdownRequested = false; // by us: a server we stopped is not reconnected to
+    QTimer *m_reconnectTimer = nullptr;
+    QList<int> m_reconnectDelays{1000, 2000, 5000, 10000};
+    int m_reconnectAttempt = 0; // 0 = not reconnecting
 };
 
 } // namespace Mtw

@@ -3,6 +3,7 @@
 
 #include "jsontablemodel.h"
 #include "tableutil.h"
+#include "theme.h"
 
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -22,7 +23,7 @@ ModulesView::ModulesView(ModuleModel *model, QWidget *parent)
     , m_summary(new QLabel(this))
     , m_detail(new QLabel(this))
 {
-    auto *proxy = new QSortFilterProxyModel(this);
+    auto *proxy = new NaturalSortProxy(this);
     proxy->setSourceModel(model);
     proxy->setSortRole(JsonTableModel::SortRole);
     m_table->setModel(proxy);
@@ -108,7 +109,8 @@ void ModulesView::showDetail()
     }
     const QString error = module.value(u"error"_s).toString();
     if (!error.isEmpty())
-        text += tr("<br><span style='color:#b01e1e'>Error: %1</span>").arg(error.toHtmlEscaped());
+        text += tr("<br><span style='color:%1'>Error: %2</span>")
+                    .arg(errorTextColor(palette()).name(), error.toHtmlEscaped());
     const QString path = module.value(u"path"_s).toString();
     if (!path.isEmpty())
         text += u"<br>"_s + path.toHtmlEscaped();

@@ -2,11 +2,13 @@
 #include "runserverdialog.h"
 
 #include "localserver.h"
+#include "theme.h"
 
 #include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QHostAddress>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -42,7 +44,11 @@ RunServerDialog::RunServerDialog(QWidget *parent)
     m_buttons->button(QDialogButtonBox::Ok)->setText(tr("&Start"));
 
     auto *form = new QFormLayout(this);
-    form->addRow(tr("&Config file:"), pathRow);
+    // A label of its own: addRow() with a layout gives the label no buddy, and a label without
+    // one shows its "&" literally.
+    auto *pathLabel = new QLabel(tr("&Config file:"), this);
+    pathLabel->setBuddy(m_path);
+    form->addRow(pathLabel, pathRow);
     form->addRow(tr("&Host:"), m_host);
     form->addRow(tr("&Port:"), m_port);
     form->addRow(QString(), m_status);
@@ -93,6 +99,13 @@ void RunServerDialog::setPort(int port)
     m_port->setValue(port);
 }
 
+void RunServerDialog::setAddress(const QString &host, int port)
+{
+    m_host->setText(host);
+    m_port->setValue(port);
+    validate();
+}
+
 void RunServerDialog::browse()
 {
     const QString path = QFileDialog::getOpenFileName(this,
@@ -109,13 +122,20 @@ void RunServerDialog::validate()
     bool ok = bool(config) && !host().isEmpty();
     if (!config) {
         m_status->setText(config.error().message);
-        m_status->setStyleSheet(u"color: #b01e1e;"_s);
+        m_status->setStyleSheet(u"color: %1;"_s.arg(errorTextColor(palette()).name()));
     } else {
         m_config = *config;
         m_status->setStyleSheet(QString());
-        m_status->setText(configPath().isEmpty()
-                              ? tr("Runs with the built-in defaults on %1.").arg(host())
-                              : tr("The file is valid."));
+        const QString address =
+            port() == 0 ? tr("%1, any free port").arg(host()) : u"%1:%2"_s.arg(host()).arg(port());
+        QString text = configPath().isEmpty()
+            ? tr("Runs with the built-in defaults on %1.").arg(address)
+            : tr("The file is valid. Listens on %1.").arg(address);
+        const QHostAddress bound(host());
+        if (bound == QHostAddress::AnyIPv4 || bound == QHostAddress::AnyIPv6
+            || bound == QHostAddress::Any)
+            text += u' ' + tr("That is every network interface: other machines can connect.");
+        m_status->setText(text);
     }
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(ok);
 }

@@ -27,6 +27,8 @@ public:
     QString host() const;
     int port() const;
     void setPort(int port);
+    // Host and port together (the Run dialog's saved choice).
+    void setAddress(const QString &host, int port);
     // The configuration to run (valid once OK is enabled).
     Config config() const { return m_config; }
 

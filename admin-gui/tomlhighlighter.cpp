@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "tomlhighlighter.h"
 
+#include "theme.h"
+
 #include <QColor>
 #include <QFont>
+#include <QGuiApplication>
 #include <QRegularExpression>
 
 using namespace Qt::StringLiterals;
@@ -62,17 +65,22 @@ TomlHighlighter::TomlHighlighter(QTextDocument *document)
     auto set = [this](Kind kind, const QTextCharFormat &format) {
         m_formats[static_cast<std::size_t>(kind)] = format;
     };
-    set(Kind::Comment, makeFormat(QColor(0x6a, 0x73, 0x7d), false, true));
-    set(Kind::Table, makeFormat(QColor(0x00, 0x5c, 0xc5), true));
-    set(Kind::ArrayTable, makeFormat(QColor(0x6f, 0x42, 0xc1), true));
-    set(Kind::Key, makeFormat(QColor(0x8a, 0x4b, 0x08)));
-    set(Kind::String, makeFormat(QColor(0x22, 0x86, 0x3a)));
-    QTextCharFormat envVar = makeFormat(QColor(0xb3, 0x59, 0x00), true);
-    envVar.setBackground(QColor(0xff, 0xf0, 0xd9));
+    // Under a dark palette the same hues, light enough to read on a dark base.
+    const bool dark = isDarkPalette(QGuiApplication::palette());
+    const auto pick = [dark](QRgb light, QRgb onDark) {
+        return QColor::fromRgb(dark ? onDark : light);
+    };
+    set(Kind::Comment, makeFormat(pick(0x6a737d, 0x8b949e), false, true));
+    set(Kind::Table, makeFormat(pick(0x005cc5, 0x79b8ff), true));
+    set(Kind::ArrayTable, makeFormat(pick(0x6f42c1, 0xb392f0), true));
+    set(Kind::Key, makeFormat(pick(0x8a4b08, 0xffab70)));
+    set(Kind::String, makeFormat(pick(0x22863a, 0x85e89d)));
+    QTextCharFormat envVar = makeFormat(pick(0xb35900, 0xffc078), true);
+    envVar.setBackground(pick(0xfff0d9, 0x4a3a12));
     set(Kind::EnvVar, envVar);
-    set(Kind::Number, makeFormat(QColor(0x17, 0x50, 0xeb)));
-    set(Kind::Boolean, makeFormat(QColor(0xa6, 0x26, 0xa4), true));
-    set(Kind::Size, makeFormat(QColor(0x0e, 0x7c, 0x7b), true));
+    set(Kind::Number, makeFormat(pick(0x1750eb, 0x9ecbff)));
+    set(Kind::Boolean, makeFormat(pick(0xa626a4, 0xf692ce), true));
+    set(Kind::Size, makeFormat(pick(0x0e7c7b, 0x56d4dd), true));
 }
 
 QTextCharFormat TomlHighlighter::format(Kind kind) const

@@ -13,9 +13,9 @@
 #include "logmodel.h"
 #include "logview.h"
 #include "mainwindow.h"
+#include "metricchart.h"
 #include "modulesview.h"
 #include "publishdialog.h"
-#include "ratechart.h"
 #include "serverprocess.h"
 #include "testclient.h"
 
@@ -301,14 +301,13 @@ void tst_MtwAdmin::publishDialogValidatesAsYouType()
 
 void tst_MtwAdmin::rateChartKeepsItsWindow()
 {
-    Mtw::RateChart chart;
-    chart.setCapacity(10);
-    chart.addSeries(u"in"_s, Qt::blue);
-    chart.addSeries(u"out"_s, Qt::red);
+    Mtw::MetricChart chart(u"in"_s, Mtw::MetricChart::Unit::PerSecond, Qt::blue);
+    chart.setRange(10 * 1000);
     for (int i = 0; i < 25; ++i)
-        chart.addSample({double(i), double(2 * i)});
-    QCOMPARE(chart.sampleCount(), 10);
-    QCOMPARE(chart.series().at(1).values.constLast(), 48.0);
+        chart.addSample(1000LL * i, double(i));
+    QCOMPARE(chart.sampleCount(), 25);        // the session is kept
+    QCOMPARE(chart.visibleSampleCount(), 11); // the last 10 s are shown
+    QCOMPARE(chart.samples().constLast().value, 24.0);
     chart.resize(300, 150);
     QVERIFY(!chart.grab().isNull()); // paints without a crash at a small size
 }
@@ -521,7 +520,7 @@ void tst_MtwAdmin::endToEnd()
         QTRY_VERIFY_WITH_TIMEOUT(updates.size() >= 6, 60000);
         traffic.stop();
         QVERIFY(sent > 0);
-        QVERIFY(window.dashboardView()->chart()->sampleCount() >= 6);
+        QVERIFY(window.dashboardView()->chart(Mtw::DashboardView::MessagesIn)->sampleCount() >= 6);
         QTRY_COMPARE(connections->rowCount(), 6);
         takeScreenshots(window);
         if (QTest::currentTestFailed())
@@ -545,6 +544,7 @@ void tst_MtwAdmin::endToEnd()
     QCOMPARE(clients[0]->closeCode, 1001);
     QTRY_COMPARE(client->state(), AdminClient::State::Disconnected);
     QTRY_VERIFY(!window.shutdownProgress());
+    QVERIFY(!window.isReconnecting()); // a server shut down from here is not reconnected to
 }
 
 // Disconnect from the GUI with the keyboard: the client is closed, the server says Kicked.

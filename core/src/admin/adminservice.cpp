@@ -383,8 +383,16 @@ void AdminService::onAdminMessage(QWebSocket *admin, const QString &text)
     }
     const QJsonObject request = document.object();
     const QString action = request.value("action"_L1).toString();
-    qCInfo(lcAdmin).noquote() << "admin action" << action << "from"
-                              << admin->peerAddress().toString();
+    // Reads that views repeat (mtwadmin's channel and config panes) at debug, so they do not
+    // flood the log; every action that changes something stays at info.
+    const bool read = action == "history"_L1 || action == "presence"_L1 || action == "get_config"_L1
+        || action == "validate_config"_L1 || action == "nodes"_L1;
+    if (read)
+        qCDebug(lcAdmin).noquote()
+            << "admin action" << action << "from" << admin->peerAddress().toString();
+    else
+        qCInfo(lcAdmin).noquote() << "admin action" << action << "from"
+                                  << admin->peerAddress().toString();
     if (action == "nodes"_L1) {
         answerNodes(admin, request.value("id"_L1));
         return;
