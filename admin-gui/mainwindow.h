@@ -26,6 +26,7 @@ class DashboardView;
 class LocalServer;
 class LogView;
 class ModulesView;
+class NodesView;
 class TokenStore;
 
 // The mtwadmin window: a sidebar of views over one AdminClient, attached either to a server run
@@ -36,7 +37,7 @@ class MainWindow : public QMainWindow
     Q_OBJECT
 
 public:
-    enum View { Dashboard, Connections, Channels, Modules, Log, Configuration, ViewCount };
+    enum View { Dashboard, Connections, Channels, Modules, Log, Configuration, Nodes, ViewCount };
     Q_ENUM(View)
 
     // Asks the user to confirm a destructive action; replaceable so tests can answer.
@@ -69,6 +70,7 @@ public:
     ModulesView *modulesView() const { return m_modules; }
     LogView *logView() const { return m_log; }
     ConfigView *configView() const { return m_config; }
+    NodesView *nodesView() const { return m_nodes; }
     QAction *disconnectAction() const { return m_disconnectAction; }
     QAction *publishAction() const { return m_publishAction; }
     QAction *shutdownAction() const { return m_shutdownAction; }
@@ -112,6 +114,7 @@ private:
     ModulesView *m_modules = nullptr;
     LogView *m_log = nullptr;
     ConfigView *m_config = nullptr;
+    NodesView *m_nodes = nullptr;
 
     QAction *m_disconnectAction = nullptr;
     QAction *m_publishAction = nullptr;
