@@ -16,6 +16,7 @@
 #include <QSet>
 #include <QSortFilterProxyModel>
 #include <QStyle>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -135,13 +136,55 @@ QVariant NodeModel::data(const QModelIndex &index, int role) const
         if (m_stale)
             return QGuiApplication::palette().brush(QPalette::Disabled, QPalette::Text);
         return {};
+    case Qt::TextAlignmentRole:
+        // An age in words, not a number: beside the other values, not at the far right.
+        if (index.column() == LastSeen)
+            return QVariant::fromValue(Qt::AlignLeft | Qt::AlignVCenter);
+        break;
     case IsSelfRole:
         return object(keyAt(index.row())).value(u"self"_s).toBool();
+    case StaleRole:
+        return m_stale;
+    case SortRole:
+        // Ports as numbers: 127.0.0.1:9000 before 127.0.0.1:10000.
+        if (index.column() == Address) {
+            const QString address = object(keyAt(index.row())).value(u"address"_s).toString();
+            const qsizetype colon = address.lastIndexOf(u':');
+            if (colon > 0)
+                return address.left(colon + 1) + address.mid(colon + 1).rightJustified(5, u'0');
+            return address;
+        }
+        break;
     default:
         break;
     }
     return JsonTableModel::data(index, role);
 }
+
+namespace {
+
+// Stale rows are drawn in the palette's disabled colours, the selected one too: a selection
+// drawn in the normal colours would look like fresh data.
+class NodeDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem *option, const QModelIndex &index) const override
+    {
+        QStyledItemDelegate::initStyleOption(option, index);
+        if (!index.data(NodeModel::StaleRole).toBool())
+            return;
+        for (const auto role : {QPalette::Highlight, QPalette::HighlightedText}) {
+            const QBrush disabled = option->palette.brush(QPalette::Disabled, role);
+            option->palette.setBrush(QPalette::Active, role, disabled);
+            option->palette.setBrush(QPalette::Inactive, role, disabled);
+        }
+    }
+};
+
+} // namespace
 
 NodesView::NodesView(AdminClient *client, QWidget *parent)
     : QWidget(parent)
@@ -165,6 +208,7 @@ NodesView::NodesView(AdminClient *client, QWidget *parent)
     statusRow->addWidget(m_statusText, 1);
 
     m_table->setModel(m_proxy);
+    m_table->setItemDelegate(new NodeDelegate(m_table));
     m_table->setSortingEnabled(true);
     m_table->sortByColumn(NodeModel::Address, Qt::AscendingOrder);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -174,10 +218,10 @@ NodesView::NodesView(AdminClient *client, QWidget *parent)
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setStretchLastSection(true);
     fitColumns(m_table,
-               {u"mtw-node-01 (this node)"_s,
-                u"mtw-node-01-01HV3K7Q2Z"_s,
-                u"192.168.100.120:8080"_s,
-                u"0.10.0-dev+g1234567"_s,
+               {u"node-01 (this node)"_s,
+                u"node-01-01HV3K7Q2Z"_s,
+                u"10.0.100.120:8080"_s,
+                u"0.10.0-rc1"_s,
                 u"000,000"_s,
                 u"2024-03-31 12:00:00"_s,
                 u"59 min 59 s ago"_s});

@@ -28,6 +28,7 @@ public:
     enum ColumnId { Name, Id, Address, Version, Connections, Started, LastSeen };
     enum NodeRole {
         IsSelfRole = KeyRole + 1, // bool: the node the admin client is attached to
+        StaleRole,                // bool: the registry could not be read since this answer
     };
 
     explicit NodeModel(QObject *parent = nullptr);
