@@ -13,6 +13,7 @@
 #include "localserver.h"
 #include "logview.h"
 #include "modulesview.h"
+#include "nodesview.h"
 #include "publishdialog.h"
 #include "runserverdialog.h"
 #include "theme.h"
@@ -160,6 +161,7 @@ void MainWindow::createViews()
     m_modules = new ModulesView(m_client->modules(), this);
     m_log = new LogView(m_client->log(), this);
     m_config = new ConfigView(m_client, this);
+    m_nodes = new NodesView(m_client, this);
 
     m_stack = new QStackedWidget(this);
     m_sidebar = new QListWidget(this);
@@ -173,13 +175,15 @@ void MainWindow::createViews()
         {m_modules, QStyle::SP_FileDialogDetailedView},
         {m_log, QStyle::SP_FileDialogInfoView},
         {m_config, QStyle::SP_FileDialogContentsView},
+        {m_nodes, QStyle::SP_DirLinkIcon},
     };
     const QString names[] = {tr("Dashboard"),
                              tr("Connections"),
                              tr("Channels"),
                              tr("Modules"),
                              tr("Log"),
-                             tr("Configuration")};
+                             tr("Configuration"),
+                             tr("Nodes")};
     int widest = 0;
     for (int i = 0; i < ViewCount; ++i) {
         m_stack->addWidget(pages[i].first);

@@ -27,7 +27,11 @@ class DashboardView;
 class LocalServer;
 class LogView;
 class ModulesView;
+<<<<<<< HEAD
 class RunServerDialog;
+=======
+class NodesView;
+>>>>>>> nodes-view
 class TokenStore;
 
 // The mtwadmin window: a sidebar of views over one AdminClient, attached either to a server run
@@ -38,7 +42,7 @@ class MainWindow : public QMainWindow
     Q_OBJECT
 
 public:
-    enum View { Dashboard, Connections, Channels, Modules, Log, Configuration, ViewCount };
+    enum View { Dashboard, Connections, Channels, Modules, Log, Configuration, Nodes, ViewCount };
     Q_ENUM(View)
 
     // Asks the user to confirm a destructive action; replaceable so tests can answer.
@@ -84,6 +88,7 @@ public:
     ModulesView *modulesView() const { return m_modules; }
     LogView *logView() const { return m_log; }
     ConfigView *configView() const { return m_config; }
+    NodesView *nodesView() const { return m_nodes; }
     QAction *disconnectAction() const { return m_disconnectAction; }
     QAction *detachAction() const { return m_detachAction; }
     QAction *publishAction() const { return m_publishAction; }
@@ -134,6 +139,7 @@ private:
     ModulesView *m_modules = nullptr;
     LogView *m_log = nullptr;
     ConfigView *m_config = nullptr;
+    NodesView *m_nodes = nullptr;
 
     QAction *m_disconnectAction = nullptr;
     QAction *m_publishAction = nullptr;
