@@ -27,11 +27,8 @@ class DashboardView;
 class LocalServer;
 class LogView;
 class ModulesView;
-<<<<<<< HEAD
-class RunServerDialog;
-=======
 class NodesView;
->>>>>>> nodes-view
+class RunServerDialog;
 class TokenStore;
 
 // The mtwadmin window: a sidebar of views over one AdminClient, attached either to a server run
