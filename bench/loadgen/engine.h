@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace MtwBench {
 
@@ -20,6 +21,9 @@ struct Options
     Scenario scenario = Scenario::Fanout;
     std::string host = "127.0.0.1";
     int port = 0;
+    // More servers (a cluster): subscribers are spread round-robin over `ports`, publishers and
+    // the other scenarios use the first. Empty: `port` alone.
+    std::vector<int> ports;
     std::string path = "/ws";
     int threads = 2;
     int sourceAddrs = 64;       // bind to 127.0.0.2 .. 127.0.0.(1+N); 0 = let the kernel pick
@@ -28,6 +32,7 @@ struct Options
     int connections = 100;      // echo, storm, idle
     int64_t messages = 100;     // per publisher (fanout) or per connection (echo)
     int window = 1;             // messages in flight per publisher / echo connection
+    double rate = 0;            // fanout: publishes per second per publisher; 0 = window-bound
     int connectConcurrency = 0; // handshakes in progress at once; 0 = default for the scenario
     double timeoutSeconds = 60;
     double settleSeconds = 2; // idle: wait before reading RSS

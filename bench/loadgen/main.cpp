@@ -18,6 +18,8 @@ void usage(FILE *out)
         "usage: mtw-loadgen --port P [options]\n"
         "  --scenario fanout|echo|storm|idle   (fanout)\n"
         "  --host 127.0.0.x          server address, loopback only (127.0.0.1)\n"
+        "  --ports P1,P2,...         several servers (a cluster): subscribers round-robin over\n"
+        "                            them, publishers and the other scenarios on P1\n"
         "  --path /ws                upgrade path\n"
         "  --threads N               epoll threads (number of cores)\n"
         "  --source-addrs N          bind to 127.0.0.2..127.0.0.(N+1); 0 = no bind (64)\n"
@@ -26,6 +28,8 @@ void usage(FILE *out)
         "  --connections N           echo/storm/idle: connections (100)\n"
         "  --messages N              per publisher (fanout) or per connection (echo) (100)\n"
         "  --window N                messages in flight per publisher/connection (1)\n"
+        "  --rate N                  fanout: publishes per second per publisher, paced by a\n"
+        "                            timer (still bounded by --window); 0 = as the window allows\n"
         "  --connect-concurrency N   handshakes in progress at once (storm: all, else 512)\n"
         "  --timeout S               give up after S seconds (60)\n"
         "  --settle S                idle: wait before reading RSS (2)\n"
@@ -96,6 +100,28 @@ int main(int argc, char **argv)
             options.host = value;
         } else if (arg == "--port") {
             options.port = int(integer(1, 65535));
+        } else if (arg == "--ports") {
+            options.ports.clear();
+            const std::string list = value;
+            size_t begin = 0;
+            while (begin <= list.size()) {
+                const size_t end = std::min(list.find(',', begin), list.size());
+                const std::string item = list.substr(begin, end - begin);
+                long long port = 0;
+                if (!parseInt(item.c_str(), 1, 65535, port)) {
+                    std::fprintf(stderr, "mtw-loadgen: --ports: bad port \"%s\"\n", item.c_str());
+                    return 64;
+                }
+                options.ports.push_back(int(port));
+                begin = end + 1;
+            }
+            if (options.ports.size() > 64) {
+                std::fprintf(stderr, "mtw-loadgen: --ports: at most 64 servers\n");
+                return 64;
+            }
+            options.port = options.ports.front();
+        } else if (arg == "--rate") {
+            options.rate = double(integer(0, 1000000));
         } else if (arg == "--path") {
             options.path = value;
         } else if (arg == "--threads") {
@@ -136,6 +162,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
+    if (options.ports.empty())
+        options.ports.push_back(options.port);
     // Benchmarks only ever target this machine.
     if (options.host.rfind("127.", 0) != 0) {
         std::fprintf(stderr, "mtw-loadgen: --host must be a 127.x.y.z loopback address\n");
