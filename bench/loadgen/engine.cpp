@@ -436,6 +436,10 @@ bool Worker::readAll(Connection &connection)
 {
     for (int round = 0; round < 8; ++round) {
         const ssize_t got = read(connection.fd, m_buffer.data(), m_buffer.size());
+        if (got > 0 && m_shared.options.quickAck) {
+            const int one = 1;
+            setsockopt(connection.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        }
         if (got > 0) {
             onBytes(connection, m_buffer.data(), size_t(got));
             if (connection.state == State::Dead)

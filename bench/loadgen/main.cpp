@@ -37,6 +37,7 @@ void usage(FILE *out)
         "  --payload-bytes N         padding added to each payload (0)\n"
         "  --before-run CMD          shell command run after setup, before the measured phase\n"
         "  --after-run CMD           shell command run after the measured phase\n"
+        "  --quickack                ACK every read at once (TCP_QUICKACK), not delayed\n"
         "  --verbose\n");
 }
 
@@ -62,6 +63,10 @@ int main(int argc, char **argv)
         }
         if (arg == "--verbose") {
             options.verbose = true;
+            continue;
+        }
+        if (arg == "--quickack") {
+            options.quickAck = true;
             continue;
         }
         if (i + 1 >= argc) {
