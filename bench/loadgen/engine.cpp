@@ -257,6 +257,9 @@ private:
     void onFrame(Connection &connection, const FrameView &frame);
     void onMessage(Connection &connection, const char *data, size_t size);
     void onResponse(Connection &connection, const char *data, size_t size, int64_t now);
+    void onDelivery(Connection &connection, const char *data, size_t size, int64_t now);
+    void onOpened(Connection &connection, int64_t now);
+    void onSocketIoPacket(Connection &connection, const char *data, size_t size, int64_t now);
     void countDelivery(int64_t sequence);
     void flushCompletions();
     void pumpAll();
@@ -555,41 +558,106 @@ void Worker::onFrame(Connection &connection, const FrameView &frame)
 void Worker::onMessage(Connection &connection, const char *data, size_t size)
 {
     const int64_t now = m_shared.now();
+    if (m_shared.options.protocol == Protocol::SocketIo) {
+        onSocketIoPacket(connection, data, size, now);
+        return;
+    }
     const std::string_view type = textAfter(data, size, "\"type\":\"");
     if (type.starts_with("publish\"")) {
-        const int64_t sent = numberAfter(data, size, "\"t\":");
-        delivery.add(now - sent);
-        ++deliveries;
-        const int64_t sequence = numberAfter(data, size, "\"seq\":");
-        // One publisher per channel: each subscriber sees its sequences once each, in order.
-        const int64_t first = int64_t(connection.channel) * m_shared.options.messages;
-        if (sequence != first + connection.done)
-            m_shared.misordered.fetch_add(1, std::memory_order_relaxed);
-        connection.done = sequence - first + 1;
-        countDelivery(sequence);
+        onDelivery(connection, data, size, now);
     } else if (type.starts_with("response\"")) {
         onResponse(connection, data, size, now);
     } else if (type.starts_with("ack\"")) {
-        if (connection.acked)
-            return;
-        connection.acked = true;
-        --m_inProgress;
-        connect.add(now - connection.startNs);
-        m_shared.acked.fetch_add(1, std::memory_order_relaxed);
-        atomicMax(m_shared.lastAckNs, now);
-        if (connection.role == Role::Subscriber) {
-            char text[256];
-            const int length =
-                std::snprintf(text,
-                              sizeof text,
-                              "{\"id\":\"s\",\"type\":\"subscribe\",\"channel\":\"bench.c%u\","
-                              "\"payload\":{\"kind\":\"None\"},\"timestamp\":1700000000000}",
-                              connection.channel);
-            sendText(connection, text, size_t(length));
-        }
+        onOpened(connection, now);
     } else if (type.starts_with("error\"")) {
         m_shared.errors.fetch_add(1, std::memory_order_relaxed);
         m_shared.problem("error from the server", std::string(data, std::min<size_t>(size, 300)));
+    }
+}
+
+void Worker::onDelivery(Connection &connection, const char *data, size_t size, int64_t now)
+{
+    const int64_t sent = numberAfter(data, size, "\"t\":");
+    delivery.add(now - sent);
+    ++deliveries;
+    const int64_t sequence = numberAfter(data, size, "\"seq\":");
+    // One publisher per channel: each subscriber sees its sequences once each, in order.
+    const int64_t first = int64_t(connection.channel) * m_shared.options.messages;
+    if (sequence != first + connection.done)
+        m_shared.misordered.fetch_add(1, std::memory_order_relaxed);
+    connection.done = sequence - first + 1;
+    countDelivery(sequence);
+}
+
+// The opening ack (mtw) or the namespace connect (Socket.IO): subscribers subscribe.
+void Worker::onOpened(Connection &connection, int64_t now)
+{
+    if (connection.acked)
+        return;
+    connection.acked = true;
+    --m_inProgress;
+    connect.add(now - connection.startNs);
+    m_shared.acked.fetch_add(1, std::memory_order_relaxed);
+    atomicMax(m_shared.lastAckNs, now);
+    if (connection.role != Role::Subscriber)
+        return;
+    char text[256];
+    const int length = m_shared.options.protocol == Protocol::SocketIo
+        ? std::snprintf(text, sizeof text, "420[\"subscribe\",\"bench.c%u\"]", connection.channel)
+        : std::snprintf(text,
+                        sizeof text,
+                        "{\"id\":\"s\",\"type\":\"subscribe\",\"channel\":\"bench.c%u\","
+                        "\"payload\":{\"kind\":\"None\"},\"timestamp\":1700000000000}",
+                        connection.channel);
+    sendText(connection, text, size_t(length));
+}
+
+// Engine.IO packet type, then (for "4", a message) the Socket.IO packet: 0 connect, 2 event,
+// 3 ack (with its id), 4 connect error, 1 disconnect. Subscribes use ack id 0, publishes
+// sequence + 1.
+void Worker::onSocketIoPacket(Connection &connection, const char *data, size_t size, int64_t now)
+{
+    if (size == 0) {
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    switch (data[0]) {
+    case '0': // Engine.IO open: connect to the main namespace
+        sendText(connection, "40", 2);
+        return;
+    case '2': // ping
+        sendText(connection, "3", 1);
+        return;
+    case '4':
+        break;
+    default:
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const char kind = size > 1 ? data[1] : '?';
+    if (kind == '0') {
+        onOpened(connection, now);
+    } else if (kind == '2' && memmem(data, size, "[\"message\",", 11)) {
+        onDelivery(connection, data, size, now);
+    } else if (kind == '3') {
+        int64_t id = -1;
+        const auto parsed = std::from_chars(data + 2, data + size, id);
+        if (parsed.ec != std::errc()) {
+            m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        } else if (id == 0) {
+            if (memmem(data, size, "\"subscribed\":", 13))
+                m_shared.subscribed.fetch_add(1, std::memory_order_relaxed);
+            else
+                m_shared.problem("odd subscribe ack", std::string(data, size));
+        } else {
+            ++responses; // Socket.IO counts no recipients
+            countDelivery(id - 1);
+        }
+    } else if (kind == '4' || kind == '1') {
+        m_shared.errors.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("Socket.IO refused", std::string(data, std::min<size_t>(size, 300)));
+    } else {
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
     }
 }
 
@@ -705,16 +773,26 @@ void Worker::pumpPublisher(Connection &connection)
         atomicMax(m_shared.lastPublishNs, now);
         m_shared.sendTime[size_t(sequence)].store(now, std::memory_order_release);
         char text[1024];
-        const int length = std::snprintf(
-            text,
-            sizeof text,
-            "{\"id\":\"p%lld\",\"type\":\"publish\",\"channel\":\"bench.c%u\",\"payload\":{"
-            "\"kind\":\"Json\",\"data\":{\"t\":%lld,\"seq\":%lld%s}},\"timestamp\":1700000000000}",
-            static_cast<long long>(sequence),
-            connection.channel,
-            static_cast<long long>(now),
-            static_cast<long long>(sequence),
-            m_shared.padding.c_str());
+        const int length = options.protocol == Protocol::SocketIo
+            ? std::snprintf(text,
+                            sizeof text,
+                            "42%lld[\"publish\",\"bench.c%u\",{\"t\":%lld,\"seq\":%lld%s}]",
+                            static_cast<long long>(sequence + 1),
+                            connection.channel,
+                            static_cast<long long>(now),
+                            static_cast<long long>(sequence),
+                            m_shared.padding.c_str())
+            : std::snprintf(
+                text,
+                sizeof text,
+                "{\"id\":\"p%lld\",\"type\":\"publish\",\"channel\":\"bench.c%u\",\"payload\":{"
+                "\"kind\":\"Json\",\"data\":{\"t\":%lld,\"seq\":%lld%s}},\"timestamp\":"
+                "1700000000000}",
+                static_cast<long long>(sequence),
+                connection.channel,
+                static_cast<long long>(now),
+                static_cast<long long>(sequence),
+                m_shared.padding.c_str());
         appendFrame(connection.out, OpText, text, size_t(length), nextMask());
         ++connection.sent;
         sentAny = true;

@@ -16,8 +16,14 @@ enum class Scenario {
     Idle,   // open connections, let them sit, read the server's RSS before and after
 };
 
+// What the server speaks. SocketIo: Engine.IO 4 / Socket.IO 5 packets over the WebSocket
+// transport, fanout only, against bench/peer/sio-server.js (events subscribe and publish, with
+// acks; deliveries are "message" events).
+enum class Protocol { Mtw, SocketIo };
+
 struct Options
 {
+    Protocol protocol = Protocol::Mtw;
     Scenario scenario = Scenario::Fanout;
     std::string host = "127.0.0.1";
     int port = 0;

@@ -20,7 +20,10 @@ void usage(FILE *out)
         "  --host 127.0.0.x          server address, loopback only (127.0.0.1)\n"
         "  --ports P1,P2,...         several servers (a cluster): subscribers round-robin over\n"
         "                            them, publishers and the other scenarios on P1\n"
-        "  --path /ws                upgrade path\n"
+        "  --protocol mtw|socketio   what the server speaks (mtw); socketio: Socket.IO 4 over\n"
+        "                            WebSocket, fanout only (bench/peer/sio-server.js)\n"
+        "  --path /ws                upgrade path (socketio: "
+        "/socket.io/?EIO=4&transport=websocket)\n"
         "  --threads N               epoll threads (number of cores)\n"
         "  --source-addrs N          bind to 127.0.0.2..127.0.0.(N+1); 0 = no bind (64)\n"
         "  --channels N              fanout: channels, one publisher each (1)\n"
@@ -55,6 +58,7 @@ int main(int argc, char **argv)
 {
     MtwBench::Options options;
     options.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    bool pathGiven = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -129,6 +133,17 @@ int main(int argc, char **argv)
             options.rate = double(integer(0, 1000000));
         } else if (arg == "--path") {
             options.path = value;
+            pathGiven = true;
+        } else if (arg == "--protocol") {
+            const std::string name = value;
+            if (name == "mtw")
+                options.protocol = MtwBench::Protocol::Mtw;
+            else if (name == "socketio")
+                options.protocol = MtwBench::Protocol::SocketIo;
+            else {
+                std::fprintf(stderr, "mtw-loadgen: unknown protocol \"%s\"\n", value);
+                return 64;
+            }
         } else if (arg == "--threads") {
             options.threads = int(integer(1, 64));
         } else if (arg == "--source-addrs") {
@@ -169,6 +184,15 @@ int main(int argc, char **argv)
     }
     if (options.ports.empty())
         options.ports.push_back(options.port);
+    if (options.protocol == MtwBench::Protocol::SocketIo) {
+        if (options.scenario != MtwBench::Scenario::Fanout) {
+            std::fprintf(stderr,
+                         "mtw-loadgen: --protocol socketio runs the fanout scenario only\n");
+            return 64;
+        }
+        if (!pathGiven)
+            options.path = "/socket.io/?EIO=4&transport=websocket";
+    }
     // Benchmarks only ever target this machine.
     if (options.host.rfind("127.", 0) != 0) {
         std::fprintf(stderr, "mtw-loadgen: --host must be a 127.x.y.z loopback address\n");
