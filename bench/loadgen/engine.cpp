@@ -583,8 +583,14 @@ void Worker::onDelivery(Connection &connection, const char *data, size_t size, i
     const int64_t sequence = numberAfter(data, size, "\"seq\":");
     // One publisher per channel: each subscriber sees its sequences once each, in order.
     const int64_t first = int64_t(connection.channel) * m_shared.options.messages;
-    if (sequence != first + connection.done)
+    if (sequence != first + connection.done) {
         m_shared.misordered.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("out of order",
+                         "subscriber " + std::to_string(connection.index) + " on server "
+                             + std::to_string(connection.server) + " expected seq "
+                             + std::to_string(first + connection.done) + ", got "
+                             + std::to_string(sequence));
+    }
     connection.done = sequence - first + 1;
     countDelivery(sequence);
 }
