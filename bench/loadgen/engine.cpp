@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -45,6 +46,14 @@ void atomicMax(std::atomic<int64_t> &target, int64_t value)
 {
     int64_t current = target.load(std::memory_order_relaxed);
     while (current < value
+           && !target.compare_exchange_weak(current, value, std::memory_order_relaxed)) {
+    }
+}
+
+void atomicMin(std::atomic<int64_t> &target, int64_t value)
+{
+    int64_t current = target.load(std::memory_order_relaxed);
+    while (current > value
            && !target.compare_exchange_weak(current, value, std::memory_order_relaxed)) {
     }
 }
@@ -99,14 +108,15 @@ struct Connection
     int fd = -1;
     State state = State::Pending;
     Role role = Role::Plain;
+    uint8_t server = 0; // index into Options::ports
     bool acked = false;
     bool wantWrite = false;
     uint32_t index = 0;
     uint32_t channel = 0;
     int64_t startNs = 0;
     int64_t sent = 0;
-    int64_t done = 0;
-    std::string in;       // bytes of an incomplete frame (or of the HTTP response)
+    int64_t done = 0; // echo: answered; subscriber: the next sequence it expects, in its channel
+    std::string in;   // bytes of an incomplete frame (or of the HTTP response)
     std::string fragment; // a fragmented message being assembled
     std::string out;
     size_t outOffset = 0;
@@ -128,9 +138,10 @@ struct Shared
 
     const Options &options;
     int64_t epoch = 0;
-    std::string upgrade;
+    std::vector<std::string> upgrades; // per server (Options::ports)
     std::string padding;
-    sockaddr_in target{};
+    std::vector<sockaddr_in> targets;
+    int64_t runStartNs = 0;
     std::atomic<int> phase{PhaseSetup};
     std::atomic<bool> stop{false};
     std::atomic<int64_t> acked{0};
@@ -145,6 +156,9 @@ struct Shared
     std::atomic<int64_t> badRecipients{0};
     std::atomic<int64_t> overDelivered{0};
     std::atomic<int64_t> unexpected{0};
+    std::atomic<int64_t> misordered{0}; // a subscriber got a sequence other than the next one
+    std::atomic<int64_t> firstPublishNs{INT64_MAX};
+    std::atomic<int64_t> lastPublishNs{0};
     std::atomic<int> problemsLogged{0};
     int64_t totalMessages = 0;
     uint32_t expectedPerMessage = 0; // deliveries + the publish response
@@ -186,6 +200,8 @@ public:
             if (connection.fd >= 0)
                 close(connection.fd);
         }
+        if (m_timer >= 0)
+            close(m_timer);
         close(m_event);
         close(m_epoll);
     }
@@ -193,12 +209,13 @@ public:
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
 
-    Connection &add(Role role, uint32_t index, uint32_t channel)
+    Connection &add(Role role, uint32_t index, uint32_t channel, uint8_t server)
     {
         Connection &connection = m_connections.emplace_back();
         connection.role = role;
         connection.index = index;
         connection.channel = channel;
+        connection.server = server;
         return connection;
     }
 
@@ -240,11 +257,15 @@ private:
     void onFrame(Connection &connection, const FrameView &frame);
     void onMessage(Connection &connection, const char *data, size_t size);
     void onResponse(Connection &connection, const char *data, size_t size, int64_t now);
+    void onDelivery(Connection &connection, const char *data, size_t size, int64_t now);
+    void onOpened(Connection &connection, int64_t now);
+    void onSocketIoPacket(Connection &connection, const char *data, size_t size, int64_t now);
     void countDelivery(int64_t sequence);
     void flushCompletions();
     void pumpAll();
     void pumpPublisher(Connection &connection);
     void pumpEcho(Connection &connection);
+    void startPacing();
     void sendText(Connection &connection, const char *data, size_t size);
     void flush(Connection &connection);
     void setWantWrite(Connection &connection, bool want);
@@ -261,6 +282,7 @@ private:
     int m_index;
     int m_epoll;
     int m_event;
+    int m_timer = -1; // --rate: a periodic timerfd that paces this worker's publishers
     std::deque<Connection> m_connections; // a deque: epoll holds pointers into it
     std::vector<Connection *> m_drivers;  // publishers and echo connections
     std::vector<char> m_buffer;
@@ -289,6 +311,13 @@ void Worker::run()
         const int count = epoll_wait(m_epoll, events, MaxEvents, 5);
         bool woken = false;
         for (int i = 0; i < count; ++i) {
+            if (events[i].data.ptr == &m_timer) {
+                uint64_t expirations = 0;
+                [[maybe_unused]] const ssize_t got =
+                    read(m_timer, &expirations, sizeof expirations);
+                woken = true;
+                continue;
+            }
             auto *connection = static_cast<Connection *>(events[i].data.ptr);
             if (!connection) {
                 uint64_t value = 0;
@@ -302,11 +331,34 @@ void Worker::run()
         flushCompletions();
         if (m_shared.phase.load(std::memory_order_acquire) == PhaseRun
             && (!m_running || woken || m_selfNotify)) {
+            if (!m_running)
+                startPacing();
             m_running = true;
             m_selfNotify = false;
             pumpAll();
         }
     }
+}
+
+// --rate: a timer wakes the worker every 1/rate s (50 us at least); each wake-up sends what is
+// due by the clock, so late ticks do not lower the rate.
+void Worker::startPacing()
+{
+    if (m_shared.options.rate <= 0 || m_drivers.empty())
+        return;
+    m_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (m_timer < 0)
+        return;
+    const int64_t period = std::max<int64_t>(50'000, int64_t(1e9 / m_shared.options.rate));
+    itimerspec spec{};
+    spec.it_interval.tv_sec = time_t(period / 1'000'000'000);
+    spec.it_interval.tv_nsec = long(period % 1'000'000'000);
+    spec.it_value = spec.it_interval;
+    timerfd_settime(m_timer, 0, &spec, nullptr);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = &m_timer;
+    epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_timer, &event);
 }
 
 void Worker::openMore()
@@ -342,7 +394,7 @@ void Worker::open(Connection &connection)
             return;
         }
     }
-    const sockaddr_in &target = m_shared.target;
+    const sockaddr_in &target = m_shared.targets[connection.server];
     if (::connect(fd, reinterpret_cast<const sockaddr *>(&target), sizeof target) != 0
         && errno != EINPROGRESS) {
         fail(connection, std::string("connect: ") + std::strerror(errno));
@@ -368,7 +420,7 @@ void Worker::handleEvent(Connection &connection, uint32_t events)
         if (!(events & (EPOLLOUT | EPOLLIN)))
             return;
         connection.state = State::Handshake;
-        connection.out = m_shared.upgrade;
+        connection.out = m_shared.upgrades[connection.server];
         connection.outOffset = 0;
         flush(connection);
         return;
@@ -387,6 +439,10 @@ bool Worker::readAll(Connection &connection)
 {
     for (int round = 0; round < 8; ++round) {
         const ssize_t got = read(connection.fd, m_buffer.data(), m_buffer.size());
+        if (got > 0 && m_shared.options.quickAck) {
+            const int one = 1;
+            setsockopt(connection.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        }
         if (got > 0) {
             onBytes(connection, m_buffer.data(), size_t(got));
             if (connection.state == State::Dead)
@@ -502,35 +558,112 @@ void Worker::onFrame(Connection &connection, const FrameView &frame)
 void Worker::onMessage(Connection &connection, const char *data, size_t size)
 {
     const int64_t now = m_shared.now();
+    if (m_shared.options.protocol == Protocol::SocketIo) {
+        onSocketIoPacket(connection, data, size, now);
+        return;
+    }
     const std::string_view type = textAfter(data, size, "\"type\":\"");
     if (type.starts_with("publish\"")) {
-        const int64_t sent = numberAfter(data, size, "\"t\":");
-        delivery.add(now - sent);
-        ++deliveries;
-        countDelivery(numberAfter(data, size, "\"seq\":"));
+        onDelivery(connection, data, size, now);
     } else if (type.starts_with("response\"")) {
         onResponse(connection, data, size, now);
     } else if (type.starts_with("ack\"")) {
-        if (connection.acked)
-            return;
-        connection.acked = true;
-        --m_inProgress;
-        connect.add(now - connection.startNs);
-        m_shared.acked.fetch_add(1, std::memory_order_relaxed);
-        atomicMax(m_shared.lastAckNs, now);
-        if (connection.role == Role::Subscriber) {
-            char text[256];
-            const int length =
-                std::snprintf(text,
-                              sizeof text,
-                              "{\"id\":\"s\",\"type\":\"subscribe\",\"channel\":\"bench.c%u\","
-                              "\"payload\":{\"kind\":\"None\"},\"timestamp\":1700000000000}",
-                              connection.channel);
-            sendText(connection, text, size_t(length));
-        }
+        onOpened(connection, now);
     } else if (type.starts_with("error\"")) {
         m_shared.errors.fetch_add(1, std::memory_order_relaxed);
         m_shared.problem("error from the server", std::string(data, std::min<size_t>(size, 300)));
+    }
+}
+
+void Worker::onDelivery(Connection &connection, const char *data, size_t size, int64_t now)
+{
+    const int64_t sent = numberAfter(data, size, "\"t\":");
+    delivery.add(now - sent);
+    ++deliveries;
+    const int64_t sequence = numberAfter(data, size, "\"seq\":");
+    // One publisher per channel: each subscriber sees its sequences once each, in order.
+    const int64_t first = int64_t(connection.channel) * m_shared.options.messages;
+    if (sequence != first + connection.done) {
+        m_shared.misordered.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("out of order",
+                         "subscriber " + std::to_string(connection.index) + " on server "
+                             + std::to_string(connection.server) + " expected seq "
+                             + std::to_string(first + connection.done) + ", got "
+                             + std::to_string(sequence));
+    }
+    connection.done = sequence - first + 1;
+    countDelivery(sequence);
+}
+
+// The opening ack (mtw) or the namespace connect (Socket.IO): subscribers subscribe.
+void Worker::onOpened(Connection &connection, int64_t now)
+{
+    if (connection.acked)
+        return;
+    connection.acked = true;
+    --m_inProgress;
+    connect.add(now - connection.startNs);
+    m_shared.acked.fetch_add(1, std::memory_order_relaxed);
+    atomicMax(m_shared.lastAckNs, now);
+    if (connection.role != Role::Subscriber)
+        return;
+    char text[256];
+    const int length = m_shared.options.protocol == Protocol::SocketIo
+        ? std::snprintf(text, sizeof text, "420[\"subscribe\",\"bench.c%u\"]", connection.channel)
+        : std::snprintf(text,
+                        sizeof text,
+                        "{\"id\":\"s\",\"type\":\"subscribe\",\"channel\":\"bench.c%u\","
+                        "\"payload\":{\"kind\":\"None\"},\"timestamp\":1700000000000}",
+                        connection.channel);
+    sendText(connection, text, size_t(length));
+}
+
+// Engine.IO packet type, then (for "4", a message) the Socket.IO packet: 0 connect, 2 event,
+// 3 ack (with its id), 4 connect error, 1 disconnect. Subscribes use ack id 0, publishes
+// sequence + 1.
+void Worker::onSocketIoPacket(Connection &connection, const char *data, size_t size, int64_t now)
+{
+    if (size == 0) {
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    switch (data[0]) {
+    case '0': // Engine.IO open: connect to the main namespace
+        sendText(connection, "40", 2);
+        return;
+    case '2': // ping
+        sendText(connection, "3", 1);
+        return;
+    case '4':
+        break;
+    default:
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const char kind = size > 1 ? data[1] : '?';
+    if (kind == '0') {
+        onOpened(connection, now);
+    } else if (kind == '2' && memmem(data, size, "[\"message\",", 11)) {
+        onDelivery(connection, data, size, now);
+    } else if (kind == '3') {
+        int64_t id = -1;
+        const auto parsed = std::from_chars(data + 2, data + size, id);
+        if (parsed.ec != std::errc()) {
+            m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        } else if (id == 0) {
+            if (memmem(data, size, "\"subscribed\":", 13))
+                m_shared.subscribed.fetch_add(1, std::memory_order_relaxed);
+            else
+                m_shared.problem("odd subscribe ack", std::string(data, size));
+        } else {
+            ++responses; // Socket.IO counts no recipients
+            countDelivery(id - 1);
+        }
+    } else if (kind == '4' || kind == '1') {
+        m_shared.errors.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("Socket.IO refused", std::string(data, std::min<size_t>(size, 300)));
+    } else {
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
     }
 }
 
@@ -633,21 +766,39 @@ void Worker::pumpPublisher(Connection &connection)
     const int64_t completed =
         m_shared.channels[connection.channel].completed.load(std::memory_order_acquire);
     bool sentAny = false;
-    while (connection.sent < options.messages && connection.sent - completed < options.window) {
+    int64_t due = options.messages;
+    if (options.rate > 0) {
+        const double elapsed = double(m_shared.now() - m_shared.runStartNs) / 1e9;
+        due = std::min<int64_t>(options.messages, int64_t(elapsed * options.rate) + 1);
+    }
+    while (connection.sent < due && connection.sent - completed < options.window) {
         const int64_t sequence = int64_t(connection.channel) * options.messages + connection.sent;
         const int64_t now = m_shared.now();
+        if (connection.sent == 0)
+            atomicMin(m_shared.firstPublishNs, now);
+        atomicMax(m_shared.lastPublishNs, now);
         m_shared.sendTime[size_t(sequence)].store(now, std::memory_order_release);
         char text[1024];
-        const int length = std::snprintf(
-            text,
-            sizeof text,
-            "{\"id\":\"p%lld\",\"type\":\"publish\",\"channel\":\"bench.c%u\",\"payload\":{"
-            "\"kind\":\"Json\",\"data\":{\"t\":%lld,\"seq\":%lld%s}},\"timestamp\":1700000000000}",
-            static_cast<long long>(sequence),
-            connection.channel,
-            static_cast<long long>(now),
-            static_cast<long long>(sequence),
-            m_shared.padding.c_str());
+        const int length = options.protocol == Protocol::SocketIo
+            ? std::snprintf(text,
+                            sizeof text,
+                            "42%lld[\"publish\",\"bench.c%u\",{\"t\":%lld,\"seq\":%lld%s}]",
+                            static_cast<long long>(sequence + 1),
+                            connection.channel,
+                            static_cast<long long>(now),
+                            static_cast<long long>(sequence),
+                            m_shared.padding.c_str())
+            : std::snprintf(
+                text,
+                sizeof text,
+                "{\"id\":\"p%lld\",\"type\":\"publish\",\"channel\":\"bench.c%u\",\"payload\":{"
+                "\"kind\":\"Json\",\"data\":{\"t\":%lld,\"seq\":%lld%s}},\"timestamp\":"
+                "1700000000000}",
+                static_cast<long long>(sequence),
+                connection.channel,
+                static_cast<long long>(now),
+                static_cast<long long>(sequence),
+                m_shared.padding.c_str());
         appendFrame(connection.out, OpText, text, size_t(length), nextMask());
         ++connection.sent;
         sentAny = true;
@@ -830,12 +981,16 @@ int runBenchmark(const Options &options)
     raiseFileLimit();
     Shared shared(options);
     shared.epoch = monotonicNs();
-    shared.upgrade = upgradeRequest(options.host, options.port, options.path);
+    for (const int port : options.ports) {
+        shared.upgrades.push_back(upgradeRequest(options.host, port, options.path));
+        sockaddr_in target{};
+        target.sin_family = AF_INET;
+        target.sin_port = htons(uint16_t(port));
+        inet_pton(AF_INET, options.host.c_str(), &target.sin_addr);
+        shared.targets.push_back(target);
+    }
     if (options.payloadBytes > 0)
         shared.padding = ",\"pad\":\"" + std::string(size_t(options.payloadBytes), 'x') + '"';
-    shared.target.sin_family = AF_INET;
-    shared.target.sin_port = htons(uint16_t(options.port));
-    inet_pton(AF_INET, options.host.c_str(), &shared.target.sin_addr);
 
     const bool fanout = options.scenario == Scenario::Fanout;
     const bool echo = options.scenario == Scenario::Echo;
@@ -855,13 +1010,14 @@ int runBenchmark(const Options &options)
     for (int64_t i = 0; i < connectionCount; ++i) {
         Worker &worker = *shared.workers[size_t(i % threads)];
         if (fanout && i < subscriberCount) {
-            worker.add(Role::Subscriber, uint32_t(i), uint32_t(i / options.subscribers));
+            const auto server = uint8_t(i % int64_t(shared.targets.size()));
+            worker.add(Role::Subscriber, uint32_t(i), uint32_t(i / options.subscribers), server);
         } else if (fanout) {
             const auto channel = uint32_t(i - subscriberCount);
-            worker.add(Role::Publisher, uint32_t(i), channel);
+            worker.add(Role::Publisher, uint32_t(i), channel, 0);
             shared.channels[channel].owner = int(i % threads);
         } else {
-            worker.add(echo ? Role::Echo : Role::Plain, uint32_t(i), 0);
+            worker.add(echo ? Role::Echo : Role::Plain, uint32_t(i), 0, 0);
         }
     }
     // A storm opens everything at once; the other scenarios pace their setup so that it does not
@@ -900,6 +1056,7 @@ int runBenchmark(const Options &options)
     if (ok && (fanout || echo)) {
         runHook(options.beforeRun);
         const int64_t runStart = shared.now();
+        shared.runStartNs = runStart;
         shared.phase.store(PhaseRun, std::memory_order_release);
         for (auto &worker : shared.workers)
             worker->wake();
@@ -931,7 +1088,7 @@ int runBenchmark(const Options &options)
     if (fanout) {
         complete = complete && int64_t(deliveries) == expectedDeliveries
             && int64_t(responses) == shared.totalMessages && shared.badRecipients.load() == 0
-            && shared.overDelivered.load() == 0;
+            && shared.overDelivered.load() == 0 && shared.misordered.load() == 0;
     }
     if (echo)
         complete = complete && int64_t(responses) == expectedEchoes;
@@ -961,6 +1118,13 @@ int runBenchmark(const Options &options)
             .field("deliveries", int64_t(deliveries))
             .field("over_delivered", shared.overDelivered.load())
             .field("bad_recipients", shared.badRecipients.load())
+            .field("misordered", shared.misordered.load())
+            .field("servers", int64_t(options.ports.size()))
+            .field("rate", options.rate)
+            .field("publish_s",
+                   shared.lastPublishNs.load() > 0
+                       ? double(shared.lastPublishNs.load() - shared.firstPublishNs.load()) / 1e9
+                       : 0.0)
             .field("elapsed_s", runSeconds)
             .field("deliveries_per_s", double(deliveries) / runSeconds)
             .field("messages_per_s", double(shared.completedTotal.load()) / runSeconds)

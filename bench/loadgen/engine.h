@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace MtwBench {
 
@@ -15,11 +16,20 @@ enum class Scenario {
     Idle,   // open connections, let them sit, read the server's RSS before and after
 };
 
+// What the server speaks. SocketIo: Engine.IO 4 / Socket.IO 5 packets over the WebSocket
+// transport, fanout only, against bench/peer/sio-server.js (events subscribe and publish, with
+// acks; deliveries are "message" events).
+enum class Protocol { Mtw, SocketIo };
+
 struct Options
 {
+    Protocol protocol = Protocol::Mtw;
     Scenario scenario = Scenario::Fanout;
     std::string host = "127.0.0.1";
     int port = 0;
+    // More servers (a cluster): subscribers are spread round-robin over `ports`, publishers and
+    // the other scenarios use the first. Empty: `port` alone.
+    std::vector<int> ports;
     std::string path = "/ws";
     int threads = 2;
     int sourceAddrs = 64;       // bind to 127.0.0.2 .. 127.0.0.(1+N); 0 = let the kernel pick
@@ -28,6 +38,7 @@ struct Options
     int connections = 100;      // echo, storm, idle
     int64_t messages = 100;     // per publisher (fanout) or per connection (echo)
     int window = 1;             // messages in flight per publisher / echo connection
+    double rate = 0;            // fanout: publishes per second per publisher; 0 = window-bound
     int connectConcurrency = 0; // handshakes in progress at once; 0 = default for the scenario
     double timeoutSeconds = 60;
     double settleSeconds = 2; // idle: wait before reading RSS
@@ -35,6 +46,9 @@ struct Options
     int payloadBytes = 0;     // extra padding in each payload
     std::string beforeRun;    // shell command after setup, before the measured phase
     std::string afterRun;     // shell command after the measured phase
+    // Re-arm TCP_QUICKACK after every read: ACK at once instead of delaying. Shows the latency
+    // without a server's Nagle algorithm waiting for delayed ACKs (a server without TCP_NODELAY).
+    bool quickAck = false;
     bool verbose = false;
 };
 

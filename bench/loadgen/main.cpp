@@ -18,7 +18,12 @@ void usage(FILE *out)
         "usage: mtw-loadgen --port P [options]\n"
         "  --scenario fanout|echo|storm|idle   (fanout)\n"
         "  --host 127.0.0.x          server address, loopback only (127.0.0.1)\n"
-        "  --path /ws                upgrade path\n"
+        "  --ports P1,P2,...         several servers (a cluster): subscribers round-robin over\n"
+        "                            them, publishers and the other scenarios on P1\n"
+        "  --protocol mtw|socketio   what the server speaks (mtw); socketio: Socket.IO 4 over\n"
+        "                            WebSocket, fanout only (bench/peer/sio-server.js)\n"
+        "  --path /ws                upgrade path (socketio: "
+        "/socket.io/?EIO=4&transport=websocket)\n"
         "  --threads N               epoll threads (number of cores)\n"
         "  --source-addrs N          bind to 127.0.0.2..127.0.0.(N+1); 0 = no bind (64)\n"
         "  --channels N              fanout: channels, one publisher each (1)\n"
@@ -26,6 +31,8 @@ void usage(FILE *out)
         "  --connections N           echo/storm/idle: connections (100)\n"
         "  --messages N              per publisher (fanout) or per connection (echo) (100)\n"
         "  --window N                messages in flight per publisher/connection (1)\n"
+        "  --rate N                  fanout: publishes per second per publisher, paced by a\n"
+        "                            timer (still bounded by --window); 0 = as the window allows\n"
         "  --connect-concurrency N   handshakes in progress at once (storm: all, else 512)\n"
         "  --timeout S               give up after S seconds (60)\n"
         "  --settle S                idle: wait before reading RSS (2)\n"
@@ -33,6 +40,7 @@ void usage(FILE *out)
         "  --payload-bytes N         padding added to each payload (0)\n"
         "  --before-run CMD          shell command run after setup, before the measured phase\n"
         "  --after-run CMD           shell command run after the measured phase\n"
+        "  --quickack                ACK every read at once (TCP_QUICKACK), not delayed\n"
         "  --verbose\n");
 }
 
@@ -50,6 +58,7 @@ int main(int argc, char **argv)
 {
     MtwBench::Options options;
     options.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    bool pathGiven = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -58,6 +67,10 @@ int main(int argc, char **argv)
         }
         if (arg == "--verbose") {
             options.verbose = true;
+            continue;
+        }
+        if (arg == "--quickack") {
+            options.quickAck = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -96,8 +109,41 @@ int main(int argc, char **argv)
             options.host = value;
         } else if (arg == "--port") {
             options.port = int(integer(1, 65535));
+        } else if (arg == "--ports") {
+            options.ports.clear();
+            const std::string list = value;
+            size_t begin = 0;
+            while (begin <= list.size()) {
+                const size_t end = std::min(list.find(',', begin), list.size());
+                const std::string item = list.substr(begin, end - begin);
+                long long port = 0;
+                if (!parseInt(item.c_str(), 1, 65535, port)) {
+                    std::fprintf(stderr, "mtw-loadgen: --ports: bad port \"%s\"\n", item.c_str());
+                    return 64;
+                }
+                options.ports.push_back(int(port));
+                begin = end + 1;
+            }
+            if (options.ports.size() > 64) {
+                std::fprintf(stderr, "mtw-loadgen: --ports: at most 64 servers\n");
+                return 64;
+            }
+            options.port = options.ports.front();
+        } else if (arg == "--rate") {
+            options.rate = double(integer(0, 1000000));
         } else if (arg == "--path") {
             options.path = value;
+            pathGiven = true;
+        } else if (arg == "--protocol") {
+            const std::string name = value;
+            if (name == "mtw")
+                options.protocol = MtwBench::Protocol::Mtw;
+            else if (name == "socketio")
+                options.protocol = MtwBench::Protocol::SocketIo;
+            else {
+                std::fprintf(stderr, "mtw-loadgen: unknown protocol \"%s\"\n", value);
+                return 64;
+            }
         } else if (arg == "--threads") {
             options.threads = int(integer(1, 64));
         } else if (arg == "--source-addrs") {
@@ -135,6 +181,17 @@ int main(int argc, char **argv)
     if (options.port == 0) {
         usage(stderr);
         return 64;
+    }
+    if (options.ports.empty())
+        options.ports.push_back(options.port);
+    if (options.protocol == MtwBench::Protocol::SocketIo) {
+        if (options.scenario != MtwBench::Scenario::Fanout) {
+            std::fprintf(stderr,
+                         "mtw-loadgen: --protocol socketio runs the fanout scenario only\n");
+            return 64;
+        }
+        if (!pathGiven)
+            options.path = "/socket.io/?EIO=4&transport=websocket";
     }
     // Benchmarks only ever target this machine.
     if (options.host.rfind("127.", 0) != 0) {
