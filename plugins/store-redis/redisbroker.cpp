@@ -328,6 +328,28 @@ void RedisBroker::scheduleReconnect()
 // register them again, catch up on what was missed, then send what waited.
 void RedisBroker::becomeConnected()
 {
+    // Every script is loaded first, ahead of any EVALSHA on the same connection: a NOSCRIPT
+    // retry would let the commands behind it overtake it (a publisher's order broken).
+    for (Shard *shard : std::as_const(m_shards)) {
+        for (const char *script : {Scripts::Publish,
+                                   Scripts::Join,
+                                   Scripts::Leave,
+                                   Scripts::Register,
+                                   Scripts::ReadAfter,
+                                   Scripts::History,
+                                   Scripts::Presence,
+                                   Scripts::Channels,
+                                   Scripts::Heartbeat,
+                                   Scripts::Nodes,
+                                   Scripts::KvWrite,
+                                   Scripts::KvGet,
+                                   Scripts::KvList,
+                                   Scripts::KvSweep}) {
+            shard->commands->command(
+                {QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), scriptText(script)},
+                [](const redisReply *) {});
+        }
+    }
     heartbeat();
     m_heartbeat->start();
     m_shards.constFirst()->subscriber->subscription(
