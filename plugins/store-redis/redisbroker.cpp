@@ -346,7 +346,7 @@ void RedisBroker::becomeConnected()
                                    Scripts::KvList,
                                    Scripts::KvSweep}) {
             shard->commands->command(
-                {QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), scriptText(script)},
+                {QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), scriptFor(script).text},
                 [](const redisReply *) {});
         }
     }
@@ -368,23 +368,25 @@ void RedisBroker::becomeConnected()
     }
     // Nothing is answered before the heartbeat, the registrations and the subscriptions that
     // were sent ahead of it on the same connections.
-    runScript(0, QByteArrayLiteral("PING"), {}, {}, [this](const redisReply *reply) {
-        if (!reply || m_stopped.load())
-            return;
-        m_backoffMs = 0;
-        m_connected.store(true, std::memory_order_release);
-        QStringList addresses;
-        for (const Shard *shard : std::as_const(m_shards))
-            addresses.append(shard->address.display());
-        const QString detail = u"node %1 on %2"_s.arg(m_nodeId, addresses.join(u", "_s));
-        if (m_wasConnected)
-            qCInfo(lcRedis).noquote() << "mtw-store-redis: Redis is back:" << detail;
-        m_wasConnected = true;
-        m_reported = true;
-        m_lostBecause.clear();
-        reportState(true, detail);
-        flushQueued();
-    });
+    m_shards.constFirst()->commands->command(
+        {QByteArrayLiteral("PING")},
+        [this](const redisReply *reply) {
+            if (!reply || m_stopped.load())
+                return;
+            m_backoffMs = 0;
+            m_connected.store(true, std::memory_order_release);
+            QStringList addresses;
+            for (const Shard *shard : std::as_const(m_shards))
+                addresses.append(shard->address.display());
+            const QString detail = u"node %1 on %2"_s.arg(m_nodeId, addresses.join(u", "_s));
+            if (m_wasConnected)
+                qCInfo(lcRedis).noquote() << "mtw-store-redis: Redis is back:" << detail;
+            m_wasConnected = true;
+            m_reported = true;
+            m_lostBecause.clear();
+            reportState(true, detail);
+            flushQueued();
+        });
 }
 
 void RedisBroker::heartbeat()
@@ -447,10 +449,20 @@ QByteArray RedisBroker::pubsubName(const QString &channel) const
     return key("pub", channel);
 }
 
-// EVALSHA, and EVAL when Redis does not have the script (restarted, or SCRIPT FLUSH). The
-// special script "PING" is a plain PING: an ordered marker on the shard's command connection.
+// EVALSHA, and EVAL when Redis does not have the script (restarted, or SCRIPT FLUSH). The text
+// and its digest are made once per script (broker thread only), not per call.
+const RedisBroker::ScriptText &RedisBroker::scriptFor(const char *script)
+{
+    auto it = m_scripts.find(script);
+    if (it == m_scripts.end()) {
+        const QByteArray text = scriptText(script);
+        it = m_scripts.insert(script, ScriptText{text, sha1(text)});
+    }
+    return *it;
+}
+
 void RedisBroker::runScript(int shard,
-                            const QByteArray &script,
+                            const char *script,
                             const QList<QByteArray> &keys,
                             const QList<QByteArray> &args,
                             ScriptReply done)
@@ -460,25 +472,21 @@ void RedisBroker::runScript(int shard,
         return;
     }
     RedisConnection *connection = m_shards.at(shard)->commands;
-    if (script == "PING") {
-        connection->command({QByteArrayLiteral("PING")}, std::move(done));
-        return;
-    }
-    const QByteArray text = scriptText(script.constData());
-    const QByteArray digest = sha1(text);
-    QList<QByteArray> command{QByteArrayLiteral("EVALSHA"), digest, number(keys.size())};
+    const ScriptText &loaded = scriptFor(script);
+    QList<QByteArray> command{QByteArrayLiteral("EVALSHA"), loaded.digest, number(keys.size())};
     command += keys;
     command += args;
-    connection->command(command, [connection, text, command, done](const redisReply *reply) {
-        if (isError(reply) && replyString(reply).startsWith("NOSCRIPT")) {
-            QList<QByteArray> eval = command;
-            eval[0] = QByteArrayLiteral("EVAL");
-            eval[1] = text;
-            connection->command(eval, done);
-            return;
-        }
-        done(reply);
-    });
+    connection->command(command,
+                        [connection, text = loaded.text, command, done](const redisReply *reply) {
+                            if (isError(reply) && replyString(reply).startsWith("NOSCRIPT")) {
+                                QList<QByteArray> eval = command;
+                                eval[0] = QByteArrayLiteral("EVAL");
+                                eval[1] = text;
+                                connection->command(eval, done);
+                                return;
+                            }
+                            done(reply);
+                        });
 }
 
 // ---- publish ----

@@ -83,8 +83,14 @@ private:
     int shardOf(const QString &channel) const;
     QByteArray key(const char *kind, const QString &channel) const;
     QByteArray pubsubName(const QString &channel) const;
+    struct ScriptText
+    {
+        QByteArray text;   // the shared helpers and the script
+        QByteArray digest; // its SHA-1, for EVALSHA
+    };
+    const ScriptText &scriptFor(const char *script);
     void runScript(int shard,
-                   const QByteArray &script,
+                   const char *script,
                    const QList<QByteArray> &keys,
                    const QList<QByteArray> &args,
                    ScriptReply done);
@@ -119,6 +125,7 @@ private:
     bool m_wasConnected = false; // broker thread
     qint64 m_startedAt = 0;
     QHash<QString, ChannelState *> m_channels; // broker thread
+    QHash<const char *, ScriptText> m_scripts; // broker thread: by script
     QQueue<Queued *> m_queued;                 // broker thread: publishes made while Redis was away
     qint64 m_droppedThisOutage = 0;            // broker thread
     std::atomic<bool> m_connected{false};
