@@ -3,8 +3,10 @@
 # The README's two set-up commands, on a fresh Debian 12 / Ubuntu 24.04 machine:
 #   scripts/bootstrap.sh run [mtwserver options]   install what is missing, build, run mtwserver
 #   scripts/bootstrap.sh test                      install what is missing, build with -Werror,
-#                                                  check formatting, run every test, replay the
-#                                                  fuzz corpora
+#                                                  check formatting, run every test, run them
+#                                                  again on the portable build, replay the fuzz
+#                                                  corpora, build, lint, install, run and purge
+#                                                  the Debian packages (packaging/)
 # Both are idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +16,11 @@ mode="${1:-}"
 
 build_packages=(cmake ninja-build g++ pkg-config git
                 qt6-base-dev qt6-websockets-dev libtomlplusplus-dev libexpected-dev libssl-dev
-                qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev libhiredis-dev)
+                qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev
+                libsystemd-dev libhiredis-dev)
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
                dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev
+               ccache dpkg-dev fakeroot lintian appstream systemd
                redis-server)
 
 install_missing() {
@@ -57,11 +61,21 @@ run)
 test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     check_format
-    cmake --preset ci >/dev/null
+    # ccache lets the portable and package builds below reuse what the ci build compiled:
+    # only the files that differ between the configurations are compiled again.
+    export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake --preset ci "${launcher[@]}" >/dev/null
     cmake --build --preset ci
     ctest --preset ci
+    # The portable fallbacks (packaging/README.md): the whole suite once more.
+    cmake --preset portable "${launcher[@]}" >/dev/null
+    cmake --build --preset portable
+    ctest --preset portable
     # Every fuzz corpus replayed once through its libFuzzer target (clang, ASan + UBSan).
     tests/fuzz/run --replay
+    # Build, lint, install, run and purge the Debian packages.
+    MTW_PACKAGE_CMAKE_ARGS="${launcher[*]}" packaging/check-packages.sh
     ;;
 *)
     echo "usage: scripts/bootstrap.sh run [mtwserver options] | test" >&2

@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM into a graceful shutdown. No business logic lives here.
 #include "admintoken.h"
 #include "logoutput.h"
+#include "systemdnotify.h"
 
 #include <mtw/buildinfo.h>
 #include <mtw/config.h>
@@ -264,6 +265,15 @@ int main(int argc, char *argv[])
             tokenPath.clear();
         }
     }
+
+    // Type=notify: ready only now that the port is bound and the token file written.
+    Mtw::SystemdNotifier notifier;
+    QObject::connect(&server,
+                     &Mtw::Server::shutdownStarted,
+                     &notifier,
+                     &Mtw::SystemdNotifier::stopping);
+    notifier.ready(u"listening on %1:%2"_s.arg(server.address().toString()).arg(server.port()));
+    notifier.startWatchdog();
 
     const int code = server.exec();
     if (!tokenPath.isEmpty())

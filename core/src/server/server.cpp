@@ -26,7 +26,7 @@
 #include <memory>
 #include <shared_mutex>
 
-#ifdef Q_OS_LINUX
+#ifdef MTW_EPOLL_DISPATCHER
 #  include "transport/epolldispatcher.h"
 #endif
 
@@ -302,7 +302,7 @@ void ServerPrivate::startWorkers(int count)
         QObject::connect(worker, &Worker::publishingStopped, q, [this] { onPublishingStopped(); });
         context->workers.append(worker);
         threads.append(thread);
-#ifdef Q_OS_LINUX
+#ifdef MTW_EPOLL_DISPATCHER
         // Qt's own dispatcher polls every socket on each wake-up; MTW_EVENT_DISPATCHER=qt keeps it.
         if (qEnvironmentVariable("MTW_EVENT_DISPATCHER") != "qt"_L1)
             thread->setEventDispatcher(new Internal::EpollEventDispatcher);

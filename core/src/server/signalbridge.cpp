@@ -2,18 +2,24 @@
 #include "server/signalbridge.h"
 
 #include <QSocketNotifier>
+#include <QTimer>
 #include <QtGlobal>
 
-#ifdef Q_OS_UNIX
+#include <csignal>
+#include <cstdlib>
+
+// MTW_UNIX_SIGNALS (CMake, Unix unless MTW_PORTABLE): a self-pipe wakes the event loop at once.
+// Otherwise the portable fallback: a standard C handler sets a flag that a timer in the main
+// thread polls, which is what the C runtime offers everywhere (Ctrl+C arrives as SIGINT on
+// Windows too).
+#ifdef MTW_UNIX_SIGNALS
 #  include <sys/socket.h>
 #  include <unistd.h>
-
-#  include <csignal>
 #endif
 
 namespace Mtw::Internal {
 
-#ifdef Q_OS_UNIX
+#ifdef MTW_UNIX_SIGNALS
 namespace {
 
 int g_signalPipe[2] = {-1, -1};
@@ -29,6 +35,26 @@ extern "C" void onTerminationSignal(int signalNumber)
 }
 
 } // namespace
+#else
+namespace {
+
+volatile std::sig_atomic_t g_pendingSignal = 0;
+volatile std::sig_atomic_t g_signalCount = 0;
+
+extern "C" void onTerminationSignal(int signalNumber)
+{
+    g_signalCount = g_signalCount + 1;
+    if (g_signalCount > 1)
+        std::_Exit(128 + signalNumber);
+    g_pendingSignal = signalNumber;
+    // Some C runtimes (Microsoft's) reset the handler before calling it.
+    std::signal(signalNumber, onTerminationSignal);
+}
+
+// How long a signal may wait for the main thread to notice it.
+constexpr int PollIntervalMs = 100;
+
+} // namespace
 #endif
 
 SignalBridge::SignalBridge(QObject *parent)
@@ -37,7 +63,7 @@ SignalBridge::SignalBridge(QObject *parent)
 
 SignalBridge::~SignalBridge()
 {
-#ifdef Q_OS_UNIX
+#ifdef MTW_UNIX_SIGNALS
     if (m_notifier) {
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
@@ -45,12 +71,19 @@ SignalBridge::~SignalBridge()
         ::close(g_signalPipe[1]);
         g_signalPipe[0] = g_signalPipe[1] = -1;
     }
+#else
+    if (m_poll) {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+        g_pendingSignal = 0;
+        g_signalCount = 0;
+    }
 #endif
 }
 
 bool SignalBridge::install()
 {
-#ifdef Q_OS_UNIX
+#ifdef MTW_UNIX_SIGNALS
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) != 0) {
         qWarning("cannot create the signal pipe: SIGINT/SIGTERM will end the process abruptly");
         return false;
@@ -67,16 +100,35 @@ bool SignalBridge::install()
     std::signal(SIGPIPE, SIG_IGN);
     return true;
 #else
-    return false;
+    g_pendingSignal = 0;
+    g_signalCount = 0;
+    if (std::signal(SIGINT, onTerminationSignal) == SIG_ERR
+        || std::signal(SIGTERM, onTerminationSignal) == SIG_ERR) {
+        qWarning(
+            "cannot install the signal handlers: SIGINT/SIGTERM will end the process abruptly");
+        return false;
+    }
+#  ifdef SIGPIPE
+    std::signal(SIGPIPE, SIG_IGN);
+#  endif
+    m_poll = new QTimer(this);
+    connect(m_poll, &QTimer::timeout, this, &SignalBridge::readSignal);
+    m_poll->start(PollIntervalMs);
+    return true;
 #endif
 }
 
 void SignalBridge::readSignal()
 {
-#ifdef Q_OS_UNIX
+#ifdef MTW_UNIX_SIGNALS
     char byte = 0;
     if (::read(g_signalPipe[1], &byte, 1) == 1)
         Q_EMIT terminationRequested(int(byte));
+#else
+    if (const int signalNumber = g_pendingSignal; signalNumber != 0) {
+        g_pendingSignal = 0;
+        Q_EMIT terminationRequested(signalNumber);
+    }
 #endif
 }
 

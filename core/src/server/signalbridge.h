@@ -6,12 +6,15 @@
 #include <QObject>
 
 class QSocketNotifier;
+class QTimer;
 
 namespace Mtw::Internal {
 
 // Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
-// handler itself does nothing but write one byte. A second signal exits at once (128 + signo):
-// the operator's way out of a shutdown that is taking too long. Lives in the main thread.
+// handler itself does nothing but write one byte (MTW_UNIX_SIGNALS), or, in a portable build,
+// through a flag the handler sets and a timer polls. A second signal exits at once
+// (128 + signo): the operator's way out of a shutdown that is taking too long. Lives in the
+// main thread.
 class SignalBridge : public QObject
 {
     Q_OBJECT
@@ -28,7 +31,8 @@ Q_SIGNALS:
 private:
     void readSignal();
 
-    QSocketNotifier *m_notifier = nullptr;
+    QSocketNotifier *m_notifier = nullptr; // MTW_UNIX_SIGNALS
+    QTimer *m_poll = nullptr;              // the portable fallback
 };
 
 } // namespace Mtw::Internal

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+// The real mtwserver binary under a fake service manager: NOTIFY_SOCKET names a Unix datagram
+// socket this test owns, as systemd does for a Type=notify unit. With MTW_SYSTEMD the server
+// says READY=1 once it listens, STOPPING=1 when SIGTERM starts the shutdown, and WATCHDOG=1
+// while it runs when WATCHDOG_USEC asks for it; without it (a portable build) nothing arrives
+// and the server behaves the same otherwise.
+#include "serverprocess.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+using namespace Qt::StringLiterals;
+
+namespace {
+
+// The manager's end: a bound, non-blocking datagram socket and what arrived on it.
+class NotifySocket
+{
+public:
+    explicit NotifySocket(const QString &path)
+        : m_path(path)
+    {
+        m_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_un address = {};
+        address.sun_family = AF_UNIX;
+        const QByteArray bytes = QFile::encodeName(path);
+        if (m_fd < 0 || size_t(bytes.size()) >= sizeof(address.sun_path))
+            return;
+        std::memcpy(address.sun_path, bytes.constData(), size_t(bytes.size()));
+        m_bound = ::bind(m_fd, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0;
+    }
+    ~NotifySocket()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    NotifySocket(const NotifySocket &) = delete;
+    NotifySocket &operator=(const NotifySocket &) = delete;
+
+    bool isBound() const { return m_bound; }
+    QString path() const { return m_path; }
+
+    // Every datagram received so far, in order.
+    const QList<QByteArray> &messages()
+    {
+        char buffer[4096];
+        for (;;) {
+            const ssize_t n = ::recv(m_fd, buffer, sizeof(buffer), 0);
+            if (n < 0)
+                break;
+            m_messages.append(QByteArray(buffer, qsizetype(n)));
+        }
+        return m_messages;
+    }
+
+    // The index of the first message holding `assignment` as one of its lines, or -1.
+    qsizetype indexOf(const QByteArray &assignment)
+    {
+        const QList<QByteArray> &all = messages();
+        for (qsizetype i = 0; i < all.size(); ++i) {
+            if (all.at(i).split('\n').contains(assignment))
+                return i;
+        }
+        return -1;
+    }
+
+    int count(const QByteArray &assignment)
+    {
+        int n = 0;
+        for (const QByteArray &message : messages())
+            n += message.split('\n').count(assignment);
+        return n;
+    }
+
+private:
+    QString m_path;
+    int m_fd = -1;
+    bool m_bound = false;
+    QList<QByteArray> m_messages;
+};
+
+QStringList local()
+{
+    return {u"--host"_s, u"127.0.0.1"_s, u"--port"_s, u"0"_s};
+}
+
+} // namespace
+
+class tst_SdNotify : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+
+    static void
+    setEnvironment(ServerProcess &server, const QString &socketPath, qint64 watchdogUsec)
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(u"NOTIFY_SOCKET"_s, socketPath);
+        env.remove(u"WATCHDOG_PID"_s);
+        if (watchdogUsec > 0)
+            env.insert(u"WATCHDOG_USEC"_s, QString::number(watchdogUsec));
+        else
+            env.remove(u"WATCHDOG_USEC"_s);
+        server.process.setProcessEnvironment(env);
+    }
+
+    static void stopWithSigterm(ServerProcess &server)
+    {
+        ::kill(pid_t(server.process.processId()), SIGTERM);
+        QTRY_COMPARE_WITH_TIMEOUT(server.process.state(), QProcess::NotRunning, 10000);
+        QCOMPARE(server.process.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(server.process.exitCode(), 0);
+    }
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+    void readyThenStopping()
+    {
+        NotifySocket manager(m_dir.filePath(u"notify-1"_s));
+        QVERIFY(manager.isBound());
+        ServerProcess server;
+        setEnvironment(server, manager.path(), 0);
+        QVERIFY(server.start(local()));
+#ifdef MTW_HAVE_SYSTEMD
+        QTRY_VERIFY(manager.indexOf("READY=1") >= 0);
+        // READY comes once the port is bound: its status names the port the log reported.
+        const QByteArray status =
+            "STATUS=listening on 127.0.0.1:" + QByteArray::number(server.port);
+        QCOMPARE(manager.indexOf(status), manager.indexOf("READY=1"));
+        QCOMPARE(manager.indexOf("STOPPING=1"), -1);
+        stopWithSigterm(server);
+        QVERIFY(manager.indexOf("STOPPING=1") > manager.indexOf("READY=1"));
+        QCOMPARE(manager.count("READY=1"), 1);
+        QCOMPARE(manager.count("STOPPING=1"), 1);
+        QCOMPARE(manager.count("WATCHDOG=1"), 0); // not asked for
+#else
+        stopWithSigterm(server);
+        QVERIFY2(manager.messages().isEmpty(), manager.messages().join('|').constData());
+#endif
+    }
+
+    void watchdogPingsWhileRunning()
+    {
+        NotifySocket manager(m_dir.filePath(u"notify-2"_s));
+        QVERIFY(manager.isBound());
+        ServerProcess server;
+        setEnvironment(server, manager.path(), 200'000); // WatchdogSec=200ms: a ping every 100 ms
+        QVERIFY(server.start(local()));
+#ifdef MTW_HAVE_SYSTEMD
+        QTRY_VERIFY(manager.count("WATCHDOG=1") >= 3);
+        QVERIFY(manager.indexOf("READY=1") >= 0);
+        stopWithSigterm(server);
+        // No ping after STOPPING=1: the shutdown is bounded by shutdown_timeout instead.
+        const QList<QByteArray> all = manager.messages();
+        const qsizetype stopping = manager.indexOf("STOPPING=1");
+        QVERIFY(stopping > 0);
+        for (qsizetype i = stopping + 1; i < all.size(); ++i)
+            QVERIFY2(!all.at(i).split('\n').contains("WATCHDOG=1"), all.at(i).constData());
+#else
+        QTest::qWait(500);
+        stopWithSigterm(server);
+        QVERIFY(manager.messages().isEmpty());
+#endif
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_SdNotify)
+#include "tst_sdnotify.moc"
