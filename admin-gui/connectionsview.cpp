@@ -136,6 +136,7 @@ QWidget *ConnectionsView::makeDetailsPane()
     const std::pair<const char *, QString> fields[] = {
         {"remote_address", tr("Address:")},
         {"user_id", tr("User:")},
+        {"roles", tr("Roles:")},
         {"mode", tr("Mode:")},
         {"channels", tr("Channels:")},
         {"queue_bytes", tr("Queued output:")},
@@ -153,9 +154,7 @@ QWidget *ConnectionsView::makeDetailsPane()
         m_fields.insert(QLatin1String(key), value);
     }
     layout->addLayout(form);
-    auto *note = new QLabel(tr("The admin API reports no roles, client port or byte counts per "
-                               "connection."),
-                            m_details);
+    auto *note = new QLabel(tr("The admin API reports no byte counts per connection."), m_details);
     note->setWordWrap(true);
     QPalette notePalette = note->palette();
     notePalette.setColor(QPalette::WindowText, palette().color(QPalette::PlaceholderText));
@@ -209,11 +208,13 @@ void ConnectionsView::showDetails()
     for (auto it = m_fields.cbegin(); it != m_fields.cend(); ++it) {
         const QJsonValue value = row.value(it.key());
         QString text;
-        if (it.key() == "channels"_L1) {
+        if (it.key() == "channels"_L1 || it.key() == "roles"_L1) {
             QStringList names;
             for (const QJsonValue &name : value.toArray())
                 names.append(name.toString());
             text = names.isEmpty() ? tr("none") : names.join(u", "_s);
+        } else if (it.key() == "remote_address"_L1) {
+            text = JsonTableModel::formatEndpoint(value.toString(), row.value(u"remote_port"_s));
         } else if (it.key() == "queue_bytes"_L1) {
             text = JsonTableModel::formatBytes(qint64(value.toDouble()));
         } else if (it.key() == "messages_in"_L1 || it.key() == "messages_out"_L1) {

@@ -233,6 +233,9 @@ QVariantList JsonTableModel::valuesOf(const QJsonObject &json) const
         case Format::Text:
             values.append(value.isString() ? value.toString() : value.toVariant().toString());
             break;
+        case Format::Endpoint:
+            values.append(formatEndpoint(value.toString(), json.value(u"remote_port"_s)));
+            break;
         }
     }
     return values;
@@ -253,6 +256,7 @@ QString JsonTableModel::display(const QVariant &value, Format format) const
         return value.toLongLong() > 0 ? formatTime(QJsonValue(value.toDouble())) : QString();
     case Format::Text:
     case Format::List:
+    case Format::Endpoint:
         return value.toString();
     }
     return {};
@@ -261,6 +265,15 @@ QString JsonTableModel::display(const QVariant &value, Format format) const
 QString JsonTableModel::formatBytes(qint64 bytes)
 {
     return QLocale().formattedDataSize(bytes, 1, QLocale::DataSizeTraditionalFormat);
+}
+
+QString JsonTableModel::formatEndpoint(const QString &address, const QJsonValue &port)
+{
+    const int number = port.toInt();
+    if (number <= 0)
+        return address;
+    return address.contains(u':') ? u"[%1]:%2"_s.arg(address).arg(number)
+                                  : u"%1:%2"_s.arg(address).arg(number);
 }
 
 QString JsonTableModel::formatTime(const QJsonValue &value)
@@ -279,7 +292,7 @@ QString JsonTableModel::formatTime(const QJsonValue &value)
 ConnectionModel::ConnectionModel(QObject *parent)
     : JsonTableModel(u"conn_id"_s,
                      {{tr("Connection"), u"conn_id"_s, Format::Text},
-                      {tr("Remote address"), u"remote_address"_s, Format::Text},
+                      {tr("Remote address"), u"remote_address"_s, Format::Endpoint},
                       {tr("User"), u"user_id"_s, Format::Text},
                       {tr("Mode"), u"mode"_s, Format::Text},
                       {tr("Channels"), u"channels"_s, Format::List},

@@ -20,7 +20,8 @@ class JsonTableModel : public QAbstractTableModel
     Q_OBJECT
 
 public:
-    enum class Format { Text, Number, Bytes, Time, List, Bool, Rate };
+    // Endpoint: the column's key is an address; "remote_port" of the same row is added to it.
+    enum class Format { Text, Number, Bytes, Time, List, Bool, Rate, Endpoint };
     struct Column
     {
         QString header;
@@ -58,6 +59,8 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
     static QString formatBytes(qint64 bytes);
+    // "192.0.2.1:51234", "[2001:db8::1]:51234", or the bare address when the port is not known
+    static QString formatEndpoint(const QString &address, const QJsonValue &port);
     static QString formatTime(const QJsonValue &value);
 
 protected:

@@ -758,6 +758,10 @@ void tst_AdminOps::payloadFormats()
     QVERIFY2(dump.contains(u"00000010  41 41 41 41"_s), qPrintable(dump));
     QCOMPARE(Mtw::payloadSummary({{u"kind"_s, u"Binary"_s}, {u"data"_s, u"AAECAw=="_s}}),
              u"(binary, 4 bytes)"_s);
+    // Addresses with the client's port; a forwarded address has none (remote_port null).
+    QCOMPARE(Mtw::JsonTableModel::formatEndpoint(u"192.0.2.1"_s, 51234), u"192.0.2.1:51234"_s);
+    QCOMPARE(Mtw::JsonTableModel::formatEndpoint(u"2001:db8::1"_s, 443), u"[2001:db8::1]:443"_s);
+    QCOMPARE(Mtw::JsonTableModel::formatEndpoint(u"203.0.113.7"_s, QJsonValue()), u"203.0.113.7"_s);
 }
 
 // Details of a connection beside the table, and a disconnect that carries the typed reason.
@@ -778,7 +782,9 @@ void tst_AdminOps::connectionDetailsAndReason()
     window.showView(MainWindow::Connections);
     Mtw::ConnectionsView *view = window.connectionsView();
     QTRY_VERIFY(view->selectConnection(victim.connId));
-    QCOMPARE(view->detailText(u"remote_address"_s), u"127.0.0.1"_s);
+    QCOMPARE(view->detailText(u"remote_address"_s),
+             u"127.0.0.1:%1"_s.arg(victim.socket.localPort()));
+    QCOMPARE(view->detailText(u"roles"_s), u"none"_s);
     QTRY_COMPARE(view->detailText(u"channels"_s), u"chat.a, chat.b"_s);
     QTRY_COMPARE(view->detailText(u"messages_in"_s), u"2"_s);
     QVERIFY(view->detailText(u"connected_at"_s).contains(u"ago"_s));

@@ -308,6 +308,10 @@ private Q_SLOTS:
         const QJsonArray connections = snapshot.value(u"connections"_s).toArray();
         QCOMPARE(connections.size(), 1);
         QCOMPARE(connections.at(0).toObject().value(u"conn_id"_s).toString(), early.connId);
+        QCOMPARE(connections.at(0).toObject().value(u"remote_address"_s).toString(),
+                 u"127.0.0.1"_s);
+        QCOMPARE(connections.at(0).toObject().value(u"remote_port"_s).toInt(),
+                 int(early.socket.localPort()));
         QCOMPARE(connections.at(0).toObject().value(u"channels"_s).toArray(),
                  QJsonArray{u"room.a"_s});
         const QJsonArray channels = snapshot.value(u"channels"_s).toArray();

@@ -236,6 +236,9 @@ void tst_Hardening::forwardedForOnlyFromTrustedProxies()
     client.socket.open(request);
     QTRY_COMPARE(connected.size(), 1);
     QCOMPARE(connected.at(0).remoteAddress(), QHostAddress(seen));
+    // The client's own port when the address is the TCP peer's; not known for a forwarded one.
+    const bool forwarded = QHostAddress(seen) != QHostAddress(QHostAddress::LocalHost);
+    QCOMPARE(connected.at(0).remotePort(), forwarded ? quint16(0) : client.socket.localPort());
 }
 
 // All clients of a reverse proxy share its address: the per-address slowloris guard must not

@@ -38,6 +38,10 @@ public:
     void setConnId(const QString &connId);
     QHostAddress remoteAddress() const; // the client's, behind a trusted proxy too
     void setRemoteAddress(const QHostAddress &address);
+    // The client's TCP port; 0 when the address came from a trusted proxy's X-Forwarded-For
+    // (the client's own port is not known then).
+    quint16 remotePort() const;
+    void setRemotePort(quint16 port);
     QString userAgent() const;
     void setUserAgent(const QString &userAgent);
     qint64 connectedAt() const; // ms since the Unix epoch

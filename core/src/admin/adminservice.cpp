@@ -39,16 +39,19 @@ constexpr quint64 AdminMaxMessageSize = 1024 * 1024;
 
 QJsonObject connectionRow(const ConnectionSummary &row)
 {
-    return QJsonObject{{u"conn_id"_s, row.connId},
-                       {u"remote_address"_s, row.remoteAddress},
-                       {u"user_id"_s, row.userId},
-                       {u"user_agent"_s, row.userAgent},
-                       {u"channels"_s, QJsonArray::fromStringList(row.channels)},
-                       {u"mode"_s, row.binaryMode ? u"binary"_s : u"text"_s},
-                       {u"queue_bytes"_s, row.queueBytes},
-                       {u"messages_in"_s, row.messagesIn},
-                       {u"messages_out"_s, row.messagesOut},
-                       {u"connected_at"_s, row.connectedAt}};
+    return QJsonObject{
+        {u"conn_id"_s, row.connId},
+        {u"remote_address"_s, row.remoteAddress},
+        {u"remote_port"_s, row.remotePort ? QJsonValue(row.remotePort) : QJsonValue()},
+        {u"user_id"_s, row.userId},
+        {u"roles"_s, QJsonArray::fromStringList(row.roles)},
+        {u"user_agent"_s, row.userAgent},
+        {u"channels"_s, QJsonArray::fromStringList(row.channels)},
+        {u"mode"_s, row.binaryMode ? u"binary"_s : u"text"_s},
+        {u"queue_bytes"_s, row.queueBytes},
+        {u"messages_in"_s, row.messagesIn},
+        {u"messages_out"_s, row.messagesOut},
+        {u"connected_at"_s, row.connectedAt}};
 }
 
 QJsonObject logEntryJson(const LogEntry &entry)
@@ -100,7 +103,9 @@ AdminService::AdminService(Server *server, ServerContext *context, QObject *pare
                    {u"connection"_s,
                     connectionRow(ConnectionSummary{client.connId(),
                                                     client.remoteAddress().toString(),
+                                                    client.remotePort(),
                                                     client.userId(),
+                                                    client.roles(),
                                                     client.userAgent(),
                                                     {},
                                                     false,

@@ -14,6 +14,7 @@ class ClientInfoPrivate : public QSharedData
 public:
     QString connId;
     QHostAddress remoteAddress;
+    quint16 remotePort = 0;
     QString userAgent;
     qint64 connectedAt = 0;
     bool authenticated = false;
@@ -47,6 +48,7 @@ using HeaderMap = QMap<QByteArray, QByteArray>;
 MTW_DEFINE_SHARED_VALUE(ClientInfo)
 MTW_SHARED_PROPERTY(ClientInfo, QString, connId, setConnId, connId)
 MTW_SHARED_PROPERTY(ClientInfo, QHostAddress, remoteAddress, setRemoteAddress, remoteAddress)
+MTW_SHARED_SCALAR_PROPERTY(ClientInfo, quint16, remotePort, setRemotePort, remotePort)
 MTW_SHARED_PROPERTY(ClientInfo, QString, userAgent, setUserAgent, userAgent)
 MTW_SHARED_SCALAR_PROPERTY(ClientInfo, qint64, connectedAt, setConnectedAt, connectedAt)
 MTW_SHARED_SCALAR_PROPERTY(ClientInfo, bool, isAuthenticated, setAuthenticated, authenticated)

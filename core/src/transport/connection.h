@@ -28,6 +28,7 @@ struct Connection
     QStringList channels;        // subscribed channels (usually few)
     QStringList roles;           // from the authenticator
     QHostAddress peerAddress;
+    quint16 peerPort = 0; // 0 when peerAddress came from a trusted proxy's X-Forwarded-For
     QString userAgent;
     qint64 connectedAt = 0;    // ms since the Unix epoch
     qint64 lastSeen = 0;       // worker clock (ms): last pong or message
@@ -61,7 +62,9 @@ struct ConnectionSummary
 {
     QString connId;
     QString remoteAddress;
+    quint16 remotePort = 0; // 0: not known (behind a trusted proxy)
     QString userId;
+    QStringList roles;
     QString userAgent;
     QStringList channels;
     bool binaryMode = false;

@@ -72,6 +72,8 @@ Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
     connection->peerAddress =
         m_parts.server.trustedProxies.clientAddress(tcp->peerAddress(),
                                                     socket->request().rawHeader("X-Forwarded-For"));
+    if (connection->peerAddress == tcp->peerAddress())
+        connection->peerPort = tcp->peerPort();
     connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = m_parts.state.now();
@@ -256,7 +258,9 @@ QList<ConnectionSummary> ConnectionTable::collect(bool changedOnly)
         }
         rows.append(ConnectionSummary{connection->connId,
                                       connection->peerAddress.toString(),
+                                      connection->peerPort,
                                       connection->userId,
+                                      connection->roles,
                                       connection->userAgent,
                                       connection->channels,
                                       connection->binaryMode,

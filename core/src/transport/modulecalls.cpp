@@ -77,6 +77,7 @@ ClientInfo ModuleCalls::clientInfo(const Connection &connection) const
     ClientInfo info;
     info.setConnId(connection.connId);
     info.setRemoteAddress(connection.peerAddress);
+    info.setRemotePort(connection.peerPort);
     info.setUserAgent(connection.userAgent);
     info.setConnectedAt(connection.connectedAt);
     info.setAuthenticated(connection.authenticated);
