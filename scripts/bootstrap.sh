@@ -4,9 +4,9 @@
 #   scripts/bootstrap.sh run [mtwserver options]   install what is missing, build, run mtwserver
 #   scripts/bootstrap.sh test                      install what is missing, build with -Werror,
 #                                                  check formatting, run every test, run them
-#                                                  again on the portable build, replay the fuzz
-#                                                  corpora, build, lint, install, run and purge
-#                                                  the Debian packages (packaging/)
+#                                                  again on the portable build, run the fuzz
+#                                                  targets (corpora + 10 s each), build, lint,
+#                                                  install, run and purge the Debian packages
 # Both are idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,8 +72,9 @@ test)
     cmake --preset portable "${launcher[@]}" >/dev/null
     cmake --build --preset portable
     ctest --preset portable
-    # Every fuzz corpus replayed once through its libFuzzer target (clang, ASan + UBSan).
-    tests/fuzz/run --replay
+    # Every libFuzzer target (clang, ASan + UBSan) over its corpus, then 10 s of fuzzing each:
+    # a regression in a parser shows up here, and new inputs are tried on every run.
+    tests/fuzz/run --seconds 10
     # Build, lint, install, run and purge the Debian packages.
     MTW_PACKAGE_CMAKE_ARGS="${launcher[*]}" packaging/check-packages.sh
     ;;
