@@ -23,6 +23,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -1484,6 +1485,58 @@ def peer_websockets_server_close(s):
             raise CaseFailure("close code %r (received %r), expected 1000"
                               % (conn.close_code, conn.close_rcvd))
     _peer(run)(s)
+
+
+# peer: the `ws` npm package's client (Debian node-ws, run by node), one process per case
+
+
+def _ws_peer(name, s, arg=""):
+    import shutil
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise CaseFailure("node is not installed: apt-get install nodejs node-ws")
+    env = dict(os.environ)
+    # Debian's node-ws lives in /usr/share/nodejs, on Debian's node's default path but not on
+    # that of other Node builds (NodeSource).
+    env["NODE_PATH"] = os.pathsep.join(p for p in ("/usr/share/nodejs", env.get("NODE_PATH"))
+                                       if p)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_peer.js")
+    run = subprocess.run([node, script, name, str(s.port), arg], env=env, timeout=20,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise CaseFailure((run.stderr or run.stdout).strip()[-400:]
+                          or "ws_peer.js exited with %d" % run.returncode)
+
+
+@case("5.5.2/5.5.3")
+def peer_ws_ping_pong(s):
+    """RFC 5.5.3 with the `ws` client: its ping gets a pong with the same application data."""
+    _ws_peer("ping_pong", s)
+
+
+@case("5.6")
+def peer_ws_envelope(s):
+    """RFC 5.6 with the `ws` client, subprotocol mtw.v1: a ping envelope gets its pong envelope."""
+    _ws_peer("envelope", s, "wsp1")
+
+
+@case("7.1.2")
+def peer_ws_close_1000(s):
+    """RFC 7.1.2 with the `ws` client: a client Close 1000 is answered with 1000."""
+    _ws_peer("close_1000", s)
+
+
+@case("7.1.2")
+def peer_ws_server_close(s):
+    """RFC 7.1.2 with the `ws` client: `disconnect` -> the server's Close 1000, a clean close."""
+    _ws_peer("server_close", s)
+
+
+@case("5.6/8.1")
+def peer_ws_utf8_large(s):
+    """RFC 8.1 with the `ws` client: a 60,000-byte envelope of 4-byte UTF-8 characters is valid
+    text and gets its pong."""
+    _ws_peer("utf8_large", s, "wsp2")
 
 
 async def asyncio_wait(fut):
