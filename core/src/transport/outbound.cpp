@@ -3,6 +3,7 @@
 
 #include "transport/clientsocket.h"
 #include "transport/connection.h"
+#include "transport/connectiontable.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 
@@ -103,9 +104,29 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
     if (Q_UNLIKELY(!connection.tcp->hasRoomFor(frame.size())))
         connection.tcp->flush();
     const qint64 written = connection.tcp->write(frame);
-    if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
-        dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
+    if (Q_UNLIKELY(written < 0)) {
+        if (connection.tcp->hasOverflowed())
+            dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
+    } else if (!connection.flushQueued) {
+        connection.flushQueued = true;
+        m_written.push_back(connection.key);
+    }
     return written;
+}
+
+void Outbound::flushWritten(const ConnectionTable &connections)
+{
+    // By key: a connection may have gone since its write. By index: a flush that fails closes
+    // its connection, and what runs then may queue more (appended, flushed in this loop too).
+    for (std::size_t i = 0; i < m_written.size(); ++i) {
+        Connection *connection = connections.find(m_written[i]);
+        if (!connection)
+            continue;
+        connection->flushQueued = false;
+        if (!connection->disconnected)
+            connection->tcp->flush();
+    }
+    m_written.clear();
 }
 
 void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)

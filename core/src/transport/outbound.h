@@ -7,11 +7,14 @@
 #include <QByteArray>
 #include <QWebSocketProtocol>
 
+#include <vector>
+
 class QElapsedTimer;
 
 namespace Mtw::Internal {
 
 struct Connection;
+class ConnectionTable;
 class ServerContext;
 
 // A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
@@ -41,6 +44,14 @@ public:
     bool replyFits(const QByteArray &json) const;
     Message replyTooLarge(qsizetype size, const QString &refId) const;
 
+    // Hands what this event-loop pass queued to the kernel: one write() per socket written to,
+    // before the worker waits again (its event dispatcher's aboutToBlock). Qt's sockets write
+    // only from their write notification otherwise, so every socket written to would have its
+    // write interest switched on in epoll and off again after the next wait: two epoll_ctl and
+    // one more wake-up per delivery. What the kernel does not take (a full socket buffer) stays
+    // queued with the notifier on, as before.
+    void flushWritten(const ConnectionTable &connections);
+
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     // Sends our close frame after any queued output; the peer's answer ends the connection.
     void close(Connection &connection,
@@ -51,6 +62,7 @@ public:
 private:
     ServerContext &m_context;
     const QElapsedTimer &m_clock;
+    std::vector<quint64> m_written; // keys of connections with Connection::flushQueued set
 };
 
 } // namespace Mtw::Internal
