@@ -44,13 +44,19 @@ public:
     bool replyFits(const QByteArray &json) const;
     Message replyTooLarge(qsizetype size, const QString &refId) const;
 
-    // Hands what this event-loop pass queued to the kernel: one write() per socket written to,
-    // before the worker waits again (its event dispatcher's aboutToBlock). Qt's sockets write
-    // only from their write notification otherwise, so every socket written to would have its
-    // write interest switched on in epoll and off again after the next wait: two epoll_ctl and
-    // one more wake-up per delivery. What the kernel does not take (a full socket buffer) stays
-    // queued with the notifier on, as before.
-    void flushWritten(const ConnectionTable &connections);
+    // Hands what was queued to the kernel before the worker waits again (its event
+    // dispatcher's aboutToBlock): one write() per socket written to, for at most
+    // MaxFlushesPerPass sockets, oldest first; true when some are left for the next pass (the
+    // caller wakes the loop up so that it comes back at once, after whatever is ready). Written
+    // through Qt's buffer one frame at a time, every socket written to had its write interest
+    // switched on in epoll and off again after the next wait: two epoll_ctl and one more wake-up
+    // per delivery. The bound keeps what the old path did well: with many sockets to write, a
+    // socket's frames gather while the others are written (one write() carries many of them),
+    // and reads (the next publishes) are served in between. What the kernel does not take (a
+    // full socket buffer) stays in Qt's buffer with its notifier on.
+    bool flushWritten(const ConnectionTable &connections);
+    // The same as one epoll_wait() batch of the worker's dispatcher.
+    static constexpr std::size_t MaxFlushesPerPass = 256;
 
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     // Sends our close frame after any queued output; the peer's answer ends the connection.
@@ -63,6 +69,7 @@ private:
     ServerContext &m_context;
     const QElapsedTimer &m_clock;
     std::vector<quint64> m_written; // keys of connections with Connection::flushQueued set
+    std::size_t m_flushedUpTo = 0;  // m_written before this index is done
 };
 
 } // namespace Mtw::Internal

@@ -215,11 +215,15 @@ void Worker::initialize()
             });
     addRoutes();
     // Both dispatchers (ours and Qt's, MTW_PORTABLE) say when the loop is about to wait.
+    QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
     connect(
-        QAbstractEventDispatcher::instance(),
+        dispatcher,
         &QAbstractEventDispatcher::aboutToBlock,
         this,
-        [this] { m_parts->out.flushWritten(*m_parts->connections); },
+        [this, dispatcher] {
+            if (m_parts->out.flushWritten(*m_parts->connections))
+                dispatcher->wakeUp();
+        },
         Qt::DirectConnection);
 
     const WebSocketConfig &ws = m_context->config.transport.websocket;
