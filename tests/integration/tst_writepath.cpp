@@ -71,24 +71,41 @@ private:
 #endif
     }
 
+    // One worker (every socket in one flush list) and the channel "room".
+    static Mtw::Config roomConfig()
+    {
+        Mtw::Config config = serverConfig();
+        config.server.workers = 1;
+        config.channels = {channel(u"room"_s)};
+        return config;
+    }
+
+    // `count` clients subscribed to "room" (all subscribes sent, then every reply awaited).
+    static void openMembers(const Mtw::Server &server,
+                            int count,
+                            std::vector<std::unique_ptr<MtwClient>> &members)
+    {
+        for (int i = 0; i < count; ++i) {
+            auto client = std::make_unique<MtwClient>();
+            QVERIFY(client->open(wsUrl(server)));
+            client->send(u"subscribe"_s, u"s%1"_s.arg(i), {{u"channel"_s, u"room"_s}});
+            members.push_back(std::move(client));
+        }
+        for (int i = 0; i < count; ++i)
+            QVERIFY(members[size_t(i)]->waitReply(u"s%1"_s.arg(i), 10000));
+    }
+
     // One publisher and Subscribers members on one channel, Publishes publishes one at a time;
     // every member must get every publish. Returns the epoll_ctl calls the process made meanwhile
     // (0 without the epoll dispatcher).
     static void broadcast(quint64 *kernelUpdates)
     {
-        Mtw::Config config = serverConfig();
-        config.server.workers = 1;
-        config.channels = {channel(u"room"_s)};
-        Mtw::Server server(config);
+        Mtw::Server server(roomConfig());
         QVERIFY(server.start());
-
         std::vector<std::unique_ptr<MtwClient>> members;
-        for (int i = 0; i < Subscribers; ++i) {
-            auto client = std::make_unique<MtwClient>();
-            QVERIFY(client->open(wsUrl(server)));
-            QVERIFY(client->call(u"subscribe"_s, u"s%1"_s.arg(i), {{u"channel"_s, u"room"_s}}));
-            members.push_back(std::move(client));
-        }
+        openMembers(server, Subscribers, members);
+        if (QTest::currentTestFailed())
+            return;
         MtwClient publisher;
         QVERIFY(publisher.open(wsUrl(server)));
 
@@ -145,6 +162,47 @@ private Q_SLOTS:
         qputenv("MTW_EVENT_DISPATCHER", "qt");
         quint64 kernelUpdates = 0;
         broadcast(&kernelUpdates);
+    }
+
+    // More recipients than one flush pass takes (Outbound::MaxFlushesPerPass = 256), one publish
+    // at a time and then a burst of publishes sent without waiting (several frames per socket
+    // before its flush: Qt's buffer): every member gets everything once, in order.
+    void moreSocketsThanOnePassAndBursts()
+    {
+        constexpr int Members = 300;
+        constexpr int Single = 3;
+        constexpr int Burst = 30;
+        Mtw::Server server(roomConfig());
+        QVERIFY(server.start());
+        std::vector<std::unique_ptr<MtwClient>> members;
+        openMembers(server, Members, members);
+        if (QTest::currentTestFailed())
+            return;
+        MtwClient publisher;
+        QVERIFY(publisher.open(wsUrl(server)));
+        const auto publish = [&publisher](int n) {
+            publisher.send(u"publish"_s,
+                           u"p%1"_s.arg(n),
+                           {{u"channel"_s, u"room"_s}, {u"payload"_s, jsonPayload(n)}});
+        };
+        for (int n = 0; n < Single; ++n) {
+            publish(n);
+            QVERIFY(publisher.waitReply(u"p%1"_s.arg(n), 10000));
+        }
+        for (int n = Single; n < Single + Burst; ++n)
+            publish(n);
+        for (const auto &member : members)
+            QTRY_COMPARE_WITH_TIMEOUT(member->ofType(u"publish"_s, u"room"_s).size(),
+                                      Single + Burst,
+                                      15000);
+        for (const auto &member : members) {
+            const auto got = member->ofType(u"publish"_s, u"room"_s);
+            for (int n = 0; n < Single + Burst; ++n)
+                QCOMPARE(dataOf(got.at(n).json).toInt(), n);
+        }
+        const auto last = publisher.waitReply(u"p%1"_s.arg(Single + Burst - 1), 10000);
+        QVERIFY(last);
+        QCOMPARE(dataOf(last->json).toObject().value(u"recipients"_s).toInt(), Members);
     }
 
     // Small frames are not held back by Nagle's algorithm waiting for the client's delayed ACK.
