@@ -4,13 +4,17 @@
 # counted by callgrind, independent of the machine's speed and load.
 #
 #   bench/callgrind.sh [--build-dir build/dev] [--subscribers 100] [--messages 200] [--window 10]
-#                      [--config bench/mtwserver-bench.toml]
+#                      [--config bench/mtwserver-bench.toml] [--check FILE] [--write-baseline FILE]
 #
 # mtwserver runs under valgrind --tool=callgrind with the bench config; mtw-loadgen connects and
 # subscribes, then (callgrind_control) the counters are dumped before and after the publishes, so
 # one figure covers the publish/fan-out phase only. The whole-run total (startup, handshakes,
 # subscribes, shutdown) is printed as well. Output files stay in
 # bench/results/callgrind/ for callgrind_annotate or kcachegrind.
+# --check FILE compares the publish phase's Ir per delivery with a saved baseline (a JSON file
+# --write-baseline wrote, with the scenario it was measured with: that scenario is run) and exits 1
+# when it is more than the baseline's tolerance (10%) worse; CTest runs bench/callgrind-baseline.json
+# this way (bench_callgrind). --write-baseline FILE saves this run's figure as such a baseline.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +23,8 @@ subscribers=100
 messages=200
 window=10
 config="$here/mtwserver-bench.toml"
+check=""
+write_baseline=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
@@ -26,10 +32,18 @@ while [[ $# -gt 0 ]]; do
     --messages) messages=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
     --config) config=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
-    -h | --help) sed -n '3,13p' "$0"; exit 0 ;;
+    --check) check=$2; shift 2 ;;
+    --write-baseline) write_baseline=$2; shift 2 ;;
+    -h | --help) sed -n '3,17p' "$0"; exit 0 ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 64 ;;
     esac
 done
+if [[ -n $check ]]; then
+    [[ -r $check ]] || { echo "callgrind.sh: --check $check: no such baseline file" >&2; exit 2; }
+    # The baseline says which scenario it was measured with.
+    read -r subscribers messages window < <(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print(b["subscribers"], b["messages"], b["window"])' "$check") ||
+        { echo "callgrind.sh: --check $check: not a baseline (subscribers, messages, window, ir_per_delivery)" >&2; exit 2; }
+fi
 build_dir=$(cd "$build_dir" && pwd)
 server="$build_dir/bin/mtwserver"
 loadgen="$build_dir/bin/mtw-loadgen"
@@ -93,3 +107,37 @@ if [[ -n $publish_ir ]]; then
 fi
 echo "whole run (startup, handshakes, subscribes, publishes, shutdown): $all_ir Ir = $((all_ir / deliveries)) Ir per delivered message"
 echo "files: $out (callgrind_annotate $out/callgrind.out.<pid>[.N])"
+
+if [[ -n $write_baseline || -n $check ]] && [[ -z $publish_ir ]]; then
+    echo "callgrind.sh: no publish-phase figure (callgrind_control missing?): nothing to compare" >&2
+    exit 2
+fi
+per_delivery=$((publish_ir / deliveries))
+if [[ -n $write_baseline ]]; then
+    python3 - "$write_baseline" "$subscribers" "$messages" "$window" "$per_delivery" <<'PY'
+import datetime, json, sys
+path, subscribers, messages, window, ir = sys.argv[1:]
+json.dump({"subscribers": int(subscribers), "messages": int(messages), "window": int(window),
+           "ir_per_delivery": int(ir), "tolerance": 0.10,
+           "measured": datetime.date.today().isoformat(),
+           "what": "bench/callgrind.sh publish phase, Ir per delivered message"},
+          open(path, "w"), indent=1)
+PY
+    echo "baseline written: $write_baseline ($per_delivery Ir per delivery)"
+fi
+if [[ -n $check ]]; then
+    python3 - "$check" "$per_delivery" <<'PY'
+import json, sys
+baseline = json.load(open(sys.argv[1]))
+now, then = int(sys.argv[2]), int(baseline["ir_per_delivery"])
+tolerance = float(baseline.get("tolerance", 0.10))
+ratio = now / then
+print(f"compared with {sys.argv[1]}: {now} Ir per delivery now, {then} in the baseline "
+      f"({ratio:.3f}x; fails above {1 + tolerance:.2f}x)")
+if ratio > 1 + tolerance:
+    print(f"callgrind.sh: the fan-out path costs {100 * (ratio - 1):.1f}% more instructions per "
+          "delivery than the baseline: find the cause, or update the baseline "
+          "(bench/callgrind.sh --write-baseline) if the cost is intended", file=sys.stderr)
+    sys.exit(1)
+PY
+fi

@@ -14,9 +14,21 @@ namespace Mtw::Internal {
 // place that sees the handshake response go out, which is how an upgraded QWebSocket is paired
 // with the socket it came from (QWebSocket does not expose its socket, and the peer address is
 // gone once the peer has reset the connection).
+//
+// A frame the worker queues (queueFrame) on an idle socket waits here until sendQueued(), which
+// the worker calls for a bounded number of sockets before each wait (Outbound::flushWritten): it
+// does not enter Qt's write buffer, which would switch the socket's write notifier on (and off
+// after the next wait). Anything else written (more frames, QWebSocket's pongs and close frames)
+// goes behind it, so the order on the wire is the order of the writes.
+//
+// What is written while nothing waits in Qt's buffer goes to the kernel at once (send(), no
+// copy, no notifier); only what the kernel does not take enters Qt's buffer, whose write
+// notifier then finishes the job. Qt's buffer also keeps a 32 KiB chunk for good once it has
+// been used, which most idle connections now never allocate.
 class ClientSocket : public QTcpSocket
 {
     Q_OBJECT
+    using Base = QTcpSocket; // every call into the socket's own write path goes through Base
 
 public:
     explicit ClientSocket(QObject *parent = nullptr);
@@ -32,9 +44,18 @@ public:
     // True when `bytes` more may be queued.
     bool hasRoomFor(qint64 bytes) const
     {
-        const qint64 queued = QTcpSocket::bytesToWrite(); // no virtual call on the hot path
+        const qint64 queued = queuedBytes();
         return m_queueLimit <= 0 || queued == 0 || queued + bytes <= m_queueLimit;
     }
+    // Qt's write buffer plus the frames not yet handed to it; no virtual call on the hot path.
+    qint64 queuedBytes() const { return Base::bytesToWrite() + m_frames.size(); }
+    qint64 bytesToWrite() const override { return queuedBytes(); }
+
+    // Queues one complete frame (shared, not copied while it is the only one waiting) under the
+    // queue limit: false, as for a refused write, when it would go over.
+    bool queueFrame(const QByteArray &frame);
+    // Writes the queued frames: what the kernel does not take now waits in Qt's buffer.
+    void sendQueued();
 
     // The next write (the handshake response) stores this socket in *slot; one write only.
     void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
@@ -46,6 +67,17 @@ protected:
     qint64 writeData(const char *data, qint64 size) override;
 
 private:
+    bool admit(qint64 size);
+    void moveFramesToBuffer();
+    void sendFrames();
+    // How much of [data, data + size) the kernel took at once (0 when Qt's buffer is not empty:
+    // the order must hold). A failure is left to Qt's write path, which meets it again.
+    qint64 sendNow(const char *data, qint64 size);
+    // Plain TCP: the descriptor carries the bytes as they are. (A TLS socket may write directly
+    // only in QSslSocket::UnencryptedMode.)
+    bool mayWriteDirectly() const { return true; }
+
+    QByteArray m_frames; // one frame queued by queueFrame(), not yet in Qt's buffer
     qint64 m_queueLimit = 0;
     ClientSocket **m_writeReport = nullptr;
     bool m_overflowed = false;

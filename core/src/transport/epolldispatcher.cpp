@@ -65,7 +65,7 @@ EpollEventDispatcher::EpollEventDispatcher(QObject *parent)
     event.events = EPOLLIN;
     event.data.u64 = WakeUpTag;
     // Like QEventDispatcherUNIX without its thread pipe, a loop without these cannot work at all.
-    if (m_epollFd < 0 || m_wakeFd < 0 || epoll_ctl(m_epollFd, EPOLL_CTL_ADD, m_wakeFd, &event) != 0)
+    if (m_epollFd < 0 || m_wakeFd < 0 || epollCtl(EPOLL_CTL_ADD, m_wakeFd, &event) != 0)
         qFatal("EpollEventDispatcher: cannot create epoll/eventfd descriptors: %s",
                strerror(errno));
 #ifdef MTW_TSAN_ANNOTATIONS
@@ -222,7 +222,7 @@ void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
         // may get the same number from accept() at once. Deregister it now, while it is still
         // ours, rather than in syncEpoll() on a number that may no longer be.
         if (entry.kernelEvents)
-            epoll_ctl(m_epollFd, EPOLL_CTL_DEL, fd, nullptr);
+            epollCtl(EPOLL_CTL_DEL, fd, nullptr);
         m_fds.erase(it); // a stale m_dirtyFds entry is skipped by syncEpoll()
         return;
     }
@@ -256,7 +256,7 @@ void EpollEventDispatcher::syncEpoll()
         if (wanted == 0) {
             // Fails harmlessly if the descriptor is already closed (the kernel dropped it).
             if (entry.kernelEvents)
-                epoll_ctl(m_epollFd, EPOLL_CTL_DEL, fd, nullptr);
+                epollCtl(EPOLL_CTL_DEL, fd, nullptr);
             m_fds.erase(it);
             continue;
         }
@@ -265,13 +265,12 @@ void EpollEventDispatcher::syncEpoll()
         epoll_event event{};
         event.events = wanted;
         event.data.u64 = socketTag(fd, entry.generation);
-        int result =
-            epoll_ctl(m_epollFd, entry.kernelEvents ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+        int result = epollCtl(entry.kernelEvents ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
         // The descriptor was closed and its number reused behind our back, or vice versa.
         if (result != 0 && errno == ENOENT)
-            result = epoll_ctl(m_epollFd, EPOLL_CTL_ADD, fd, &event);
+            result = epollCtl(EPOLL_CTL_ADD, fd, &event);
         else if (result != 0 && errno == EEXIST)
-            result = epoll_ctl(m_epollFd, EPOLL_CTL_MOD, fd, &event);
+            result = epollCtl(EPOLL_CTL_MOD, fd, &event);
         if (result != 0) {
             // EPERM: a regular file, which epoll cannot watch (poll would call it always ready).
             qCWarning(lcTransport,
@@ -285,6 +284,12 @@ void EpollEventDispatcher::syncEpoll()
         entry.kernelGeneration = entry.generation;
     }
     m_dirtyFds.clear();
+}
+
+int EpollEventDispatcher::epollCtl(int op, int fd, epoll_event *event)
+{
+    s_kernelUpdates.fetch_add(1, std::memory_order_relaxed);
+    return epoll_ctl(m_epollFd, op, fd, event);
 }
 
 int EpollEventDispatcher::dispatchSocketEvent(std::uint64_t tag, std::uint32_t events)

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+struct epoll_event;
+
 namespace Mtw::Internal {
 
 // An event dispatcher for the I/O worker threads, built on epoll(7).
@@ -53,6 +55,9 @@ public:
     void wakeUp() override;
     void interrupt() override;
 
+    // epoll_ctl() calls made by every instance in the process so far (diagnostics and tests).
+    static quint64 kernelUpdateCount() { return s_kernelUpdates.load(std::memory_order_relaxed); }
+
 private:
     using Clock = std::chrono::steady_clock;
 
@@ -83,6 +88,9 @@ private:
     int waitTimeoutMs(QEventLoop::ProcessEventsFlags flags) const;
     bool consumeWakeUp();
 
+    int epollCtl(int op, int fd, epoll_event *event);
+
+    static inline std::atomic<quint64> s_kernelUpdates{0};
     int m_epollFd = -1;
     int m_wakeFd = -1;
     std::atomic<bool> m_wakeUpPending{false};

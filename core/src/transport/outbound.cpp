@@ -3,6 +3,7 @@
 
 #include "transport/clientsocket.h"
 #include "transport/connection.h"
+#include "transport/connectiontable.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 
@@ -10,6 +11,8 @@
 
 #include <QElapsedTimer>
 #include <QWebSocket>
+
+#include <algorithm>
 
 namespace Mtw::Internal {
 
@@ -101,11 +104,37 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
     // that reads promptly but asked for several large replies at once would look slow. Hand
     // what waits to the kernel first; only what the kernel will not take counts as queued.
     if (Q_UNLIKELY(!connection.tcp->hasRoomFor(frame.size())))
-        connection.tcp->flush();
-    const qint64 written = connection.tcp->write(frame);
-    if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
-        dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
-    return written;
+        connection.tcp->sendQueued();
+    if (Q_UNLIKELY(!connection.tcp->queueFrame(frame))) {
+        if (connection.tcp->hasOverflowed())
+            dropSlowConsumer(connection, connection.tcp->queuedBytes(), frame.size());
+        return -1;
+    }
+    if (!connection.flushQueued) {
+        connection.flushQueued = true;
+        m_written.push_back(connection.key);
+    }
+    return frame.size();
+}
+
+bool Outbound::flushWritten(const ConnectionTable &connections)
+{
+    // By key: a connection may have gone since its write. By index: a flush that fails closes
+    // its connection, and what runs then may queue more (appended, and flushed in turn).
+    const std::size_t end = std::min(m_written.size(), m_flushedUpTo + MaxFlushesPerPass);
+    for (; m_flushedUpTo < end; ++m_flushedUpTo) {
+        Connection *connection = connections.find(m_written[m_flushedUpTo]);
+        if (!connection)
+            continue;
+        connection->flushQueued = false;
+        if (!connection->disconnected)
+            connection->tcp->sendQueued();
+    }
+    if (m_flushedUpTo < m_written.size())
+        return true;
+    m_written.clear();
+    m_flushedUpTo = 0;
+    return false;
 }
 
 void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)

@@ -7,11 +7,14 @@
 #include <QByteArray>
 #include <QWebSocketProtocol>
 
+#include <vector>
+
 class QElapsedTimer;
 
 namespace Mtw::Internal {
 
 struct Connection;
+class ConnectionTable;
 class ServerContext;
 
 // A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
@@ -41,6 +44,20 @@ public:
     bool replyFits(const QByteArray &json) const;
     Message replyTooLarge(qsizetype size, const QString &refId) const;
 
+    // Hands what was queued to the kernel before the worker waits again (its event
+    // dispatcher's aboutToBlock): one write() per socket written to, for at most
+    // MaxFlushesPerPass sockets, oldest first; true when some are left for the next pass (the
+    // caller wakes the loop up so that it comes back at once, after whatever is ready). Written
+    // through Qt's buffer one frame at a time, every socket written to had its write interest
+    // switched on in epoll and off again after the next wait: two epoll_ctl and one more wake-up
+    // per delivery. The bound keeps what the old path did well: with many sockets to write, a
+    // socket's frames gather while the others are written (one write() carries many of them),
+    // and reads (the next publishes) are served in between. What the kernel does not take (a
+    // full socket buffer) stays in Qt's buffer with its notifier on.
+    bool flushWritten(const ConnectionTable &connections);
+    // The same as one epoll_wait() batch of the worker's dispatcher.
+    static constexpr std::size_t MaxFlushesPerPass = 256;
+
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
     // Sends our close frame after any queued output; the peer's answer ends the connection.
     void close(Connection &connection,
@@ -51,6 +68,8 @@ public:
 private:
     ServerContext &m_context;
     const QElapsedTimer &m_clock;
+    std::vector<quint64> m_written; // keys of connections with Connection::flushQueued set
+    std::size_t m_flushedUpTo = 0;  // m_written before this index is done
 };
 
 } // namespace Mtw::Internal

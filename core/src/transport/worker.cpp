@@ -14,6 +14,7 @@
 #include "transport/tsanannotations.h"
 #include "transport/upgrader.h"
 
+#include <QAbstractEventDispatcher>
 #include <QTimer>
 #include <QWebSocket>
 
@@ -213,6 +214,17 @@ void Worker::initialize()
                 checkDrained();
             });
     addRoutes();
+    // Both dispatchers (ours and Qt's, MTW_PORTABLE) say when the loop is about to wait.
+    QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
+    connect(
+        dispatcher,
+        &QAbstractEventDispatcher::aboutToBlock,
+        this,
+        [this, dispatcher] {
+            if (m_parts->out.flushWritten(*m_parts->connections))
+                dispatcher->wakeUp();
+        },
+        Qt::DirectConnection);
 
     const WebSocketConfig &ws = m_context->config.transport.websocket;
     m_housekeeping = new QTimer(this);
