@@ -9,7 +9,7 @@ class QSocketNotifier;
 
 namespace Mtw::Internal {
 
-// Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
+// Turns SIGINT and SIGTERM (and SIGHUP: reloadRequested) into a Qt signal through a self-pipe and a QSocketNotifier, so the
 // handler itself does nothing but write one byte. A second signal exits at once (128 + signo):
 // the operator's way out of a shutdown that is taking too long. Lives in the main thread.
 class SignalBridge : public QObject
@@ -24,6 +24,7 @@ public:
 
 Q_SIGNALS:
     void terminationRequested(int signalNumber);
+    void reloadRequested(); // SIGHUP
 
 private:
     void readSignal();

@@ -4,7 +4,7 @@
 namespace Mtw::Internal {
 
 ClientSocket::ClientSocket(QObject *parent)
-    : QTcpSocket(parent)
+    : QSslSocket(parent)
 { }
 
 qint64 ClientSocket::writeData(const char *data, qint64 size)
@@ -16,7 +16,7 @@ qint64 ClientSocket::writeData(const char *data, qint64 size)
         return -1;
     if (Q_UNLIKELY(!hasRoomFor(size))) {
         m_overflowed = true;
-        const qint64 queued = bytesToWrite();
+        const qint64 queued = queuedBytes();
         // Not from inside the write: the caller may be QWebSocket in the middle of a frame.
         QMetaObject::invokeMethod(
             this,
@@ -24,7 +24,7 @@ qint64 ClientSocket::writeData(const char *data, qint64 size)
             Qt::QueuedConnection);
         return -1;
     }
-    return QTcpSocket::writeData(data, size);
+    return QSslSocket::writeData(data, size);
 }
 
 } // namespace Mtw::Internal

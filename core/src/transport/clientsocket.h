@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <QTcpSocket>
+#include <QSslSocket>
 
 namespace Mtw::Internal {
 
@@ -14,7 +14,10 @@ namespace Mtw::Internal {
 // place that sees the handshake response go out, which is how an upgraded QWebSocket is paired
 // with the socket it came from (QWebSocket does not expose its socket, and the peer address is
 // gone once the peer has reset the connection).
-class ClientSocket : public QTcpSocket
+//
+// A QSslSocket so that a TLS port ([server.tls]) can start the handshake on it; on a plain port
+// it stays in UnencryptedMode and passes bytes through.
+class ClientSocket : public QSslSocket
 {
     Q_OBJECT
 
@@ -29,10 +32,17 @@ public:
     void setQueueLimit(qint64 bytes) { m_queueLimit = bytes; }
     qint64 queueLimit() const { return m_queueLimit; }
     bool hasOverflowed() const { return m_overflowed; }
+    // Bytes written and not yet sent: with TLS, the plain text not yet encrypted plus the
+    // encrypted bytes not yet sent.
+    qint64 queuedBytes() const
+    {
+        // No virtual calls on the hot path.
+        return QSslSocket::bytesToWrite() + QSslSocket::encryptedBytesToWrite();
+    }
     // True when `bytes` more may be queued.
     bool hasRoomFor(qint64 bytes) const
     {
-        const qint64 queued = QTcpSocket::bytesToWrite(); // no virtual call on the hot path
+        const qint64 queued = queuedBytes();
         return m_queueLimit <= 0 || queued == 0 || queued + bytes <= m_queueLimit;
     }
 

@@ -104,7 +104,7 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
         connection.tcp->flush();
     const qint64 written = connection.tcp->write(frame);
     if (Q_UNLIKELY(written < 0) && connection.tcp->hasOverflowed())
-        dropSlowConsumer(connection, connection.tcp->bytesToWrite(), frame.size());
+        dropSlowConsumer(connection, connection.tcp->queuedBytes(), frame.size());
     return written;
 }
 
