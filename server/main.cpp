@@ -193,6 +193,8 @@ int startExitCode(const Mtw::Error &error)
         return ExitPermission;
     case 409:
         return ExitUnavailable;
+    case 422: // [server.tls] names files that do not check out
+        return ExitConfig;
     default:
         return ExitSoftware;
     }

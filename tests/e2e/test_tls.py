@@ -95,7 +95,7 @@ def config_errors(binary, certs, tmp):
     ]
     for label, text, expected in cases:
         code, stderr = start_failure(binary, text)
-        check_true("%s: mtwserver exits non-zero" % label, code != 0, "(exit %d)" % code)
+        check("%s: mtwserver exits with EX_CONFIG" % label, code, 78)
         check_true("%s: the error names key and file" % label, expected in stderr,
                    "\n  expected in stderr: %r\n  stderr: %s" % (expected, stderr[-1500:]))
 

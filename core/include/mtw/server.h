@@ -40,7 +40,8 @@ public:
     void addModule(std::shared_ptr<IModule> module, const ModuleMetadata &metadata);
 
     // Loads and starts the modules, binds server.host:server.port and starts the workers.
-    // Errors: 400 bad host or address not on this machine, 403 permission denied, 409 address in
+    // Errors: 400 bad host or address not on this machine, 403 permission denied (also a TLS
+    // file that cannot be read), 422 a [server.tls] file that does not check out, 409 address in
     // use, 500 a required module failed or anything else.
     Result<void> start();
 

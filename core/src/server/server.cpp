@@ -550,8 +550,8 @@ Result<void> Server::start()
     std::optional<QSslConfiguration> tls;
     if (d->config.server.tls.enabled()) {
         auto loaded = Internal::TlsContext::load(d->config.server.tls);
-        if (!loaded)
-            return tl::unexpected(loaded.error());
+        if (!loaded) // a file that cannot be read stays 403; every other problem is the config's
+            return fail(loaded.error().code == 403 ? 403 : 422, loaded.error().message);
         tls = *loaded;
     }
 
