@@ -9,6 +9,9 @@
 #include <QLoggingCategory>
 #include <QNetworkRequest>
 #include <QRegularExpression>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslError>
 
 namespace Mtw {
 
@@ -51,6 +54,18 @@ void AdminClient::open(const QUrl &url, const QString &token)
     m_modules->clear();
     m_log->clear();
 
+    QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+    if (url.scheme() == "wss"_L1 && !m_caFile.isEmpty()) {
+        const QList<QSslCertificate> authorities = QSslCertificate::fromPath(m_caFile);
+        if (authorities.isEmpty()) {
+            m_refused = true;
+            reportError(
+                tr("The CA file %1 cannot be read or holds no PEM certificate.").arg(m_caFile));
+            return;
+        }
+        tls.addCaCertificates(authorities);
+    }
+
     m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
     m_socket->setMaxAllowedIncomingMessageSize(256 * 1024 * 1024);
     QWebSocket *socket = m_socket;
@@ -75,12 +90,44 @@ void AdminClient::open(const QUrl &url, const QString &token)
                     onDisconnected();
             });
 
+    if (url.scheme() == "wss"_L1) {
+        socket->setSslConfiguration(tls);
+        // Not ignored: the handshake fails and error() reports it; this says why.
+        connect(socket,
+                &QWebSocket::sslErrors,
+                this,
+                [this, socket](const QList<QSslError> &errors) {
+                    if (socket != m_socket)
+                        return;
+                    QStringList reasons;
+                    for (const QSslError &error : errors)
+                        reasons << error.errorString();
+                    m_refused = true;
+                    reportError(
+                        tr("The TLS certificate of %1 is not trusted: %2. Give the CA file that "
+                           "signed it in the connect dialog.")
+                            .arg(m_url.host(), reasons.join(u"; "_s)));
+                });
+    }
+
     QNetworkRequest request(url);
     if (!token.isEmpty())
         request.setRawHeader("Authorization", "Bearer " + token.toUtf8());
     setState(State::Connecting);
     m_connectTimer.start(m_connectTimeout);
     socket->open(request);
+}
+
+QString AdminClient::describeReload(const QStringList &applied, const QStringList &restartRequired)
+{
+    QString text = tr("Configuration reloaded");
+    if (!applied.isEmpty())
+        text += tr("; applied: %1").arg(applied.join(u", "_s));
+    if (!restartRequired.isEmpty())
+        text += tr("; needs a restart: %1").arg(restartRequired.join(u", "_s));
+    if (applied.isEmpty() && restartRequired.isEmpty())
+        text += tr("; nothing changed");
+    return text;
 }
 
 void AdminClient::reportError(const QString &message)
@@ -98,7 +145,7 @@ void AdminClient::onConnectTimeout()
                    nullptr,
                    m_connectTimeout / 1000)
                     .arg(m_url.host())
-                    .arg(m_url.port(80)));
+                    .arg(m_url.port(m_url.scheme() == "wss"_L1 ? 443 : 80)));
     m_closing = true;
     QWebSocket *socket = std::exchange(m_socket, nullptr);
     socket->disconnect(this);
@@ -110,11 +157,12 @@ void AdminClient::onConnectTimeout()
 
 QString AdminClient::describeError(QAbstractSocket::SocketError error, const QString &socketError)
 {
-    const QString where = u"%1:%2"_s.arg(m_url.host()).arg(m_url.port(80));
+    const QString where =
+        u"%1:%2"_s.arg(m_url.host()).arg(m_url.port(m_url.scheme() == "wss"_L1 ? 443 : 80));
     // QtWebSockets reports a refused upgrade as "...Unhandled http status code: 401 (...)".
     static const QRegularExpression status(u"status code: (\\d{3})"_s);
     const QRegularExpressionMatch match = status.match(socketError);
-    m_refused = match.hasMatch();
+    m_refused = m_refused || match.hasMatch(); // an untrusted certificate was refused already
     if (!match.hasMatch()) {
         switch (error) {
         case QAbstractSocket::ConnectionRefusedError:
@@ -250,6 +298,21 @@ void AdminClient::apply(const QJsonObject &message)
         m_modules->upsertAll(message.value(u"modules"_s).toArray());
     } else if (type == "log"_L1) {
         appendLog(message.value(u"entries"_s).toArray());
+    } else if (type == "config_reloaded"_L1) {
+        QStringList applied;
+        QStringList restart;
+        for (const QJsonValue &key : message.value(u"applied"_s).toArray())
+            applied.append(key.toString());
+        for (const QJsonValue &key : message.value(u"restart_required"_s).toArray())
+            restart.append(key.toString());
+        Q_EMIT configReloaded(describeReload(applied, restart), restart);
+    } else if (type == "config_reload_failed"_L1) {
+        QStringList errors;
+        for (const QJsonValue &error : message.value(u"errors"_s).toArray())
+            errors.append(error.toString());
+        Q_EMIT configReloadFailed(
+            tr("Configuration reload refused, the server keeps its configuration: %1")
+                .arg(errors.join(u"; "_s)));
     } else if (type == "shutdown_started"_L1) {
         m_shuttingDown = true;
         Q_EMIT shutdownStarted(message.value(u"connections"_s).toInt());

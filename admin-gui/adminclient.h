@@ -45,10 +45,16 @@ public:
     explicit AdminClient(QObject *parent = nullptr);
     ~AdminClient() override;
 
-    // Opens ws://host:port/admin; `token` (if any) goes in an Authorization: Bearer header.
-    // The models are cleared and refilled from the snapshot.
+    // Opens ws://host:port/admin (or wss://); `token` (if any) goes in an Authorization: Bearer
+    // header. The models are cleared and refilled from the snapshot.
     void open(const QUrl &url, const QString &token = QString());
+    // wss://: the PEM file of the CA that signed the server's certificate, trusted next to the
+    // system store; empty = the system store only. Applies from the next open().
+    void setCaFile(const QString &path) { m_caFile = path; }
+    QString caFile() const { return m_caFile; }
     void close();
+    // "Configuration reloaded; applied: logging.level; needs a restart: server.port".
+    static QString describeReload(const QStringList &applied, const QStringList &restartRequired);
     // How long open() waits for the snapshot before it gives up and says so.
     void setConnectTimeout(int msecs) { m_connectTimeout = msecs; }
 
@@ -76,6 +82,10 @@ Q_SIGNALS:
     void countersChanged(const QJsonObject &counters);
     void connectionClosed(const QString &connId, const QString &reason);
     void shutdownStarted(int connections);
+    // The server reloaded its configuration (SIGHUP, a watched file, a save): `message` says
+    // so in words, e.g. "Configuration reloaded; needs a restart: server.port".
+    void configReloaded(const QString &message, const QStringList &restartRequired);
+    void configReloadFailed(const QString &message);
     // The connection failed or was lost; `message` says why in words for the status bar.
     // Every failed open() ends in exactly one of these.
     void errorOccurred(const QString &message);
@@ -114,6 +124,7 @@ private:
     bool m_closing = false;
     bool m_errorReported = false;
     bool m_refused = false; // set where the refusal is recognised, in describeError()
+    QString m_caFile;
     int m_connectTimeout = 10000;
     QTimer m_connectTimer;
     quint64 m_nextId = 1;

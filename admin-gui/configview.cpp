@@ -468,7 +468,24 @@ void ConfigView::showServerAnswer(const QJsonObject &answer, bool save)
     else
         text = save ? tr("<b>Saved</b> to %1.").arg(m_path.toHtmlEscaped())
                     : tr("<b>Valid</b> for the server.");
-    if (valid) {
+    if (valid && save && answer.contains(u"reloaded"_s)) {
+        // The server reloaded the saved file as on SIGHUP (all or nothing).
+        if (answer.value(u"reloaded"_s).toBool()) {
+            QStringList applied;
+            for (const QJsonValue &key : answer.value(u"applied"_s).toArray())
+                applied.append(key.toString().toHtmlEscaped());
+            text = tr("<b>Saved</b> to %1: %2.")
+                       .arg(m_path.toHtmlEscaped(),
+                            AdminClient::describeReload(applied, restart).toLower());
+        } else {
+            QStringList errors;
+            for (const QJsonValue &error : answer.value(u"reload_errors"_s).toArray())
+                errors.append(error.toString().toHtmlEscaped());
+            text = tr("<b>Saved</b> to %1, but the reload was refused (the server keeps its "
+                      "configuration): %2")
+                       .arg(m_path.toHtmlEscaped(), errors.join(u"<br>"_s));
+        }
+    } else if (valid) {
         text += u' '
             + (restart.isEmpty() ? tr("No restart required.")
                                  : tr("Restart required for: %1").arg(restart.join(u", "_s)));

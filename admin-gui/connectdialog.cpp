@@ -22,6 +22,7 @@ ConnectDialog::ConnectDialog(const QStringList &recentUrls, TokenStore *tokens, 
     , m_tokens(tokens)
     , m_url(new QComboBox(this))
     , m_token(new QLineEdit(this))
+    , m_caFile(new QLineEdit(this))
     , m_remember(new QCheckBox(tr("&Remember the token in the system keychain"), this))
     , m_hint(new QLabel(this))
     , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
@@ -49,6 +50,9 @@ ConnectDialog::ConnectDialog(const QStringList &recentUrls, TokenStore *tokens, 
     auto *form = new QFormLayout(this);
     form->addRow(tr("Server &URL:"), m_url);
     form->addRow(tr("Admin &token:"), m_token);
+    m_caFile->setPlaceholderText(tr("wss:// only; empty trusts the system's CAs"));
+    m_caFile->setToolTip(tr("PEM file of the CA that signed the server's TLS certificate"));
+    form->addRow(tr("TLS &CA file:"), m_caFile);
     form->addRow(QString(), m_remember);
     form->addRow(QString(), m_hint);
     form->addRow(m_buttons);
@@ -88,6 +92,16 @@ void ConnectDialog::setUrl(const QString &url)
 QString ConnectDialog::token() const
 {
     return m_token->text();
+}
+
+QString ConnectDialog::caFile() const
+{
+    return m_caFile->text().trimmed();
+}
+
+void ConnectDialog::setCaFile(const QString &path)
+{
+    m_caFile->setText(path);
 }
 
 bool ConnectDialog::rememberToken() const

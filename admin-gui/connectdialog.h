@@ -28,6 +28,10 @@ public:
     void setUrl(const QString &url);
     QString token() const;
     bool rememberToken() const;
+    // wss:// only: the CA (PEM file) that signed the server's certificate; empty = the
+    // system's trust store.
+    QString caFile() const;
+    void setCaFile(const QString &path);
 
     // The canonical form of a server URL: the keychain key and the entry in the recent list.
     static QString canonicalUrl(const QUrl &url);
@@ -40,6 +44,7 @@ private:
     TokenStore *m_tokens;
     QComboBox *m_url;
     QLineEdit *m_token;
+    QLineEdit *m_caFile;
     QCheckBox *m_remember;
     QLabel *m_hint;
     QDialogButtonBox *m_buttons;

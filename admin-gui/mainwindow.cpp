@@ -47,6 +47,7 @@ namespace {
 
 constexpr int maxRecentServers = 8;
 const auto recentKey = "recentServers"_L1;
+const auto caFileKey = "remote/caFile"_L1;
 
 } // namespace
 
@@ -58,6 +59,7 @@ MainWindow::MainWindow(QWidget *parent)
 {
     setWindowTitle(tr("mtwadmin"));
     setWindowIcon(QIcon(u":/icons/mtwadmin.svg"_s));
+    m_client->setCaFile(QSettings().value(caFileKey).toString());
     createViews();
     createActions();
 
@@ -66,6 +68,12 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_reconnectTimer, &QTimer::timeout, this, &MainWindow::reconnectNow);
 
     connect(m_client, &AdminClient::stateChanged, this, &MainWindow::onStateChanged);
+    connect(m_client, &AdminClient::configReloaded, this, [this](const QString &message) {
+        statusBar()->showMessage(message, 15000);
+    });
+    connect(m_client, &AdminClient::configReloadFailed, this, [this](const QString &message) {
+        showBanner(message, true);
+    });
     connect(m_client, &AdminClient::errorOccurred, this, [this](const QString &message) {
         if (isReconnecting()) {
             if (m_client->wasRefused()) {
@@ -418,8 +426,11 @@ void MainWindow::connectFromDialog(const QString &url)
     ConnectDialog dialog(recentServers(), m_tokens, this);
     if (!url.isEmpty())
         dialog.setUrl(url);
+    dialog.setCaFile(QSettings().value(caFileKey).toString());
     if (dialog.exec() != QDialog::Accepted)
         return;
+    QSettings().setValue(caFileKey, dialog.caFile());
+    m_client->setCaFile(dialog.caFile());
     connectToServer(dialog.url(), dialog.token(), dialog.rememberToken());
 }
 

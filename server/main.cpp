@@ -147,6 +147,44 @@ std::variant<Mtw::Config, int> resolveConfig(const QCommandLineParser &parser, c
     return config;
 }
 
+// What a reload (SIGHUP, server.watch_config, the admin API's save) reads: the same file, the
+// MTW_* environment and the command-line flags as at the start, so a flag such as --port does
+// not look like a change of the file.
+Mtw::Server::ConfigLoader
+reloadLoader(const Mtw::Config &started, const QCommandLineParser &parser, const Options &o)
+{
+    const bool host = parser.isSet(o.host);
+    const bool port = parser.isSet(o.port);
+    const bool maxConnections = parser.isSet(o.maxConnections);
+    const bool pluginsDir = parser.isSet(o.pluginsDir);
+    const bool logLevel = parser.isSet(o.logLevel);
+    return [=]() -> Mtw::Result<Mtw::ConfigLoadResult> {
+        if (started.sourcePath.isEmpty())
+            return Mtw::fail(409,
+                             u"there is no configuration file to reload: mtwserver runs on "
+                             u"built-in defaults"_s);
+        auto loaded = Mtw::loadConfigFile(started.sourcePath);
+        if (!loaded || loaded->hasErrors())
+            return loaded;
+        Mtw::Config &config = loaded->config;
+        if (const auto applied =
+                Mtw::applyEnvironmentOverrides(config, QProcessEnvironment::systemEnvironment());
+            !applied)
+            return tl::unexpected(applied.error());
+        if (host)
+            config.server.host = started.server.host;
+        if (port)
+            config.server.port = started.server.port;
+        if (maxConnections)
+            config.server.maxConnections = started.server.maxConnections;
+        if (pluginsDir)
+            config.server.pluginsDir = started.server.pluginsDir;
+        if (logLevel)
+            config.logging.level = started.logging.level;
+        return loaded;
+    };
+}
+
 int startExitCode(const Mtw::Error &error)
 {
     switch (error.code) {
@@ -156,6 +194,8 @@ int startExitCode(const Mtw::Error &error)
         return ExitPermission;
     case 409:
         return ExitUnavailable;
+    case 422: // [server.tls] names files that do not check out
+        return ExitConfig;
     default:
         return ExitSoftware;
     }
@@ -246,6 +286,7 @@ int main(int argc, char *argv[])
                       << (config.sourcePath.isEmpty() ? u"built-in defaults"_s : config.sourcePath);
 
     Mtw::Server server(config);
+    server.setConfigLoader(reloadLoader(config, parser, o));
     if (const auto started = server.start(); !started) {
         printLine(stderr, u"mtwserver: "_s + started.error().message);
         return startExitCode(started.error());

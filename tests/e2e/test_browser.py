@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 """End-to-end test: the real mtwserver binary against headless Chromium's native WebSocket.
 
-usage: test_browser.py <path to mtwserver>   (or MTW_SERVER_BIN=...; CHROMIUM=... picks the browser)
+usage: test_browser.py <path to mtwserver> [--tls]   (or MTW_SERVER_BIN=...; CHROMIUM=... picks the browser)
+
+With --tls the server runs with [server.tls] (a test CA and certificate made with `openssl`,
+tlscerts.py) and the page connects to wss://localhost:PORT/ws; Chromium trusts the certificate
+through --ignore-certificate-errors-spki-list with the SHA-256 of its public key, nothing else.
 
 Starts mtwserver on 127.0.0.1 port 0, serves browser_page.html from a stdlib HTTP server on
 127.0.0.1, and loads it in headless Chromium with ?ws=ws://127.0.0.1:PORT/ws. The page opens a
@@ -29,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from tlscerts import make_certs, spki_hash  # noqa: E402
 
 CHROMIUM_TIMEOUT = 30.0
 ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -135,8 +140,8 @@ class Checks:
         self.equal(label, rest, expected)
 
 
-def run_chromium(chromium, url, result_server, profile_dir):
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+def run_chromium(chromium, url, result_server, profile_dir, extra_args=()):
+    args = [chromium, *extra_args, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-quic", "--disable-extensions", "--disable-default-apps",
             "--no-default-browser-check", "--mute-audio", "--password-store=basic",
@@ -225,6 +230,7 @@ def check_result(result, checks):
 
 
 def main():
+    tls = "--tls" in sys.argv[2:]
     started = time.monotonic()
     checks = Checks()
     failed = 0
@@ -234,13 +240,22 @@ def main():
     try:
         binary = server_binary()
         chromium = find_chromium()
-        server = ServerProcess(binary, CONFIG)
+        profile = tempfile.TemporaryDirectory(prefix="mtw-e2e-chromium-")
+        config, scheme, host, chromium_args = CONFIG, "ws", "127.0.0.1", []
+        if tls:
+            certs = make_certs(os.path.join(profile.name, "certs"))
+            config += '\n[server.tls]\ncert = "%s"\nkey = "%s"\n' % (certs["server.pem"],
+                                                                   certs["server.key"])
+            scheme, host = "wss", "localhost"
+            chromium_args = ["--ignore-certificate-errors-spki-list=" + spki_hash(certs["server.pem"])]
+        server = ServerProcess(binary, config)
         ws_port = server.wait_listening()
         web = ResultServer()
-        profile = tempfile.TemporaryDirectory(prefix="mtw-e2e-chromium-")
-        url = "http://127.0.0.1:%d/%s?ws=ws://127.0.0.1:%d/ws" % (web.port, PAGE, ws_port)
-        code, timed_out, stdout, stderr, took = run_chromium(chromium, url, web, profile.name)
-        print("chromium: %s, exit %s after %.1f s" % (chromium, code, took))
+        url = "http://127.0.0.1:%d/%s?ws=%s://%s:%d/ws" % (web.port, PAGE, scheme, host, ws_port)
+        code, timed_out, stdout, stderr, took = run_chromium(chromium, url, web, profile.name,
+                                                             chromium_args)
+        print("chromium: %s, exit %s after %.1f s, page socket %s" % (chromium, code, took,
+                                                                     url.split("ws=")[1]))
         result = web.result
         if result is None:
             raise TestFailure(

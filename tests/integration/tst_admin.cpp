@@ -527,6 +527,7 @@ private Q_SLOTS:
         data = result.value(u"data"_s).toObject();
         QVERIFY(data.value(u"valid"_s).toBool());
         QVERIFY(data.value(u"saved"_s).toBool());
+        QVERIFY(data.value(u"reloaded"_s).toBool()); // through Server::reloadConfig, as SIGHUP
         QCOMPARE(data.value(u"restart_required"_s).toArray(),
                  (QJsonArray{u"server.workers"_s, u"logging.format"_s}));
         QCOMPARE(data.value(u"applied"_s).toArray(), QJsonArray{u"logging.level"_s});

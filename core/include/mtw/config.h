@@ -18,6 +18,18 @@ namespace Mtw {
 // which member, its limits and whether it applies live are declared once, in the schema
 // (mtw/configschema.h); the parser, toToml(), diffConfigs() and the documentation derive from it.
 
+// [server.tls]: with `cert` set, every route of the port is served over TLS only.
+struct TlsConfig
+{
+    QString cert; // PEM certificate (chain: leaf first)
+    QString key;  // PEM private key of `cert`, unencrypted
+    QString ca;   // PEM CA certificates that sign client certificates
+    QString clientAuth = QStringLiteral("none"); // none | require (needs `ca`)
+    QString minVersion = QStringLiteral("1.2");  // 1.2 | 1.3
+    bool enabled() const { return !cert.isEmpty(); }
+    friend bool operator==(const TlsConfig &, const TlsConfig &) = default;
+};
+
 struct ServerConfig
 {
     QString host = QStringLiteral("0.0.0.0");
@@ -33,6 +45,9 @@ struct ServerConfig
     // Milliseconds a module may take to answer a decision (authenticate, message filter, request
     // handler) asynchronously; a later answer counts as a reject.
     int decisionTimeoutMs = 1000;
+    // Reload the configuration when its file changes (as on SIGHUP); docs/configuration.md.
+    bool watchConfig = false;
+    TlsConfig tls;
     friend bool operator==(const ServerConfig &, const ServerConfig &) = default;
 };
 

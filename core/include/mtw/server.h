@@ -13,6 +13,7 @@
 #include <QHostAddress>
 #include <QObject>
 
+#include <functional>
 #include <memory>
 
 namespace Mtw {
@@ -39,7 +40,8 @@ public:
     void addModule(std::shared_ptr<IModule> module, const ModuleMetadata &metadata);
 
     // Loads and starts the modules, binds server.host:server.port and starts the workers.
-    // Errors: 400 bad host or address not on this machine, 403 permission denied, 409 address in
+    // Errors: 400 bad host or address not on this machine, 403 permission denied (also a TLS
+    // file that cannot be read), 422 a [server.tls] file that does not check out, 409 address in
     // use, 500 a required module failed or anything else.
     Result<void> start();
 
@@ -59,7 +61,22 @@ public:
     // Takes the keys of `next` that apply live (ConfigApply::Live: logging.level, logging.rules)
     // into config() and makes them take effect; returns every change from config() as it was to
     // `next`. The others need a restart and config() keeps them. Server thread.
+    // The TLS files ([server.tls], when TLS stays on) are applied live too: they are read, and
+    // a pair that does not check out is refused (logged) while the one in use stays.
     QList<ConfigChange> applyConfig(const Config &next);
+    // Reads the configuration again and applies all of it or nothing: SIGHUP,
+    // server.watch_config and the admin API's save_config come here. Any error (each problem
+    // of the file as file:line:col, a TLS file that does not check out) is logged and returned
+    // and the running configuration stays. Otherwise returns every change from the running
+    // configuration: the live ones have taken effect, restartRequiredKeys() of them wait for a
+    // restart. Either way the outcome is logged and configReloaded() or configReloadFailed()
+    // is emitted. Server thread.
+    Result<QList<ConfigChange>> reloadConfig();
+    // How reloadConfig() reads the configuration. By default: the file config() came from
+    // (Config::sourcePath) with the MTW_* environment overrides; an error without a file.
+    // mtwserver also applies its command-line flags again.
+    using ConfigLoader = std::function<Result<ConfigLoadResult>()>;
+    void setConfigLoader(ConfigLoader loader);
     QHostAddress address() const;
     quint16 port() const; // the bound port (useful with port 0)
     int workerCount() const;
@@ -84,6 +101,10 @@ Q_SIGNALS:
     void connectionClosed(const QString &connId, const Mtw::DisconnectReason &reason);
     void shutdownStarted();
     void finished();
+    // After each reloadConfig(): the keys that took effect and those that wait for a restart,
+    // or the errors that kept the running configuration.
+    void configReloaded(const QStringList &applied, const QStringList &restartRequired);
+    void configReloadFailed(const QStringList &errors);
 
 private:
     friend Internal::ServerExtensions &Internal::serverExtensions(Server &server);

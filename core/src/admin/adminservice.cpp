@@ -128,6 +128,19 @@ AdminService::AdminService(Server *server, ServerContext *context, QObject *pare
                            {u"conn_id"_s, connId},
                            {u"reason"_s, reason.toString()}});
             });
+    // Every reload (SIGHUP, server.watch_config, a save): what took effect, what waits.
+    connect(server,
+            &Server::configReloaded,
+            this,
+            [this](const QStringList &applied, const QStringList &restartRequired) {
+                broadcast({{u"type"_s, u"config_reloaded"_s},
+                           {u"applied"_s, QJsonArray::fromStringList(applied)},
+                           {u"restart_required"_s, QJsonArray::fromStringList(restartRequired)}});
+            });
+    connect(server, &Server::configReloadFailed, this, [this](const QStringList &errors) {
+        broadcast({{u"type"_s, u"config_reload_failed"_s},
+                   {u"errors"_s, QJsonArray::fromStringList(errors)}});
+    });
     connect(server, &Server::shutdownStarted, this, [this] {
         broadcast(
             {{u"type"_s, u"shutdown_started"_s}, {u"connections"_s, m_server->connectionCount()}});
@@ -552,15 +565,24 @@ Result<QJsonValue> AdminService::validateConfig(const QString &text, bool save)
         return fail(500, u"cannot write %1: %2"_s.arg(path, file.errorString()));
     qCInfo(lcAdmin).noquote() << "configuration saved to" << path << "through the admin API";
     result.insert(u"saved"_s, true);
-    // What applies live takes effect with the save; the rest waits for a restart.
+    // The saved file is reloaded the way SIGHUP reloads it: all or nothing, the live keys take
+    // effect, the rest waits for a restart (and the overrides of the command line still hold).
+    const auto reloaded = m_server->reloadConfig();
+    result.insert(u"reloaded"_s, bool(reloaded));
+    if (!reloaded) {
+        result.insert(u"reload_errors"_s,
+                      QJsonArray::fromStringList(reloaded.error().message.split(u'\n')));
+        result.insert(u"applied"_s, QJsonArray());
+        return result;
+    }
     QStringList applied;
-    for (const ConfigChange &change : m_server->applyConfig(parsed.config)) {
+    for (const ConfigChange &change : *reloaded) {
         if (change.apply == ConfigApply::Live)
             applied.append(change.key);
     }
-    if (!applied.isEmpty())
-        qCInfo(lcAdmin).noquote() << "applied at once:" << applied.join(u", "_s);
     result.insert(u"applied"_s, QJsonArray::fromStringList(applied));
+    result.insert(u"restart_required"_s,
+                  QJsonArray::fromStringList(restartRequiredKeys(*reloaded)));
     return result;
 }
 

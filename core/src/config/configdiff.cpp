@@ -129,7 +129,7 @@ QList<ConfigChange> applyLiveChanges(Config &running, const Config &next)
             if (key.get(running, 0) == value)
                 continue;
             key.set(running, 0, value);
-            if (!effects.contains(key.takeEffect))
+            if (key.takeEffect && !effects.contains(key.takeEffect))
                 effects.append(key.takeEffect);
         }
     }

@@ -103,6 +103,13 @@ struct Key
         spec.takeEffect = takeEffect;
         return std::move(*this);
     }
+    // Live keys the running server applies itself once the whole new configuration has been
+    // checked (Server::applyConfig: the TLS files, the config file watch).
+    Key appliedByServer() &&
+    {
+        spec.apply = ConfigApply::Live;
+        return std::move(*this);
+    }
 };
 
 template<typename S, typename T>
@@ -319,6 +326,50 @@ SectionSpec serverSection()
                        "message filter, request handler) before it counts as a reject. "
                        "Applies to asynchronous module answers.")
                 .unit("milliseconds"),
+            boolean<S>("watch_config",
+                       &S::watchConfig,
+                       "Reload the configuration when its file changes, as on `SIGHUP`: the "
+                       "directory is watched (editors and deploy tools replace the file), "
+                       "changes are debounced, an invalid file keeps the running "
+                       "configuration.")
+                .appliedByServer(),
+        });
+}
+
+SectionSpec tlsSection()
+{
+    using T = TlsConfig;
+    return section<T>(
+        "server.tls",
+        at(&Config::server, &ServerConfig::tls),
+        {
+            string<T>("cert",
+                      &T::cert,
+                      "PEM certificate file (the chain, leaf first); empty means no TLS. Set, "
+                      "every route of the "
+                      "port (WebSocket, `/status`, the admin API, HTTP routes) is served over "
+                      "TLS only; a plain-HTTP request gets a 400 in clear text. The file is "
+                      "watched: a renewed pair is used for new connections (docs/tls.md). "
+                      "Setting or clearing it (TLS on or off) needs a restart.")
+                .appliedByServer(),
+            string<T>("key",
+                      &T::key,
+                      "PEM private key of `cert` (not encrypted); must match the certificate. "
+                      "Watched like `cert`.")
+                .appliedByServer(),
+            string<T>("ca",
+                      &T::ca,
+                      "PEM CA certificates that client certificates must chain to "
+                      "(`client_auth`).")
+                .appliedByServer(),
+            choice<T>("client_auth",
+                      &T::clientAuth,
+                      {"none", "require"},
+                      "Client certificates (mutual TLS): `require` refuses a handshake without "
+                      "a certificate that chains to `ca`.")
+                .appliedByServer(),
+            choice<T>("min_version", &T::minVersion, {"1.2", "1.3"}, "Oldest TLS version accepted.")
+                .appliedByServer(),
         });
 }
 
@@ -589,6 +640,7 @@ QList<SectionSpec> declareSections()
 {
     return {
         serverSection(),
+        tlsSection(),
         transportSection(),
         webSocketSection(),
         refused(SectionSpec::Kind::Table,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
 #include "modules/modulehost.h"
+#include "server/configwatcher.h"
 #include "server/serverextensions.h"
 #include "server/signalbridge.h"
 #include "transport/acceptor.h"
@@ -9,6 +10,7 @@
 #include "transport/fanout.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/tlswatcher.h"
 #include "transport/tsanannotations.h"
 #include "transport/worker.h"
 
@@ -24,6 +26,7 @@
 
 #include <latch>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 
 #ifdef MTW_EPOLL_DISPATCHER
@@ -88,6 +91,8 @@ public:
     // handleAccepts is false.
     bool handleOpen() const { return handleAccepts && context; }
     QStringList pluginSearchPaths() const;
+    Result<ConfigLoadResult> loadConfigAgain() const;
+    void updateConfigWatcher();
 
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
@@ -102,6 +107,9 @@ public:
     ServerEvents *events;
     ModuleHost *modules;
     std::unique_ptr<ServerContext> context;
+    std::unique_ptr<TlsWatcher> tlsWatcher;       // with context, when [server.tls] is set
+    std::unique_ptr<ConfigWatcher> configWatcher; // while running with server.watch_config
+    Server::ConfigLoader configLoader;
     std::unique_ptr<ClusterNode> clusterNode; // with context->broker
     Acceptor *acceptor = nullptr;
     AdminService *admin = nullptr;
@@ -145,6 +153,44 @@ Result<QHostAddress> ServerPrivate::resolveHost() const
     if (info.error() != QHostInfo::NoError || info.addresses().isEmpty())
         return fail(400, u"server.host: cannot resolve \"%1\": %2"_s.arg(host, info.errorString()));
     return info.addresses().constFirst();
+}
+
+Result<ConfigLoadResult> ServerPrivate::loadConfigAgain() const
+{
+    if (configLoader)
+        return configLoader();
+    if (config.sourcePath.isEmpty())
+        return fail(409,
+                    u"there is no configuration file to reload: the server runs on built-in "
+                    u"defaults"_s);
+    auto loaded = loadConfigFile(config.sourcePath);
+    if (loaded && !loaded->hasErrors()) {
+        if (const auto applied =
+                applyEnvironmentOverrides(loaded->config, QProcessEnvironment::systemEnvironment());
+            !applied)
+            return tl::unexpected(applied.error());
+    }
+    return loaded;
+}
+
+// server.watch_config: a file change reloads as SIGHUP does (while running, with a file).
+void ServerPrivate::updateConfigWatcher()
+{
+    const bool wanted = config.server.watchConfig && context && !config.sourcePath.isEmpty();
+    if (!wanted) {
+        if (config.server.watchConfig && config.sourcePath.isEmpty())
+            qCWarning(lcServer) << "server.watch_config: there is no configuration file to watch";
+        configWatcher.reset();
+        return;
+    }
+    if (configWatcher)
+        return;
+    configWatcher = std::make_unique<ConfigWatcher>(config.sourcePath);
+    QObject::connect(configWatcher.get(), &ConfigWatcher::changed, q, [this] {
+        qCInfo(lcServer).noquote() << config.sourcePath << "changed: reloading the configuration";
+        (void)q->reloadConfig();
+    });
+    qCInfo(lcServer).noquote() << "watching" << config.sourcePath << "(server.watch_config)";
 }
 
 QStringList ServerPrivate::pluginSearchPaths() const
@@ -395,6 +441,8 @@ void ServerPrivate::stopWorkers()
     context->workers.clear(); // each deleted itself in its thread as the thread finished
     qDeleteAll(threads);
     threads.clear();
+    tlsWatcher.reset(); // it refers to context->tls
+    configWatcher.reset();
     context.reset();
     clusterNode.reset();
     state = State::Stopped;
@@ -499,6 +547,13 @@ Result<void> Server::start()
     const auto address = d->resolveHost();
     if (!address)
         return tl::unexpected(address.error());
+    std::optional<QSslConfiguration> tls;
+    if (d->config.server.tls.enabled()) {
+        auto loaded = Internal::TlsContext::load(d->config.server.tls);
+        if (!loaded) // a file that cannot be read stays 403; every other problem is the config's
+            return fail(loaded.error().code == 403 ? 403 : 422, loaded.error().message);
+        tls = *loaded;
+    }
 
     int workers = d->config.server.workers;
     if (workers <= 0)
@@ -513,6 +568,11 @@ Result<void> Server::start()
     d->context->events = d->events;
     d->context->services = &d->modules->services();
     d->context->routes = d->extensions.routes;
+    if (tls) {
+        d->context->tls.replace(*tls);
+        d->tlsWatcher =
+            std::make_unique<Internal::TlsWatcher>(d->context->tls, d->config.server.tls);
+    }
 
     // Modules start before the first client can arrive and may register services until then;
     // the store they registered is read before the first client too.
@@ -523,6 +583,7 @@ Result<void> Server::start()
         });
     if (!ready) {
         d->modules->stop();
+        d->tlsWatcher.reset();
         d->context.reset();
         return ready;
     }
@@ -536,6 +597,7 @@ Result<void> Server::start()
     d->startWorkers(workers);
     d->attachBroker();
     d->openForBusiness();
+    d->updateConfigWatcher();
     if (d->adminTokenGenerated)
         qCInfo(lcServer) << "admin API: no admin.token configured, a random token was generated";
     else if (d->config.admin.enabled && d->adminToken.size() < 16)
@@ -545,6 +607,9 @@ Result<void> Server::start()
             + QString::number(d->acceptor->serverPort())
                                << "path" << d->config.transport.websocket.path << "with" << workers
                                << "I/O workers";
+    if (tls)
+        qCInfo(lcServer).noquote() << "TLS only on this port (https, wss), certificate"
+                                   << Internal::TlsContext::describe(*tls);
     return {};
 }
 
@@ -598,6 +663,10 @@ int Server::exec()
             << "signal" << signo << "received: shutting down (send it again to force)";
         shutdown();
     });
+    connect(&signalBridge, &Internal::SignalBridge::reloadRequested, this, [this] {
+        qCInfo(lcServer) << "SIGHUP received: reloading the configuration";
+        (void)reloadConfig();
+    });
     if (d->state == Internal::ServerPrivate::State::Stopped)
         return 0; // nothing to serve (never started, or finished already)
     QEventLoop loop;
@@ -618,7 +687,84 @@ const Config &Server::config() const
 
 QList<ConfigChange> Server::applyConfig(const Config &next)
 {
-    return applyLiveChanges(d->config, next);
+    // Turning TLS on or off changes what the port speaks: that waits for a restart.
+    Config effective = next;
+    const bool tlsSwitched = next.server.tls.enabled() != d->config.server.tls.enabled();
+    if (tlsSwitched)
+        effective.server.tls = d->config.server.tls;
+    QList<ConfigChange> changes = applyLiveChanges(d->config, effective);
+    if (tlsSwitched) {
+        for (ConfigChange change : diffConfigs(d->config, next)) {
+            if (change.key.startsWith("server.tls."_L1)) {
+                change.apply = ConfigApply::Restart;
+                changes.append(change);
+            }
+        }
+    }
+    if (d->tlsWatcher && d->tlsWatcher->files() != d->config.server.tls) {
+        d->tlsWatcher->setFiles(d->config.server.tls);
+        (void)d->tlsWatcher->reload();
+    }
+    d->updateConfigWatcher();
+    return changes;
+}
+
+void Server::setConfigLoader(ConfigLoader loader)
+{
+    d->configLoader = std::move(loader);
+}
+
+Result<QList<ConfigChange>> Server::reloadConfig()
+{
+    const auto refuse = [this](const QStringList &errors) -> Result<QList<ConfigChange>> {
+        qCWarning(lcServer).noquote()
+            << "configuration reload refused, the running configuration stays:" << errors.size()
+            << "error(s)";
+        for (const QString &error : errors)
+            qCWarning(lcServer).noquote() << u"  "_s + error;
+        Q_EMIT configReloadFailed(errors);
+        return fail(400, errors.join(u'\n'));
+    };
+    const auto loaded = d->loadConfigAgain();
+    if (!loaded)
+        return refuse({loaded.error().message});
+    QStringList errors;
+    for (const ConfigDiagnostic &diagnostic : loaded->diagnostics) {
+        if (diagnostic.severity == ConfigDiagnostic::Severity::Error)
+            errors.append(diagnostic.toString());
+        else
+            qCWarning(lcServer).noquote() << diagnostic.toString();
+    }
+    if (!errors.isEmpty())
+        return refuse(errors);
+    const Config &next = loaded->config;
+    // The TLS files are read again on every reload (SIGHUP after a renewal): a pair that does
+    // not check out refuses the whole reload.
+    if (d->tlsWatcher && next.server.tls.enabled()) {
+        if (const auto tls = Internal::TlsContext::load(next.server.tls); !tls)
+            return refuse({tls.error().message});
+    }
+    const QList<ConfigChange> changes = applyConfig(next);
+    if (d->tlsWatcher)
+        (void)d->tlsWatcher->reload();
+    QStringList applied;
+    for (const ConfigChange &change : changes) {
+        if (change.apply == ConfigApply::Live)
+            applied.append(change.key);
+    }
+    const QStringList restart = restartRequiredKeys(changes);
+    const QString source =
+        d->config.sourcePath.isEmpty() ? u"the environment"_s : d->config.sourcePath;
+    if (changes.isEmpty()) {
+        qCInfo(lcServer).noquote() << "configuration reloaded from" << source << "- no change";
+    } else {
+        qCInfo(lcServer).noquote()
+            << "configuration reloaded from" << source + u"; applied live:"_s
+            << (applied.isEmpty() ? u"nothing"_s : applied.join(u", "_s)) + u"; needs a restart:"_s
+            << (restart.isEmpty() ? u"nothing"_s : restart.join(u", "_s));
+    }
+    Q_EMIT configReloaded(applied, restart);
+    return changes;
 }
 
 QHostAddress Server::address() const

@@ -34,6 +34,13 @@ extern "C" void onTerminationSignal(int signalNumber)
     [[maybe_unused]] const ssize_t written = ::write(g_signalPipe[0], &byte, 1);
 }
 
+// SIGHUP asks for a configuration reload: never counted towards a forced exit.
+extern "C" void onReloadSignal(int signalNumber)
+{
+    const char byte = char(signalNumber);
+    [[maybe_unused]] const ssize_t written = ::write(g_signalPipe[0], &byte, 1);
+}
+
 } // namespace
 #else
 namespace {
@@ -67,6 +74,7 @@ SignalBridge::~SignalBridge()
     if (m_notifier) {
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
+        std::signal(SIGHUP, SIG_DFL);
         ::close(g_signalPipe[0]);
         ::close(g_signalPipe[1]);
         g_signalPipe[0] = g_signalPipe[1] = -1;
@@ -85,7 +93,8 @@ bool SignalBridge::install()
 {
 #ifdef MTW_UNIX_SIGNALS
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) != 0) {
-        qWarning("cannot create the signal pipe: SIGINT/SIGTERM will end the process abruptly");
+        qWarning("cannot create the signal pipe: SIGINT/SIGTERM will end the process abruptly, "
+                 "SIGHUP does not reload");
         return false;
     }
     m_notifier = new QSocketNotifier(g_signalPipe[1], QSocketNotifier::Read, this);
@@ -97,6 +106,9 @@ bool SignalBridge::install()
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    struct sigaction reload = action;
+    reload.sa_handler = onReloadSignal;
+    sigaction(SIGHUP, &reload, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     return true;
 #else
@@ -122,7 +134,11 @@ void SignalBridge::readSignal()
 {
 #ifdef MTW_UNIX_SIGNALS
     char byte = 0;
-    if (::read(g_signalPipe[1], &byte, 1) == 1)
+    if (::read(g_signalPipe[1], &byte, 1) != 1)
+        return;
+    if (int(byte) == SIGHUP)
+        Q_EMIT reloadRequested();
+    else
         Q_EMIT terminationRequested(int(byte));
 #else
     if (const int signalNumber = g_pendingSignal; signalNumber != 0) {

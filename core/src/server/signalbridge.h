@@ -10,11 +10,11 @@ class QTimer;
 
 namespace Mtw::Internal {
 
-// Turns SIGINT and SIGTERM into a Qt signal through a self-pipe and a QSocketNotifier, so the
-// handler itself does nothing but write one byte (MTW_UNIX_SIGNALS), or, in a portable build,
-// through a flag the handler sets and a timer polls. A second signal exits at once
-// (128 + signo): the operator's way out of a shutdown that is taking too long. Lives in the
-// main thread.
+// Turns SIGINT and SIGTERM (and SIGHUP: reloadRequested) into a Qt signal through a self-pipe
+// and a QSocketNotifier, so the handler itself does nothing but write one byte
+// (MTW_UNIX_SIGNALS), or, in a portable build, through a flag the handler sets and a timer polls.
+// A second SIGINT/SIGTERM exits at once (128 + signo): the operator's way out of a shutdown that
+// is taking too long. Lives in the main thread.
 class SignalBridge : public QObject
 {
     Q_OBJECT
@@ -27,6 +27,7 @@ public:
 
 Q_SIGNALS:
     void terminationRequested(int signalNumber);
+    void reloadRequested(); // SIGHUP
 
 private:
     void readSignal();

@@ -72,14 +72,22 @@ void routeAdmin(ServerContext &context, HttpExchange &exchange)
     if (refuseBadUpgrade(exchange))
         return;
     // The admin service lives in the server's thread: the socket moves there with its buffered
-    // request, which the service's own QWebSocketServer then reads.
+    // request, which the service's own QWebSocketServer then reads. Not from inside this call:
+    // it runs in the socket's readyRead, and a TLS socket goes on using its inner socket after
+    // the signal returns, which must still be in this thread then. A socket that goes away
+    // before the move takes its queued call with it.
     ClientSocket *socket = exchange.take();
     socket->setQueueLimit(AdminMaxQueueSize);
-    socket->setParent(nullptr);
-    socket->moveToThread(context.adminService->thread());
     QMetaObject::invokeMethod(
-        context.adminService,
-        [adopt = context.adoptAdminSocket, socket] { adopt(socket); },
+        socket,
+        [service = context.adminService, adopt = context.adoptAdminSocket, socket] {
+            socket->setParent(nullptr);
+            socket->moveToThread(service->thread());
+            QMetaObject::invokeMethod(
+                service,
+                [adopt, socket] { adopt(socket); },
+                Qt::QueuedConnection);
+        },
         Qt::QueuedConnection);
 }
 

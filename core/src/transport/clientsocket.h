@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <QTcpSocket>
+#include <QSslSocket>
 
 namespace Mtw::Internal {
 
@@ -25,10 +25,13 @@ namespace Mtw::Internal {
 // copy, no notifier); only what the kernel does not take enters Qt's buffer, whose write
 // notifier then finishes the job. Qt's buffer also keeps a 32 KiB chunk for good once it has
 // been used, which most idle connections now never allocate.
-class ClientSocket : public QTcpSocket
+//
+// A QSslSocket so that a TLS port ([server.tls]) can start the handshake on it; on a plain port
+// it stays in UnencryptedMode and passes bytes through (and send() may bypass it).
+class ClientSocket : public QSslSocket
 {
     Q_OBJECT
-    using Base = QTcpSocket; // every call into the socket's own write path goes through Base
+    using Base = QSslSocket; // every call into the socket's own write path goes through Base
 
 public:
     explicit ClientSocket(QObject *parent = nullptr);
@@ -47,8 +50,13 @@ public:
         const qint64 queued = queuedBytes();
         return m_queueLimit <= 0 || queued == 0 || queued + bytes <= m_queueLimit;
     }
-    // Qt's write buffer plus the frames not yet handed to it; no virtual call on the hot path.
-    qint64 queuedBytes() const { return Base::bytesToWrite() + m_frames.size(); }
+    // Bytes written and not yet sent: the frames not yet handed to Qt plus Qt's write buffer;
+    // with TLS, the plain text not yet encrypted plus the encrypted bytes not yet sent (0 in
+    // UnencryptedMode). No virtual call on the hot path.
+    qint64 queuedBytes() const
+    {
+        return Base::bytesToWrite() + Base::encryptedBytesToWrite() + m_frames.size();
+    }
     qint64 bytesToWrite() const override { return queuedBytes(); }
 
     // Queues one complete frame (shared, not copied while it is the only one waiting) under the
@@ -73,9 +81,9 @@ private:
     // How much of [data, data + size) the kernel took at once (0 when Qt's buffer is not empty:
     // the order must hold). A failure is left to Qt's write path, which meets it again.
     qint64 sendNow(const char *data, qint64 size);
-    // Plain TCP: the descriptor carries the bytes as they are. (A TLS socket may write directly
-    // only in QSslSocket::UnencryptedMode.)
-    bool mayWriteDirectly() const { return true; }
+    // Only a plain port's socket (UnencryptedMode) carries the bytes as they are; with TLS they
+    // go through QSslSocket to be encrypted.
+    bool mayWriteDirectly() const { return mode() == UnencryptedMode; }
 
     QByteArray m_frames; // one frame queued by queueFrame(), not yet in Qt's buffer
     qint64 m_queueLimit = 0;

@@ -178,7 +178,7 @@ void ConnectionTable::housekeeping()
         // hard limit passes) a peer that does not answer the close is dropped.
         const qint64 closingFor = t - connection->closingSince;
         if (connection->closingSince >= 0 && !connection->disconnected
-            && ((closingFor > CloseGraceMs && connection->socket->bytesToWrite() == 0)
+            && ((closingFor > CloseGraceMs && connection->tcp->queuedBytes() == 0)
                 || closingFor > CloseHardLimitMs)) {
             connection->socket->abort();
         }
@@ -245,7 +245,7 @@ QList<ConnectionSummary> ConnectionTable::collect(bool changedOnly)
 {
     QList<ConnectionSummary> rows;
     for (Connection *connection : std::as_const(m_connections)) {
-        const qint64 queue = connection->socket->bytesToWrite();
+        const qint64 queue = connection->tcp->queuedBytes();
         if (changedOnly && connection->reportedIn == connection->messagesIn
             && connection->reportedOut == connection->messagesOut
             && connection->reportedQueue == queue) {

@@ -70,6 +70,10 @@ bool FrontDoor::admit(ClientSocket *socket)
 
 void FrontDoor::readHead(ClientSocket *socket)
 {
+    if (m_context.tls.enabled() && socket->mode() == QSslSocket::UnencryptedMode) {
+        startTls(socket);
+        return;
+    }
     const QByteArray data = socket->peek(MaxHttpHeadSize + 1);
     const qsizetype length = httpHeadLength(data);
     if (length < 0) {
@@ -84,6 +88,30 @@ void FrontDoor::readHead(ClientSocket *socket)
         return;
     }
     route(socket, *head);
+}
+
+// [server.tls]: the port speaks TLS only, under the same handshake deadline and per-address
+// limit as the HTTP head. A TLS client's first byte is a handshake record (0x16); anything
+// else is a plain-HTTP client, told so in clear text. The routes then read decrypted bytes.
+void FrontDoor::startTls(ClientSocket *socket)
+{
+    char first = 0;
+    if (socket->peek(&first, 1) != 1)
+        return;
+    if (first != 0x16) {
+        qCInfo(lcTransport).noquote()
+            << "refused plain HTTP from" << socket->peerAddress().toString() << "on a TLS port";
+        respond(socket, 400, "this port speaks TLS only: use https:// or wss://\n");
+        return;
+    }
+    connect(socket, &QAbstractSocket::errorOccurred, this, [socket](QAbstractSocket::SocketError) {
+        if (!socket->isEncrypted())
+            qCInfo(lcTransport).noquote()
+                << "TLS handshake with" << socket->peerAddress().toString()
+                << "failed:" << socket->errorString();
+    });
+    socket->setSslConfiguration(m_context.tls.current());
+    socket->startServerEncryption();
 }
 
 void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head)

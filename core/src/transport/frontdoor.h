@@ -15,8 +15,8 @@ struct WorkerState;
 
 // Every accepted socket passes here first: the HTTP request head is peeked (not consumed) under
 // the handshake deadline and the per-address pending limit, then handed to the route of its
-// path (404 for none, 405 for a method the route does not take). TLS, when it comes, wraps the
-// socket here. Worker thread only.
+// path (404 for none, 405 for a method the route does not take). On a TLS port the handshake
+// runs here first, so the routes never know whether bytes came over TLS. Worker thread only.
 class FrontDoor : public QObject
 {
     Q_OBJECT
@@ -49,6 +49,7 @@ private:
 
     bool admit(ClientSocket *socket);
     void readHead(ClientSocket *socket);
+    void startTls(ClientSocket *socket);
     void route(ClientSocket *socket, const HttpRequestHead &head);
     void forget(ClientSocket *socket);
 

@@ -6,6 +6,7 @@
 #include "transport/admingate.h"
 #include "transport/fanout.h"
 #include "transport/httproutes.h"
+#include "transport/tlscontext.h"
 
 #include <mtw/broker.h>
 #include <mtw/config.h>
@@ -100,6 +101,7 @@ public:
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
         , adminGate(cfg.admin, adminToken)
         , trustedProxies(cfg.server.trustedProxies)
+        , tls(cfg.server.tls.enabled())
     { }
 
     const Config config;
@@ -109,6 +111,7 @@ public:
     PendingHandshakeLimiter pendingHandshakes;
     AdminGate adminGate;
     const TrustedProxies trustedProxies;
+    TlsContext tls; // [server.tls]: the credentials of new connections, replaced on renewal
     // The admin API: sockets that passed the AdminGate move to adminService's thread and are
     // handed to adoptAdminSocket there.
     QObject *adminService = nullptr;
