@@ -46,6 +46,7 @@ extern "C" void onReloadSignal(int signalNumber)
 namespace {
 
 volatile std::sig_atomic_t g_pendingSignal = 0;
+volatile std::sig_atomic_t g_pendingReload = 0;
 volatile std::sig_atomic_t g_signalCount = 0;
 
 extern "C" void onTerminationSignal(int signalNumber)
@@ -57,6 +58,15 @@ extern "C" void onTerminationSignal(int signalNumber)
     // Some C runtimes (Microsoft's) reset the handler before calling it.
     std::signal(signalNumber, onTerminationSignal);
 }
+
+#  ifdef SIGHUP // not on Windows
+// SIGHUP asks for a configuration reload: never counted towards a forced exit.
+extern "C" void onReloadSignal(int signalNumber)
+{
+    g_pendingReload = 1;
+    std::signal(signalNumber, onReloadSignal);
+}
+#  endif
 
 // How long a signal may wait for the main thread to notice it.
 constexpr int PollIntervalMs = 100;
@@ -83,7 +93,11 @@ SignalBridge::~SignalBridge()
     if (m_poll) {
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
+#  ifdef SIGHUP
+        std::signal(SIGHUP, SIG_DFL);
+#  endif
         g_pendingSignal = 0;
+        g_pendingReload = 0;
         g_signalCount = 0;
     }
 #endif
@@ -113,6 +127,7 @@ bool SignalBridge::install()
     return true;
 #else
     g_pendingSignal = 0;
+    g_pendingReload = 0;
     g_signalCount = 0;
     if (std::signal(SIGINT, onTerminationSignal) == SIG_ERR
         || std::signal(SIGTERM, onTerminationSignal) == SIG_ERR) {
@@ -122,6 +137,9 @@ bool SignalBridge::install()
     }
 #  ifdef SIGPIPE
     std::signal(SIGPIPE, SIG_IGN);
+#  endif
+#  ifdef SIGHUP
+    std::signal(SIGHUP, onReloadSignal);
 #  endif
     m_poll = new QTimer(this);
     connect(m_poll, &QTimer::timeout, this, &SignalBridge::readSignal);
@@ -141,6 +159,10 @@ void SignalBridge::readSignal()
     else
         Q_EMIT terminationRequested(int(byte));
 #else
+    if (g_pendingReload) {
+        g_pendingReload = 0;
+        Q_EMIT reloadRequested();
+    }
     if (const int signalNumber = g_pendingSignal; signalNumber != 0) {
         g_pendingSignal = 0;
         Q_EMIT terminationRequested(signalNumber);
