@@ -270,15 +270,6 @@ void AdminService::flushLog()
     }
 }
 
-QJsonValue AdminService::clusterInfo() const
-{
-    if (!m_context || !m_context->cluster)
-        return QJsonValue(QJsonValue::Null);
-    return QJsonObject{{u"node_id"_s, m_context->nodeId},
-                       {u"connected"_s, m_context->cluster->isConnected()},
-                       {u"detail"_s, m_context->cluster->detail()}};
-}
-
 QJsonObject AdminService::serverInfo() const
 {
     const Config &config = m_server->config();
@@ -293,7 +284,7 @@ QJsonObject AdminService::serverInfo() const
             {u"port"_s, int(m_server->port())},
             {u"ws_path"_s, config.transport.websocket.path},
             {u"workers"_s, m_server->workerCount()},
-            {u"cluster"_s, clusterInfo()},
+            {u"cluster"_s, m_context ? clusterInfoJson(*m_context) : QJsonValue(QJsonValue::Null)},
             {u"max_connections"_s, config.server.maxConnections},
             {u"pid"_s, qint64(QCoreApplication::applicationPid())}};
 }
@@ -422,30 +413,11 @@ void AdminService::answerNodes(QWebSocket *admin, const QJsonValue &id)
             this,
             [this, target, id, self, answer = Tsan::HandedOver(std::move(nodes))] {
                 if (target)
-                    reply(target, id, nodesJson(*answer, self));
+                    reply(target, id, clusterNodesJson(*answer, self));
                 answer.done();
             },
             Qt::QueuedConnection);
     });
-}
-
-Result<QJsonValue> AdminService::nodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
-                                           const QString &self)
-{
-    if (!nodes)
-        return tl::unexpected(nodes.error());
-    QJsonArray list;
-    for (const BrokerNodeInfo &node : *nodes) {
-        list.append(QJsonObject{{u"id"_s, node.id},
-                                {u"name"_s, node.name},
-                                {u"address"_s, node.address},
-                                {u"version"_s, node.version},
-                                {u"connections"_s, node.connections},
-                                {u"started_at"_s, node.startedAt},
-                                {u"last_seen"_s, node.lastSeen},
-                                {u"self"_s, node.id == self}});
-    }
-    return QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}});
 }
 
 Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObject &request)
@@ -458,7 +430,7 @@ Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObjec
         QString reason = request.value("reason"_L1).toString();
         if (reason.isEmpty())
             reason = u"disconnected by an administrator"_s;
-        if (!m_server->handle().disconnect(connId, reason))
+        if (!disconnectAnywhere(*m_context, connId, reason))
             return fail(404, u"no connection '%1'"_s.arg(connId));
         qCInfo(lcAdmin).noquote() << "admin disconnected" << connId + u": "_s + reason;
         return QJsonObject{};

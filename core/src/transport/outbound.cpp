@@ -45,6 +45,10 @@ Outbound::Outbound(ServerContext &context, const QElapsedTimer &clock)
 
 void Outbound::send(Connection &connection, const Message &message)
 {
+    if (Q_UNLIKELY(connection.sink)) {
+        connection.sink->reply(message);
+        return;
+    }
     const QByteArray json = encodeMessage(message);
     // A reply that could never fit in the queue (a large history) is an error for the client,
     // not a reason to drop it; the error names the limit.
@@ -74,6 +78,11 @@ Message Outbound::replyTooLarge(qsizetype size, const QString &refId) const
 
 void Outbound::sendEncoded(Connection &connection, const QByteArray &json)
 {
+    if (Q_UNLIKELY(connection.sink)) {
+        if (auto message = decodeMessage(json))
+            connection.sink->reply(*message);
+        return;
+    }
     if (connection.disconnected || connection.closingSince >= 0)
         return;
     const QByteArray frame = connection.binaryMode

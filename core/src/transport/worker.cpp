@@ -6,6 +6,8 @@
 #include "transport/cluster.h"
 #include "transport/connectiontable.h"
 #include "transport/frontdoor.h"
+#include "transport/handlers/handlers.h"
+#include "transport/httpapi.h"
 #include "transport/logging.h"
 #include "transport/modulecalls.h"
 #include "transport/outbound.h"
@@ -45,6 +47,7 @@ struct Worker::Parts
     std::unique_ptr<FrontDoor> frontDoor;
     std::unique_ptr<Upgrader> upgrader;
     std::unique_ptr<ConnectionTable> connections;
+    std::unique_ptr<HttpApi> httpApi; // transport.http.enabled
 };
 
 class Worker::Mailbox
@@ -174,6 +177,25 @@ void Worker::postKick(const QString &connId, const QString &reason)
         Qt::QueuedConnection);
 }
 
+void Worker::postUnsubscribe(const QString &connId, const QString &channel)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, connId, channel] {
+            Connection *connection = m_parts->connections->find(connId);
+            if (!connection || !connection->channels.contains(channel))
+                return;
+            qCInfo(lcTransport).noquote()
+                << "connection" << connId << "unsubscribed from" << channel << "by the server API";
+            leaveChannel(m_parts->protocolContext, *connection, channel);
+            Message notice = Message::create(MessageType::Unsubscribe);
+            notice.channel = channel;
+            notice.metadata.insert(u"reason"_s, u"server"_s);
+            m_parts->out.send(*connection, notice);
+        },
+        Qt::QueuedConnection);
+}
+
 void Worker::postCollect(QObject *receiver,
                          bool changedOnly,
                          std::function<void(QList<ConnectionSummary>)> callback)
@@ -250,6 +272,16 @@ void Worker::addRoutes()
     };
     routes.add(m_context->config.transport.websocket.path.toUtf8(), upgrade);
     routes.add("/", upgrade);
+    const HttpConfig &http = m_context->config.transport.http;
+    if (http.enabled) {
+        m_parts->httpApi =
+            std::make_unique<HttpApi>(m_parts->protocolContext, *m_parts->connections, nullptr);
+        // Every method reaches the API, which answers the wrong ones as JSON (405).
+        routes.addPrefix(
+            http.prefix.toUtf8(),
+            [api = m_parts->httpApi.get()](HttpExchange &exchange) { api->route(exchange); },
+            {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"});
+    }
     const QByteArrayList extra = m_context->routes.paths();
     for (const QByteArray &path : extra) {
         const HttpRoutes::Entry *entry = m_context->routes.find(path);

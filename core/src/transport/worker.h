@@ -57,6 +57,9 @@ public:
     void postForceClose();
     void postSend(const QString &connId, const QByteArray &json);
     void postKick(const QString &connId, const QString &reason);
+    // The server API's unsubscribe: the connection leaves `channel` and is told so with an
+    // `unsubscribe` message for that channel.
+    void postUnsubscribe(const QString &connId, const QString &channel);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
     // connections whose counters or queue changed since the last collect.
     // Where the answers of asynchronous calls (the cluster's broker) go. Thread-safe, and safe
