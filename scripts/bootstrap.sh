@@ -17,7 +17,7 @@ build_packages=(cmake ninja-build g++ pkg-config git libhttp-parser-dev
                 qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev libhiredis-dev)
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
                dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev
-               redis-server)
+               redis-server python3-jsonschema python3-yaml prometheus)
 
 install_missing() {
     local missing=()

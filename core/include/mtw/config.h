@@ -134,6 +134,14 @@ struct AdminConfig
     friend bool operator==(const AdminConfig &, const AdminConfig &) = default;
 };
 
+// GET <path> in the Prometheus text format (docs/metrics.md), on the client port.
+struct MetricsConfig
+{
+    bool enabled = true;
+    QString path = QStringLiteral("/metrics");
+    friend bool operator==(const MetricsConfig &, const MetricsConfig &) = default;
+};
+
 struct MTW_CORE_EXPORT Config
 {
     ServerConfig server;
@@ -144,6 +152,7 @@ struct MTW_CORE_EXPORT Config
     QList<KvBucketConfig> kv;
     LoggingConfig logging;
     AdminConfig admin;
+    MetricsConfig metrics;
 
     // Where the config came from; empty when built-in defaults are used. Not compared.
     QString sourcePath;

@@ -621,6 +621,21 @@ SectionSpec httpSection()
         });
 }
 
+SectionSpec metricsSection()
+{
+    using M = MetricsConfig;
+    return section<M>(
+        "metrics",
+        at(&Config::metrics),
+        {
+            boolean<M>("enabled",
+                       &M::enabled,
+                       "Serve the Prometheus metrics on `path` ([metrics](metrics.md))."),
+            string<M>("path", &M::path, "HTTP path of the metrics (same port as clients).")
+                .rule(PathRule),
+        });
+}
+
 // The sections in file order.
 QList<SectionSpec> declareSections()
 {
@@ -643,6 +658,7 @@ QList<SectionSpec> declareSections()
         kvSection(),
         loggingSection(),
         adminSection(),
+        metricsSection(),
     };
 }
 

@@ -233,7 +233,9 @@ bool HttpApi::authorized(const HttpRequest &request, HttpSession *session)
 
 void HttpApi::serve(const HttpRequest &request, HttpSession *session)
 {
+    m_parts.state.metrics.httpRequests.add();
     if (request.head.method != "POST") {
+        session->closeAfterReply(); // a HEAD must not see a body; the rest need not stay
         session->replyJson(405, httpErrorJson(405, "the server API takes POST"), "Allow: POST\r\n");
         return;
     }
@@ -254,14 +256,7 @@ void HttpApi::serve(const HttpRequest &request, HttpSession *session)
         return;
     }
     QPointer<HttpSession> target(session);
-    if (command == "batch"_L1) {
-        runBatch(document.object(), [target](const QJsonObject &replies) {
-            if (target)
-                target->replyJson(200, compact(replies));
-        });
-        return;
-    }
-    run(command, document.object(), [target](const Result<QJsonObject> &answer) {
+    const auto respond = [target](const Result<QJsonObject> &answer) {
         if (!target)
             return;
         if (answer)
@@ -269,17 +264,18 @@ void HttpApi::serve(const HttpRequest &request, HttpSession *session)
         else
             target->replyJson(httpStatus(answer.error().code),
                               httpErrorJson(answer.error().code, answer.error().message.toUtf8()));
-    });
+    };
+    if (command == "batch"_L1)
+        runBatch(document.object(), respond);
+    else
+        run(command, document.object(), respond);
 }
 
-void HttpApi::runBatch(const QJsonObject &body, const std::function<void(QJsonObject)> &done)
+void HttpApi::runBatch(const QJsonObject &body, const Done &done)
 {
     const auto fields = unknownField(u"batch"_s, body, {u"commands"_s});
     const QJsonArray commands = body.value(u"commands"_s).toArray();
-    const auto refuse = [&done](const Error &error) {
-        done(QJsonObject{
-            {u"error"_s, QJsonObject{{u"code"_s, error.code}, {u"message"_s, error.message}}}});
-    };
+    const auto refuse = [&done](const Error &error) { done(tl::unexpected(error)); };
     if (fields)
         return refuse(*fields);
     if (!body.value(u"commands"_s).isArray() || commands.isEmpty()
@@ -293,7 +289,7 @@ void HttpApi::runBatch(const QJsonObject &body, const std::function<void(QJsonOb
     {
         QJsonArray commands;
         QJsonArray replies;
-        std::function<void(QJsonObject)> done;
+        Done done;
         std::function<void()> next;
     };
     auto state = std::make_shared<State>();

@@ -45,7 +45,7 @@ private:
 
     void serve(const HttpRequest &request, HttpSession *session);
     bool authorized(const HttpRequest &request, HttpSession *session);
-    void runBatch(const QJsonObject &body, const std::function<void(QJsonObject)> &done);
+    void runBatch(const QJsonObject &body, const Done &done);
     // A client message run on a detached connection; `done` gets its reply.
     void dispatch(std::function<void(ProtocolContext &, struct Connection &)> run,
                   std::function<void(const Message &)> done);

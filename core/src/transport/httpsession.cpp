@@ -19,6 +19,8 @@ namespace {
 // What one read takes from the kernel at most while a request is with its handler: a client
 // that pipelines without reading its answers is held by TCP, not by our memory.
 constexpr qint64 ReadBufferSize = 64 * 1024;
+// How long the rest of a refused request is read and dropped before the connection closes.
+constexpr int DrainMs = 1000;
 
 } // namespace
 
@@ -75,6 +77,7 @@ HttpSession::HttpSession(ServerContext &context,
     connect(socket, &QTcpSocket::disconnected, this, &QObject::deleteLater);
     // The request that brought it here is still to be read, at most the head so far.
     m_timer->start(context.config.transport.websocket.handshakeTimeout * 1000);
+    m_requestTimer = true;
     readable();
 }
 
@@ -86,6 +89,10 @@ HttpSession::~HttpSession()
 
 void HttpSession::readable()
 {
+    if (m_draining) {
+        m_socket->readAll();
+        return;
+    }
     if (m_busy || m_closing)
         return;
     m_buffer += m_socket->readAll();
@@ -101,8 +108,11 @@ void HttpSession::process()
         case HttpRequestParser::State::NeedMore:
             if (m_parser.takeContinue())
                 m_socket->write("HTTP/1.1 100 Continue\r\n\r\n");
-            if (m_parser.inProgress() && !m_timer->isActive())
+            if (m_parser.inProgress() && !m_requestTimer) {
+                // From the first byte, the whole request has handshake_timeout (slowloris).
                 m_timer->start(m_context.config.transport.websocket.handshakeTimeout * 1000);
+                m_requestTimer = true;
+            }
             if (!m_socket->bytesAvailable())
                 return;
             m_buffer += m_socket->readAll();
@@ -116,6 +126,7 @@ void HttpSession::process()
             return;
         case HttpRequestParser::State::Complete:
             m_timer->stop();
+            m_requestTimer = false;
             m_busy = true;
             m_keepAlive = m_parser.request().keepAlive;
             m_handler(m_parser.request(), this);
@@ -139,6 +150,7 @@ void HttpSession::reply(int status,
     }
     m_busy = false;
     m_parser.next();
+    m_requestTimer = false;
     m_timer->start(m_context.config.transport.http.keepAliveTimeout * 1000);
     // A pipelined request may be waiting already; its answer goes out after this one.
     QMetaObject::invokeMethod(this, &HttpSession::readable, Qt::QueuedConnection);
@@ -167,6 +179,16 @@ void HttpSession::close(bool abort)
 {
     m_closing = true;
     m_timer->stop();
+    if (!abort && !m_draining
+        && (m_parser.state() == HttpRequestParser::State::Failed || m_parser.inProgress())) {
+        // Closing with unread bytes makes the kernel send a reset, which can destroy the
+        // answer before the client reads it: read and drop the rest for a moment first.
+        m_draining = true;
+        m_socket->flush();
+        m_socket->readAll();
+        QTimer::singleShot(DrainMs, this, [this] { close(false); });
+        return;
+    }
     if (abort)
         m_socket->abort();
     else

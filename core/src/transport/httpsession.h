@@ -43,6 +43,8 @@ public:
                QByteArrayView extraHeaders = {});
     void replyJson(int status, const QByteArray &json, QByteArrayView extraHeaders = {});
     QHostAddress peer() const { return m_peer; }
+    // The answer to the current request closes the connection.
+    void closeAfterReply() { m_keepAlive = false; }
 
 private:
     HttpSession(ServerContext &context,
@@ -65,8 +67,10 @@ private:
     QByteArray m_buffer; // read but not parsed yet (a pipelined request)
     QTimer *m_timer;
     QHostAddress m_peer;
-    bool m_counted;      // holds a pendingHandshakes place
-    bool m_busy = false; // a request is with the handler
+    bool m_counted;              // holds a pendingHandshakes place
+    bool m_busy = false;         // a request is with the handler
+    bool m_requestTimer = false; // the timer runs for a request that is arriving
+    bool m_draining = false;     // answered an unread request: its rest is read and dropped
     bool m_closing = false;
     bool m_keepAlive = false;
 };

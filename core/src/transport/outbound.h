@@ -5,14 +5,15 @@
 #include <mtw/message.h>
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QWebSocketProtocol>
-
-class QElapsedTimer;
 
 namespace Mtw::Internal {
 
 struct Connection;
 class ServerContext;
+struct WorkerMetrics;
+struct WorkerState;
 
 // A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
 inline constexpr qint64 MaxFrameOverhead = 10 + 9;
@@ -26,12 +27,16 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload);
 class Outbound
 {
 public:
-    Outbound(ServerContext &context, const QElapsedTimer &clock);
+    Outbound(ServerContext &context, WorkerState &state);
+
+    WorkerMetrics &metrics() { return m_metrics; }
 
     // A reply or notice; one that could never fit in the queue becomes a 413 error.
     void send(Connection &connection, const Message &message);
     // An encoded envelope, framed as text or (for a binary-mode client) as an MTW frame.
-    void sendEncoded(Connection &connection, const QByteArray &json);
+    void sendEncoded(Connection &connection,
+                     const QByteArray &json,
+                     MessageType type = MessageType::Response);
     // One prebuilt WebSocket frame, counted as one message out. False when refused.
     bool writeFrame(Connection &connection, const QByteArray &frame);
     // Queues a frame without counting it as a message; -1 when refused (the client is dropped).
@@ -51,6 +56,7 @@ public:
 private:
     ServerContext &m_context;
     const QElapsedTimer &m_clock;
+    WorkerMetrics &m_metrics;
 };
 
 } // namespace Mtw::Internal

@@ -9,6 +9,7 @@
 #include "transport/handlers/handlers.h"
 #include "transport/httpapi.h"
 #include "transport/logging.h"
+#include "transport/metrics.h"
 #include "transport/modulecalls.h"
 #include "transport/outbound.h"
 #include "transport/protocol.h"
@@ -29,7 +30,7 @@ using namespace Qt::StringLiterals;
 struct Worker::Parts
 {
     Parts(ServerContext &context, WorkerState &state, std::atomic<int> &count, Worker *worker)
-        : out(context, state.clock)
+        : out(context, state)
         , fanout(context, state, out)
         , modules(context, out, nullptr)
         , protocolContext{context, state, out, fanout, modules}
@@ -155,7 +156,7 @@ void Worker::postSend(const QString &connId, const QByteArray &json)
         this,
         [this, connId, json] {
             if (Connection *connection = m_parts->connections->find(connId))
-                m_parts->out.sendEncoded(*connection, json);
+                m_parts->out.sendEncoded(*connection, json, MessageType::Event);
         },
         Qt::QueuedConnection);
 }
@@ -272,6 +273,12 @@ void Worker::addRoutes()
     };
     routes.add(m_context->config.transport.websocket.path.toUtf8(), upgrade);
     routes.add("/", upgrade);
+    if (const MetricsConfig &metrics = m_context->config.metrics; metrics.enabled) {
+        routes.add(metrics.path.toUtf8(), [context = m_context](HttpExchange &exchange) {
+            // text/plain: Prometheus reads it as the text format 0.0.4.
+            exchange.respond(200, renderMetrics(*context));
+        });
+    }
     const HttpConfig &http = m_context->config.transport.http;
     if (http.enabled) {
         m_parts->httpApi =

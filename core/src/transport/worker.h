@@ -42,6 +42,8 @@ public:
 
     int index() const { return m_state.index; }
     int connectionCount() const { return m_connectionCount.load(std::memory_order_relaxed); }
+    // Thread-safe to read (relaxed counters): what /metrics sums.
+    const WorkerMetrics &metrics() const { return m_state.metrics; }
 
     void postInitialize();
     void postDescriptor(qintptr socketDescriptor);
