@@ -126,7 +126,7 @@ def raw_exchange(port, data, read_until_close=True, timeout=TIMEOUT):
         while time.monotonic() < deadline:
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except (socket.timeout, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -362,6 +362,24 @@ def keyless(binary):
         finally:
             server.terminate()
             server.stop()
+    # Each keep-alive connection holds one of its address's max_pending_handshakes_per_ip places.
+    server = ServerProcess(binary, "[transport.websocket]\nmax_pending_handshakes_per_ip = 2\n"
+                                   "[transport.http]\nenabled = true\ninsecure = true\n")
+    try:
+        server.wait_listening()
+        held = [Api(server.port, key=None), Api(server.port, key=None)]
+        for api in held:
+            check("a held connection is served", api.call("info")[0], 200)
+        answer = raw_exchange(server.port, request_bytes("info", "{}"))
+        check("a third from the same address: 429", answer.split(b" ")[1], b"429")
+        held[0].close()
+        check("a place is free again", wait_until(
+            lambda: raw_exchange(server.port, request_bytes("info", "{}", headers=(
+                "Connection: close",))).split(b" ")[1] == b"200", TIMEOUT), True)
+        held[1].close()
+    finally:
+        server.terminate()
+        server.stop()
     # Disabled (the default): the prefix is no endpoint.
     server = ServerProcess(binary, "")
     try:

@@ -5,6 +5,7 @@
 #include "transport/clientsocket.h"
 #include "transport/cluster.h"
 #include "transport/logging.h"
+#include "transport/metrics.h"
 #include "transport/servercontext.h"
 #include "transport/tsanannotations.h"
 #include "transport/worker.h"
@@ -292,6 +293,7 @@ QJsonObject AdminService::serverInfo() const
 QJsonObject AdminService::counters(bool withRates)
 {
     const ServerCounters &c = m_context->counters;
+    const TrafficTotals traffic = trafficTotals(*m_context);
     int subscriptions = 0;
     const QList<ChannelInfo> channels = m_context->registry.channels();
     for (const ChannelInfo &channel : channels)
@@ -299,10 +301,10 @@ QJsonObject AdminService::counters(bool withRates)
     QJsonObject out{{u"connections"_s, m_server->connectionCount()},
                     {u"channels"_s, int(channels.size())},
                     {u"subscriptions"_s, subscriptions},
-                    {u"messages_in"_s, c.messagesIn.load(std::memory_order_relaxed)},
-                    {u"messages_out"_s, c.messagesOut.load(std::memory_order_relaxed)},
-                    {u"bytes_in"_s, c.bytesIn.load(std::memory_order_relaxed)},
-                    {u"bytes_out"_s, c.bytesOut.load(std::memory_order_relaxed)},
+                    {u"messages_in"_s, qint64(traffic.messagesIn)},
+                    {u"messages_out"_s, qint64(traffic.messagesOut)},
+                    {u"bytes_in"_s, qint64(traffic.bytesIn)},
+                    {u"bytes_out"_s, qint64(traffic.bytesOut)},
                     {u"protocol_errors"_s, c.protocolErrors.load(std::memory_order_relaxed)}};
     if (withRates) {
         const double seconds = std::max<qint64>(1, m_rateClock.restart()) / 1000.0;

@@ -199,8 +199,7 @@ void Fanout::deliver(const Delivery &delivery)
         ++connection->messagesOut;
         ++sent;
     }
-    m_context.counters.messagesOut.fetch_add(sent, std::memory_order_relaxed);
-    m_context.counters.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
+    m_state.metrics.framesOut.add(quint64(sent));
     m_state.metrics.messagesOut[size_t(MessageType::Publish)].add(quint64(sent));
     m_state.metrics.bytesOut.add(quint64(bytes));
 }

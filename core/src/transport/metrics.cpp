@@ -104,6 +104,19 @@ void WorkerMetrics::countError(int code)
     errors[i].add();
 }
 
+TrafficTotals trafficTotals(const ServerContext &context)
+{
+    TrafficTotals totals;
+    for (const Worker *worker : context.workers) {
+        const WorkerMetrics &m = worker->metrics();
+        totals.messagesIn += m.framesIn.value();
+        totals.messagesOut += m.framesOut.value();
+        totals.bytesIn += m.bytesIn.value();
+        totals.bytesOut += m.bytesOut.value();
+    }
+    return totals;
+}
+
 QByteArray renderMetrics(const ServerContext &context)
 {
     QList<const WorkerMetrics *> workers;

@@ -60,6 +60,8 @@ struct WorkerMetrics
     std::array<LocalCounter, MessageTypeCount> messagesOut;    // by type; fan-out is publish
     LocalCounter bytesIn;
     LocalCounter bytesOut;
+    LocalCounter framesIn;  // every message read (the admin API's messages_in)
+    LocalCounter framesOut; // every message written (its messages_out)
     std::array<LocalCounter, CountedErrorCodes.size()> errors; // error messages sent, by code
     std::array<LocalCounter, DisconnectKindCount> disconnects;
     LocalCounter slowConsumers;
@@ -71,6 +73,16 @@ struct WorkerMetrics
 
     void countError(int code);
 };
+
+// The admin API's running totals, summed over the workers.
+struct TrafficTotals
+{
+    quint64 messagesIn = 0;
+    quint64 messagesOut = 0;
+    quint64 bytesIn = 0;
+    quint64 bytesOut = 0;
+};
+TrafficTotals trafficTotals(const ServerContext &context);
 
 // The Prometheus text exposition (format 0.0.4) of the whole server: gauges read now, the
 // workers' counters summed.

@@ -105,8 +105,7 @@ bool Outbound::writeFrame(Connection &connection, const QByteArray &frame)
     if (written < 0)
         return false;
     ++connection.messagesOut;
-    m_context.counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
-    m_context.counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
+    m_metrics.framesOut.add();
     m_metrics.bytesOut.add(quint64(written));
     return true;
 }

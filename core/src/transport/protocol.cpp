@@ -40,8 +40,7 @@ void Protocol::onText(Connection &connection, const QString &text)
     connection.lastSeen = m_parts.state.now();
     ++connection.messagesIn;
     const QByteArray json = text.toUtf8();
-    m_parts.server.counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
-    m_parts.server.counters.bytesIn.fetch_add(json.size(), std::memory_order_relaxed);
+    m_parts.state.metrics.framesIn.add();
     m_parts.state.metrics.bytesIn.add(quint64(json.size()));
     auto decoded = decodeMessage(json);
     if (!admit(connection, decoded ? decoded->id : decoded.error().id))
@@ -57,8 +56,7 @@ void Protocol::onBinary(Connection &connection, const QByteArray &data)
 {
     connection.lastSeen = m_parts.state.now();
     ++connection.messagesIn;
-    m_parts.server.counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
-    m_parts.server.counters.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
+    m_parts.state.metrics.framesIn.add();
     m_parts.state.metrics.bytesIn.add(quint64(data.size()));
     const auto frame = decodeFrame(data, m_parts.server.config.transport.websocket.maxMessageSize);
     if (!frame) {
