@@ -14,14 +14,15 @@ cd "$(dirname "$0")/.."
 mode="${1:-}"
 [ $# -gt 0 ] && shift
 
-build_packages=(cmake ninja-build g++ pkg-config git
+build_packages=(cmake ninja-build g++ pkg-config git libhttp-parser-dev
                 qt6-base-dev qt6-websockets-dev libtomlplusplus-dev libexpected-dev libssl-dev
                 qtkeychain-qt6-dev libgl-dev libxkbcommon-dev libqt6svg6 libsqlite3-dev
                 libsystemd-dev libhiredis-dev)
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
                dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev
                ccache dpkg-dev fakeroot lintian appstream systemd
-               redis-server nodejs node-ws valgrind openssl)
+               redis-server nodejs node-ws valgrind openssl
+               python3-jsonschema python3-yaml prometheus)
 
 install_missing() {
     local missing=()

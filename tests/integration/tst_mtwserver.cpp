@@ -77,9 +77,6 @@ private Q_SLOTS:
         QTest::newRow("orchestrator")
             << QByteArray("[orchestrator]\nstrategy = \"pipeline\"\n")
             << u":1:1: orchestrator: agent orchestration is not implemented in this version"_s;
-        QTest::newRow("transport.http")
-            << QByteArray("[transport.http]\nenabled = true\n")
-            << u":1:1: transport.http: the HTTP transport is not implemented in this version"_s;
         QTest::newRow("transport.default")
             << QByteArray("[transport]\ndefault = \"http\"\n")
             << u":2:11: transport.default: expected \"websocket\", got \"http\": the HTTP "

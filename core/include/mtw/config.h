@@ -66,10 +66,23 @@ struct WebSocketConfig
     friend bool operator==(const WebSocketConfig &, const WebSocketConfig &) = default;
 };
 
+// The server API for application backends (docs/http-api.md), on the client port.
+struct HttpConfig
+{
+    bool enabled = false; // serve POST <prefix>/<command>
+    QString prefix = QStringLiteral("/api");
+    QString apiKey;                   // Authorization: apikey <key> or Bearer <key>
+    bool insecure = false;            // no key configured: serve every caller (logged)
+    qint64 maxBodySize = 1000 * 1000; // "1MB"; larger request bodies get 413
+    int keepAliveTimeout = 30;        // seconds an idle keep-alive connection stays open
+    friend bool operator==(const HttpConfig &, const HttpConfig &) = default;
+};
+
 struct TransportConfig
 {
     QString defaultTransport = QStringLiteral("websocket"); // the only one implemented
     WebSocketConfig websocket;
+    HttpConfig http;
     friend bool operator==(const TransportConfig &, const TransportConfig &) = default;
 };
 
@@ -136,6 +149,14 @@ struct AdminConfig
     friend bool operator==(const AdminConfig &, const AdminConfig &) = default;
 };
 
+// GET <path> in the Prometheus text format (docs/metrics.md), on the client port.
+struct MetricsConfig
+{
+    bool enabled = true;
+    QString path = QStringLiteral("/metrics");
+    friend bool operator==(const MetricsConfig &, const MetricsConfig &) = default;
+};
+
 struct MTW_CORE_EXPORT Config
 {
     ServerConfig server;
@@ -146,6 +167,7 @@ struct MTW_CORE_EXPORT Config
     QList<KvBucketConfig> kv;
     LoggingConfig logging;
     AdminConfig admin;
+    MetricsConfig metrics;
 
     // Where the config came from; empty when built-in defaults are used. Not compared.
     QString sourcePath;

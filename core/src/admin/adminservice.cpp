@@ -5,6 +5,7 @@
 #include "transport/clientsocket.h"
 #include "transport/cluster.h"
 #include "transport/logging.h"
+#include "transport/metrics.h"
 #include "transport/servercontext.h"
 #include "transport/tsanannotations.h"
 #include "transport/worker.h"
@@ -294,15 +295,6 @@ void AdminService::flushLog()
     }
 }
 
-QJsonValue AdminService::clusterInfo() const
-{
-    if (!m_context || !m_context->cluster)
-        return QJsonValue(QJsonValue::Null);
-    return QJsonObject{{u"node_id"_s, m_context->nodeId},
-                       {u"connected"_s, m_context->cluster->isConnected()},
-                       {u"detail"_s, m_context->cluster->detail()}};
-}
-
 QJsonObject AdminService::serverInfo() const
 {
     const Config &config = m_server->config();
@@ -317,7 +309,7 @@ QJsonObject AdminService::serverInfo() const
             {u"port"_s, int(m_server->port())},
             {u"ws_path"_s, config.transport.websocket.path},
             {u"workers"_s, m_server->workerCount()},
-            {u"cluster"_s, clusterInfo()},
+            {u"cluster"_s, m_context ? clusterInfoJson(*m_context) : QJsonValue(QJsonValue::Null)},
             {u"max_connections"_s, config.server.maxConnections},
             {u"pid"_s, qint64(QCoreApplication::applicationPid())}};
 }
@@ -325,6 +317,7 @@ QJsonObject AdminService::serverInfo() const
 QJsonObject AdminService::counters(bool withRates)
 {
     const ServerCounters &c = m_context->counters;
+    const TrafficTotals traffic = trafficTotals(*m_context);
     int subscriptions = 0;
     const QList<ChannelInfo> channels = m_context->registry.channels();
     for (const ChannelInfo &channel : channels)
@@ -332,10 +325,10 @@ QJsonObject AdminService::counters(bool withRates)
     QJsonObject out{{u"connections"_s, m_server->connectionCount()},
                     {u"channels"_s, int(channels.size())},
                     {u"subscriptions"_s, subscriptions},
-                    {u"messages_in"_s, c.messagesIn.load(std::memory_order_relaxed)},
-                    {u"messages_out"_s, c.messagesOut.load(std::memory_order_relaxed)},
-                    {u"bytes_in"_s, c.bytesIn.load(std::memory_order_relaxed)},
-                    {u"bytes_out"_s, c.bytesOut.load(std::memory_order_relaxed)},
+                    {u"messages_in"_s, qint64(traffic.messagesIn)},
+                    {u"messages_out"_s, qint64(traffic.messagesOut)},
+                    {u"bytes_in"_s, qint64(traffic.bytesIn)},
+                    {u"bytes_out"_s, qint64(traffic.bytesOut)},
                     {u"protocol_errors"_s, c.protocolErrors.load(std::memory_order_relaxed)}};
     if (withRates) {
         const double seconds = std::max<qint64>(1, m_rateClock.restart()) / 1000.0;
@@ -446,30 +439,11 @@ void AdminService::answerNodes(QWebSocket *admin, const QJsonValue &id)
             this,
             [this, target, id, self, answer = Tsan::HandedOver(std::move(nodes))] {
                 if (target)
-                    reply(target, id, nodesJson(*answer, self));
+                    reply(target, id, clusterNodesJson(*answer, self));
                 answer.done();
             },
             Qt::QueuedConnection);
     });
-}
-
-Result<QJsonValue> AdminService::nodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
-                                           const QString &self)
-{
-    if (!nodes)
-        return tl::unexpected(nodes.error());
-    QJsonArray list;
-    for (const BrokerNodeInfo &node : *nodes) {
-        list.append(QJsonObject{{u"id"_s, node.id},
-                                {u"name"_s, node.name},
-                                {u"address"_s, node.address},
-                                {u"version"_s, node.version},
-                                {u"connections"_s, node.connections},
-                                {u"started_at"_s, node.startedAt},
-                                {u"last_seen"_s, node.lastSeen},
-                                {u"self"_s, node.id == self}});
-    }
-    return QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}});
 }
 
 Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObject &request)
@@ -482,7 +456,7 @@ Result<QJsonValue> AdminService::perform(const QString &action, const QJsonObjec
         QString reason = request.value("reason"_L1).toString();
         if (reason.isEmpty())
             reason = u"disconnected by an administrator"_s;
-        if (!m_server->handle().disconnect(connId, reason))
+        if (!disconnectAnywhere(*m_context, connId, reason))
             return fail(404, u"no connection '%1'"_s.arg(connId));
         qCInfo(lcAdmin).noquote() << "admin disconnected" << connId + u": "_s + reason;
         return QJsonObject{};

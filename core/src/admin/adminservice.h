@@ -61,10 +61,7 @@ private:
     Result<QJsonValue> validateConfig(const QString &text, bool save);
 
     QJsonObject serverInfo() const;
-    QJsonValue clusterInfo() const;
     void answerNodes(QWebSocket *admin, const QJsonValue &id);
-    static Result<QJsonValue> nodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
-                                        const QString &self);
     QJsonObject counters(bool withRates);
     QJsonArray channelRows(bool changedOnly);
     QJsonArray moduleRows() const;

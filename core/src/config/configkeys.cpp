@@ -635,6 +635,58 @@ SectionSpec adminSection()
         });
 }
 
+SectionSpec httpSection()
+{
+    using H = HttpConfig;
+    return section<H>(
+        "transport.http",
+        at(&Config::transport, &TransportConfig::http),
+        {
+            boolean<H>("enabled",
+                       &H::enabled,
+                       "Serve the server API for backends, `POST <prefix>/<command>` on the "
+                       "client port ([http-api](http-api.md))."),
+            string<H>("prefix", &H::prefix, "Path under which the server API's commands live.")
+                .rule(PathRule),
+            string<H>("api_key",
+                      &H::apiKey,
+                      "Key callers send as `Authorization: apikey <key>` or `Bearer <key>`. "
+                      "Empty: every call is refused with 401 unless `insecure = true`. Masked "
+                      "by `--print-config`.")
+                .secret(),
+            boolean<H>("insecure",
+                       &H::insecure,
+                       "With no `api_key`, serve every caller without a key (a warning at "
+                       "start). For development only."),
+            size<H>("max_body_size",
+                    &H::maxBodySize,
+                    1,
+                    GiB,
+                    "Largest request body the server API reads; a larger one gets 413."),
+            integer<H>("keepalive_timeout",
+                       &H::keepAliveTimeout,
+                       1,
+                       MaxSeconds,
+                       "Time an idle keep-alive HTTP connection stays open between requests.")
+                .seconds(),
+        });
+}
+
+SectionSpec metricsSection()
+{
+    using M = MetricsConfig;
+    return section<M>(
+        "metrics",
+        at(&Config::metrics),
+        {
+            boolean<M>("enabled",
+                       &M::enabled,
+                       "Serve the Prometheus metrics on `path` ([metrics](metrics.md))."),
+            string<M>("path", &M::path, "HTTP path of the metrics (same port as clients).")
+                .rule(PathRule),
+        });
+}
+
 // The sections in file order.
 QList<SectionSpec> declareSections()
 {
@@ -643,9 +695,7 @@ QList<SectionSpec> declareSections()
         tlsSection(),
         transportSection(),
         webSocketSection(),
-        refused(SectionSpec::Kind::Table,
-                "transport.http",
-                "the HTTP transport is not implemented in this version (it is planned)"),
+        httpSection(),
         codecSection(),
         modulesSection(),
         refused(SectionSpec::Kind::Array,
@@ -660,6 +710,7 @@ QList<SectionSpec> declareSections()
         kvSection(),
         loggingSection(),
         adminSection(),
+        metricsSection(),
     };
 }
 

@@ -492,16 +492,7 @@ bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
     std::shared_lock locker(handleLock);
     if (!handleOpen())
         return false;
-    const int worker = context->workerOf(connId);
-    if (worker >= 0) {
-        context->workers.at(worker)->postKick(connId, reason);
-        return true;
-    }
-    if (IBroker *broker = connectedBroker(*context)) {
-        broker->control(disconnectCommand(connId, reason));
-        return true;
-    }
-    return false;
+    return disconnectAnywhere(*context, connId, reason);
 }
 
 } // namespace Internal
@@ -602,6 +593,18 @@ Result<void> Server::start()
         qCInfo(lcServer) << "admin API: no admin.token configured, a random token was generated";
     else if (d->config.admin.enabled && d->adminToken.size() < 16)
         qCWarning(lcServer) << "admin.token is shorter than 16 characters: use a long random token";
+    if (const HttpConfig &http = d->config.transport.http; http.enabled) {
+        if (!http.apiKey.isEmpty())
+            qCInfo(lcServer).noquote() << "server API on" << http.prefix + u"/<command>"_s;
+        else if (http.insecure)
+            qCWarning(lcServer).noquote()
+                << "SERVER API IS OPEN TO EVERYONE: transport.http.insecure = true and no api_key;"
+                << "anyone who reaches" << http.prefix << "may publish and disconnect clients";
+        else
+            qCWarning(lcServer).noquote()
+                << "server API on" << http.prefix
+                << "refuses every call (401): transport.http.api_key is empty";
+    }
     qCInfo(lcServer).noquote() << "listening on"
                                << d->acceptor->serverAddress().toString() + u':'
             + QString::number(d->acceptor->serverPort())

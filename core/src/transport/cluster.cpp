@@ -9,6 +9,7 @@
 #include "transport/servercontext.h"
 #include "transport/worker.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -113,6 +114,47 @@ QByteArray disconnectCommand(const QString &connId, const QString &reason)
                                      {u"conn_id"_s, connId},
                                      {u"reason"_s, reason}})
         .toJson(QJsonDocument::Compact);
+}
+
+bool disconnectAnywhere(ServerContext &context, const QString &connId, const QString &reason)
+{
+    const int worker = context.workerOf(connId);
+    if (worker >= 0) {
+        context.workers.at(worker)->postKick(connId, reason);
+        return true;
+    }
+    if (IBroker *broker = connectedBroker(context)) {
+        broker->control(disconnectCommand(connId, reason));
+        return true;
+    }
+    return false;
+}
+
+QJsonValue clusterInfoJson(const ServerContext &context)
+{
+    if (!context.cluster)
+        return QJsonValue(QJsonValue::Null);
+    return QJsonObject{{u"node_id"_s, context.nodeId},
+                       {u"connected"_s, context.cluster->isConnected()},
+                       {u"detail"_s, context.cluster->detail()}};
+}
+
+Result<QJsonValue> clusterNodesJson(const Result<QList<BrokerNodeInfo>> &nodes, const QString &self)
+{
+    if (!nodes)
+        return tl::unexpected(nodes.error());
+    QJsonArray list;
+    for (const BrokerNodeInfo &node : *nodes) {
+        list.append(QJsonObject{{u"id"_s, node.id},
+                                {u"name"_s, node.name},
+                                {u"address"_s, node.address},
+                                {u"version"_s, node.version},
+                                {u"connections"_s, node.connections},
+                                {u"started_at"_s, node.startedAt},
+                                {u"last_seen"_s, node.lastSeen},
+                                {u"self"_s, node.id == self}});
+    }
+    return QJsonValue(QJsonObject{{u"cluster"_s, true}, {u"nodes"_s, list}});
 }
 
 IBroker *connectedBroker(const ServerContext &context)

@@ -51,6 +51,17 @@ private:
 QByteArray sendCommand(const QString &connId, const QByteArray &json);
 QByteArray disconnectCommand(const QString &connId, const QString &reason);
 
+// Closes the connection `connId` (policy violation, DisconnectReason kicked) on the worker that
+// holds it, or asks the other nodes through the broker. False when no one can have it. For
+// ServerHandle::disconnect and the server API.
+bool disconnectAnywhere(ServerContext &context, const QString &connId, const QString &reason);
+// The admin API's and the server API's view of this node's cluster: null on a single node,
+// else {node_id, connected, detail}.
+QJsonValue clusterInfoJson(const ServerContext &context);
+// The broker's list of nodes as JSON {cluster: true, nodes: [...]}; `self` is this node's id.
+Result<QJsonValue> clusterNodesJson(const Result<QList<BrokerNodeInfo>> &nodes,
+                                    const QString &self);
+
 // The broker of this node's cluster, when it is connected; null otherwise (single node, or the
 // broker is unreachable: the worker then serves from what this node has).
 IBroker *connectedBroker(const ServerContext &context);

@@ -16,12 +16,24 @@ namespace Mtw::Internal {
 
 class ClientSocket;
 
+// Where the replies of a connection without a socket go: the server API (httpapi.cpp) runs the
+// protocol's handlers for a backend's command on such a connection.
+class ReplySink
+{
+public:
+    virtual void reply(const Message &message) = 0;
+
+protected:
+    ~ReplySink() = default;
+};
+
 // One upgraded WebSocket client. Owned by the Worker whose thread it lives in; never touched
 // from another thread. Kept small: there may be tens of thousands.
 struct Connection
 {
     QWebSocket *socket = nullptr;
     ClientSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
+    ReplySink *sink = nullptr;   // set (and socket, tcp null) for a server API command
     quint64 key = 0;             // process-unique, used by the channel registry
     QString connId;              // the ULID clients see as conn_id
     QString userId;              // set by an authenticator; empty when anonymous

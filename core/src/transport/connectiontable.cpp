@@ -154,6 +154,7 @@ void ConnectionTable::cleanUp(quint64 key)
         leaveChannel(m_parts, *connection, channel);
 
     const DisconnectReason reason = reasonFor(*connection);
+    m_parts.state.metrics.disconnects[size_t(reason.kind)].add();
     qCInfo(lcTransport).noquote() << "connection" << connection->connId
                                   << "closed:" << reason.toString();
     ServerEvents *events = m_parts.server.events;

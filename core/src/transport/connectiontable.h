@@ -36,7 +36,16 @@ public:
 
     bool isEmpty() const { return m_connections.isEmpty(); }
     Connection *find(const QString &connId) const { return m_byConnId.value(connId); }
-    Connection *find(quint64 key) const { return m_connections.value(key); }
+    Connection *find(quint64 key) const
+    {
+        if (Connection *connection = m_connections.value(key))
+            return connection;
+        return m_detached.value(key);
+    }
+    // A connection without a socket (a server API command): found by key, so that answers from
+    // the broker reach it, and untouched by everything else here. Not owned.
+    void addDetached(Connection *connection) { m_detached.insert(connection->key, connection); }
+    void removeDetached(quint64 key) { m_detached.remove(key); }
 
     void open(QWebSocket *socket, ClientSocket *tcp);
     // Close frames that got no answer, identities that expired.
@@ -64,6 +73,7 @@ private:
     std::atomic<int> &m_count;
     QHash<quint64, Connection *> m_connections; // owned
     QHash<QString, Connection *> m_byConnId;    // the same connections, by conn_id
+    QHash<quint64, Connection *> m_detached;    // server API commands in progress
 };
 
 } // namespace Mtw::Internal

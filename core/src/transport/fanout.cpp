@@ -12,6 +12,8 @@
 
 #include <mtw/frame.h>
 
+#include <QScopeGuard>
+
 namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
@@ -127,6 +129,10 @@ void Fanout::leave(const QString &channel, Connection *connection)
 
 Result<PublishOutcome> Fanout::publish(const Message &message, const Connection &sender)
 {
+    const auto started = std::chrono::steady_clock::now();
+    const auto timed = qScopeGuard([this, started] {
+        m_state.metrics.broadcastDuration.observe(std::chrono::steady_clock::now() - started);
+    });
     PublishRouter router(m_context, message, sender.key);
     auto outcome =
         m_context.registry.publish(message.channel, sender.key, sender.authenticated, router);
@@ -193,8 +199,9 @@ void Fanout::deliver(const Delivery &delivery)
         ++connection->messagesOut;
         ++sent;
     }
-    m_context.counters.messagesOut.fetch_add(sent, std::memory_order_relaxed);
-    m_context.counters.bytesOut.fetch_add(bytes, std::memory_order_relaxed);
+    m_state.metrics.framesOut.add(quint64(sent));
+    m_state.metrics.messagesOut[size_t(MessageType::Publish)].add(quint64(sent));
+    m_state.metrics.bytesOut.add(quint64(bytes));
 }
 
 } // namespace Mtw::Internal

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "transport/httprequest.h"
 
+#include "transport/httpparser.h"
+
 namespace Mtw::Internal {
 
 namespace {
@@ -25,20 +27,34 @@ QByteArrayView reasonPhrase(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 426:
         return "Upgrade Required";
     case 429:
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
     case 503:
         return "Service Unavailable";
     default:
@@ -80,42 +96,26 @@ qsizetype httpHeadLength(QByteArrayView data)
 
 std::optional<HttpRequestHead> parseHttpRequestHead(QByteArrayView head)
 {
-    const QList<QByteArrayView> lines = splitView(head, '\n');
-    if (lines.isEmpty())
-        return std::nullopt;
-    const QList<QByteArrayView> requestLine = splitView(lines.first().trimmed(), ' ');
-    if (requestLine.size() != 3 || !requestLine[2].startsWith("HTTP/1.") || requestLine[0].isEmpty()
-        || requestLine[1].isEmpty()) {
-        return std::nullopt;
-    }
-
-    HttpRequestHead request;
-    request.method = requestLine[0].toByteArray();
-    request.target = requestLine[1].toByteArray();
-    request.version = requestLine[2].toByteArray();
-    const qsizetype query = request.target.indexOf('?');
-    request.path = query < 0 ? request.target : request.target.left(query);
-
-    for (qsizetype i = 1; i < lines.size(); ++i) {
-        const QByteArrayView line = lines[i].trimmed();
-        if (line.isEmpty())
-            break;
-        const qsizetype colon = line.indexOf(':');
-        if (colon <= 0)
-            return std::nullopt;
-        request.headers.append({line.first(colon).trimmed().toByteArray().toLower(),
-                                line.sliced(colon + 1).trimmed().toByteArray()});
-    }
-    return request;
+    return HttpRequestParser::parseHead(head);
 }
 
 QByteArray httpResponse(int status, QByteArrayView body, QByteArrayView extraHeaders)
 {
+    return httpReply(status, "text/plain; charset=utf-8", body, false, extraHeaders);
+}
+
+QByteArray httpReply(int status,
+                     QByteArrayView contentType,
+                     QByteArrayView body,
+                     bool keepAlive,
+                     QByteArrayView extraHeaders)
+{
     QByteArray response;
     response.reserve(128 + body.size() + extraHeaders.size());
     response += "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status).toByteArray()
-        + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-        + QByteArray::number(body.size()) + "\r\nConnection: close\r\n";
+        + "\r\nContent-Type: " + contentType.toByteArray()
+        + "\r\nContent-Length: " + QByteArray::number(body.size())
+        + (keepAlive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
     response += extraHeaders;
     response += "\r\n";
     response += body;

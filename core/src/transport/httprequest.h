@@ -32,6 +32,12 @@ std::optional<HttpRequestHead> parseHttpRequestHead(QByteArrayView head);
 
 // A complete response that closes the connection.
 QByteArray httpResponse(int status, QByteArrayView body, QByteArrayView extraHeaders = {});
+// A complete response of any type; `keepAlive` says so in its Connection header.
+QByteArray httpReply(int status,
+                     QByteArrayView contentType,
+                     QByteArrayView body,
+                     bool keepAlive,
+                     QByteArrayView extraHeaders = {});
 
 inline constexpr qsizetype MaxHttpHeadSize = 16 * 1024;
 

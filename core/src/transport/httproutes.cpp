@@ -30,10 +30,27 @@ bool HttpRoutes::add(const QByteArray &path, HttpRoute route, const QByteArrayLi
     return true;
 }
 
+bool HttpRoutes::addPrefix(const QByteArray &prefix, HttpRoute route, const QByteArrayList &methods)
+{
+    const QByteArray under = prefix.endsWith('/') ? prefix : prefix + '/';
+    for (const auto &[existing, entry] : std::as_const(m_prefixes)) {
+        if (existing == under)
+            return false;
+    }
+    m_prefixes.append({under, Entry{std::move(route), methods}});
+    return true;
+}
+
 const HttpRoutes::Entry *HttpRoutes::find(const QByteArray &path) const
 {
     const auto it = m_routes.constFind(path);
-    return it == m_routes.cend() ? nullptr : &*it;
+    if (it != m_routes.cend())
+        return &*it;
+    for (const auto &[prefix, entry] : m_prefixes) {
+        if (path.startsWith(prefix))
+            return &entry;
+    }
+    return nullptr;
 }
 
 } // namespace Mtw::Internal

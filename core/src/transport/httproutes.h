@@ -52,11 +52,16 @@ public:
 
     // False when `path` has a route already: the first registration stands.
     bool add(const QByteArray &path, HttpRoute route, const QByteArrayList &methods = {"GET"});
+    // Every path under `prefix` ("<prefix>/..."), when no exact path matches; false when the
+    // prefix has a route already.
+    bool
+    addPrefix(const QByteArray &prefix, HttpRoute route, const QByteArrayList &methods = {"GET"});
     const Entry *find(const QByteArray &path) const;
     QByteArrayList paths() const { return m_routes.keys(); }
 
 private:
     QHash<QByteArray, Entry> m_routes;
+    QList<std::pair<QByteArray, Entry>> m_prefixes; // "<prefix>/", few
 };
 
 } // namespace Mtw::Internal

@@ -4,6 +4,8 @@
 #include "transport/connection.h"
 #include "transport/modulecalls.h"
 #include "transport/modulecalls_p.h"
+#include "transport/outbound.h"
+#include "transport/workerstate.h"
 
 #include <QMutex>
 #include <QThread>
@@ -43,6 +45,19 @@ void ModuleCalls::ask(Connection &connection,
                       const Call &call,
                       Then then)
 {
+    // Timed from the question to the answer (or the deadline), by kind.
+    const DecisionKind kind = qstrcmp(what, "authenticate()") == 0 ? DecisionKind::Authenticate
+        : qstrcmp(what, "beforeMessage()") == 0                    ? DecisionKind::Filter
+                                                                   : DecisionKind::Request;
+    then = [next = std::move(then),
+            metrics = &m_outbound.metrics(),
+            kind,
+            started = std::chrono::steady_clock::now()](Connection &current, Verdict verdict) {
+        metrics->decisionDuration[size_t(kind)].observe(std::chrono::steady_clock::now() - started);
+        if (verdict.outcome == Outcome::TimedOut)
+            metrics->decisionTimeouts[size_t(kind)].add();
+        next(current, std::move(verdict));
+    };
     auto pending = std::make_shared<PendingDecision>();
     const std::shared_ptr<Mailbox> mailbox = m_mailbox;
     auto reply = std::make_shared<DecisionReplyPrivate>([pending, mailbox](DecisionAnswer answer) {

@@ -6,6 +6,7 @@
 #include "transport/connectiontable.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/workerstate.h"
 
 #include <mtw/frame.h>
 
@@ -41,21 +42,31 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload)
     return frame;
 }
 
-Outbound::Outbound(ServerContext &context, const QElapsedTimer &clock)
+Outbound::Outbound(ServerContext &context, WorkerState &state)
     : m_context(context)
-    , m_clock(clock)
+    , m_clock(state.clock)
+    , m_metrics(state.metrics)
 { }
 
 void Outbound::send(Connection &connection, const Message &message)
 {
+    if (Q_UNLIKELY(connection.sink)) {
+        connection.sink->reply(message);
+        return;
+    }
+    if (Q_UNLIKELY(message.type == MessageType::Error))
+        m_metrics.countError(message.payload.json.toObject().value(QLatin1String("code")).toInt());
     const QByteArray json = encodeMessage(message);
     // A reply that could never fit in the queue (a large history) is an error for the client,
     // not a reason to drop it; the error names the limit.
     if (message.type != MessageType::Error && !replyFits(json)) {
-        sendEncoded(connection, encodeMessage(replyTooLarge(json.size(), message.refId)));
+        m_metrics.countError(413);
+        sendEncoded(connection,
+                    encodeMessage(replyTooLarge(json.size(), message.refId)),
+                    MessageType::Error);
         return;
     }
-    sendEncoded(connection, json);
+    sendEncoded(connection, json, message.type);
 }
 
 bool Outbound::replyFits(const QByteArray &json) const
@@ -75,14 +86,20 @@ Message Outbound::replyTooLarge(qsizetype size, const QString &refId) const
                           refId);
 }
 
-void Outbound::sendEncoded(Connection &connection, const QByteArray &json)
+void Outbound::sendEncoded(Connection &connection, const QByteArray &json, MessageType type)
 {
+    if (Q_UNLIKELY(connection.sink)) {
+        if (auto message = decodeMessage(json))
+            connection.sink->reply(*message);
+        return;
+    }
     if (connection.disconnected || connection.closingSince >= 0)
         return;
     const QByteArray frame = connection.binaryMode
         ? webSocketFrame(true, encodeFrame(FrameType::Json, json))
         : webSocketFrame(false, json);
-    writeFrame(connection, frame);
+    if (writeFrame(connection, frame))
+        m_metrics.messagesOut[size_t(type)].add();
 }
 
 bool Outbound::writeFrame(Connection &connection, const QByteArray &frame)
@@ -91,8 +108,8 @@ bool Outbound::writeFrame(Connection &connection, const QByteArray &frame)
     if (written < 0)
         return false;
     ++connection.messagesOut;
-    m_context.counters.messagesOut.fetch_add(1, std::memory_order_relaxed);
-    m_context.counters.bytesOut.fetch_add(written, std::memory_order_relaxed);
+    m_metrics.framesOut.add();
+    m_metrics.bytesOut.add(quint64(written));
     return true;
 }
 
@@ -148,6 +165,7 @@ void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 re
         << "bytes queued and" << refused
         << "more would exceed transport.websocket.max_queue_size =" << limit << "- disconnected";
     m_context.counters.slowConsumers.fetch_add(1, std::memory_order_relaxed);
+    m_metrics.slowConsumers.add();
     connection.reason = DisconnectReason::error(
         QStringLiteral("slow consumer: %1 bytes queued, limit %2").arg(queued).arg(limit));
     // Its queue is full: a close frame would wait behind it, so the socket is dropped at once.

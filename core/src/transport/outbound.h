@@ -5,17 +5,18 @@
 #include <mtw/message.h>
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QWebSocketProtocol>
 
 #include <vector>
-
-class QElapsedTimer;
 
 namespace Mtw::Internal {
 
 struct Connection;
 class ConnectionTable;
 class ServerContext;
+struct WorkerMetrics;
+struct WorkerState;
 
 // A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
 inline constexpr qint64 MaxFrameOverhead = 10 + 9;
@@ -29,12 +30,16 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload);
 class Outbound
 {
 public:
-    Outbound(ServerContext &context, const QElapsedTimer &clock);
+    Outbound(ServerContext &context, WorkerState &state);
+
+    WorkerMetrics &metrics() { return m_metrics; }
 
     // A reply or notice; one that could never fit in the queue becomes a 413 error.
     void send(Connection &connection, const Message &message);
     // An encoded envelope, framed as text or (for a binary-mode client) as an MTW frame.
-    void sendEncoded(Connection &connection, const QByteArray &json);
+    void sendEncoded(Connection &connection,
+                     const QByteArray &json,
+                     MessageType type = MessageType::Response);
     // One prebuilt WebSocket frame, counted as one message out. False when refused.
     bool writeFrame(Connection &connection, const QByteArray &frame);
     // Queues a frame without counting it as a message; -1 when refused (the client is dropped).
@@ -70,6 +75,7 @@ private:
     const QElapsedTimer &m_clock;
     std::vector<quint64> m_written; // keys of connections with Connection::flushQueued set
     std::size_t m_flushedUpTo = 0;  // m_written before this index is done
+    WorkerMetrics &m_metrics;
 };
 
 } // namespace Mtw::Internal

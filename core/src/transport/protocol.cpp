@@ -11,6 +11,8 @@
 
 #include <mtw/frame.h>
 
+#include <QScopeGuard>
+
 namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
@@ -38,8 +40,8 @@ void Protocol::onText(Connection &connection, const QString &text)
     connection.lastSeen = m_parts.state.now();
     ++connection.messagesIn;
     const QByteArray json = text.toUtf8();
-    m_parts.server.counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
-    m_parts.server.counters.bytesIn.fetch_add(json.size(), std::memory_order_relaxed);
+    m_parts.state.metrics.framesIn.add();
+    m_parts.state.metrics.bytesIn.add(quint64(json.size()));
     auto decoded = decodeMessage(json);
     if (!admit(connection, decoded ? decoded->id : decoded.error().id))
         return;
@@ -54,8 +56,8 @@ void Protocol::onBinary(Connection &connection, const QByteArray &data)
 {
     connection.lastSeen = m_parts.state.now();
     ++connection.messagesIn;
-    m_parts.server.counters.messagesIn.fetch_add(1, std::memory_order_relaxed);
-    m_parts.server.counters.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
+    m_parts.state.metrics.framesIn.add();
+    m_parts.state.metrics.bytesIn.add(quint64(data.size()));
     const auto frame = decodeFrame(data, m_parts.server.config.transport.websocket.maxMessageSize);
     if (!frame) {
         if (admit(connection, QString()))
@@ -144,6 +146,7 @@ bool Protocol::admit(Connection &connection, const QString &refId)
 void Protocol::protocolError(Connection &connection, const QString &refId, const QString &text)
 {
     m_parts.server.counters.protocolErrors.fetch_add(1, std::memory_order_relaxed);
+    m_parts.state.metrics.messagesIn[MessageTypeCount].add();
     qCDebug(lcProtocol).noquote() << "connection" << connection.connId << "sent bad input:" << text;
     m_parts.out.send(connection, Message::error(400, text, refId));
     if (m_parts.server.events->isListened(&ServerEvents::error))
@@ -161,6 +164,7 @@ void Protocol::protocolError(Connection &connection, const QString &refId, const
 
 void Protocol::dispatch(Connection &connection, Message message, qint64 size)
 {
+    m_parts.state.metrics.messagesIn[size_t(message.type)].add();
     if (Q_UNLIKELY(connection.deciding)) {
         wait(connection, std::move(message), size);
         return;
@@ -202,11 +206,13 @@ void Protocol::run(Connection &connection, Message message)
             << "ignored" << messageTypeName(message.type) << "from" << connection.connId;
         return;
     }
-    if (!entry.filtered) {
-        entry.handle(m_parts, connection, message);
-        return;
-    }
-    if (!m_parts.modules.hasFilters()) {
+    // The handler's own time on this worker (a filter's or the broker's later answer is not).
+    const auto started = std::chrono::steady_clock::now();
+    const auto timed = qScopeGuard([this, started, type = message.type] {
+        m_parts.state.metrics.commandDuration[size_t(type)].observe(std::chrono::steady_clock::now()
+                                                                    - started);
+    });
+    if (!entry.filtered || !m_parts.modules.hasFilters()) {
         entry.handle(m_parts, connection, message);
         return;
     }

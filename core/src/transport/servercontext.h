@@ -51,13 +51,10 @@ private:
     QHash<QHostAddress, int> m_pending;
 };
 
-// Running totals, updated with relaxed atomics on the hot path.
+// Running totals of rare events, relaxed atomics. Per-message traffic is counted per worker
+// without atomics (WorkerMetrics, transport/metrics.h).
 struct ServerCounters
 {
-    std::atomic<qint64> messagesIn{0};
-    std::atomic<qint64> messagesOut{0};
-    std::atomic<qint64> bytesIn{0};
-    std::atomic<qint64> bytesOut{0};
     std::atomic<qint64> protocolErrors{0};
     std::atomic<qint64> connectionsTotal{0};
     std::atomic<qint64> rawFramesDropped{0}; // MTW 0x02 frames no module took

@@ -6,7 +6,10 @@
 #include "transport/cluster.h"
 #include "transport/connectiontable.h"
 #include "transport/frontdoor.h"
+#include "transport/handlers/handlers.h"
+#include "transport/httpapi.h"
 #include "transport/logging.h"
+#include "transport/metrics.h"
 #include "transport/modulecalls.h"
 #include "transport/outbound.h"
 #include "transport/protocol.h"
@@ -28,7 +31,7 @@ using namespace Qt::StringLiterals;
 struct Worker::Parts
 {
     Parts(ServerContext &context, WorkerState &state, std::atomic<int> &count, Worker *worker)
-        : out(context, state.clock)
+        : out(context, state)
         , fanout(context, state, out)
         , modules(context, out, nullptr)
         , protocolContext{context, state, out, fanout, modules}
@@ -46,6 +49,7 @@ struct Worker::Parts
     std::unique_ptr<FrontDoor> frontDoor;
     std::unique_ptr<Upgrader> upgrader;
     std::unique_ptr<ConnectionTable> connections;
+    std::unique_ptr<HttpApi> httpApi; // transport.http.enabled
 };
 
 class Worker::Mailbox
@@ -153,7 +157,7 @@ void Worker::postSend(const QString &connId, const QByteArray &json)
         this,
         [this, connId, json] {
             if (Connection *connection = m_parts->connections->find(connId))
-                m_parts->out.sendEncoded(*connection, json);
+                m_parts->out.sendEncoded(*connection, json, MessageType::Event);
         },
         Qt::QueuedConnection);
 }
@@ -171,6 +175,25 @@ void Worker::postKick(const QString &connId, const QString &reason)
                                QWebSocketProtocol::CloseCodePolicyViolated,
                                reason,
                                DisconnectReason::kicked(reason));
+        },
+        Qt::QueuedConnection);
+}
+
+void Worker::postUnsubscribe(const QString &connId, const QString &channel)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, connId, channel] {
+            Connection *connection = m_parts->connections->find(connId);
+            if (!connection || !connection->channels.contains(channel))
+                return;
+            qCInfo(lcTransport).noquote()
+                << "connection" << connId << "unsubscribed from" << channel << "by the server API";
+            leaveChannel(m_parts->protocolContext, *connection, channel);
+            Message notice = Message::create(MessageType::Unsubscribe);
+            notice.channel = channel;
+            notice.metadata.insert(u"reason"_s, u"server"_s);
+            m_parts->out.send(*connection, notice);
         },
         Qt::QueuedConnection);
 }
@@ -262,6 +285,22 @@ void Worker::addRoutes()
     };
     routes.add(m_context->config.transport.websocket.path.toUtf8(), upgrade);
     routes.add("/", upgrade);
+    if (const MetricsConfig &metrics = m_context->config.metrics; metrics.enabled) {
+        routes.add(metrics.path.toUtf8(), [context = m_context](HttpExchange &exchange) {
+            // text/plain: Prometheus reads it as the text format 0.0.4.
+            exchange.respond(200, renderMetrics(*context));
+        });
+    }
+    const HttpConfig &http = m_context->config.transport.http;
+    if (http.enabled) {
+        m_parts->httpApi =
+            std::make_unique<HttpApi>(m_parts->protocolContext, *m_parts->connections, nullptr);
+        // Every method reaches the API, which answers the wrong ones as JSON (405).
+        routes.addPrefix(
+            http.prefix.toUtf8(),
+            [api = m_parts->httpApi.get()](HttpExchange &exchange) { api->route(exchange); },
+            {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"});
+    }
     const QByteArrayList extra = m_context->routes.paths();
     for (const QByteArray &path : extra) {
         const HttpRoutes::Entry *entry = m_context->routes.find(path);

@@ -42,6 +42,8 @@ public:
 
     int index() const { return m_state.index; }
     int connectionCount() const { return m_connectionCount.load(std::memory_order_relaxed); }
+    // Thread-safe to read (relaxed counters): what /metrics sums.
+    const WorkerMetrics &metrics() const { return m_state.metrics; }
 
     void postInitialize();
     void postDescriptor(qintptr socketDescriptor);
@@ -57,6 +59,9 @@ public:
     void postForceClose();
     void postSend(const QString &connId, const QByteArray &json);
     void postKick(const QString &connId, const QString &reason);
+    // The server API's unsubscribe: the connection leaves `channel` and is told so with an
+    // `unsubscribe` message for that channel.
+    void postUnsubscribe(const QString &connId, const QString &channel);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
     // connections whose counters or queue changed since the last collect.
     // Where the answers of asynchronous calls (the cluster's broker) go. Thread-safe, and safe

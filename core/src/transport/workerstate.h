@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "transport/metrics.h"
+
 #include <QElapsedTimer>
 
 namespace Mtw::Internal {
@@ -21,6 +23,9 @@ struct WorkerState
     QElapsedTimer clock;            // lastSeen, closingSince, pending handshakes: ms
     bool refusingPublishes = false; // shutdown, first step: publishes get 503
     bool shuttingDown = false;      // second step: connections close, nothing new is accepted
+    // Written by this worker only (also through the parts that hold the state const); /metrics
+    // sums the workers'.
+    mutable WorkerMetrics metrics;
 };
 
 } // namespace Mtw::Internal

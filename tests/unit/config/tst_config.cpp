@@ -88,6 +88,12 @@ void tst_Config::defaults_data()
     row(u"transport.websocket.allowed_origins"_s, QStringList());
     row(u"transport.websocket.max_pending_handshakes_per_ip"_s, 256);
     row(u"transport.websocket.max_protocol_errors"_s, 10);
+    row(u"transport.http.enabled"_s, false);
+    row(u"transport.http.prefix"_s, u"/api"_s);
+    row(u"transport.http.api_key"_s, QString());
+    row(u"transport.http.insecure"_s, false);
+    row(u"transport.http.max_body_size"_s, qint64(1000000));
+    row(u"transport.http.keepalive_timeout"_s, 30);
     row(u"codec.default"_s, u"json"_s);
     row(u"codec.binary_channels"_s, QStringList());
     row(u"logging.level"_s, u"info"_s);
@@ -343,10 +349,12 @@ void tst_Config::errors_data()
         u"[transport]\ndefault = \"http\""_s,
         u"mtw.toml:2:11: transport.default: expected \"websocket\", got \"http\": the HTTP "
         "transport is planned, not implemented in this version"_s);
-    row("transport.http refused",
-        u"[transport.http]\nenabled = false"_s,
-        u"mtw.toml:1:1: transport.http: the HTTP transport is not implemented in this version (it "
-        "is planned); remove the [transport.http] table"_s);
+    row("transport.http prefix",
+        u"[transport.http]\nprefix = \"api\""_s,
+        u"mtw.toml:2:10: transport.http.prefix: expected a path starting with \"/\", got \"api\""_s);
+    row("transport.http keepalive_timeout",
+        u"[transport.http]\nkeepalive_timeout = 0"_s,
+        u"mtw.toml:2:21: transport.http.keepalive_timeout: expected an integer 1-86400, got 0"_s);
     row("agents refused",
         u"\n[[agents]]\nname = \"a\"\n[[agents]]\nname = \"b\""_s,
         u"mtw.toml:2:1: agents: AI agents are not implemented in this version (they land with a "

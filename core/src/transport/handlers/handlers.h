@@ -29,6 +29,10 @@ void handlePublish(ProtocolContext &parts, Connection &connection, const Message
 
 // request.cpp: request, its built-in actions (history, presence, channels) and module actions.
 void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message);
+// The built-in action metadata.action names (history, presence, channels, kv.*), answered on
+// `connection`; false when it is no built-in action (modules are not asked). The server API
+// runs its commands through here.
+bool runBuiltinAction(ProtocolContext &parts, Connection &connection, const Message &message);
 
 // kv.cpp: the key-value request actions (docs/kv.md), rows of request.cpp's table.
 void kvGetAction(ProtocolContext &parts, Connection &connection, const Message &message);

@@ -318,6 +318,24 @@ Result<std::optional<RecoverFrom>> metadataPosition(const Message &message, cons
     return std::optional<RecoverFrom>(RecoverFrom{quint64(number), epoch.toString()});
 }
 
+bool runBuiltinAction(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    const QString action = message.metadata.value(u"action"_s).toString();
+    for (const RequestAction &builtin : BuiltinActions) {
+        if (action != builtin.name)
+            continue;
+        if (builtin.needsChannel) {
+            if (const auto refusal = refuseChannelAction(parts, connection, action, message)) {
+                parts.out.send(connection, *refusal);
+                return true;
+            }
+        }
+        builtin.run(parts, connection, message);
+        return true;
+    }
+    return false;
+}
+
 void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message)
 {
     const auto actionValue = message.metadata.constFind(u"action"_s);
@@ -328,19 +346,9 @@ void handleRequest(ProtocolContext &parts, Connection &connection, const Message
         parts.out.send(connection, echo);
         return;
     }
-    const QString action = actionValue->toString();
-    for (const RequestAction &builtin : BuiltinActions) {
-        if (action != builtin.name)
-            continue;
-        if (builtin.needsChannel) {
-            if (const auto refusal = refuseChannelAction(parts, connection, action, message)) {
-                parts.out.send(connection, *refusal);
-                return;
-            }
-        }
-        builtin.run(parts, connection, message);
+    if (runBuiltinAction(parts, connection, message))
         return;
-    }
+    const QString action = actionValue->toString();
     if (!parts.modules.handleRequest(connection, action, message))
         parts.out.send(connection,
                        Message::error(404, u"unknown action '%1'"_s.arg(action), message.id));

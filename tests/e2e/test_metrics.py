@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""End-to-end test of GET /metrics (docs/metrics.md) against the real mtwserver binary.
+
+usage: test_metrics.py <path to mtwserver>   (or MTW_SERVER_BIN=...)
+
+Clients on 127.0.0.1 subscribe, publish, send garbage and leave; the scrape must pass
+`promtool check metrics` (Debian package prometheus) and its numbers must say what happened:
+connections, subscriptions, channels, messages by type, errors by code, disconnects by reason,
+the command and broadcast histograms. [metrics] path moves it; enabled = false removes it.
+Exits non-zero on the first failure; the last line is "N passed, M failed".
+"""
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import traceback
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+
+try:
+    import websockets
+except ImportError:
+    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+TIMEOUT = 5.0
+PASSED = 0
+CONFIG = """\
+[server]
+workers = 2
+
+[[channels]]
+name = "news"
+"""
+
+
+def check(what, actual, expected):
+    global PASSED
+    if actual != expected:
+        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
+    PASSED += 1
+
+
+def http_get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body.decode()
+
+
+def samples(text):
+    """{'name{labels}': value} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def promtool(text):
+    global PASSED
+    tool = shutil.which("promtool")
+    if not tool:
+        raise TestFailure("promtool is missing (Debian: apt-get install prometheus)")
+    result = subprocess.run([tool, "check", "metrics"], input=text.encode(), capture_output=True,
+                            timeout=30)
+    if result.returncode != 0:
+        raise TestFailure("promtool check metrics failed (%d):\n%s%s"
+                          % (result.returncode, result.stdout.decode(), result.stderr.decode()))
+    PASSED += 1
+
+
+async def traffic(port):
+    url = "ws://127.0.0.1:%d/ws" % port
+    a = await websockets.connect(url)
+    b = await websockets.connect(url)
+    for ws in (a, b):
+        await asyncio.wait_for(ws.recv(), TIMEOUT)  # the opening ack
+    for ws, name in ((a, "a"), (b, "b")):
+        await ws.send(json.dumps({"id": "s" + name, "type": "subscribe", "channel": "news",
+                                  "payload": {"kind": "None"}, "timestamp": 0}))
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+    for i in range(3):
+        await a.send(json.dumps({"id": "p%d" % i, "type": "publish", "channel": "news",
+                                 "payload": {"kind": "Json", "data": i}, "timestamp": 0}))
+        await asyncio.wait_for(a.recv(), TIMEOUT)  # its response
+        await asyncio.wait_for(b.recv(), TIMEOUT)  # the delivery
+    await a.send("this is not JSON")
+    reply = json.loads(await asyncio.wait_for(a.recv(), TIMEOUT))
+    check("garbage gets error 400", reply["payload"]["data"]["code"], 400)
+    await a.send(json.dumps({"id": "x", "type": "publish", "channel": "nowhere",
+                             "payload": {"kind": "None"}, "timestamp": 0}))
+    reply = json.loads(await asyncio.wait_for(a.recv(), TIMEOUT))
+    check("unknown channel gets 404", reply["payload"]["data"]["code"], 404)
+    await b.close()
+    return a
+
+
+async def run(server):
+    port = server.port
+    a = await traffic(port)
+    # b's disconnect is counted when its worker has cleaned up: poll the scrape.
+    values = {}
+    for _ in range(100):
+        status, text = http_get(port, "/metrics")
+        values = samples(text)
+        if values.get('mtw_disconnects_total{reason="normal"}') == 1:
+            break
+        await asyncio.sleep(0.05)
+    check("GET /metrics", status, 200)
+    promtool(text)
+    check("connections", values["mtw_connections"], 1)
+    check("connections accepted", values["mtw_connections_total"], 2)
+    check("subscriptions", values["mtw_subscriptions"], 1)
+    check("channels", values["mtw_channels"], 1)
+    check("publishes received", values['mtw_messages_received_total{type="publish"}'], 4)
+    check("subscribes received", values['mtw_messages_received_total{type="subscribe"}'], 2)
+    check("undecodable received", values['mtw_messages_received_total{type="invalid"}'], 1)
+    check("publishes delivered", values['mtw_messages_sent_total{type="publish"}'], 3)
+    check("responses sent", values['mtw_messages_sent_total{type="response"}'], 5)
+    check("errors 400", values['mtw_errors_total{code="400"}'], 1)
+    check("errors 404", values['mtw_errors_total{code="404"}'], 1)
+    check("disconnects normal", values['mtw_disconnects_total{reason="normal"}'], 1)
+    check("bytes in counted", values["mtw_received_bytes_total"] > 0, True)
+    check("bytes out counted", values["mtw_sent_bytes_total"] > 0, True)
+    check("publish handler timed", values['mtw_command_duration_seconds_count{type="publish"}'], 4)
+    check("histogram +Inf equals count",
+          values['mtw_command_duration_seconds_bucket{type="publish",le="+Inf"}'], 4)
+    check("broadcasts timed (the 404 one included)", values["mtw_broadcast_duration_seconds_count"], 4)
+    check("no slow consumers", values["mtw_slow_consumer_drops_total"], 0)
+    await a.close()
+
+
+def moved(binary):
+    server = ServerProcess(binary, "[metrics]\npath = \"/internal/metrics\"\n")
+    try:
+        server.wait_listening()
+        check("moved path serves", http_get(server.port, "/internal/metrics")[0], 200)
+        check("old path gone", http_get(server.port, "/metrics")[0], 404)
+    finally:
+        server.terminate()
+        server.stop()
+    server = ServerProcess(binary, "[metrics]\nenabled = false\n")
+    try:
+        server.wait_listening()
+        check("disabled", http_get(server.port, "/metrics")[0], 404)
+    finally:
+        server.terminate()
+        server.stop()
+
+
+def main():
+    failed = 0
+    binary = server_binary()
+    server = ServerProcess(binary, CONFIG)
+    try:
+        server.wait_listening()
+        asyncio.run(run(server))
+        print("ok: counts")
+        moved(binary)
+        print("ok: path and enabled")
+        check("clean exit", server.terminate(), 0)
+    except Exception:  # noqa: BLE001
+        failed += 1
+        print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
+    finally:
+        server.stop()
+    print("%d passed, %d failed" % (PASSED, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
