@@ -375,6 +375,18 @@ private Q_SLOTS:
         QCOMPARE(error.value(u"code"_s).toInt(), 503);
         QVERIFY(error.value(u"message"_s).toString().contains(u"no-such-provider"_s));
         QVERIFY(fake->requests.isEmpty());
+        // A tool result for no task of this connection, and one without ref_id.
+        client.sendEnvelope(
+            u"agent_tool_result"_s,
+            u"r1"_s,
+            {{u"ref_id"_s, u"u1"_s}, {u"payload"_s, json(QJsonObject{{u"toolCallId"_s, u"x"_s}})}});
+        error = errorOf(client, u"r1"_s);
+        QCOMPARE(error.value(u"code"_s).toInt(), 404);
+        client.sendEnvelope(u"agent_tool_result"_s, u"r2"_s);
+        error = errorOf(client, u"r2"_s);
+        QCOMPARE(error.value(u"code"_s).toInt(), 400);
+        QCOMPARE(error.value(u"message"_s).toString(),
+                 u"agent_tool_result needs ref_id = the task's id"_s);
     }
 
     // Nothing listens at base_url: 503 after the retries, and the server keeps serving.

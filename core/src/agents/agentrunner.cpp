@@ -509,8 +509,10 @@ void AgentRunner::release(Task &task)
     for (PendingTool &tool : task.tools) {
         if (tool.reply)
             tool.reply->close();
-        if (tool.timer)
+        if (tool.timer) {
+            tool.timer->stop(); // deleted later, maybe only with the runner: stopped here
             tool.timer->deleteLater();
+        }
     }
     task.tools.clear();
     Agent &agent = *task.agent;

@@ -138,6 +138,7 @@ void AgentRunner::toolAnswered(quint64 serial,
             tool.content = content;
             tool.isError = isError;
             if (tool.timer) {
+                tool.timer->stop();
                 tool.timer->deleteLater();
                 tool.timer = nullptr;
             }
