@@ -11,6 +11,9 @@
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
+
+#include <memory>
 
 // A local HTTP server that plays an AI provider: each request it receives takes the next
 // scripted response (status, headers, a body from a recorded fixture), which it writes and ends
@@ -27,6 +30,7 @@ public:
         QList<QPair<QByteArray, QByteArray>> headers;
         QByteArray body;
         bool hold = false; // write the head and nothing else until release()
+        int pieceSize = 0; // > 0: the body goes out in pieces of this many bytes, 1 ms apart
     };
     struct Request
     {
@@ -116,8 +120,29 @@ private:
             m_held.append({QPointer<QTcpSocket>(socket), response.body});
             return;
         }
+        if (response.pieceSize > 0) {
+            writePieces(socket, response.body, response.pieceSize);
+            return;
+        }
         socket->write(response.body);
         socket->disconnectFromHost();
+    }
+
+    // Splits events and lines across the client's reads, as a slow network does.
+    void writePieces(QTcpSocket *socket, const QByteArray &body, int size)
+    {
+        auto *timer = new QTimer(socket);
+        auto at = std::make_shared<qsizetype>(0);
+        connect(timer, &QTimer::timeout, socket, [socket, timer, body, size, at] {
+            socket->write(body.mid(*at, size));
+            socket->flush();
+            *at += size;
+            if (*at >= body.size()) {
+                timer->stop();
+                socket->disconnectFromHost();
+            }
+        });
+        timer->start(1);
     }
 
     QTcpServer m_server;

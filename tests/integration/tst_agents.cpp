@@ -210,14 +210,22 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("agent");
         QTest::addColumn<QString>("fixture");
+        QTest::addColumn<int>("pieceSize");
         QTest::addColumn<QByteArray>("path");
         QTest::addColumn<QByteArray>("keyHeader");
         QTest::addColumn<QByteArray>("keyValue");
         QTest::addColumn<int>("tokensIn");
         QTest::newRow("anthropic")
-            << u"claude"_s << u"anthropic-text.sse"_s << QByteArray("/v1/messages")
+            << u"claude"_s << u"anthropic-text.sse"_s << 0 << QByteArray("/v1/messages")
             << QByteArray("x-api-key") << QByteArray("sk-ant-test-key") << 25;
-        QTest::newRow("openai") << u"gpt"_s << u"openai-text.sse"_s
+        // Events and lines split across reads.
+        QTest::newRow("anthropic, 13-byte pieces")
+            << u"claude"_s << u"anthropic-text.sse"_s << 13 << QByteArray("/v1/messages")
+            << QByteArray("x-api-key") << QByteArray("sk-ant-test-key") << 25;
+        QTest::newRow("openai, 11-byte pieces")
+            << u"gpt"_s << u"openai-text.sse"_s << 11 << QByteArray("/v1/chat/completions")
+            << QByteArray("authorization") << QByteArray("Bearer sk-test-openai") << 9;
+        QTest::newRow("openai") << u"gpt"_s << u"openai-text.sse"_s << 0
                                 << QByteArray("/v1/chat/completions") << QByteArray("authorization")
                                 << QByteArray("Bearer sk-test-openai") << 9;
     }
@@ -228,11 +236,14 @@ private Q_SLOTS:
     {
         QFETCH(QString, agent);
         QFETCH(QString, fixture);
+        QFETCH(int, pieceSize);
         QFETCH(QByteArray, path);
         QFETCH(QByteArray, keyHeader);
         QFETCH(QByteArray, keyValue);
         QFETCH(int, tokensIn);
-        fake->push(FakeProvider::sse(fixture));
+        FakeProvider::Response response = FakeProvider::sse(fixture);
+        response.pieceSize = pieceSize;
+        fake->push(response);
         QVERIFY(startServer());
         TestClient client;
         QVERIFY(client.open(url()));
