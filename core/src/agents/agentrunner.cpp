@@ -202,6 +202,8 @@ void AgentRunner::channelPublished(const QString &connId, const Message &stamped
     QMetaObject::invokeMethod(
         this,
         [this, connId, stamped] {
+            if (promptText(stamped.payload).isEmpty())
+                return; // nothing to answer (a None or Binary payload)
             for (const auto &agent : std::as_const(m_agents)) {
                 bool matches = false;
                 for (const QString &pattern : agent->config.channels)
