@@ -309,7 +309,11 @@ int ProviderEngine::retryDelayMs(const ProviderSettings &settings,
         if (ok && seconds >= 0) {
             ms = qint64(std::ceil(seconds * 1000));
         } else {
-            const QDateTime at = QDateTime::fromString(QString::fromLatin1(value), Qt::RFC2822Date);
+            // An HTTP date ends in "GMT", which Qt 6.4's RFC 2822 parser does not take.
+            QString date = QString::fromLatin1(value);
+            if (date.endsWith(u" GMT"_s))
+                date = date.chopped(3) + u"+0000"_s;
+            const QDateTime at = QDateTime::fromString(date, Qt::RFC2822Date);
             if (at.isValid())
                 ms = std::max<qint64>(0, QDateTime::currentDateTimeUtc().msecsTo(at));
         }
