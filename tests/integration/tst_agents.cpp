@@ -618,6 +618,81 @@ private Q_SLOTS:
         QCOMPARE(results.at(2).toObject().value(u"is_error"_s).toBool(), true);
     }
 
+    // A channel answer that fails ends for the subscribers with an error naming the agent and
+    // the task; the publisher's publish was answered already.
+    void channelTaskFailure()
+    {
+        fake->push(
+            FakeProvider::Response{401, {}, "{\"error\":{\"message\":\"invalid x-api-key\"}}"});
+        QVERIFY(startServer());
+        TestClient member, publisher;
+        QVERIFY(member.open(url()));
+        QVERIFY(publisher.open(url()));
+        member.sendEnvelope(u"subscribe"_s, u"s"_s, {{u"channel"_s, u"room.two"_s}});
+        (void)member.reply(u"s"_s);
+        publisher.sendEnvelope(u"publish"_s,
+                               u"p"_s,
+                               {{u"channel"_s, u"room.two"_s}, {u"payload"_s, text(u"hi"_s)}});
+        QCOMPARE(publisher.reply(u"p"_s).value(u"type"_s).toString(), u"response"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(member.ofType(u"error"_s, u"room.two"_s).size(), 1, 8000);
+        const QJsonObject error = member.ofType(u"error"_s, u"room.two"_s).first();
+        QCOMPARE(error.value(u"metadata"_s).toObject().value(u"agent"_s).toString(), u"claude"_s);
+        QCOMPARE(error.value(u"metadata"_s).toObject().value(u"task"_s).toString(), u"p"_s);
+        QVERIFY(error.value(u"payload"_s)
+                    .toObject()
+                    .value(u"data"_s)
+                    .toObject()
+                    .value(u"message"_s)
+                    .toString()
+                    .contains(u"HTTP 401: invalid x-api-key"_s));
+        QVERIFY(member.ofType(u"agent_complete"_s).isEmpty());
+    }
+
+    // max_tool_rounds bounds the round trips: a model that keeps calling tools ends with what it
+    // said, after 1 + max_tool_rounds provider calls.
+    void toolRoundsBounded()
+    {
+        const QByteArray again =
+            toolUseStream({{u"channel_presence"_s, R"({"channel":"room.x"})"}});
+        fake->push(FakeProvider::Response{200, {}, again});
+        fake->push(FakeProvider::Response{200, {}, again});
+        QVERIFY(startServer(u"\n[[agents]]\nname = \"loop\"\nprovider = \"anthropic\"\n"
+                            "tools = [\"channel_presence\"]\nmax_tool_rounds = 1\n"_s));
+        TestClient client;
+        QVERIFY(client.open(url()));
+        sendTask(client, u"lp"_s, u"loop"_s, u"who is there?"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(client, u"agent_complete"_s, u"lp"_s).size(), 1, 8000);
+        QCOMPARE(fake->requests.size(), 2);
+        QCOMPARE(forTask(client, u"agent_complete"_s, u"lp"_s)
+                     .first()
+                     .value(u"metadata"_s)
+                     .toObject()
+                     .value(u"stop_reason"_s)
+                     .toString(),
+                 u"tool_use"_s);
+    }
+
+    // A graceful shutdown ends every running task with 503 before the connections close.
+    void shutdownEndsTasks()
+    {
+        fake->push(FakeProvider::Response{200, {}, QByteArray(), true});
+        providerTimeout = 60;
+        QVERIFY(startServer());
+        TestClient client;
+        QVERIFY(client.open(url()));
+        sendTask(client, u"sd"_s, u"claude"_s, u"long story"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(fake->requests.size(), 1, 8000);
+        QSignalSpy finished(server.get(), &Mtw::Server::finished);
+        server->shutdown();
+        const QJsonObject error = errorOf(client, u"sd"_s);
+        QCOMPARE(error.value(u"code"_s).toInt(), 503);
+        QCOMPARE(error.value(u"message"_s).toString(), u"server is shutting down"_s);
+        QVERIFY(client.waitClosed());
+        QCOMPARE(client.closeCode, 1001);
+        QTRY_COMPARE_WITH_TIMEOUT(fake->disconnects, 1, 5000); // the provider call was aborted
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 8000);
+    }
+
     // A client that goes away cancels its task: the provider's request is aborted.
     void cancelOnDisconnect()
     {
