@@ -11,7 +11,9 @@
 #include <mtw/server.h>
 
 #include <QJsonArray>
+#include <QNetworkRequest>
 #include <QTest>
+#include <QWebSocket>
 
 #include <functional>
 #include <memory>
@@ -264,6 +266,23 @@ private Q_SLOTS:
         QVERIFY(!metadata.value(u"stop_reason"_s).toString().isEmpty());
         QVERIFY(!metadata.value(u"model"_s).toString().isEmpty());
         QVERIFY(forTask(client, u"error"_s, u"t1"_s).isEmpty());
+        // The admin API's counters add the agents' (tokens from the provider's usage).
+        QWebSocket admin;
+        QNetworkRequest upgrade(QUrl(u"ws://127.0.0.1:%1/admin"_s.arg(server->port())));
+        upgrade.setRawHeader("Authorization", "Bearer " + server->adminToken().toUtf8());
+        QJsonObject snapshot;
+        connect(&admin, &QWebSocket::textMessageReceived, this, [&](const QString &frame) {
+            if (snapshot.isEmpty())
+                snapshot = QJsonDocument::fromJson(frame.toUtf8()).object();
+        });
+        admin.open(upgrade);
+        QTRY_VERIFY_WITH_TIMEOUT(!snapshot.isEmpty(), 5000);
+        const QJsonObject agents =
+            snapshot.value(u"counters"_s).toObject().value(u"agents"_s).toObject();
+        QCOMPARE(agents.value(u"completed"_s).toInt(), 1);
+        QCOMPARE(agents.value(u"running"_s).toInt(), 0);
+        QCOMPARE(agents.value(u"tokens_in"_s).toInt(), tokensIn);
+        QVERIFY(agents.value(u"tokens_out"_s).toInt() > 0);
 
         QCOMPARE(fake->requests.size(), 1);
         const FakeProvider::Request &request = fake->requests.first();
