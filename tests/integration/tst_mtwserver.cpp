@@ -72,8 +72,6 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("toml");
         QTest::addColumn<QString>("message");
-        QTest::newRow("agents") << QByteArray("[[agents]]\nname = \"a\"\nprovider = \"p\"\n")
-                                << u":1:1: agents: AI agents are not implemented in this version"_s;
         QTest::newRow("orchestrator")
             << QByteArray("[orchestrator]\nstrategy = \"pipeline\"\n")
             << u":1:1: orchestrator: agent orchestration is not implemented in this version"_s;

@@ -690,7 +690,6 @@ private Q_SLOTS:
                                  "stream_end",
                                  "agent_chunk",
                                  "agent_tool_call",
-                                 "agent_tool_result",
                                  "agent_complete",
                                  "error",
                                  "ack"}) {

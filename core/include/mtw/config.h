@@ -131,6 +131,26 @@ struct KvBucketConfig
     friend bool operator==(const KvBucketConfig &, const KvBucketConfig &) = default;
 };
 
+// One `[[agents]]` entry: an AI agent a client may give tasks to (agent_task) and that answers
+// on its channels (docs/agents.md).
+struct AgentConfig
+{
+    QString name;             // what agent_task's metadata.agent names
+    QString provider;         // a registered provider name ("anthropic", "openai") or module id
+    QString model;            // empty = the provider's default_model
+    QString system;           // system prompt; empty = none
+    QStringList tools;        // tools it may call: built-in, module or client tools
+    QStringList channels;     // channel names or patterns it answers on
+    int maxConcurrent = 4;    // tasks running at once
+    int maxQueued = 16;       // tasks waiting for a slot; one more gets 429
+    int maxToolRounds = 5;    // provider round trips with tool results in one task
+    int contextMessages = 20; // channel history messages sent as the conversation
+    int maxTokens = 0;        // 0 = the provider's max_tokens
+    int toolTimeout = 60;     // seconds a tool (a client's above all) has to answer
+    int line = 0;
+    friend bool operator==(const AgentConfig &, const AgentConfig &) = default;
+};
+
 struct LoggingConfig
 {
     QString level = QStringLiteral("info");  // debug | info | warning | error
@@ -166,6 +186,7 @@ struct MTW_CORE_EXPORT Config
     QList<ChannelConfig> channels;
     QList<KvBucketConfig> kv;
     LoggingConfig logging;
+    QList<AgentConfig> agents;
     AdminConfig admin;
     MetricsConfig metrics;
 

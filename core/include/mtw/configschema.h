@@ -67,7 +67,7 @@ public:
     // The value of a key in `config` ("server.port", "channels[0].history"); null when there is
     // no such key or entry.
     static QVariant value(const Config &config, const QString &name);
-    // Sections that are refused when present ("transport.http", "agents", "orchestrator"): they
+    // Sections that are refused when present ("transport.http", "orchestrator"): they
     // are not implemented in this version. With the reason, as the error says it.
     static QList<std::pair<QString, QString>> refusedSections();
     // The Markdown reference table of every key (key, type, allowed, default, applies, meaning)

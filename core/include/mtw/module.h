@@ -3,6 +3,7 @@
 // See docs/plugins.md for a walk-through.
 #pragma once
 
+#include <mtw/agent.h>
 #include <mtw/broker.h>
 #include <mtw/global.h>
 #include <mtw/message.h>
@@ -115,6 +116,12 @@ public:
     // The other nodes of a cluster (<mtw/broker.h>, docs/cluster.md). The server uses the broker
     // with the highest priority and logs the others as unused.
     void registerBroker(IBroker *broker, int priority = 0);
+    // A model provider (<mtw/agent.h>, docs/agents.md) under the name `[[agents]] provider`
+    // uses (the module id works too). A name already taken is refused (logged).
+    void registerAgentProvider(const QString &name, IAgentProvider *provider);
+    // A tool agents may call when their `tools` name it (IAgentTool::name()). Must outlive the
+    // module's stop.
+    void registerAgentTool(IAgentTool *tool);
 
     // For modules whose stop() returned false: call when the asynchronous stop is complete.
     void stopFinished();

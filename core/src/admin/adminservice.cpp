@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
 
+#include "agents/agentrunner.h"
 #include "channels/channeljson.h"
 #include "transport/clientsocket.h"
 #include "transport/cluster.h"
@@ -330,6 +331,18 @@ QJsonObject AdminService::counters(bool withRates)
                     {u"bytes_in"_s, qint64(traffic.bytesIn)},
                     {u"bytes_out"_s, qint64(traffic.bytesOut)},
                     {u"protocol_errors"_s, c.protocolErrors.load(std::memory_order_relaxed)}};
+    if (const AgentRunner *agents = m_context->agents) { // with [[agents]] (docs/agents.md)
+        const AgentCounters &a = agents->counters();
+        out.insert(
+            u"agents"_s,
+            QJsonObject{{u"running"_s, a.running.load(std::memory_order_relaxed)},
+                        {u"queued"_s, a.queued.load(std::memory_order_relaxed)},
+                        {u"completed"_s, a.completed.load(std::memory_order_relaxed)},
+                        {u"failed"_s, a.failed.load(std::memory_order_relaxed)},
+                        {u"provider_errors"_s, a.providerErrors.load(std::memory_order_relaxed)},
+                        {u"tokens_in"_s, a.tokensIn.load(std::memory_order_relaxed)},
+                        {u"tokens_out"_s, a.tokensOut.load(std::memory_order_relaxed)}});
+    }
     if (withRates) {
         const double seconds = std::max<qint64>(1, m_rateClock.restart()) / 1000.0;
         for (const char *key : {"messages_in", "messages_out", "bytes_in", "bytes_out"}) {

@@ -583,6 +583,92 @@ SectionSpec kvSection()
         });
 }
 
+bool isAgentName(const QString &name)
+{
+    if (name.isEmpty() || name.size() > 64)
+        return false;
+    for (const QChar c : name) {
+        if (!(c.isLetterOrNumber() || c == u'-' || c == u'_' || c == u'.'))
+            return false;
+    }
+    return true;
+}
+
+constexpr StringRule AgentNameRule{&isAgentName,
+                                   "a name of 1 to 64 letters, digits, \"-\", \"_\" or \".\"",
+                                   "agent or tool name"};
+
+SectionSpec agentsSection()
+{
+    using A = AgentConfig;
+    return entries<A>(
+        "agents",
+        &Config::agents,
+        "name",
+        "agent",
+        {
+            string<A>("name",
+                      &A::name,
+                      "What `agent_task`'s `metadata.agent` names; its answers on channels "
+                      "come `from` `agent:<name>`.")
+                .rule(AgentNameRule)
+                .required(),
+            string<A>("provider",
+                      &A::provider,
+                      "The provider module that runs it: a provider name (`anthropic`, "
+                      "`openai`) or the module id (`mtw-ai-anthropic`). A provider no "
+                      "started module registered answers 503.")
+                .required(),
+            string<A>("model", &A::model, "Model name sent to the provider.")
+                .emptyMeans("the provider's `default_model`"),
+            string<A>("system",
+                      &A::system,
+                      "System prompt of every task (a task's "
+                      "`metadata.system_prompt` replaces it)."),
+            stringList<A>("tools",
+                          &A::tools,
+                          "Tools it may call: built-in (`channel_history`, `channel_presence`, "
+                          "`kv_get`), a module's, or else a client tool the task's client "
+                          "serves (docs/agents.md#tools).")
+                .rule(AgentNameRule),
+            stringList<A>("channels",
+                          &A::channels,
+                          "Channel names or patterns it answers on: a client's publish there "
+                          "is a task, answered to the channel's subscribers.")
+                .rule(ChannelNameRule),
+            integer<A>("max_concurrent", &A::maxConcurrent, 1, 1000, "Tasks running at once."),
+            integer<A>("max_queued",
+                       &A::maxQueued,
+                       0,
+                       100000,
+                       "Tasks waiting for a running slot; one more is refused with 429."),
+            integer<A>("max_tool_rounds",
+                       &A::maxToolRounds,
+                       0,
+                       50,
+                       "Provider round trips with tool results in one task; the model's "
+                       "next tool call after that ends the task with its text so far."),
+            integer<A>("context_messages",
+                       &A::contextMessages,
+                       0,
+                       1000,
+                       "Recent channel history messages sent as the conversation of a "
+                       "channel task."),
+            integer<A>("max_tokens",
+                       &A::maxTokens,
+                       0,
+                       1000000,
+                       "Longest answer in tokens; `0` means the provider's `max_tokens`."),
+            integer<A>("tool_timeout",
+                       &A::toolTimeout,
+                       1,
+                       MaxSeconds,
+                       "Time a tool call has to be answered; then the model gets an error "
+                       "result.")
+                .seconds(),
+        });
+}
+
 SectionSpec loggingSection()
 {
     return section<LoggingConfig>(
@@ -698,14 +784,10 @@ QList<SectionSpec> declareSections()
         httpSection(),
         codecSection(),
         modulesSection(),
-        refused(SectionSpec::Kind::Array,
-                "agents",
-                "AI agents are not implemented in this version (they land with a "
-                "later release)"),
+        agentsSection(),
         refused(SectionSpec::Kind::Table,
                 "orchestrator",
-                "agent orchestration is not implemented in this version (it lands with "
-                "the agents)"),
+                "agent orchestration is not implemented in this version (it is planned)"),
         channelsSection(),
         kvSection(),
         loggingSection(),

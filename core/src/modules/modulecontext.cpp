@@ -75,6 +75,16 @@ void ModuleContext::registerBroker(IBroker *broker, int priority)
     d->host->registerBroker(d->entry, broker, priority);
 }
 
+void ModuleContext::registerAgentProvider(const QString &name, IAgentProvider *provider)
+{
+    d->host->registerAgentProvider(d->entry, name, provider);
+}
+
+void ModuleContext::registerAgentTool(IAgentTool *tool)
+{
+    d->host->registerAgentTool(d->entry, tool);
+}
+
 void ModuleContext::stopFinished()
 {
     // May be called from any thread; the host runs in its own.

@@ -73,6 +73,8 @@ void Services::removeOwner(const QString &owner)
     stores.removeIf([&](const auto &r) { return r.owner == owner; });
     brokers.removeIf([&](const auto &r) { return r.owner == owner; });
     requestHandlers.removeIf([&](const auto &it) { return it.value().owner == owner; });
+    agentProviders.removeIf([&](const auto &it) { return it.value().owner == owner; });
+    agentTools.removeIf([&](const auto &it) { return it.value().owner == owner; });
 }
 
 void Services::sort()
@@ -656,6 +658,37 @@ void ModuleHost::registerBroker(int entry, IBroker *service, int priority)
     const QString owner = m_entries[size_t(entry)]->metadata.id();
     QMutexLocker locker(&m_servicesMutex);
     m_services.brokers.append({priority, service, owner});
+    publishServices();
+}
+
+// Providers and tools are found by name: a second registration of a name is refused, as for
+// request actions.
+void ModuleHost::registerAgentProvider(int entry, const QString &name, IAgentProvider *service)
+{
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
+    QMutexLocker locker(&m_servicesMutex);
+    if (m_services.agentProviders.contains(name)) {
+        qCWarning(lcModules).noquote()
+            << "module" << owner << "cannot register agent provider" << name
+            << "- already registered by" << m_services.agentProviders.value(name).owner;
+        return;
+    }
+    m_services.agentProviders.insert(name, {0, service, owner});
+    publishServices();
+}
+
+void ModuleHost::registerAgentTool(int entry, IAgentTool *service)
+{
+    const QString owner = m_entries[size_t(entry)]->metadata.id();
+    const QString name = service->name();
+    QMutexLocker locker(&m_servicesMutex);
+    if (name.isEmpty() || m_services.agentTools.contains(name)) {
+        qCWarning(lcModules).noquote()
+            << "module" << owner << "cannot register agent tool" << name
+            << (name.isEmpty() ? "- it has no name" : "- the name is taken");
+        return;
+    }
+    m_services.agentTools.insert(name, {0, service, owner});
     publishServices();
 }
 

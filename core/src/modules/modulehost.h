@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <mtw/agent.h>
 #include <mtw/broker.h>
 #include <mtw/config.h>
 #include <mtw/module.h>
@@ -42,6 +43,8 @@ struct Services
     QList<Ranked<IRawFrameHandler>> rawFrameHandlers;
     QList<Ranked<IStore>> stores;   // the server uses the first (see Server::start)
     QList<Ranked<IBroker>> brokers; // likewise
+    QHash<QString, Ranked<IAgentProvider>> agentProviders; // by provider name (docs/agents.md)
+    QHash<QString, Ranked<IAgentTool>> agentTools;         // by tool name
 
     void removeOwner(const QString &owner);
     void sort();
@@ -114,6 +117,8 @@ public:
     void registerRawFrameHandler(int entry, IRawFrameHandler *service, int priority);
     void registerStore(int entry, IStore *service, int priority);
     void registerBroker(int entry, IBroker *service, int priority);
+    void registerAgentProvider(int entry, const QString &name, IAgentProvider *service);
+    void registerAgentTool(int entry, IAgentTool *service);
     void stopFinished(int entry);
 
     const Config &config() const { return m_config; }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "admin/adminservice.h"
+#include "agents/agentrunner.h"
 #include "modules/modulehost.h"
 #include "server/configwatcher.h"
 #include "server/serverextensions.h"
@@ -63,7 +64,7 @@ namespace Internal {
 
 // Also the ServerHandle modules use: each call finds the connection's worker and queues the work
 // there, so it is safe from any thread.
-class ServerPrivate : public ServerHandle
+class ServerPrivate : public ServerHandle, public AgentHost
 {
 public:
     enum class State { Stopped, Running, ShuttingDown };
@@ -99,6 +100,14 @@ public:
     bool disconnect(const QString &connId, const QString &reason) override;
     Result<int>
     publishEnvelope(const QString &channel, const Message &message, PublishOrigin origin);
+    // AgentHost (sendTo above is shared with ServerHandle)
+    void sendToChannel(const QString &channel, const Message &message) override;
+    Result<int> publishRecorded(const QString &channel, const Message &message) override;
+    Result<QList<Message>> history(const QString &channel, int limit) override;
+    Result<QJsonArray> presence(const QString &channel) override;
+    Result<QJsonObject> kvGet(const QString &bucket, const QString &key) override;
+    void startAgents();
+    void stopAgents();
 
     Server *const q;
     Config config;
@@ -111,6 +120,7 @@ public:
     std::unique_ptr<ConfigWatcher> configWatcher; // while running with server.watch_config
     Server::ConfigLoader configLoader;
     std::unique_ptr<ClusterNode> clusterNode; // with context->broker
+    std::unique_ptr<AgentRunner> agents;      // with [[agents]]; context->agents
     Acceptor *acceptor = nullptr;
     AdminService *admin = nullptr;
     QList<QThread *> threads;
@@ -411,6 +421,7 @@ void ServerPrivate::onWorkerDrained()
 
 void ServerPrivate::stopWorkers()
 {
+    stopAgents();
     if (context && context->broker)
         context->broker->detach(); // nothing more comes in from the cluster
     {
@@ -485,6 +496,111 @@ ServerPrivate::publishEnvelope(const QString &channel, const Message &message, P
     if (!handlePublishes)
         return fail(503, u"server is shutting down"_s);
     return publishFromOutside(*context, channel, message, origin);
+}
+
+// The agent runner (docs/agents.md): made once the modules started (their providers are
+// registered), before the first client.
+void ServerPrivate::startAgents()
+{
+    if (config.agents.isEmpty())
+        return;
+    agents = std::make_unique<AgentRunner>(config.agents, modules->services(), *this);
+    context->agents = agents.get();
+    QObject::connect(
+        q,
+        &Server::connectionClosed,
+        agents.get(),
+        [runner = agents.get()](const QString &connId) { runner->connectionClosed(connId); });
+}
+
+// Every task ends (its client hears 503) before the connections close and the providers stop.
+void ServerPrivate::stopAgents()
+{
+    if (!agents)
+        return;
+    agents->shutdown();
+    agents.reset();
+    if (context)
+        context->agents = nullptr;
+}
+
+void ServerPrivate::sendToChannel(const QString &channel, const Message &message)
+{
+    std::shared_lock locker(handleLock);
+    if (!handleOpen())
+        return;
+    const auto members = context->registry.presence(channel);
+    if (!members || members->isEmpty())
+        return;
+    const auto settings = context->registry.settings(channel);
+    const Delivery delivery{channel, encodeMessage(message), 0, settings && settings->binary, 0};
+    quint64 mask = 0;
+    for (const Member &member : *members)
+        mask |= quint64(1) << member.worker;
+    for (int i = 0; i < int(context->workers.size()); ++i) {
+        if (mask & (quint64(1) << i))
+            context->workers.at(i)->enqueueDelivery(delivery);
+    }
+}
+
+Result<int> ServerPrivate::publishRecorded(const QString &channel, const Message &message)
+{
+    return publishEnvelope(channel, message, PublishOrigin::ThisNode);
+}
+
+Result<QList<Message>> ServerPrivate::history(const QString &channel, int limit)
+{
+    std::shared_lock locker(handleLock);
+    if (!handleOpen())
+        return fail(503, u"the server is not running"_s);
+    const auto stored = context->registry.history(channel, limit);
+    if (!stored)
+        return tl::unexpected(stored.error());
+    QList<Message> messages;
+    for (const QByteArray &envelope : *stored) {
+        if (auto message = decodeMessage(envelope))
+            messages.append(*message);
+    }
+    return messages;
+}
+
+Result<QJsonArray> ServerPrivate::presence(const QString &channel)
+{
+    std::shared_lock locker(handleLock);
+    if (!handleOpen())
+        return fail(503, u"the server is not running"_s);
+    const auto members = context->registry.presence(channel);
+    if (!members)
+        return tl::unexpected(members.error());
+    QJsonArray list;
+    for (const Member &member : *members) {
+        QJsonObject row{{u"conn_id"_s, member.connId}};
+        if (!member.userId.isEmpty())
+            row.insert(u"user_id"_s, member.userId);
+        list.append(row);
+    }
+    return list;
+}
+
+Result<QJsonObject> ServerPrivate::kvGet(const QString &bucket, const QString &key)
+{
+    std::shared_lock locker(handleLock);
+    if (!handleOpen())
+        return fail(503, u"the server is not running"_s);
+    const auto entry = context->kv.get(bucket, key);
+    if (!entry)
+        return tl::unexpected(entry.error());
+    const Payload value = entry->value();
+    QJsonValue json;
+    if (value.kind == Payload::Kind::Json)
+        json = value.json;
+    else if (value.kind == Payload::Kind::Text)
+        json = value.text;
+    else
+        json = QString::fromLatin1(value.binary.toBase64());
+    return QJsonObject{{u"key"_s, key},
+                       {u"value"_s, json},
+                       {u"version"_s, qint64(entry->version())}};
 }
 
 bool ServerPrivate::disconnect(const QString &connId, const QString &reason)
@@ -585,6 +701,7 @@ Result<void> Server::start()
             admin->adoptSocket(socket);
         };
     }
+    d->startAgents();
     d->startWorkers(workers);
     d->attachBroker();
     d->openForBusiness();
@@ -631,6 +748,7 @@ void Server::shutdown()
         d->handlePublishes = false;
     }
     Q_EMIT d->events->aboutToShutdown();
+    d->stopAgents();
     d->drainedWorkers = 0;
     d->quietWorkers = 0;
     // First every worker stops accepting publishes (onPublishingStopped), then they close.

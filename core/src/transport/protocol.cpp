@@ -28,6 +28,7 @@ Protocol::Protocol(ProtocolContext &parts)
     registerHandler(MessageType::Publish, handlePublish, true);
     registerHandler(MessageType::Request, handleRequest, true);
     registerHandler(MessageType::AgentTask, handleAgentTask, true);
+    registerHandler(MessageType::AgentToolResult, handleAgentToolResult, false);
 }
 
 void Protocol::registerHandler(MessageType type, MessageHandler handler, bool filtered)

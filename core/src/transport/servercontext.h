@@ -24,6 +24,7 @@ class QTcpSocket;
 
 namespace Mtw::Internal {
 
+class AgentRunner;
 class ClusterNode;
 class Worker;
 class ServiceDirectory;
@@ -124,6 +125,7 @@ public:
     IBroker *broker = nullptr;      // the other nodes (docs/cluster.md); null on a single node
     ClusterNode *cluster = nullptr; // this node as the broker sees it; with `broker`
     QString nodeId;                 // this node's name in the cluster
+    AgentRunner *agents = nullptr;  // the [[agents]] (docs/agents.md); null without any
 
     // Which worker holds a conn_id, so that modules and the admin can reach a connection.
     void addToDirectory(const QString &connId, int worker)

@@ -355,14 +355,25 @@ void tst_Config::errors_data()
     row("transport.http keepalive_timeout",
         u"[transport.http]\nkeepalive_timeout = 0"_s,
         u"mtw.toml:2:21: transport.http.keepalive_timeout: expected an integer 1-86400, got 0"_s);
-    row("agents refused",
-        u"\n[[agents]]\nname = \"a\"\n[[agents]]\nname = \"b\""_s,
-        u"mtw.toml:2:1: agents: AI agents are not implemented in this version (they land with a "
-        "later release); remove the [[agents]] tables"_s);
+    // [[agents]] (docs/agents.md): every key is checked.
+    row("agent without provider",
+        u"\n[[agents]]\nname = \"a\""_s,
+        u"mtw.toml:2:1: agents[0].provider: required key is missing"_s);
+    row("agent name",
+        u"[[agents]]\nname = \"a b\"\nprovider = \"p\""_s,
+        u"mtw.toml:2:8: agents[0].name: expected a name of 1 to 64 letters, digits, \"-\", \"_\" "
+        "or \".\", got \"a b\""_s);
+    row("agent max_concurrent",
+        u"[[agents]]\nname = \"a\"\nprovider = \"p\"\nmax_concurrent = 0"_s,
+        u"mtw.toml:4:18: agents[0].max_concurrent: expected an integer 1-1000, got 0"_s);
+    row("agent channel",
+        u"[[agents]]\nname = \"a\"\nprovider = \"p\"\nchannels = [\"a..b\"]"_s,
+        u"mtw.toml:4:13: agents[0].channels[0]: expected a channel name or pattern (dot-separated "
+        "segments, \"*\" for one segment, a final \"**\" for the rest), got \"a..b\""_s);
     row("orchestrator refused",
         u"[orchestrator]\nstrategy = \"round-robin\""_s,
         u"mtw.toml:1:1: orchestrator: agent orchestration is not implemented in this version (it "
-        "lands with the agents); remove the [orchestrator] table"_s);
+        "is planned); remove the [orchestrator] table"_s);
     row("level as number",
         u"[logging]\nlevel = 3"_s,
         u"mtw.toml:2:9: logging.level: expected one of \"debug\", \"info\", \"warning\", \"error\", got 3"_s);

@@ -58,6 +58,9 @@ QString header(const ConfigKey &key)
     if (!key.isEntryKey())
         return u"[%1]\n"_s.arg(section);
     section.chop(2);
+    // An agent needs its provider too; every other entry only its name.
+    if (section == u"agents")
+        return u"[[agents]]\nname = \"a\"\nprovider = \"p\"\n"_s;
     return u"[[%1]]\nname = \"a\"\n"_s.arg(section);
 }
 
@@ -105,14 +108,16 @@ void tst_ConfigSchema::keysAreUniqueAndDocumented()
         QVERIFY2(!names.contains(key.name), qPrintable(key.name));
         names.append(key.name);
         QVERIFY2(!key.doc.isEmpty() && !key.doc.contains(u'\n'), qPrintable(key.name));
-        QVERIFY2(key.required || !key.defaultText.isEmpty() || key.name == "channels[].codec"_L1,
+        // codec and model: empty means another key's value (codec.default, default_model).
+        QVERIFY2(key.required || !key.defaultText.isEmpty() || key.name == "channels[].codec"_L1
+                     || key.name == "agents[].model"_L1,
                  qPrintable(key.name));
     }
     QVERIFY(names.contains(u"server.decision_timeout_ms"_s));
     QVERIFY(names.contains(u"transport.websocket.max_queue_size"_s));
     QVERIFY(names.contains(u"channels[].history"_s));
     QVERIFY(names.contains(u"transport.http.api_key"_s));
-    for (const QString &refused : {u"agents"_s, u"orchestrator"_s}) {
+    for (const QString &refused : {u"orchestrator"_s}) {
         for (const QString &name : std::as_const(names))
             QVERIFY2(!name.startsWith(refused), qPrintable(name));
     }
@@ -257,15 +262,19 @@ void tst_ConfigSchema::unknownKey()
     QFETCH(QString, section);
     const bool entry = section.endsWith(u"[]"_s);
     const QString name = entry ? section.chopped(2) : section;
-    const QString toml = entry ? u"[[%1]]\nname = \"a\"\nhistroy = 1\n"_s.arg(name)
+    // An agent needs its provider as well as its name.
+    const QString required =
+        name == u"agents"_s ? u"name = \"a\"\nprovider = \"p\"\n"_s : u"name = \"a\"\n"_s;
+    const QString toml = entry ? u"[[%1]]\n%2histroy = 1\n"_s.arg(name, required)
                                : u"[%1]\nhistroy = 1\n"_s.arg(name);
     const QString path = entry ? name + u"[0]"_s : name;
     const auto result = Mtw::parseConfig(toml, u"mtw.toml"_s, QProcessEnvironment());
     QVERIFY(!result.hasErrors()); // a warning: the file still loads
     const QString suggestion = name == u"channels"_s ? u" (did you mean 'history'?)"_s : QString();
     QCOMPARE(diagnosticStrings(toml),
-             QStringList{u"mtw.toml:%1:1: warning: %2.histroy: unknown key%3"_s.arg(entry ? 3 : 2)
-                             .arg(path, suggestion)});
+             QStringList{
+                 u"mtw.toml:%1:1: warning: %2.histroy: unknown key%3"_s.arg(int(toml.count(u'\n')))
+                     .arg(path, suggestion)});
 }
 
 void tst_ConfigSchema::diffEntriesAndModuleTables()

@@ -46,8 +46,12 @@ void kvBatchAction(ProtocolContext &parts, Connection &connection, const Message
 // 400) and returns true; false for every other message.
 bool refuseReservedChannel(ProtocolContext &parts, Connection &connection, const Message &message);
 
-// agenttask.cpp
+// agenttask.cpp: agent_task, agent_tool_result, and a publish on a channel an agent answers on.
 void handleAgentTask(ProtocolContext &parts, Connection &connection, const Message &message);
+void handleAgentToolResult(ProtocolContext &parts, Connection &connection, const Message &message);
+void startChannelAgents(ProtocolContext &parts,
+                        const Connection &connection,
+                        const Message &message);
 
 // Replies carry ref_id and never `channel` (PROTOCOL.md section 7): the TypeScript client hands
 // any message with a channel to that channel's handlers, so a reply to its fire-and-forget

@@ -37,6 +37,7 @@ void announcePublished(ProtocolContext &parts,
                                                  {u"recipients"_s, recipients},
                                                  {u"offset"_s, qint64(position.offset)},
                                                  {u"epoch"_s, position.epoch}}));
+    startChannelAgents(parts, connection, message); // after the publisher heard back
 }
 
 BrokerPublish
