@@ -7,7 +7,7 @@ WorkingDirectory=, RuntimeDirectory=(Mode), LimitNOFILE=. Creates the runtime di
 systemd would, starts ExecStart (plus --extra arguments) as User/Group with that environment
 and limit, and plays the service manager on NOTIFY_SOCKET. Then: READY=1, GET /status, a
 WebSocket round trip (subscribe, publish, fan-out to a second client), the generated admin
-token, SIGTERM, STOPPING=1, exit status 0.
+token, ExecReload (RELOADING=1, READY=1), SIGTERM, STOPPING=1, exit status 0.
 
 Used by packaging/check-packages.sh; needs root (it changes user) and python3-websockets.
 """
@@ -174,8 +174,8 @@ def main():
                               stdout=log, stderr=subprocess.STDOUT)
     states = []
 
-    def wait_for(state):
-        while state not in states:
+    def wait_for(state, count=1):
+        while states.count(state) < count:
             try:
                 states.extend(manager.recv(4096).decode().split("\n"))
             except socket.timeout:
@@ -204,6 +204,19 @@ def main():
         print("check-installed: admin token in %s, printed by --admin-token" % token_path)
         if args.expect_file and not os.path.exists(args.expect_file):
             fail("the server did not create %s" % args.expect_file)
+        # systemctl reload: the unit's ExecReload= with $MAINPID, then RELOADING=1 and READY=1
+        # again; the server still serves afterwards.
+        reload_command = [part.replace("$MAINPID", str(server.pid))
+                          for part in shlex.split(unit.get("ExecReload", [""])[0])]
+        if not reload_command:
+            fail("%s has no ExecReload=" % args.unit)
+        subprocess.run(reload_command, check=True)
+        wait_for("RELOADING=1")
+        wait_for("READY=1", 2)
+        if http_get(args.port, "/status") != (200, "ok"):
+            fail("/status after the reload")
+        print("check-installed: ExecReload -> RELOADING=1, READY=1 (%s), still serving"
+              % [s for s in states if s.startswith("STATUS=")][-1])
         server.send_signal(signal.SIGTERM)
         wait_for("STOPPING=1")
         code = server.wait(timeout=TIMEOUT + 20)

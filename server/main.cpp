@@ -313,7 +313,24 @@ int main(int argc, char *argv[])
                      &Mtw::Server::shutdownStarted,
                      &notifier,
                      &Mtw::SystemdNotifier::stopping);
-    notifier.ready(u"listening on %1:%2"_s.arg(server.address().toString()).arg(server.port()));
+    const QString listening =
+        u"listening on %1:%2"_s.arg(server.address().toString()).arg(server.port());
+    QObject::connect(&server,
+                     &Mtw::Server::configReloadStarted,
+                     &notifier,
+                     &Mtw::SystemdNotifier::reloading);
+    QObject::connect(&server, &Mtw::Server::configReloaded, &notifier, [&notifier, listening] {
+        notifier.ready(listening + u"; configuration reloaded"_s);
+    });
+    QObject::connect(&server,
+                     &Mtw::Server::configReloadFailed,
+                     &notifier,
+                     [&notifier, listening](const QStringList &errors) {
+                         notifier.ready(listening
+                                        + u"; configuration reload refused (%1 error(s)), the "
+                                          "running configuration stays"_s.arg(errors.size()));
+                     });
+    notifier.ready(listening);
     notifier.startWatchdog();
 
     const int code = server.exec();

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 
 namespace Mtw {
 
@@ -28,6 +29,17 @@ bool SystemdNotifier::isSupported()
 void SystemdNotifier::ready(const QString &status)
 {
     notify("READY=1\nSTATUS=" + status.toUtf8());
+}
+
+void SystemdNotifier::reloading()
+{
+#ifdef MTW_HAVE_SYSTEMD
+    timespec now = {};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const quint64 usec = quint64(now.tv_sec) * 1000000 + quint64(now.tv_nsec) / 1000;
+    notify("RELOADING=1\nMONOTONIC_USEC=" + QByteArray::number(usec)
+           + "\nSTATUS=reloading the configuration");
+#endif
 }
 
 void SystemdNotifier::stopping()

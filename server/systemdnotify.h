@@ -24,6 +24,10 @@ public:
     static bool isSupported();
 
     void ready(const QString &status);
+    // Around a configuration reload (SIGHUP, ExecReload=): RELOADING=1 with the monotonic time
+    // systemd asks for, then READY=1 again whether the reload applied or was refused (the
+    // server goes on serving either way; the status says which).
+    void reloading();
     void stopping();
     // Starts the WATCHDOG=1 pings when the service manager asked for them (WATCHDOG_USEC);
     // returns the ping interval in milliseconds, or 0 when there is no watchdog.

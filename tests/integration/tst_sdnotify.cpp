@@ -172,6 +172,48 @@ private Q_SLOTS:
         QVERIFY(manager.messages().isEmpty());
 #endif
     }
+
+    // systemctl reload (SIGHUP): RELOADING=1 with MONOTONIC_USEC, then READY=1 again, for a
+    // good file and for a refused one (the server goes on serving; the status says which).
+    void reloadingThenReady()
+    {
+        NotifySocket manager(m_dir.filePath(u"notify-3"_s));
+        QVERIFY(manager.isBound());
+        const QString configPath = m_dir.filePath(u"reload.toml"_s);
+        const auto writeConfig = [&configPath](const QByteArray &text) {
+            QFile file(configPath);
+            QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            file.write(text);
+        };
+        writeConfig("[logging]\nlevel = \"info\"\n");
+        ServerProcess server;
+        setEnvironment(server, manager.path(), 0);
+        QVERIFY(server.start(local() + QStringList{u"--config"_s, configPath}));
+#ifdef MTW_HAVE_SYSTEMD
+        QTRY_COMPARE(manager.count("READY=1"), 1);
+        writeConfig("[logging]\nlevel = \"debug\"\n");
+        ::kill(pid_t(server.process.processId()), SIGHUP);
+        QTRY_COMPARE(manager.count("READY=1"), 2);
+        const qsizetype reloading = manager.indexOf("RELOADING=1");
+        QVERIFY(reloading > 0);
+        QVERIFY(manager.messages().at(reloading).contains("\nMONOTONIC_USEC="));
+        QVERIFY(manager.messages().constLast().contains("; configuration reloaded"));
+        writeConfig("[logging]\nlevel = \"loud\"\n");
+        ::kill(pid_t(server.process.processId()), SIGHUP);
+        QTRY_COMPARE(manager.count("READY=1"), 3);
+        QCOMPARE(manager.count("RELOADING=1"), 2);
+        QVERIFY2(
+            manager.messages().constLast().contains("configuration reload refused (1 error(s))"),
+            manager.messages().constLast().constData());
+        stopWithSigterm(server);
+        QCOMPARE(manager.count("STOPPING=1"), 1);
+#else
+        ::kill(pid_t(server.process.processId()), SIGHUP);
+        QTRY_VERIFY(server.allLog().contains(u"configuration reloaded"_s));
+        stopWithSigterm(server);
+        QVERIFY(manager.messages().isEmpty());
+#endif
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_SdNotify)

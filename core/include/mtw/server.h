@@ -101,6 +101,8 @@ Q_SIGNALS:
     void connectionClosed(const QString &connId, const Mtw::DisconnectReason &reason);
     void shutdownStarted();
     void finished();
+    // At the start of each reloadConfig(), before the file is read (systemd's RELOADING=1).
+    void configReloadStarted();
     // After each reloadConfig(): the keys that took effect and those that wait for a restart,
     // or the errors that kept the running configuration.
     void configReloaded(const QStringList &applied, const QStringList &restartRequired);

@@ -837,6 +837,7 @@ void Server::setConfigLoader(ConfigLoader loader)
 
 Result<QList<ConfigChange>> Server::reloadConfig()
 {
+    Q_EMIT configReloadStarted();
     const auto refuse = [this](const QStringList &errors) -> Result<QList<ConfigChange>> {
         qCWarning(lcServer).noquote()
             << "configuration reload refused, the running configuration stays:" << errors.size()
