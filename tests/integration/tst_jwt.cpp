@@ -330,7 +330,7 @@ private Q_SLOTS:
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = jwtStatus(server);
         QCOMPARE(status.state(), Mtw::ModuleState::Started);
-        QCOMPARE(status.metadata().version(), u"1.2.0"_s);
+        QCOMPARE(status.metadata().version(), u"1.3.0"_s);
         QCOMPARE(status.metadata().name(), u"JWT authentication"_s);
         QCOMPARE(status.metadata().kind(), u"auth"_s);
         QVERIFY2(status.path().endsWith(u"/mtw-auth-jwt.so"_s), qPrintable(status.path()));
