@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <mutex>
 
 using namespace Qt::StringLiterals;
 
@@ -135,6 +136,49 @@ private:
                       + QByteArray::number(body.size()) + "\r\n\r\n" + body);
         socket->disconnectFromHost();
     }
+};
+
+// Collects every log message while it lives (and passes them on to QtTest's handler).
+class LogCapture
+{
+public:
+    LogCapture()
+    {
+        s_lines = &m_lines;
+        s_previous = qInstallMessageHandler(&LogCapture::handle);
+    }
+    ~LogCapture()
+    {
+        qInstallMessageHandler(s_previous);
+        s_lines = nullptr;
+    }
+    QStringList lines() const
+    {
+        std::lock_guard lock(s_mutex);
+        return m_lines;
+    }
+    qsizetype count(const QString &part) const
+    {
+        const QStringList all = lines();
+        return std::count_if(all.cbegin(), all.cend(), [&](const QString &line) {
+            return line.contains(part);
+        });
+    }
+
+private:
+    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        {
+            std::lock_guard lock(s_mutex);
+            if (s_lines)
+                s_lines->append(message);
+        }
+        s_previous(type, context, message);
+    }
+    QStringList m_lines;
+    static inline QStringList *s_lines = nullptr;
+    static inline QtMessageHandler s_previous = nullptr;
+    static inline std::mutex s_mutex;
 };
 
 } // namespace
@@ -734,6 +778,41 @@ private Q_SLOTS:
                                   Mtw::HealthStatus::Healthy,
                                   15000);
         QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
+    }
+
+    // Credentials in jwks_url never reach the log or the health text; a key the module skips
+    // (use = "enc") is logged once per new set, not at every refresh.
+    void jwksLogging()
+    {
+        LogCapture log;
+        JwksServer http;
+        QVERIFY(http.listen());
+        const QJsonObject encryption = [&] {
+            QJsonObject jwk = JwkTest::jwkFor(m_rsa.get(), u"enc-key"_s);
+            jwk.insert(u"use"_s, u"enc"_s);
+            return jwk;
+        }();
+        http.body = JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"A"_s), encryption});
+        const QString url =
+            u"http://jwks-user:hunter2@127.0.0.1:%1/jwks.json?api_key=hunter2"_s.arg(http.port);
+        Mtw::Server server(serverConfig(u"{ jwks_url = \"%1\", jwks_refresh = 1 }"_s.arg(url)));
+        QVERIFY(server.start());
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= 3, 10000);
+        QCOMPARE(log.count(u"skips key 'enc-key': use 'enc' is not 'sig'"_s), 1);
+        QCOMPARE(log.count(u"loaded: A"_s), 1);
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
+
+        http.status = 500;
+        QTRY_VERIFY_WITH_TIMEOUT(jwtStatus(server).health().reason().contains("HTTP status 500"_L1),
+                                 10000);
+        const int failedSoFar = http.requests;
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= failedSoFar + 2, 10000);
+        QCOMPARE(log.count(u"failed: HTTP status 500; keeping the last good set"_s), 1);
+        QCOMPARE(log.count(u"http://127.0.0.1:%1/jwks.json"_s.arg(http.port)) > 0, true);
+        for (const QString &line : log.lines())
+            QVERIFY2(!line.contains("hunter2"_L1) && !line.contains("jwks-user"_L1),
+                     qPrintable(line));
+        QVERIFY(!jwtStatus(server).health().reason().contains("hunter2"_L1));
     }
 
     void reloadAfterFailure()
