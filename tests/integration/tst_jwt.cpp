@@ -780,6 +780,55 @@ private Q_SLOTS:
         QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
     }
 
+    // jwks_file is re-read like a URL is fetched: a rotated file is picked up on an unknown
+    // kid, a broken one keeps the last good set.
+    void jwksFileRotation()
+    {
+        const QString path = m_dir.filePath(u"rotating-jwks.json"_s);
+        const auto replace = [&](const QByteArray &bytes) {
+            QFile::remove(path + u".new"_s);
+            QFile file(path + u".new"_s);
+            const bool written =
+                file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size();
+            file.close();
+            QFile::remove(path);
+            return written && QFile::rename(file.fileName(), path); // never read half-written
+        };
+        const std::shared_ptr<EVP_PKEY> keyB(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"),
+                                             &EVP_PKEY_free);
+        QVERIFY(keyB);
+        const auto es384 = [&](const QString &kid, const QString &sub) {
+            return JwkTest::token(keyB.get(), u"ES384"_s, kid, claimsFor(sub));
+        };
+        QVERIFY(replace(JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"A"_s)})));
+        Mtw::Server server(serverConfig(
+            u"{ jwks_file = \"%1\", jwks_min_refresh = 1, jwks_refresh = 3600 }"_s.arg(path)));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).health().status(), Mtw::HealthStatus::Healthy);
+        TestClient alice;
+        QCOMPARE(connectWith(alice, server, rs256(m_rsa.get(), u"A"_s, u"alice"_s), Via::Query)
+                     .value("type"_L1)
+                     .toString(),
+                 u"ack"_s);
+
+        QVERIFY(replace(JwkTest::jwks({JwkTest::jwkFor(keyB.get(), u"B"_s)})));
+        QVERIFY(
+            QTest::qWaitFor([&] { return attempt(server, es384(u"B"_s, u"bob"_s)) == "ack"_L1; },
+                            10000));
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"carol"_s)),
+                 u"error: unknown signing key (kid)"_s);
+
+        QVERIFY(replace("{\"keys\": [}"));
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                (void)attempt(server, es384(u"C"_s, u"dave"_s)); // unknown: re-read the file
+                return jwtStatus(server).health().reason().contains("malformed JSON"_L1);
+            },
+            10000));
+        QCOMPARE(attempt(server, es384(u"B"_s, u"erin"_s)), u"ack"_s);
+        QVERIFY(stillConnected(alice, u"ping1"_s));
+    }
+
     // Credentials in jwks_url never reach the log or the health text; a key the module skips
     // (use = "enc") is logged once per new set, not at every refresh.
     void jwksLogging()
