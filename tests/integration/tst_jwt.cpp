@@ -846,7 +846,7 @@ private Q_SLOTS:
             u"http://jwks-user:hunter2@127.0.0.1:%1/jwks.json?api_key=hunter2"_s.arg(http.port);
         Mtw::Server server(serverConfig(u"{ jwks_url = \"%1\", jwks_refresh = 1 }"_s.arg(url)));
         QVERIFY(server.start());
-        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= 3, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= 2, 10000); // the same set twice
         QCOMPARE(log.count(u"skips key 'enc-key': use 'enc' is not 'sig'"_s), 1);
         QCOMPARE(log.count(u"loaded: A"_s), 1);
         QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
@@ -855,7 +855,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(jwtStatus(server).health().reason().contains("HTTP status 500"_L1),
                                  10000);
         const int failedSoFar = http.requests;
-        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= failedSoFar + 2, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= failedSoFar + 1, 10000); // failed again
         QCOMPARE(log.count(u"failed: HTTP status 500; keeping the last good set"_s), 1);
         QCOMPARE(log.count(u"http://127.0.0.1:%1/jwks.json"_s.arg(http.port)) > 0, true);
         for (const QString &line : log.lines())
