@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "jwtauthmodule.h"
 
+#include <QFile>
 #include <QLoggingCategory>
+#include <QMetaEnum>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QUrl>
+
+#include <algorithm>
 
 namespace Mtw::AuthJwt {
 
@@ -16,6 +24,10 @@ const QStringList &knownKeys()
 {
     static const QStringList keys{u"secret"_s,
                                   u"public_key_file"_s,
+                                  u"jwks_url"_s,
+                                  u"jwks_file"_s,
+                                  u"jwks_refresh"_s,
+                                  u"jwks_min_refresh"_s,
                                   u"algorithms"_s,
                                   u"issuer"_s,
                                   u"audience"_s,
@@ -28,22 +40,40 @@ const QStringList &knownKeys()
 // RFC 7518 3.2: an HMAC key should be at least as long as the hash output.
 constexpr qsizetype MinimumSecretBytes = 32;
 
+// A key set larger than this is refused (a real one is a few kilobytes).
+constexpr qint64 MaxJwksBytes = 1024 * 1024;
+// One fetch may take this long (connect, TLS and transfer).
+constexpr int FetchTimeoutMs = 10'000;
+// The first retry after a failed fetch; it doubles up to jwks_refresh.
+constexpr qint64 FirstRetryMs = 1000;
+
 } // namespace
 
 JwtAuthModule::JwtAuthModule(QObject *parent)
     : QObject(parent)
-{ }
+{
+    m_refreshTimer.setSingleShot(true);
+    connect(&m_refreshTimer, &QTimer::timeout, this, &JwtAuthModule::refreshNow);
+}
 
 JwtAuthModule::~JwtAuthModule() = default;
 
 Result<void> JwtAuthModule::load(ModuleContext &context)
 {
+    stopRefreshing();
     {
         // A failed reload must not leave an earlier configuration accepting tokens.
         std::lock_guard lock(m_mutex);
         m_verifier.reset();
         m_required = false;
+        m_keysSource.clear();
+        m_haveKeys = false;
+        m_keysProblem.clear();
     }
+    m_lastGoodBytes.clear();
+    m_failing = false;
+    m_backoffMs = FirstRetryMs;
+    m_sinceLastFetch.invalidate();
     const QVariantMap &config = context.config();
     for (auto it = config.cbegin(); it != config.cend(); ++it) {
         if (!knownKeys().contains(it.key()))
@@ -53,7 +83,28 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
     const auto settings = JwtSettings::fromConfig(config);
     if (!settings)
         return tl::unexpected(settings.error());
-    auto verifier = JwtVerifier::create(*settings);
+    m_settings = *settings;
+    std::shared_ptr<const JwkSet> keys;
+    QByteArray keyBytes;
+    if (!settings->jwksFile.isEmpty()) {
+        // A local file is the admin's own: unreadable or unusable at load fails the module.
+        // Later re-reads that fail keep the set read here.
+        QFile file(settings->jwksFile);
+        if (!file.open(QIODevice::ReadOnly)) {
+            return fail(500,
+                        u"mtw-auth-jwt: cannot read jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                            file.errorString()));
+        }
+        keyBytes = file.read(MaxJwksBytes);
+        const auto parsed = parseJwks(keyBytes);
+        if (!parsed) {
+            return fail(500,
+                        u"mtw-auth-jwt: jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                parsed.error().message));
+        }
+        keys = *parsed;
+    }
+    auto verifier = JwtVerifier::create(*settings, {}, keys);
     if (!verifier)
         return tl::unexpected(verifier.error());
 
@@ -71,11 +122,25 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
         summary += u", anonymous clients refused"_s;
     if (settings->allowNoExp)
         summary += u", tokens without exp never expire"_s;
+    if (settings->usesJwks()) {
+        summary += u", keys from %1 (refreshed every %2 s, on an unknown kid at most every %3 s)"_s
+                       .arg(sourceName())
+                       .arg(settings->jwksRefresh)
+                       .arg(settings->jwksMinRefresh);
+    }
     qCInfo(lcJwt).noquote() << summary;
     {
         std::lock_guard lock(m_mutex);
         m_verifier = std::move(*verifier);
         m_required = settings->required;
+        if (settings->usesJwks())
+            m_keysSource = sourceName();
+    }
+    if (keys) {
+        keySetReceived(keyBytes);
+    } else if (!settings->jwksUrl.isEmpty()) {
+        // Until the first fetch succeeds RS*/ES* tokens get 503 and the health is degraded.
+        refreshNow();
     }
     context.registerAuthenticator(this, 100);
     if (settings->required) {
@@ -85,11 +150,183 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
     return {};
 }
 
+bool JwtAuthModule::stop()
+{
+    stopRefreshing();
+    return true;
+}
+
 ModuleHealth JwtAuthModule::health() const
 {
-    if (!verifier())
+    std::lock_guard lock(m_mutex);
+    if (!m_verifier)
         return {HealthStatus::Unhealthy, u"not configured"_s};
+    if (!m_keysSource.isEmpty() && !m_haveKeys) {
+        return {HealthStatus::Degraded,
+                u"no key set loaded yet from %1: %2"_s.arg(m_keysSource, m_keysProblem)};
+    }
+    if (!m_keysSource.isEmpty() && !m_keysProblem.isEmpty()) {
+        return {HealthStatus::Healthy,
+                u"key set refresh failing (%1); using the last good set"_s.arg(m_keysProblem)};
+    }
     return {};
+}
+
+QString JwtAuthModule::sourceName() const
+{
+    if (!m_settings.jwksFile.isEmpty())
+        return m_settings.jwksFile;
+    return QUrl(m_settings.jwksUrl).toDisplayString(QUrl::RemoveUserInfo | QUrl::RemoveQuery);
+}
+
+void JwtAuthModule::stopRefreshing()
+{
+    m_refreshTimer.stop();
+    if (m_reply) {
+        QNetworkReply *reply = m_reply;
+        m_reply = nullptr;
+        disconnect(reply, nullptr, this, nullptr);
+        reply->abort();
+        reply->deleteLater();
+    }
+}
+
+void JwtAuthModule::scheduleRefresh(qint64 ms)
+{
+    m_refreshTimer.start(int(std::clamp<qint64>(ms, 0, 86'400'000)));
+}
+
+void JwtAuthModule::refreshSoon()
+{
+    m_refreshQueued = false;
+    if (m_reply || !m_settings.usesJwks())
+        return;
+    const qint64 minimumMs = m_settings.jwksMinRefresh * 1000;
+    const qint64 since = m_sinceLastFetch.isValid() ? m_sinceLastFetch.elapsed() : minimumMs;
+    if (since >= minimumMs) {
+        refreshNow();
+        return;
+    }
+    const qint64 wait = minimumMs - since;
+    if (!m_refreshTimer.isActive() || m_refreshTimer.remainingTime() > wait)
+        scheduleRefresh(wait);
+}
+
+void JwtAuthModule::refreshNow()
+{
+    if (m_reply || !m_settings.usesJwks())
+        return;
+    m_refreshTimer.stop();
+    m_sinceLastFetch.start();
+    if (!m_settings.jwksFile.isEmpty()) {
+        QFile file(m_settings.jwksFile);
+        if (!file.open(QIODevice::ReadOnly)) {
+            keySetFailed(u"cannot read the file: "_s + file.errorString());
+            return;
+        }
+        const QByteArray bytes = file.read(MaxJwksBytes + 1);
+        if (bytes.size() > MaxJwksBytes)
+            keySetFailed(u"larger than %1 bytes"_s.arg(MaxJwksBytes));
+        else
+            keySetReceived(bytes);
+        return;
+    }
+    if (!m_network)
+        m_network = new QNetworkAccessManager(this);
+    QNetworkRequest request{QUrl(m_settings.jwksUrl)};
+    request.setTransferTimeout(FetchTimeoutMs);
+    request.setRawHeader("Accept", "application/jwk-set+json, application/json");
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
+                         QNetworkRequest::NoLessSafeRedirectPolicy);
+    QNetworkReply *reply = m_network->get(request);
+    m_reply = reply;
+    connect(reply, &QNetworkReply::downloadProgress, this, [reply](qint64 received, qint64) {
+        if (received > MaxJwksBytes) {
+            reply->setProperty("mtwTooLarge", true);
+            reply->abort();
+        }
+    });
+    connect(reply, &QNetworkReply::finished, this, [this, reply] { fetchFinished(reply); });
+}
+
+void JwtAuthModule::fetchFinished(QNetworkReply *reply)
+{
+    reply->deleteLater();
+    if (m_reply == reply)
+        m_reply = nullptr;
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    // Never errorString(): Qt puts the whole URL in it, query and all.
+    if (reply->property("mtwTooLarge").toBool()) {
+        keySetFailed(u"larger than %1 bytes"_s.arg(MaxJwksBytes));
+    } else if (status != 0 && status != 200) {
+        keySetFailed(u"HTTP status %1"_s.arg(status));
+    } else if (reply->error() != QNetworkReply::NoError) {
+        keySetFailed(QString::fromLatin1(
+            QMetaEnum::fromType<QNetworkReply::NetworkError>().valueToKey(reply->error())));
+    } else {
+        const QByteArray bytes = reply->read(MaxJwksBytes + 1);
+        if (bytes.size() > MaxJwksBytes)
+            keySetFailed(u"larger than %1 bytes"_s.arg(MaxJwksBytes));
+        else
+            keySetReceived(bytes);
+    }
+}
+
+void JwtAuthModule::keySetReceived(const QByteArray &bytes)
+{
+    if (m_lastGoodBytes.isEmpty() || bytes != m_lastGoodBytes) {
+        const auto keys = parseJwks(bytes);
+        if (!keys) {
+            keySetFailed(keys.error().message);
+            return;
+        }
+        auto verifier = JwtVerifier::create(m_settings, {}, *keys);
+        if (!verifier) {
+            keySetFailed(verifier.error().message);
+            return;
+        }
+        // Logged once per new set, not per refresh.
+        for (const QString &skipped : (*keys)->skipped)
+            qCWarning(lcJwt).noquote()
+                << "mtw-auth-jwt: key set from" << sourceName() << "skips" << skipped;
+        qCInfo(lcJwt).noquote() << "mtw-auth-jwt: key set from" << sourceName()
+                                << "loaded:" << (*keys)->kids().join(u", "_s);
+        std::lock_guard lock(m_mutex);
+        m_verifier = std::move(*verifier);
+        m_lastGoodBytes = bytes;
+    }
+    if (m_failing)
+        qCInfo(lcJwt).noquote() << "mtw-auth-jwt: key set from" << sourceName() << "works again";
+    m_failing = false;
+    m_backoffMs = FirstRetryMs;
+    {
+        std::lock_guard lock(m_mutex);
+        m_haveKeys = true;
+        m_keysProblem.clear();
+    }
+    scheduleRefresh(m_settings.jwksRefresh * 1000);
+}
+
+void JwtAuthModule::keySetFailed(const QString &reason)
+{
+    bool haveKeys = false;
+    {
+        std::lock_guard lock(m_mutex);
+        haveKeys = m_haveKeys;
+        m_keysProblem = reason;
+    }
+    if (!m_failing) {
+        // Once per failure streak: a key server that is down for an hour logs one line.
+        qCWarning(lcJwt).noquote() << u"mtw-auth-jwt: key set from %1 failed: %2; %3"_s.arg(
+            sourceName(),
+            reason,
+            haveKeys ? u"keeping the last good set"_s
+                     : u"RS/ES tokens get 503 until a fetch succeeds"_s);
+    }
+    m_failing = true;
+    const qint64 refreshMs = m_settings.jwksRefresh * 1000;
+    scheduleRefresh(std::min(m_backoffMs, refreshMs));
+    m_backoffMs = std::min(m_backoffMs * 2, refreshMs);
 }
 
 std::shared_ptr<const JwtVerifier> JwtAuthModule::verifier() const
@@ -110,6 +347,8 @@ void JwtAuthModule::authenticate(const AuthRequest &request, AuthReply reply)
         // The reason only; a token is a credential and never goes to the log.
         qCDebug(lcJwt).noquote() << "token of" << request.connId()
                                  << "refused:" << identity.error().message;
+        if (JwtVerifier::isUnknownKey(identity.error()) && !m_refreshQueued.exchange(true))
+            QMetaObject::invokeMethod(this, &JwtAuthModule::refreshSoon, Qt::QueuedConnection);
         reply.reject(identity.error());
         return;
     }

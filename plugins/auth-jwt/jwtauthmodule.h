@@ -7,16 +7,24 @@
 
 #include <mtw/module.h>
 
+#include <QElapsedTimer>
 #include <QObject>
+#include <QPointer>
+#include <QTimer>
 
 #include <atomic>
 #include <memory>
 #include <mutex>
 
+class QNetworkAccessManager;
+class QNetworkReply;
+
 namespace Mtw::AuthJwt {
 
 // The plugin's root object. Lives in the server's main thread; authenticate() and beforeMessage()
-// are called from I/O worker threads, concurrently.
+// are called from I/O worker threads, concurrently. With jwks_url / jwks_file the key set is
+// fetched and refreshed in this object's thread (asynchronously: QNetworkAccessManager), and each
+// new set becomes a new immutable verifier swapped in under m_mutex.
 class JwtAuthModule : public QObject,
                       public Mtw::IModule,
                       public Mtw::IAuthenticator,
@@ -32,6 +40,7 @@ public:
 
     // IModule
     Result<void> load(ModuleContext &context) override;
+    bool stop() override;
     ModuleHealth health() const override;
 
     // IAuthenticator: answers before it returns (verifying a token is quick, local work).
@@ -44,11 +53,35 @@ public:
 private:
     std::shared_ptr<const JwtVerifier> verifier() const;
 
+    // Key set refresh, all in this object's thread.
+    void stopRefreshing();
+    void refreshNow();  // fetch (URL) or read (file) now
+    void refreshSoon(); // an unknown kid: refresh, at most every jwks_min_refresh
+    void scheduleRefresh(qint64 ms);
+    void fetchFinished(QNetworkReply *reply);
+    void keySetReceived(const QByteArray &bytes);
+    void keySetFailed(const QString &reason);
+    QString sourceName() const; // the URL without user info or query, or the file path
+
     // Qt keeps one root object per plugin file in the process, so load() may run again (another
     // Server in the same process): the verifier is swapped under a lock, never changed in place.
     mutable std::mutex m_mutex;
     std::shared_ptr<const JwtVerifier> m_verifier;
     std::atomic<bool> m_required = false;
+
+    JwtSettings m_settings;
+    QNetworkAccessManager *m_network = nullptr;
+    QPointer<QNetworkReply> m_reply;
+    QTimer m_refreshTimer;
+    QElapsedTimer m_sinceLastFetch; // invalid before the first fetch
+    qint64 m_backoffMs = 1000;      // the next retry after a failure (doubles up to jwks_refresh)
+    QByteArray m_lastGoodBytes;     // the set in use, as served (an unchanged set is not re-parsed)
+    bool m_failing = false;         // in a failure streak (logged once)
+    std::atomic<bool> m_refreshQueued = false;
+    // Read by health() from any thread; under m_mutex.
+    QString m_keysSource; // empty without jwks_url / jwks_file
+    bool m_haveKeys = false;
+    QString m_keysProblem;
 };
 
 } // namespace Mtw::AuthJwt

@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonParseError>
 #include <QRegularExpression>
+#include <QUrl>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -22,6 +23,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace Mtw::AuthJwt {
 
@@ -360,12 +362,55 @@ Result<JwtSettings> JwtSettings::fromConfig(const QVariantMap &config)
             return prefixed(u"public_key_file: expected a string"_s);
         settings.publicKeyFile = file.toString().trimmed();
     }
-    if (settings.secret.isEmpty() && settings.publicKeyFile.isEmpty()) {
+    if (const QVariant url = config.value(u"jwks_url"_s); url.isValid()) {
+        // Shown without user info or query: either may hold a credential.
+        const QUrl parsed(url.toString().trimmed(), QUrl::StrictMode);
+        const QString safe = parsed.toDisplayString(QUrl::RemoveUserInfo | QUrl::RemoveQuery);
+        if (url.typeId() != QMetaType::QString || !parsed.isValid() || parsed.host().isEmpty()
+            || (parsed.scheme() != "http"_L1 && parsed.scheme() != "https"_L1)) {
+            return prefixed(u"jwks_url: expected an http:// or https:// URL, got \"%1\""_s.arg(
+                url.typeId() == QMetaType::QString ? safe : shown(url)));
+        }
+        settings.jwksUrl = parsed.toString();
+    }
+    if (const QVariant file = config.value(u"jwks_file"_s); file.isValid()) {
+        if (file.typeId() != QMetaType::QString || file.toString().trimmed().isEmpty())
+            return prefixed(u"jwks_file: expected a file path, got \"%1\""_s.arg(shown(file)));
+        settings.jwksFile = file.toString().trimmed();
+    }
+    if (!settings.jwksUrl.isEmpty() && !settings.jwksFile.isEmpty())
+        return prefixed(u"set jwks_url or jwks_file, not both"_s);
+    if (settings.usesJwks() && !settings.publicKeyFile.isEmpty()) {
+        return prefixed(u"set public_key_file or %1, not both (a key set already holds the public "
+                        "keys)"_s.arg(settings.jwksUrl.isEmpty() ? u"jwks_file"_s : u"jwks_url"_s));
+    }
+    const auto seconds = [&](const QString &key, qint64 low, qint64 high, qint64 *out) {
+        const QVariant value = config.value(key);
+        if (!value.isValid())
+            return true;
+        const auto number = toInteger(value);
+        if (!number || *number < low || *number > high)
+            return false;
+        *out = *number;
+        return true;
+    };
+    for (const auto &[key, low, high, out] :
+         {std::tuple{u"jwks_refresh"_s, 1, 86400, &settings.jwksRefresh},
+          std::tuple{u"jwks_min_refresh"_s, 1, 3600, &settings.jwksMinRefresh}}) {
+        if (!seconds(key, low, high, out)) {
+            return prefixed(
+                u"%1: expected whole seconds %2-%3, got \"%4\""_s.arg(key).arg(low).arg(high).arg(
+                    shown(config.value(key))));
+        }
+        if (config.contains(key) && !settings.usesJwks())
+            return prefixed(u"%1: needs jwks_url or jwks_file"_s.arg(key));
+    }
+    if (settings.secret.isEmpty() && settings.publicKeyFile.isEmpty() && !settings.usesJwks()) {
         const bool emptyGiven =
             config.contains(u"secret"_s) || config.contains(u"public_key_file"_s);
-        return prefixed(emptyGiven ? u"set either secret or public_key_file (the value given is "
-                                     "empty: is its environment variable set?)"_s
-                                   : u"set either secret or public_key_file"_s);
+        return prefixed(emptyGiven ? u"set secret, public_key_file, jwks_url or jwks_file (the "
+                                     "value given is empty: is its environment variable set?)"_s
+                                   : u"set secret, public_key_file, jwks_url or jwks_file"_s);
     }
     if (const QVariant value = config.value(u"algorithms"_s); value.isValid()) {
         const auto list = toStringList(value);
@@ -415,10 +460,11 @@ Result<JwtSettings> JwtSettings::fromConfig(const QVariantMap &config)
 
 JwtVerifier::~JwtVerifier() = default;
 
-Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::create(const JwtSettings &settings,
-                                                               Clock clock)
+Result<std::shared_ptr<const JwtVerifier>>
+JwtVerifier::create(const JwtSettings &settings, Clock clock, std::shared_ptr<const JwkSet> keys)
 {
     std::shared_ptr<JwtVerifier> verifier(new JwtVerifier);
+    verifier->m_keys = std::move(keys);
     verifier->m_settings = settings;
     verifier->m_clock =
         clock ? std::move(clock) : [] { return QDateTime::currentSecsSinceEpoch(); };
@@ -426,8 +472,10 @@ Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::create(const JwtSettings
         return fail(500, u"mtw-auth-jwt: "_s + message);
     };
 
-    if (settings.secret.isEmpty() && settings.publicKeyFile.isEmpty())
-        return prefixed(u"set either secret or public_key_file"_s);
+    if (settings.secret.isEmpty() && settings.publicKeyFile.isEmpty() && !settings.usesJwks())
+        return prefixed(u"set secret, public_key_file, jwks_url or jwks_file"_s);
+    if (settings.usesJwks() && !settings.publicKeyFile.isEmpty())
+        return prefixed(u"set public_key_file or a JWKS, not both"_s);
     if (!settings.publicKeyFile.isEmpty()) {
         QFile file(settings.publicKeyFile);
         if (!file.open(QIODevice::ReadOnly)) {
@@ -447,7 +495,9 @@ Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::create(const JwtSettings
         // signature: an RSA public key is never used as an HMAC secret.
         bool keyUsable = false;
         for (const Algorithm &algorithm : knownAlgorithms()) {
-            if (keyFits(algorithm, key, settings.secret)) {
+            // A key set may hold any asymmetric key; verify() checks each token's key fits.
+            const bool fromSet = settings.usesJwks() && algorithm.family != Family::Hmac;
+            if (fromSet || keyFits(algorithm, key, settings.secret)) {
                 verifier->m_algorithms.append(algorithm.name);
                 keyUsable = keyUsable || algorithm.family != Family::Hmac;
             }
@@ -466,17 +516,18 @@ Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::create(const JwtSettings
                 return prefixed(u"algorithms: unknown algorithm '%1' (supported: HS256, HS384, "
                                 "HS512, RS256, RS384, RS512, ES256, ES384, ES512)"_s.arg(name));
             }
-            if (!keyFits(*algorithm, key, settings.secret)) {
+            const bool fromSet = settings.usesJwks() && algorithm->family != Family::Hmac;
+            if (!fromSet && !keyFits(*algorithm, key, settings.secret)) {
                 QString needs;
                 switch (algorithm->family) {
                 case Family::Hmac:
                     needs = u"a secret"_s;
                     break;
                 case Family::Rsa:
-                    needs = u"an RSA public_key_file"_s;
+                    needs = u"an RSA public_key_file (or a JWKS)"_s;
                     break;
                 case Family::Ecdsa:
-                    needs = u"a public_key_file with an EC key on %1"_s.arg(
+                    needs = u"a public_key_file with an EC key on %1 (or a JWKS)"_s.arg(
                         QLatin1StringView(algorithm->groupName));
                     break;
                 }
@@ -524,7 +575,8 @@ Result<Identity> JwtVerifier::verify(QByteArrayView token) const
     const std::optional<QByteArray> signature = decodeBase64Url(signaturePart);
     if (!signature)
         return malformed(u"the signature is not base64url-encoded"_s);
-    if (const auto checked = checkSignature(alg, token.first(secondDot), *signature); !checked)
+    if (const auto checked = checkSignature(alg, *header, token.first(secondDot), *signature);
+        !checked)
         return tl::unexpected(checked.error());
 
     const std::optional<QJsonObject> payload = decodeJsonObject(payloadPart);
@@ -542,16 +594,55 @@ Result<Identity> JwtVerifier::verify(QByteArrayView token) const
     return identity;
 }
 
+bool JwtVerifier::isUnknownKey(const Error &error)
+{
+    return error.code == 401 && error.message == unknownKeyMessage();
+}
+
+// The public key for an RS*/ES* token: the configured one, or the key set's entry for the
+// token's kid (any entry when the set has one key and the token no kid), which must fit alg.
+Result<EVP_PKEY *> JwtVerifier::keyFor(const QString &alg, const QJsonObject &header) const
+{
+    if (!m_settings.usesJwks())
+        return m_publicKey.get(); // create() checked that the key fits every allowed alg
+    if (!m_keys)
+        return fail(503, u"signing keys are not loaded yet; try again later"_s);
+    const QJsonValue kid = header.value("kid"_L1);
+    const Jwk *jwk = nullptr;
+    if (kid.isString()) {
+        jwk = m_keys->find(kid.toString());
+        if (!jwk)
+            return refuse(unknownKeyMessage());
+    } else if (!kid.isUndefined()) {
+        return malformed(u"kid is not a string"_s);
+    } else if (m_keys->keys.size() == 1) {
+        jwk = &m_keys->keys.constFirst();
+    } else {
+        return refuse(u"token has no kid and the key set has several keys"_s);
+    }
+    const Algorithm *algorithm = findAlgorithm(alg);
+    if (!algorithm || !keyFits(*algorithm, jwk->key.get(), {})
+        || (!jwk->alg.isEmpty() && jwk->alg != alg)) {
+        return refuse(u"algorithm '%1' does not fit the signing key"_s.arg(alg));
+    }
+    return jwk->key.get();
+}
+
 Result<void> JwtVerifier::checkSignature(const QString &alg,
+                                         const QJsonObject &header,
                                          QByteArrayView signingInput,
                                          const QByteArray &signature) const
 {
     const Algorithm *algorithm = findAlgorithm(alg);
     bool valid = false;
-    if (algorithm && algorithm->family == Family::Hmac)
+    if (algorithm && algorithm->family == Family::Hmac) {
         valid = hmacMatches(*algorithm, m_settings.secret, signingInput, signature);
-    else if (algorithm && m_publicKey) // create() checked that the key fits every allowed alg
-        valid = publicKeyVerifies(*algorithm, m_publicKey.get(), signingInput, signature);
+    } else if (algorithm) {
+        const auto key = keyFor(alg, header);
+        if (!key)
+            return tl::unexpected(key.error());
+        valid = *key && publicKeyVerifies(*algorithm, *key, signingInput, signature);
+    }
     if (!valid)
         return refuse(u"invalid token signature"_s);
     return {};

@@ -3,6 +3,8 @@
 // the module so that it can be tested without a server.
 #pragma once
 
+#include "jwks.h"
+
 #include <mtw/result.h>
 #include <mtw/services.h>
 
@@ -33,9 +35,18 @@ struct JwtSettings
     // A token without `exp` would stay valid forever, so it is refused unless this says
     // otherwise (an issuer that never sets exp and revokes by other means).
     bool allowNoExp = false;
+    // Rotating keys: a JSON Web Key Set fetched from jwksUrl or read from jwksFile (one of them;
+    // never together with publicKeyFile), refreshed every jwksRefresh seconds and, for a token
+    // whose kid is unknown, at most every jwksMinRefresh seconds.
+    QString jwksUrl;
+    QString jwksFile;
+    qint64 jwksRefresh = 300;
+    qint64 jwksMinRefresh = 30;
 
-    // Reads the config table: secret, public_key_file, algorithms, issuer, audience, leeway,
-    // required, allow_no_exp. Values may be strings (after ${ENV} expansion), so "45" and
+    bool usesJwks() const { return !jwksUrl.isEmpty() || !jwksFile.isEmpty(); }
+
+    // Reads the config table: secret, public_key_file, jwks_url, jwks_file, jwks_refresh,
+    // jwks_min_refresh, algorithms, issuer, audience, leeway, required, allow_no_exp. Values may be strings (after ${ENV} expansion), so "45" and
     // "true" are accepted. Errors name the key and the offending value.
     static Result<JwtSettings> fromConfig(const QVariantMap &config);
 };
@@ -49,8 +60,10 @@ public:
 
     // Loads the key material and settles the allowed algorithms. Errors are for the admin:
     // a missing key, an unreadable key file, an algorithm the key cannot verify.
-    static Result<std::shared_ptr<const JwtVerifier>> create(const JwtSettings &settings,
-                                                             Clock clock = {});
+    // With settings.usesJwks(), RS*/ES* tokens are verified with `keys`, the key picked by the
+    // token's kid (null keys: not loaded yet, such tokens get 503).
+    static Result<std::shared_ptr<const JwtVerifier>>
+    create(const JwtSettings &settings, Clock clock = {}, std::shared_ptr<const JwkSet> keys = {});
 
     ~JwtVerifier();
     JwtVerifier(const JwtVerifier &) = delete;
@@ -69,9 +82,15 @@ public:
     // Tokens longer than this are refused before any parsing.
     static constexpr qsizetype MaxTokenSize = 16 * 1024;
 
+    // The refusal of a token whose kid is not in the key set: the module refreshes the set.
+    static bool isUnknownKey(const Error &error);
+    static QString unknownKeyMessage() { return QStringLiteral("unknown signing key (kid)"); }
+
 private:
     JwtVerifier() = default;
+    Result<EVP_PKEY *> keyFor(const QString &alg, const QJsonObject &header) const;
     Result<void> checkSignature(const QString &alg,
+                                const QJsonObject &header,
                                 QByteArrayView signingInput,
                                 const QByteArray &signature) const;
     Result<void> checkClaims(const QJsonObject &payload) const;
@@ -80,6 +99,7 @@ private:
     QStringList m_algorithms;
     std::shared_ptr<EVP_PKEY> m_publicKey; // RSA or EC; null when only a secret is configured
     Clock m_clock;
+    std::shared_ptr<const JwkSet> m_keys; // with settings.usesJwks() only
 };
 
 // Strict base64url without padding (RFC 7515 section 2): only [A-Za-z0-9_-], canonical trailing

@@ -2,7 +2,9 @@
 // The mtw-auth-jwt plugin, loaded from its build directory by an in-process Mtw::Server and
 // driven over real WebSockets: tokens from metadata.token, metadata.auth_token, ?token= and
 // Authorization: Bearer; refusals (error 401 + close 4001); auth channels; `required`; a
-// misconfigured module that fails while the server keeps serving.
+// misconfigured module that fails while the server keeps serving; rotating keys from a JWKS
+// served by a QTcpServer in this test.
+#include "jwktestutil.h"
 #include "testclient.h"
 
 #include <mtw/server.h>
@@ -10,6 +12,8 @@
 #include <QDateTime>
 #include <QFile>
 #include <QJsonArray>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -18,6 +22,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <mutex>
 
 using namespace Qt::StringLiterals;
 
@@ -56,21 +61,7 @@ QByteArray hmacSha256(const QByteArray &key, const QByteArray &data)
 
 QByteArray rsaSha256(EVP_PKEY *key, const QByteArray &data)
 {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    size_t length = 0;
-    const auto *bytes = reinterpret_cast<const unsigned char *>(data.constData());
-    if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1
-        || EVP_DigestSign(ctx.get(), nullptr, &length, bytes, size_t(data.size())) != 1) {
-        return {};
-    }
-    QByteArray signature(qsizetype(length), '\0');
-    EVP_DigestSign(ctx.get(),
-                   reinterpret_cast<unsigned char *>(signature.data()),
-                   &length,
-                   bytes,
-                   size_t(data.size()));
-    signature.resize(qsizetype(length));
-    return signature;
+    return JwkTest::signDigest(key, EVP_sha256(), data);
 }
 
 QJsonObject claimsFor(const QString &sub)
@@ -100,6 +91,96 @@ QJsonObject metadataOf(const QJsonObject &message)
     return message.value("metadata"_L1).toObject();
 }
 
+// A minimal HTTP/1.1 server on loopback: every request gets `status` and `body` (the key set the
+// test swaps), then the connection is closed. It counts the requests it answered.
+class JwksServer : public QObject
+{
+public:
+    QTcpServer tcp;
+    QByteArray body;
+    int status = 200;
+    int requests = 0;
+    quint16 port = 0;
+
+    JwksServer()
+    {
+        connect(&tcp, &QTcpServer::newConnection, this, [this] {
+            while (QTcpSocket *socket = tcp.nextPendingConnection()) {
+                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+                connect(socket, &QTcpSocket::readyRead, this, [this, socket] { serve(socket); });
+            }
+        });
+    }
+
+    bool listen(quint16 wanted = 0)
+    {
+        if (!tcp.listen(QHostAddress::LocalHost, wanted))
+            return false;
+        port = tcp.serverPort();
+        return true;
+    }
+
+    QString url() const { return u"http://127.0.0.1:%1/jwks.json"_s.arg(port); }
+
+private:
+    void serve(QTcpSocket *socket)
+    {
+        QByteArray request = socket->property("request").toByteArray() + socket->readAll();
+        socket->setProperty("request", request);
+        if (!request.contains("\r\n\r\n"))
+            return;
+        ++requests;
+        socket->write("HTTP/1.1 " + QByteArray::number(status) + (status == 200 ? " OK" : " Error")
+                      + "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                        "Content-Length: "
+                      + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        socket->disconnectFromHost();
+    }
+};
+
+// Collects every log message while it lives (and passes them on to QtTest's handler).
+class LogCapture
+{
+public:
+    LogCapture()
+    {
+        s_lines = &m_lines;
+        s_previous = qInstallMessageHandler(&LogCapture::handle);
+    }
+    ~LogCapture()
+    {
+        qInstallMessageHandler(s_previous);
+        s_lines = nullptr;
+    }
+    QStringList lines() const
+    {
+        std::lock_guard lock(s_mutex);
+        return m_lines;
+    }
+    qsizetype count(const QString &part) const
+    {
+        const QStringList all = lines();
+        return std::count_if(all.cbegin(), all.cend(), [&](const QString &line) {
+            return line.contains(part);
+        });
+    }
+
+private:
+    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        {
+            std::lock_guard lock(s_mutex);
+            if (s_lines)
+                s_lines->append(message);
+        }
+        s_previous(type, context, message);
+    }
+    QStringList m_lines;
+    static inline QStringList *s_lines = nullptr;
+    static inline QtMessageHandler s_previous = nullptr;
+    static inline std::mutex s_mutex;
+};
+
 } // namespace
 
 Q_DECLARE_METATYPE(Via)
@@ -112,6 +193,8 @@ private:
     QTemporaryDir m_dir;
     std::shared_ptr<EVP_PKEY> m_rsa;
     QString m_rsaPem;
+    QString m_jwksFile;    // a key set with m_rsa as kid "file-key"
+    QString m_badJwksFile; // a key set without a usable key
 
     // The module's config table for each kind of server the rows use.
     QString moduleConfig(const QString &kind) const
@@ -125,6 +208,10 @@ private:
             return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", required = true, %1 }"_s.arg(claims);
         if (kind == "no exp allowed"_L1)
             return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", allow_no_exp = true, %1 }"_s.arg(
+                claims);
+        if (kind == "jwks file"_L1)
+            return u"{ secret = \"${MTW_TEST_JWT_SECRET}\", jwks_file = \"%1\", %2 }"_s.arg(
+                m_jwksFile,
                 claims);
         if (kind == "no secret"_L1)
             return u"{ secret = \"${MTW_TEST_JWT_UNSET}\", %1 }"_s.arg(claims);
@@ -244,6 +331,41 @@ private Q_SLOTS:
         QFile file(m_rsaPem);
         QVERIFY(file.open(QIODevice::WriteOnly));
         QCOMPARE(file.write(pem, length), qint64(length));
+
+        const auto write = [this](const QString &name, const QByteArray &bytes) {
+            QFile out(m_dir.filePath(name));
+            return out.open(QIODevice::WriteOnly) && out.write(bytes) == bytes.size()
+                ? out.fileName()
+                : QString();
+        };
+        m_jwksFile =
+            write(u"jwks.json"_s, JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"file-key"_s)}));
+        m_badJwksFile =
+            write(u"bad-jwks.json"_s,
+                  JwkTest::jwks({QJsonObject{{u"kty"_s, u"oct"_s}, {u"k"_s, u"AA"_s}}}));
+        QVERIFY(!m_jwksFile.isEmpty() && !m_badJwksFile.isEmpty());
+    }
+
+    static QByteArray rs256(EVP_PKEY *key, const QString &kid, const QString &sub)
+    {
+        return JwkTest::token(key, u"RS256"_s, kid, claimsFor(sub));
+    }
+
+    // Connects a new client with this token and returns the reply type ("ack" or "error") and,
+    // for an error, its message.
+    static QString attempt(const Mtw::Server &server, const QByteArray &token)
+    {
+        TestClient client;
+        const QJsonObject reply = connectWith(client, server, token, Via::MetadataToken);
+        const QString type = reply.value("type"_L1).toString();
+        return type == "error"_L1 ? type + u": "_s + dataOf(reply).value("message"_L1).toString()
+                                  : type;
+    }
+
+    static bool stillConnected(TestClient &client, const QString &pingId)
+    {
+        client.sendEnvelope(u"ping"_s, pingId);
+        return client.reply(pingId).value("type"_L1).toString() == "pong"_L1 && !client.closed;
     }
 
     void moduleStarted()
@@ -252,7 +374,7 @@ private Q_SLOTS:
         QVERIFY(server.start());
         const Mtw::ModuleStatus status = jwtStatus(server);
         QCOMPARE(status.state(), Mtw::ModuleState::Started);
-        QCOMPARE(status.metadata().version(), u"1.2.0"_s);
+        QCOMPARE(status.metadata().version(), u"1.3.0"_s);
         QCOMPARE(status.metadata().name(), u"JWT authentication"_s);
         QCOMPARE(status.metadata().kind(), u"auth"_s);
         QVERIFY2(status.path().endsWith(u"/mtw-auth-jwt.so"_s), qPrintable(status.path()));
@@ -274,6 +396,9 @@ private Q_SLOTS:
         QTest::newRow("required, metadata.token") << u"required"_s << alice << Via::MetadataToken;
         QJsonObject withoutExp = claimsFor(u"alice"_s);
         withoutExp.remove(u"exp"_s);
+        QTest::newRow("jwks_file, RS256 with its kid")
+            << u"jwks file"_s << rs256(m_rsa.get(), u"file-key"_s, u"alice"_s)
+            << Via::MetadataToken;
         QTest::newRow("no exp, allow_no_exp = true")
             << u"no exp allowed"_s << hs256(withoutExp) << Via::MetadataToken;
     }
@@ -463,10 +588,22 @@ private Q_SLOTS:
         QTest::addColumn<QString>("error");
         QTest::newRow("secret from an unset variable")
             << u"no secret"_s
-            << u"mtw-auth-jwt: set either secret or public_key_file (the value given is empty: is "
-               "its environment variable set?)"_s;
-        QTest::newRow("no key at all")
-            << u"{ issuer = \"x\" }"_s << u"mtw-auth-jwt: set either secret or public_key_file"_s;
+            << u"mtw-auth-jwt: set secret, public_key_file, jwks_url or jwks_file (the value given "
+               "is empty: is its environment variable set?)"_s;
+        QTest::newRow("no key at all") << u"{ issuer = \"x\" }"_s
+                                       << u"mtw-auth-jwt: set secret, public_key_file, jwks_url or "
+                                          "jwks_file"_s;
+        QTest::newRow("jwks_file without a usable key")
+            << u"{ jwks_file = \"%1\" }"_s.arg(m_badJwksFile)
+            << u"mtw-auth-jwt: jwks_file %1: no usable key in the set (key 0: unsupported kty "
+               "'oct')"_s.arg(m_badJwksFile);
+        QTest::newRow("jwks_url and public_key_file")
+            << u"{ jwks_url = \"http://127.0.0.1:1/k\", public_key_file = \"/k.pem\" }"_s
+            << u"mtw-auth-jwt: set public_key_file or jwks_url, not both (a key set already holds "
+               "the public keys)"_s;
+        QTest::newRow("jwks_min_refresh out of range")
+            << u"{ jwks_url = \"http://127.0.0.1:1/k\", jwks_min_refresh = 0 }"_s
+            << u"mtw-auth-jwt: jwks_min_refresh: expected whole seconds 1-3600, got \"0\""_s;
         QTest::newRow("missing key file")
             << u"{ public_key_file = \"/nonexistent/jwt.pem\" }"_s
             << u"mtw-auth-jwt: cannot read public_key_file /nonexistent/jwt.pem: No such file or "
@@ -527,6 +664,204 @@ private Q_SLOTS:
         QTRY_COMPARE(closed.size(), 1);
         QCOMPARE(closed.at(0).at(1).value<Mtw::DisconnectReason>(),
                  Mtw::DisconnectReason::error(u"token expired"_s));
+    }
+
+    // Rotating keys with connected clients: key A, then B only (unknown kid B triggers the
+    // refresh; A is refused after it), the key server down, then serving garbage: the last good
+    // set stays in use; then a good set again. Connected clients never notice.
+    void jwksRotation()
+    {
+        JwksServer http;
+        QVERIFY(http.listen());
+        const std::shared_ptr<EVP_PKEY> keyB(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"),
+                                             &EVP_PKEY_free);
+        QVERIFY(keyB);
+        const QJsonObject jwkA = JwkTest::jwkFor(m_rsa.get(), u"A"_s);
+        const QJsonObject jwkB = JwkTest::jwkFor(keyB.get(), u"B"_s);
+        const auto es256 = [&](const QString &kid, const QString &sub) {
+            return JwkTest::token(keyB.get(), u"ES256"_s, kid, claimsFor(sub));
+        };
+        http.body = JwkTest::jwks({jwkA});
+        Mtw::Server server(serverConfig(
+            u"{ jwks_url = \"%1\", jwks_refresh = 3600, jwks_min_refresh = 1 }"_s.arg(http.url())));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).state(), Mtw::ModuleState::Started);
+        // The first fetch happens at start.
+        QTRY_COMPARE(jwtStatus(server).health().status(), Mtw::HealthStatus::Healthy);
+        QCOMPARE(http.requests, 1);
+
+        TestClient alice;
+        const QJsonObject ack =
+            connectWith(alice, server, rs256(m_rsa.get(), u"A"_s, u"alice"_s), Via::MetadataToken);
+        QCOMPARE(ack.value("type"_L1).toString(), u"ack"_s);
+        QCOMPARE(metadataOf(ack).value("user_id"_L1).toString(), u"alice"_s);
+        QCOMPARE(subscribe(alice, u"secure.x"_s, u"s1"_s).value("type"_L1).toString(),
+                 u"response"_s);
+
+        // Rotation: the issuer now publishes B only. The first token with kid B is refused (its
+        // kid is unknown) and makes the module refresh, at most once a second.
+        http.body = JwkTest::jwks({jwkB});
+        QCOMPARE(attempt(server, es256(u"B"_s, u"bob"_s)), u"error: unknown signing key (kid)"_s);
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests == 2, 10000);
+        TestClient bob;
+        QVERIFY(
+            QTest::qWaitFor([&] { return attempt(server, es256(u"B"_s, u"bob"_s)) == "ack"_L1; },
+                            10000));
+        QCOMPARE(connectWith(bob, server, es256(u"B"_s, u"bob"_s), Via::MetadataToken)
+                     .value("type"_L1)
+                     .toString(),
+                 u"ack"_s);
+        // A is gone: new tokens with kid A are refused; alice, verified before, stays.
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"carol"_s)),
+                 u"error: unknown signing key (kid)"_s);
+        QVERIFY(stillConnected(alice, u"ping1"_s));
+
+        // The key server goes down: the fetch an unknown kid triggers fails, B still works.
+        http.tcp.close();
+        QCOMPARE(attempt(server, es256(u"C"_s, u"dave"_s)), u"error: unknown signing key (kid)"_s);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            jwtStatus(server).health().reason().contains("ConnectionRefusedError"_L1),
+            10000);
+        QCOMPARE(jwtStatus(server).health().status(), Mtw::HealthStatus::Healthy);
+        QCOMPARE(attempt(server, es256(u"B"_s, u"erin"_s)), u"ack"_s);
+
+        // Back, but serving malformed JSON: still the last good set.
+        const int before = http.requests;
+        http.body = "{\"keys\": [";
+        QVERIFY(http.listen(http.port));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            http.requests > before
+                && jwtStatus(server).health().reason().contains("malformed JSON"_L1),
+            10000);
+        QCOMPARE(attempt(server, es256(u"B"_s, u"frank"_s)), u"ack"_s);
+
+        // A good set again (A and B): the module recovers and both kids verify.
+        http.body = JwkTest::jwks({jwkA, jwkB});
+        QVERIFY(QTest::qWaitFor(
+            [&] { return attempt(server, rs256(m_rsa.get(), u"A"_s, u"gina"_s)) == "ack"_L1; },
+            15000));
+        QTRY_VERIFY(jwtStatus(server).health().reason().isEmpty());
+        QCOMPARE(attempt(server, es256(u"B"_s, u"hank"_s)), u"ack"_s);
+
+        // The clients connected before the rotations never noticed them.
+        QVERIFY(stillConnected(alice, u"ping2"_s));
+        QVERIFY(stillConnected(bob, u"ping3"_s));
+        QVERIFY(alice.ofType(u"error"_s).isEmpty());
+        QVERIFY(bob.ofType(u"error"_s).isEmpty());
+    }
+
+    // The key server is down at start: the module starts degraded, RS/ES tokens get 503, and it
+    // retries with back-off until the server answers.
+    void jwksUnavailableAtStart()
+    {
+        JwksServer http;
+        QVERIFY(http.listen());
+        http.tcp.close(); // a port nobody listens on, for now
+        http.body = JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"A"_s)});
+        Mtw::Server server(serverConfig(u"{ jwks_url = \"%1\" }"_s.arg(http.url())));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).state(), Mtw::ModuleState::Started);
+        QTRY_COMPARE(jwtStatus(server).health().reason(),
+                     u"no key set loaded yet from %1: ConnectionRefusedError"_s.arg(http.url()));
+        QCOMPARE(jwtStatus(server).health().status(), Mtw::HealthStatus::Degraded);
+
+        TestClient early;
+        const QJsonObject refused =
+            connectWith(early, server, rs256(m_rsa.get(), u"A"_s, u"alice"_s), Via::MetadataToken);
+        QCOMPARE(refused.value("type"_L1).toString(), u"error"_s);
+        QCOMPARE(dataOf(refused).value("code"_L1).toInt(), 503);
+        QCOMPARE(dataOf(refused).value("message"_L1).toString(),
+                 u"signing keys are not loaded yet; try again later"_s);
+
+        QVERIFY(http.listen(http.port));
+        QTRY_COMPARE_WITH_TIMEOUT(jwtStatus(server).health().status(),
+                                  Mtw::HealthStatus::Healthy,
+                                  15000);
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
+    }
+
+    // jwks_file is re-read like a URL is fetched: a rotated file is picked up on an unknown
+    // kid, a broken one keeps the last good set.
+    void jwksFileRotation()
+    {
+        const QString path = m_dir.filePath(u"rotating-jwks.json"_s);
+        const auto replace = [&](const QByteArray &bytes) {
+            QFile::remove(path + u".new"_s);
+            QFile file(path + u".new"_s);
+            const bool written =
+                file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size();
+            file.close();
+            QFile::remove(path);
+            return written && QFile::rename(file.fileName(), path); // never read half-written
+        };
+        const std::shared_ptr<EVP_PKEY> keyB(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"),
+                                             &EVP_PKEY_free);
+        QVERIFY(keyB);
+        const auto es384 = [&](const QString &kid, const QString &sub) {
+            return JwkTest::token(keyB.get(), u"ES384"_s, kid, claimsFor(sub));
+        };
+        QVERIFY(replace(JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"A"_s)})));
+        Mtw::Server server(serverConfig(
+            u"{ jwks_file = \"%1\", jwks_min_refresh = 1, jwks_refresh = 3600 }"_s.arg(path)));
+        QVERIFY(server.start());
+        QCOMPARE(jwtStatus(server).health().status(), Mtw::HealthStatus::Healthy);
+        TestClient alice;
+        QCOMPARE(connectWith(alice, server, rs256(m_rsa.get(), u"A"_s, u"alice"_s), Via::Query)
+                     .value("type"_L1)
+                     .toString(),
+                 u"ack"_s);
+
+        QVERIFY(replace(JwkTest::jwks({JwkTest::jwkFor(keyB.get(), u"B"_s)})));
+        QVERIFY(
+            QTest::qWaitFor([&] { return attempt(server, es384(u"B"_s, u"bob"_s)) == "ack"_L1; },
+                            10000));
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"carol"_s)),
+                 u"error: unknown signing key (kid)"_s);
+
+        QVERIFY(replace("{\"keys\": [}"));
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                (void)attempt(server, es384(u"C"_s, u"dave"_s)); // unknown: re-read the file
+                return jwtStatus(server).health().reason().contains("malformed JSON"_L1);
+            },
+            10000));
+        QCOMPARE(attempt(server, es384(u"B"_s, u"erin"_s)), u"ack"_s);
+        QVERIFY(stillConnected(alice, u"ping1"_s));
+    }
+
+    // Credentials in jwks_url never reach the log or the health text; a key the module skips
+    // (use = "enc") is logged once per new set, not at every refresh.
+    void jwksLogging()
+    {
+        LogCapture log;
+        JwksServer http;
+        QVERIFY(http.listen());
+        const QJsonObject encryption = [&] {
+            QJsonObject jwk = JwkTest::jwkFor(m_rsa.get(), u"enc-key"_s);
+            jwk.insert(u"use"_s, u"enc"_s);
+            return jwk;
+        }();
+        http.body = JwkTest::jwks({JwkTest::jwkFor(m_rsa.get(), u"A"_s), encryption});
+        const QString url =
+            u"http://jwks-user:hunter2@127.0.0.1:%1/jwks.json?api_key=hunter2"_s.arg(http.port);
+        Mtw::Server server(serverConfig(u"{ jwks_url = \"%1\", jwks_refresh = 1 }"_s.arg(url)));
+        QVERIFY(server.start());
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= 2, 10000); // the same set twice
+        QCOMPARE(log.count(u"skips key 'enc-key': use 'enc' is not 'sig'"_s), 1);
+        QCOMPARE(log.count(u"loaded: A"_s), 1);
+        QCOMPARE(attempt(server, rs256(m_rsa.get(), u"A"_s, u"alice"_s)), u"ack"_s);
+
+        http.status = 500;
+        QTRY_VERIFY_WITH_TIMEOUT(jwtStatus(server).health().reason().contains("HTTP status 500"_L1),
+                                 10000);
+        const int failedSoFar = http.requests;
+        QTRY_VERIFY_WITH_TIMEOUT(http.requests >= failedSoFar + 1, 10000); // failed again
+        QCOMPARE(log.count(u"failed: HTTP status 500; keeping the last good set"_s), 1);
+        QCOMPARE(log.count(u"http://127.0.0.1:%1/jwks.json"_s.arg(http.port)) > 0, true);
+        for (const QString &line : log.lines())
+            QVERIFY2(!line.contains("hunter2"_L1) && !line.contains("jwks-user"_L1),
+                     qPrintable(line));
+        QVERIFY(!jwtStatus(server).health().reason().contains("hunter2"_L1));
     }
 
     void reloadAfterFailure()

@@ -2,6 +2,7 @@
 // JwtVerifier without a server: tokens signed here with freshly generated keys (HS*, RS256,
 // ES256/384), interop vectors signed by Node's crypto (tests/data/jwt), every refusal the module
 // promises, config parsing and random input.
+#include "jwktestutil.h"
 #include "jwtverifier.h"
 
 #include <QFile>
@@ -25,6 +26,7 @@
 #include <thread>
 
 using namespace Qt::StringLiterals;
+using Mtw::AuthJwt::JwkSet;
 using Mtw::AuthJwt::JwtSettings;
 using Mtw::AuthJwt::JwtVerifier;
 
@@ -108,21 +110,7 @@ QByteArray hmac(const EVP_MD *digest, const QByteArray &key, const QByteArray &d
 // The signature as OpenSSL makes it (DER for ECDSA).
 QByteArray signWithKey(EVP_PKEY *key, const EVP_MD *digest, const QByteArray &data)
 {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    size_t length = 0;
-    const auto *bytes = reinterpret_cast<const unsigned char *>(data.constData());
-    if (EVP_DigestSignInit(ctx.get(), nullptr, digest, nullptr, key) != 1
-        || EVP_DigestSign(ctx.get(), nullptr, &length, bytes, size_t(data.size())) != 1) {
-        return {};
-    }
-    QByteArray signature(qsizetype(length), '\0');
-    EVP_DigestSign(ctx.get(),
-                   reinterpret_cast<unsigned char *>(signature.data()),
-                   &length,
-                   bytes,
-                   size_t(data.size()));
-    signature.resize(qsizetype(length));
-    return signature;
+    return JwkTest::signDigest(key, digest, data);
 }
 
 QByteArray derToJose(const QByteArray &der, int half)
@@ -783,10 +771,50 @@ private Q_SLOTS:
             QTest::newRow(name) << config << error << qint64(0) << false << QStringList()
                                 << QStringList();
         };
-        bad("nothing", {}, u"mtw-auth-jwt: set either secret or public_key_file"_s);
+        bad("nothing", {}, u"mtw-auth-jwt: set secret, public_key_file, jwks_url or jwks_file"_s);
         bad("empty secret (unset env)",
             {{u"secret"_s, u""_s}},
-            u"set either secret or public_key_file (the value given is empty"_s);
+            u"set secret, public_key_file, jwks_url or jwks_file (the value given is empty"_s);
+        const QVariantMap url{{u"jwks_url"_s, u"https://idp.example/jwks.json"_s}};
+        const auto jwks = [&](const QString &key, const QVariant &value) {
+            QVariantMap map = url;
+            map.insert(key, value);
+            return map;
+        };
+        QTest::newRow("jwks_url alone")
+            << url << QString() << qint64(30) << false << QStringList() << QStringList();
+        QTest::newRow("jwks_url with a secret")
+            << jwks(u"secret"_s, u"s"_s) << QString() << qint64(30) << false << QStringList()
+            << QStringList();
+        QTest::newRow("jwks_file, refresh as a string")
+            << QVariantMap{{u"jwks_file"_s, u"/etc/keys.json"_s}, {u"jwks_refresh"_s, u"60"_s}}
+            << QString() << qint64(30) << false << QStringList() << QStringList();
+        bad("jwks_url ftp",
+            {{u"jwks_url"_s, u"ftp://idp.example/k"_s}},
+            u"mtw-auth-jwt: jwks_url: expected an http:// or https:// URL, got "
+            "\"ftp://idp.example/k\""_s);
+        bad("jwks_url credentials not echoed",
+            {{u"jwks_url"_s, u"gopher://user:hunter2@idp.example/k?key=hunter2"_s}},
+            u"got \"gopher://idp.example/k\""_s);
+        bad("jwks_url a number", {{u"jwks_url"_s, 5}}, u"jwks_url: expected an http"_s);
+        bad("jwks_file empty", {{u"jwks_file"_s, u" "_s}}, u"jwks_file: expected a file path"_s);
+        bad("jwks_url and jwks_file",
+            jwks(u"jwks_file"_s, u"/k.json"_s),
+            u"set jwks_url or jwks_file, not both"_s);
+        bad("jwks_url and public_key_file",
+            jwks(u"public_key_file"_s, u"/k.pem"_s),
+            u"set public_key_file or jwks_url, not both"_s);
+        bad("jwks_refresh 0",
+            jwks(u"jwks_refresh"_s, 0),
+            u"jwks_refresh: expected whole seconds "
+            "1-86400, got \"0\""_s);
+        bad("jwks_refresh text", jwks(u"jwks_refresh"_s, u"hourly"_s), u"got \"hourly\""_s);
+        bad("jwks_min_refresh too large",
+            jwks(u"jwks_min_refresh"_s, 7200),
+            u"jwks_min_refresh: expected whole seconds 1-3600, got \"7200\""_s);
+        bad("jwks_refresh without a JWKS",
+            plus(u"jwks_refresh"_s, 60),
+            u"jwks_refresh: needs jwks_url or jwks_file"_s);
         bad("secret a number", {{u"secret"_s, 5}}, u"secret: expected a string"_s);
         bad("negative leeway", plus(u"leeway"_s, -1), u"leeway: expected whole seconds"_s);
         bad("leeway text", plus(u"leeway"_s, u"soon"_s), u"got \"soon\""_s);
@@ -824,6 +852,173 @@ private Q_SLOTS:
         QTEST(settings->required, "required");
         QTEST(settings->algorithms, "algorithms");
         QTEST(settings->audiences, "audiences");
+    }
+
+    // JWK members to keys: RSA and EC P-256/P-384 that verify, and every bad member refused.
+    void jwkParsing_data()
+    {
+        QTest::addColumn<QJsonObject>("jwk");
+        QTest::addColumn<QString>("error"); // empty = a usable key
+
+        const QJsonObject rsa = JwkTest::jwkFor(m_rsa.get(), u"r"_s);
+        const QJsonObject ec = JwkTest::jwkFor(m_ec.get(), u"e"_s);
+        QTest::newRow("RSA") << rsa << QString();
+        QTest::newRow("RSA use sig") << with(rsa, u"use"_s, u"sig"_s) << QString();
+        QTest::newRow("EC P-256") << ec << QString();
+        QTest::newRow("EC P-384") << JwkTest::jwkFor(m_ec384.get(), u"e384"_s) << QString();
+        QTest::newRow("no kty") << with(rsa, u"kty"_s, {}) << u"member 'kty' is missing"_s;
+        QTest::newRow("kty oct") << QJsonObject{{u"kty"_s, u"oct"_s}, {u"k"_s, u"c2VjcmV0"_s}}
+                                 << u"unsupported kty 'oct'"_s;
+        QTest::newRow("kty OKP") << QJsonObject{{u"kty"_s, u"OKP"_s}, {u"crv"_s, u"Ed25519"_s}}
+                                 << u"unsupported kty 'OKP'"_s;
+        QTest::newRow("use enc") << with(rsa, u"use"_s, u"enc"_s) << u"use 'enc' is not 'sig'"_s;
+        QTest::newRow("RSA no n") << with(rsa, u"n"_s, {})
+                                  << u"member 'n' is missing or not a string"_s;
+        QTest::newRow("RSA e a number")
+            << with(rsa, u"e"_s, 65537) << u"member 'e' is missing or not a string"_s;
+        QTest::newRow("RSA n not base64url")
+            << with(rsa, u"n"_s, u"a+b/c="_s) << u"member 'n' is not base64url"_s;
+        QTest::newRow("RSA 512-bit modulus")
+            << with(rsa, u"n"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(64, '\xff'))))
+            << u"RSA modulus of 512 bits is shorter than 2048"_s;
+        QTest::newRow("EC unsupported crv")
+            << with(ec, u"crv"_s, u"secp256k1"_s) << u"unsupported crv 'secp256k1'"_s;
+        QTest::newRow("EC no crv") << with(ec, u"crv"_s, {}) << u"member 'crv' is missing"_s;
+        QTest::newRow("EC no y") << with(ec, u"y"_s, {})
+                                 << u"member 'y' is missing or not a string"_s;
+        QTest::newRow("EC short x")
+            << with(ec, u"x"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(31, 'x'))))
+            << u"members 'x' and 'y' must be 32 bytes for P-256"_s;
+        QTest::newRow("EC point not on the curve")
+            << with(ec, u"y"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(32, '\x01'))))
+            << u"the point (x, y) is not on P-256"_s;
+    }
+
+    void jwkParsing()
+    {
+        QFETCH(QJsonObject, jwk);
+        QFETCH(QString, error);
+        const auto key = Mtw::AuthJwt::publicKeyFromJwk(jwk);
+        if (!error.isEmpty()) {
+            QVERIFY(!key);
+            QCOMPARE(key.error().message, error);
+            return;
+        }
+        QVERIFY2(key, qPrintable(key ? QString() : key.error().message));
+        EVP_PKEY *expected = jwk.value("kty"_L1).toString() == "RSA"_L1 ? m_rsa.get()
+            : jwk.value("crv"_L1).toString() == "P-384"_L1              ? m_ec384.get()
+                                                                        : m_ec.get();
+        QCOMPARE(EVP_PKEY_eq(key->get(), expected), 1);
+    }
+
+    // A set: usable keys kept in order, the rest listed as skipped; no usable key is an error.
+    void jwksParsing()
+    {
+        const QByteArray mixed = JwkTest::jwks(
+            {JwkTest::jwkFor(m_rsa.get(), u"a"_s),
+             with(JwkTest::jwkFor(m_otherRsa.get(), u"enc"_s), u"use"_s, u"enc"_s),
+             QJsonObject{{u"kty"_s, u"oct"_s}, {u"kid"_s, u"hmac"_s}, {u"k"_s, u"AAAA"_s}},
+             JwkTest::jwkFor(m_ec.get(), u"b"_s),
+             JwkTest::jwkFor(m_ec384.get(), u"a"_s),
+             u"not an object"_s});
+        const auto set = Mtw::AuthJwt::parseJwks(mixed);
+        QVERIFY2(set, qPrintable(set ? QString() : set.error().message));
+        QCOMPARE((*set)->kids(), (QStringList{u"a"_s, u"b"_s}));
+        QCOMPARE((*set)->skipped,
+                 (QStringList{u"key 'enc': use 'enc' is not 'sig'"_s,
+                              u"key 'hmac': unsupported kty 'oct'"_s,
+                              u"key 'a': duplicate kid"_s,
+                              u"key 5: not an object"_s}));
+
+        const auto refused = [](const QByteArray &json) {
+            const auto parsed = Mtw::AuthJwt::parseJwks(json);
+            return parsed ? QString() : parsed.error().message;
+        };
+        QVERIFY(refused("{\"keys\": [").startsWith(u"malformed JSON at offset"_s));
+        QCOMPARE(refused("[]"), u"not a JWK set (expected an object with a \"keys\" array)"_s);
+        QCOMPARE(refused("{\"keys\": {}}"),
+                 u"not a JWK set (expected an object with a \"keys\" array)"_s);
+        QCOMPARE(refused("{\"keys\": []}"), u"no usable key in the set"_s);
+        QCOMPARE(refused(JwkTest::jwks({QJsonObject{{u"kty"_s, u"oct"_s}}})),
+                 u"no usable key in the set (key 0: unsupported kty 'oct')"_s);
+    }
+
+    // With a key set the token's kid picks the key; no kid only with a one-key set; an unknown
+    // kid is the refusal the module refreshes on; the key must fit the token's alg.
+    void verifyByKid()
+    {
+        const auto settings =
+            JwtSettings::fromConfig({{u"jwks_url"_s, u"http://127.0.0.1:1/jwks"_s},
+                                     {u"secret"_s, QString::fromUtf8(m_secret)}});
+        QVERIFY(settings);
+        const auto makeSet = [](const QJsonArray &keys) {
+            const auto set = Mtw::AuthJwt::parseJwks(JwkTest::jwks(keys));
+            return set ? *set : std::shared_ptr<const JwkSet>();
+        };
+        const auto two = makeSet({JwkTest::jwkFor(m_rsa.get(), u"a"_s),
+                                  with(JwkTest::jwkFor(m_ec.get(), u"b"_s), u"alg"_s, u"ES256"_s)});
+        const auto one = makeSet({JwkTest::jwkFor(m_rsa.get(), u"a"_s)});
+        QVERIFY(two && one);
+        const auto verifierWith = [&](std::shared_ptr<const JwkSet> keys) {
+            auto made = JwtVerifier::create(
+                *settings,
+                [] { return Now; },
+                std::move(keys));
+            return made ? *made : std::shared_ptr<const JwtVerifier>();
+        };
+        const auto withTwo = verifierWith(two);
+        const auto withOne = verifierWith(one);
+        const auto notLoaded = verifierWith({});
+        QVERIFY(withTwo && withOne && notLoaded);
+        QCOMPARE(withTwo->algorithms(),
+                 (QStringList{u"HS256"_s,
+                              u"HS384"_s,
+                              u"HS512"_s,
+                              u"RS256"_s,
+                              u"RS384"_s,
+                              u"RS512"_s,
+                              u"ES256"_s,
+                              u"ES384"_s,
+                              u"ES512"_s}));
+
+        const QJsonObject claims = baseClaims();
+        const auto userOf = [](const auto &result) {
+            return result ? result->userId() : u"refused: "_s + result.error().message;
+        };
+        QCOMPARE(userOf(withTwo->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, u"a"_s, claims))),
+                 u"alice"_s);
+        QCOMPARE(userOf(withTwo->verify(JwkTest::token(m_ec.get(), u"ES256"_s, u"b"_s, claims))),
+                 u"alice"_s);
+        QCOMPARE(userOf(withOne->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, {}, claims))),
+                 u"alice"_s);
+        QCOMPARE(userOf(withTwo->verify(token(claims))), u"alice"_s); // HS256 uses the secret
+        QCOMPARE(userOf(withTwo->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, {}, claims))),
+                 u"refused: token has no kid and the key set has several keys"_s);
+        // Signed by another key under kid a, or with a's key under kid b.
+        QCOMPARE(
+            userOf(withTwo->verify(JwkTest::token(m_otherRsa.get(), u"RS256"_s, u"a"_s, claims))),
+            u"refused: invalid token signature"_s);
+        QCOMPARE(userOf(withTwo->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, u"b"_s, claims))),
+                 u"refused: algorithm 'RS256' does not fit the signing key"_s);
+        // Key b says alg ES256; ES384 on a P-256 key never fits either.
+        QCOMPARE(userOf(withTwo->verify(JwkTest::token(m_ec384.get(), u"ES384"_s, u"b"_s, claims))),
+                 u"refused: algorithm 'ES384' does not fit the signing key"_s);
+
+        const auto unknown =
+            withTwo->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, u"c"_s, claims));
+        QVERIFY(!unknown);
+        QCOMPARE(unknown.error().code, 401);
+        QCOMPARE(unknown.error().message, u"unknown signing key (kid)"_s);
+        QVERIFY(JwtVerifier::isUnknownKey(unknown.error()));
+        QVERIFY(!JwtVerifier::isUnknownKey(
+            withTwo->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, {}, claims)).error()));
+
+        const auto early =
+            notLoaded->verify(JwkTest::token(m_rsa.get(), u"RS256"_s, u"a"_s, claims));
+        QVERIFY(!early);
+        QCOMPARE(early.error().code, 503);
+        QCOMPARE(early.error().message, u"signing keys are not loaded yet; try again later"_s);
+        QCOMPARE(userOf(notLoaded->verify(token(claims))), u"alice"_s);
     }
 
     void createErrors_data()
