@@ -881,6 +881,22 @@ private Q_SLOTS:
         QTest::newRow("RSA 512-bit modulus")
             << with(rsa, u"n"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(64, '\xff'))))
             << u"RSA modulus of 512 bits is shorter than 2048"_s;
+        // The modulus made even: its last byte's low bit cleared.
+        QByteArray even = *Mtw::AuthJwt::decodeBase64Url(rsa.value("n"_L1).toString().toLatin1());
+        even.back() = char(even.back() & ~1);
+        QTest::newRow("RSA even modulus")
+            << with(rsa, u"n"_s, QString::fromLatin1(JwkTest::b64url(even)))
+            << u"the RSA modulus is even"_s;
+        const QString exponentError = u"the RSA exponent must be odd, at least 3 and below the "
+                                      "modulus"_s;
+        QTest::newRow("RSA exponent 1")
+            << with(rsa, u"e"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(1, '\x01'))))
+            << exponentError;
+        QTest::newRow("RSA even exponent")
+            << with(rsa, u"e"_s, QString::fromLatin1(JwkTest::b64url(QByteArray("\x01\x00", 2))))
+            << exponentError;
+        QTest::newRow("RSA exponent not below the modulus")
+            << with(rsa, u"e"_s, rsa.value("n"_L1).toString()) << exponentError;
         QTest::newRow("EC unsupported crv")
             << with(ec, u"crv"_s, u"secp256k1"_s) << u"unsupported crv 'secp256k1'"_s;
         QTest::newRow("EC no crv") << with(ec, u"crv"_s, {}) << u"member 'crv' is missing"_s;
@@ -892,6 +908,31 @@ private Q_SLOTS:
         QTest::newRow("EC point not on the curve")
             << with(ec, u"y"_s, QString::fromLatin1(JwkTest::b64url(QByteArray(32, '\x01'))))
             << u"the point (x, y) is not on P-256"_s;
+    }
+
+    // fuzz_jwks found it (tests/fuzz/corpus/fuzz_jwks/regression_rsa_random_check): OpenSSL's
+    // RSA public key check tests n with random Miller-Rabin bases and refused a valid modulus
+    // about once in 3,000 parses, so a key set refresh could drop a good key. The same key must
+    // parse every time.
+    void rsaKeyParsesEveryTime()
+    {
+        // The RSA key of that input; OpenSSL's check refused it in 1 of ~3,000 parses.
+        QFile file(QStringLiteral(MTW_SOURCE_DIR
+                                  "/tests/fuzz/corpus/fuzz_jwks/regression_rsa_random_check"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QJsonObject rsa = QJsonDocument::fromJson(file.readAll())
+                                    .object()
+                                    .value("keys"_L1)
+                                    .toArray()
+                                    .at(0)
+                                    .toObject();
+        QCOMPARE(rsa.value("kty"_L1).toString(), u"RSA"_s);
+        for (int i = 0; i < 10000; ++i) {
+            const auto key = Mtw::AuthJwt::publicKeyFromJwk(rsa);
+            QVERIFY2(
+                key,
+                qPrintable(u"parse %1: %2"_s.arg(i).arg(key ? QString() : key.error().message)));
+        }
     }
 
     void jwkParsing()
