@@ -99,6 +99,17 @@ void RunServerDialog::setPort(int port)
     m_port->setValue(port);
 }
 
+// ~QDialog hides the dialog, and the hide takes the focus from a line edit, whose
+// editingFinished would then call validate() on a RunServerDialog already destroyed (UBSan:
+// "downcast ... which does not point to an object of type 'RunServerDialog'"). Nothing of this
+// dialog may run after its own destructor.
+RunServerDialog::~RunServerDialog()
+{
+    m_path->disconnect(this);
+    m_host->disconnect(this);
+    m_port->disconnect(this);
+}
+
 void RunServerDialog::setAddress(const QString &host, int port)
 {
     m_host->setText(host);

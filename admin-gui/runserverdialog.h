@@ -21,6 +21,7 @@ class RunServerDialog : public QDialog
 
 public:
     explicit RunServerDialog(QWidget *parent = nullptr);
+    ~RunServerDialog() override;
 
     void setConfigPath(const QString &path);
     QString configPath() const;
