@@ -153,7 +153,7 @@ void tst_Seams::routeKeepsTheSocketToStream()
     Mtw::Internal::serverExtensions(server).routes.add(
         "/stream",
         [](Mtw::Internal::HttpExchange &exchange) {
-            Mtw::Internal::ClientSocket *socket = exchange.take();
+            QTcpSocket *socket = exchange.take()->io();
             QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
             socket->write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
                           "data: one\n\n");

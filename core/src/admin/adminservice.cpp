@@ -166,12 +166,12 @@ void AdminService::adoptSocket(QTcpSocket *socket)
     socket->setParent(this);
     // The worker bounded this socket's queue; an admin client that does not read is dropped
     // rather than left with a stream that lost bytes.
-    if (auto *client = qobject_cast<ClientSocket *>(socket)) {
-        connect(client, &ClientSocket::queueOverflowed, client, [client](qint64 queued, qint64) {
+    if (ClientSocket *client = ClientSocket::from(socket)) {
+        client->onQueueOverflow([socket](qint64 queued, qint64) {
             qCWarning(lcAdmin).noquote()
-                << "admin client" << client->peerAddress().toString() << "does not read:" << queued
+                << "admin client" << socket->peerAddress().toString() << "does not read:" << queued
                 << "bytes queued - disconnected";
-            client->abort();
+            socket->abort();
         });
     }
     m_webSocketServer->handleConnection(socket);

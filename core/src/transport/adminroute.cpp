@@ -57,7 +57,7 @@ bool refused(AdminGate::Verdict verdict, const QHostAddress &peer, HttpExchange 
 void routeAdmin(ServerContext &context, HttpExchange &exchange)
 {
     const QHostAddress peer =
-        context.trustedProxies.clientAddress(exchange.socket()->peerAddress(),
+        context.trustedProxies.clientAddress(exchange.socket()->io()->peerAddress(),
                                              exchange.head().header("x-forwarded-for"));
     const auto verdict =
         context.adminGate.check(exchange.head(), peer, QDateTime::currentMSecsSinceEpoch());
@@ -76,8 +76,9 @@ void routeAdmin(ServerContext &context, HttpExchange &exchange)
     // it runs in the socket's readyRead, and a TLS socket goes on using its inner socket after
     // the signal returns, which must still be in this thread then. A socket that goes away
     // before the move takes its queued call with it.
-    ClientSocket *socket = exchange.take();
-    socket->setQueueLimit(AdminMaxQueueSize);
+    ClientSocket *client = exchange.take();
+    client->setQueueLimit(AdminMaxQueueSize);
+    QTcpSocket *socket = client->io();
     QMetaObject::invokeMethod(
         socket,
         [service = context.adminService, adopt = context.adoptAdminSocket, socket] {

@@ -7,11 +7,67 @@
 
 namespace Mtw::Internal {
 
-ClientSocket::ClientSocket(QObject *parent)
-    : Base(parent)
+namespace {
+
+// The Qt socket class with every write routed through ClientSocket. Not a Q_OBJECT: it adds no
+// signal or slot, and its meta-object stays the Qt class's.
+template<typename Socket>
+class BasicClientSocket final : public Socket, public ClientSocket
+{
+public:
+    explicit BasicClientSocket(QObject *parent)
+        : Socket(parent)
+        , ClientSocket(this, tlsOf(this))
+    { }
+
+    qint64 bytesToWrite() const override { return queuedBytes(); }
+
+protected:
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        return ClientSocket::write(data, size);
+    }
+    qint64 bufferedBytes() const override
+    {
+        if constexpr (std::is_same_v<Socket, QSslSocket>)
+            return Socket::bytesToWrite() + Socket::encryptedBytesToWrite();
+        else
+            return Socket::bytesToWrite();
+    }
+    qint64 buffer(const char *data, qint64 size) override { return Socket::writeData(data, size); }
+
+private:
+    static QSslSocket *tlsOf(Socket *socket)
+    {
+        if constexpr (std::is_same_v<Socket, QSslSocket>)
+            return socket;
+        else
+            return nullptr;
+    }
+};
+
+} // namespace
+
+ClientSocket::ClientSocket(QTcpSocket *io, QSslSocket *tls)
+    : m_io(io)
+    , m_tls(tls)
 { }
 
-qint64 ClientSocket::writeData(const char *data, qint64 size)
+ClientSocket::~ClientSocket() = default;
+
+ClientSocket *ClientSocket::create(bool tls, QObject *parent)
+{
+    if (tls)
+        return new BasicClientSocket<QSslSocket>(parent);
+    return new BasicClientSocket<QTcpSocket>(parent);
+}
+
+ClientSocket *ClientSocket::from(QObject *socket)
+{
+    return dynamic_cast<ClientSocket *>(socket);
+}
+
+qint64 ClientSocket::write(const char *data, qint64 size)
 {
     if (Q_UNLIKELY(m_writeReport)) {
         *std::exchange(m_writeReport, nullptr) = this;
@@ -22,7 +78,7 @@ qint64 ClientSocket::writeData(const char *data, qint64 size)
     const qint64 sent = sendNow(data, size);
     if (sent == size)
         return size;
-    const qint64 buffered = Base::writeData(data + sent, size - sent);
+    const qint64 buffered = buffer(data + sent, size - sent);
     return buffered < 0 ? (sent > 0 ? sent : -1) : sent + buffered;
 }
 
@@ -34,20 +90,20 @@ bool ClientSocket::queueFrame(const QByteArray &frame)
     // Qt's write notifier stays off. A second one before the socket is flushed means a burst:
     // both go to Qt's buffer, which gathers the burst for one write() at the first chance
     // (sendQueued() or the notifier, whichever comes first).
-    if (m_frames.isEmpty() && Base::bytesToWrite() == 0) {
+    if (m_frames.isEmpty() && bufferedBytes() == 0) {
         m_frames = frame;
         return true;
     }
     moveFramesToBuffer();
-    Base::writeData(frame.constData(), frame.size());
+    buffer(frame.constData(), frame.size());
     return true;
 }
 
 void ClientSocket::sendQueued()
 {
     sendFrames();
-    if (Base::bytesToWrite() > 0)
-        flush();
+    if (bufferedBytes() > 0)
+        m_io->flush();
 }
 
 // Counted against the limit when queued; into Qt's buffer (and its notifier) as they are.
@@ -56,7 +112,7 @@ void ClientSocket::moveFramesToBuffer()
     if (m_frames.isEmpty())
         return;
     const QByteArray frames = std::exchange(m_frames, QByteArray());
-    Base::writeData(frames.constData(), frames.size());
+    buffer(frames.constData(), frames.size());
 }
 
 void ClientSocket::sendFrames()
@@ -66,14 +122,15 @@ void ClientSocket::sendFrames()
     const QByteArray frames = std::exchange(m_frames, QByteArray());
     const qint64 sent = sendNow(frames.constData(), frames.size());
     if (sent < frames.size())
-        Base::writeData(frames.constData() + sent, frames.size() - sent);
+        buffer(frames.constData() + sent, frames.size() - sent);
 }
 
 qint64 ClientSocket::sendNow(const char *data, qint64 size)
 {
-    if (!mayWriteDirectly() || Base::bytesToWrite() > 0 || state() != ConnectedState)
+    if (!mayWriteDirectly() || bufferedBytes() > 0
+        || m_io->state() != QAbstractSocket::ConnectedState)
         return 0;
-    const qintptr fd = socketDescriptor();
+    const qintptr fd = m_io->socketDescriptor();
     if (fd < 0)
         return 0;
     ssize_t sent = 0;
@@ -93,8 +150,11 @@ bool ClientSocket::admit(qint64 size)
     const qint64 queued = queuedBytes();
     // Not from inside the write: the caller may be QWebSocket in the middle of a frame.
     QMetaObject::invokeMethod(
-        this,
-        [this, queued, size] { Q_EMIT queueOverflowed(queued, size); },
+        m_io,
+        [this, queued, size] {
+            if (m_overflowHandler)
+                m_overflowHandler(queued, size);
+        },
         Qt::QueuedConnection);
     return false;
 }

@@ -2,13 +2,17 @@
 #pragma once
 
 #include <QSslSocket>
+#include <QTcpSocket>
+
+#include <functional>
+#include <type_traits>
 
 namespace Mtw::Internal {
 
 // The TCP socket of one client, before and after its WebSocket upgrade. Lives in the thread of
 // the worker (or the admin service) that owns it.
 //
-// Every write to the client passes writeData(): fan-out frames and replies from the worker, and
+// Every write to the client passes write(): fan-out frames and replies from the worker, and
 // what QWebSocket writes by itself (the 101 response, pongs to the client's pings, close frames).
 // That makes it the one place where the outbound queue limit holds for every byte, and the one
 // place that sees the handshake response go out, which is how an upgraded QWebSocket is paired
@@ -26,24 +30,42 @@ namespace Mtw::Internal {
 // notifier then finishes the job. Qt's buffer also keeps a 32 KiB chunk for good once it has
 // been used, which most idle connections now never allocate.
 //
-// A QSslSocket so that a TLS port ([server.tls]) can start the handshake on it; on a plain port
-// it stays in UnencryptedMode and passes bytes through (and send() may bypass it).
-class ClientSocket : public QSslSocket
+// Two kinds, chosen per port when the connection is accepted (create()): a QSslSocket on a TLS
+// port ([server.tls]), which starts the handshake once the first byte says TLS, and a plain
+// QTcpSocket everywhere else. A QSslSocket costs about 5 KB more per connection even when it
+// never encrypts (it wraps a second QTcpSocket, whose buffers each byte passes through), which a
+// plain port has no use for. Both are the same ClientSocket here; io() is the socket itself, for
+// everything Qt does with it (signals, reads, QWebSocketServer::handleConnection()).
+class ClientSocket
 {
-    Q_OBJECT
-    using Base = QSslSocket; // every call into the socket's own write path goes through Base
+    Q_DISABLE_COPY_MOVE(ClientSocket)
 
 public:
-    explicit ClientSocket(QObject *parent = nullptr);
+    virtual ~ClientSocket();
+
+    // Plain or TLS, as the port is; parented to `parent`, deleted with io().
+    static ClientSocket *create(bool tls, QObject *parent);
+    // The ClientSocket that `socket` is, or nullptr.
+    static ClientSocket *from(QObject *socket);
+
+    QTcpSocket *io() const { return m_io; }
+    // The TLS side on a TLS port; nullptr on a plain port.
+    QSslSocket *tls() const { return m_tls; }
 
     // Bytes that may wait in the socket's write buffer; 0 = no limit. A write that would go over
-    // is dropped and queueOverflowed() is emitted once, from the event loop. One write larger
+    // is dropped and the overflow handler is called once, from the event loop. One write larger
     // than the whole limit is let into an empty queue (a message up to max_message_size must be
     // deliverable whatever max_queue_size says), so a queue holds at most
     // max(limit, one write).
     void setQueueLimit(qint64 bytes) { m_queueLimit = bytes; }
     qint64 queueLimit() const { return m_queueLimit; }
     bool hasOverflowed() const { return m_overflowed; }
+    // Called (once, from the event loop, never from inside a write) with the bytes queued and
+    // the size of the write refused. One handler: a later call replaces it.
+    void onQueueOverflow(std::function<void(qint64 queued, qint64 refused)> handler)
+    {
+        m_overflowHandler = std::move(handler);
+    }
     // True when `bytes` more may be queued.
     bool hasRoomFor(qint64 bytes) const
     {
@@ -51,13 +73,8 @@ public:
         return m_queueLimit <= 0 || queued == 0 || queued + bytes <= m_queueLimit;
     }
     // Bytes written and not yet sent: the frames not yet handed to Qt plus Qt's write buffer;
-    // with TLS, the plain text not yet encrypted plus the encrypted bytes not yet sent (0 in
-    // UnencryptedMode). No virtual call on the hot path.
-    qint64 queuedBytes() const
-    {
-        return Base::bytesToWrite() + Base::encryptedBytesToWrite() + m_frames.size();
-    }
-    qint64 bytesToWrite() const override { return queuedBytes(); }
+    // with TLS, the plain text not yet encrypted plus the encrypted bytes not yet sent.
+    qint64 queuedBytes() const { return bufferedBytes() + m_frames.size(); }
 
     // Queues one complete frame (shared, not copied while it is the only one waiting) under the
     // queue limit: false, as for a refused write, when it would go over.
@@ -68,11 +85,15 @@ public:
     // The next write (the handshake response) stores this socket in *slot; one write only.
     void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
 
-Q_SIGNALS:
-    void queueOverflowed(qint64 queued, qint64 refused);
-
 protected:
-    qint64 writeData(const char *data, qint64 size) override;
+    ClientSocket(QTcpSocket *io, QSslSocket *tls);
+
+    // QIODevice::writeData() of the socket: every byte written to the client comes here.
+    qint64 write(const char *data, qint64 size);
+
+    // The socket class's own write buffer: bytes in it, and a write into it.
+    virtual qint64 bufferedBytes() const = 0;
+    virtual qint64 buffer(const char *data, qint64 size) = 0;
 
 private:
     bool admit(qint64 size);
@@ -81,13 +102,16 @@ private:
     // How much of [data, data + size) the kernel took at once (0 when Qt's buffer is not empty:
     // the order must hold). A failure is left to Qt's write path, which meets it again.
     qint64 sendNow(const char *data, qint64 size);
-    // Only a plain port's socket (UnencryptedMode) carries the bytes as they are; with TLS they
-    // go through QSslSocket to be encrypted.
-    bool mayWriteDirectly() const { return mode() == UnencryptedMode; }
+    // Only a plain socket, or a TLS port's socket before its handshake, carries the bytes as
+    // they are; with TLS they go through QSslSocket to be encrypted.
+    bool mayWriteDirectly() const { return !m_tls || m_tls->mode() == QSslSocket::UnencryptedMode; }
 
+    QTcpSocket *const m_io;
+    QSslSocket *const m_tls;
     QByteArray m_frames; // one frame queued by queueFrame(), not yet in Qt's buffer
     qint64 m_queueLimit = 0;
     ClientSocket **m_writeReport = nullptr;
+    std::function<void(qint64, qint64)> m_overflowHandler;
     bool m_overflowed = false;
 };
 

@@ -70,10 +70,10 @@ Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
     connection->key = m_parts.server.nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
     connection->peerAddress =
-        m_parts.server.trustedProxies.clientAddress(tcp->peerAddress(),
+        m_parts.server.trustedProxies.clientAddress(tcp->io()->peerAddress(),
                                                     socket->request().rawHeader("X-Forwarded-For"));
-    if (connection->peerAddress == tcp->peerAddress())
-        connection->peerPort = tcp->peerPort();
+    if (connection->peerAddress == tcp->io()->peerAddress())
+        connection->peerPort = tcp->io()->peerPort();
     connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = m_parts.state.now();
@@ -105,12 +105,9 @@ void ConnectionTable::wire(Connection *connection)
         onDisconnected(connection);
     });
     // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
-    connect(connection->tcp,
-            &ClientSocket::queueOverflowed,
-            this,
-            [this, connection](qint64 queued, qint64 refused) {
-                m_parts.out.dropSlowConsumer(*connection, queued, refused);
-            });
+    connection->tcp->onQueueOverflow([this, connection](qint64 queued, qint64 refused) {
+        m_parts.out.dropSlowConsumer(*connection, queued, refused);
+    });
 }
 
 void ConnectionTable::onDisconnected(Connection *connection)

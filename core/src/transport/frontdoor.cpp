@@ -17,7 +17,8 @@ FrontDoor::FrontDoor(ServerContext &context, const WorkerState &state, QObject *
 
 void FrontDoor::accept(qintptr socketDescriptor)
 {
-    auto *socket = new ClientSocket(this);
+    ClientSocket *client = ClientSocket::create(m_context.tls.enabled(), this);
+    QTcpSocket *socket = client->io();
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         qCWarning(lcTransport) << "cannot adopt accepted socket:" << socket->errorString()
                                << "- refused with 503";
@@ -33,16 +34,16 @@ void FrontDoor::accept(qintptr socketDescriptor)
     // its ACK is held back until the client's delayed ACK (~40 ms on Linux). Best effort.
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     // Until the upgrade only our small HTTP answers are written here.
-    socket->setQueueLimit(m_context.config.transport.websocket.maxQueueSize);
-    if (!admit(socket))
+    client->setQueueLimit(m_context.config.transport.websocket.maxQueueSize);
+    if (!admit(client))
         return;
-    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { readHead(socket); });
-    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
-        forget(socket);
+    connect(socket, &QTcpSocket::readyRead, this, [this, client] { readHead(client); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, client, socket] {
+        forget(client);
         socket->deleteLater();
     });
     if (socket->bytesAvailable() > 0)
-        readHead(socket);
+        readHead(client);
 }
 
 // Not while shutting down, and not more half-sent heads from one address than
@@ -54,7 +55,7 @@ bool FrontDoor::admit(ClientSocket *socket)
         respond(socket, 503, "server is shutting down\n");
         return false;
     }
-    const QHostAddress peer = socket->peerAddress();
+    const QHostAddress peer = socket->io()->peerAddress();
     const bool counted = !m_context.trustedProxies.contains(peer);
     if (counted && !m_context.pendingHandshakes.tryAcquire(peer)) {
         qCWarning(lcTransport).noquote()
@@ -70,11 +71,11 @@ bool FrontDoor::admit(ClientSocket *socket)
 
 void FrontDoor::readHead(ClientSocket *socket)
 {
-    if (m_context.tls.enabled() && socket->mode() == QSslSocket::UnencryptedMode) {
-        startTls(socket);
+    if (QSslSocket *tls = socket->tls(); tls && tls->mode() == QSslSocket::UnencryptedMode) {
+        startTls(tls);
         return;
     }
-    const QByteArray data = socket->peek(MaxHttpHeadSize + 1);
+    const QByteArray data = socket->io()->peek(MaxHttpHeadSize + 1);
     const qsizetype length = httpHeadLength(data);
     if (length < 0) {
         if (data.size() > MaxHttpHeadSize)
@@ -93,7 +94,7 @@ void FrontDoor::readHead(ClientSocket *socket)
 // [server.tls]: the port speaks TLS only, under the same handshake deadline and per-address
 // limit as the HTTP head. A TLS client's first byte is a handshake record (0x16); anything
 // else is a plain-HTTP client, told so in clear text. The routes then read decrypted bytes.
-void FrontDoor::startTls(ClientSocket *socket)
+void FrontDoor::startTls(QSslSocket *socket)
 {
     char first = 0;
     if (socket->peek(&first, 1) != 1)
@@ -101,7 +102,9 @@ void FrontDoor::startTls(ClientSocket *socket)
     if (first != 0x16) {
         qCInfo(lcTransport).noquote()
             << "refused plain HTTP from" << socket->peerAddress().toString() << "on a TLS port";
-        respond(socket, 400, "this port speaks TLS only: use https:// or wss://\n");
+        respond(ClientSocket::from(socket),
+                400,
+                "this port speaks TLS only: use https:// or wss://\n");
         return;
     }
     connect(socket, &QAbstractSocket::errorOccurred, this, [socket](QAbstractSocket::SocketError) {
@@ -142,10 +145,11 @@ void FrontDoor::expireHandshakes()
         if (t - it->acceptedAt >= limit)
             expired.append(it.key());
     }
-    for (ClientSocket *socket : std::as_const(expired)) {
+    for (ClientSocket *client : std::as_const(expired)) {
+        QTcpSocket *socket = client->io();
         qCInfo(lcTransport).noquote()
             << "handshake timeout for" << socket->peerAddress().toString();
-        forget(socket);
+        forget(client);
         socket->disconnect(this);
         socket->abort();
         socket->deleteLater();
@@ -159,12 +163,13 @@ void FrontDoor::refuseAll()
         respond(socket, 503, "server is shutting down\n");
 }
 
-void FrontDoor::respond(ClientSocket *socket,
+void FrontDoor::respond(ClientSocket *client,
                         int status,
                         QByteArrayView body,
                         QByteArrayView extraHeaders)
 {
-    release(socket);
+    release(client);
+    QTcpSocket *socket = client->io();
     connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     socket->write(httpResponse(status, body, extraHeaders));
     socket->disconnectFromHost();
@@ -173,7 +178,7 @@ void FrontDoor::respond(ClientSocket *socket,
 void FrontDoor::release(ClientSocket *socket)
 {
     forget(socket);
-    socket->disconnect(this);
+    socket->io()->disconnect(this);
 }
 
 void FrontDoor::forget(ClientSocket *socket)

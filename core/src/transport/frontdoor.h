@@ -7,6 +7,8 @@
 #include <QHostAddress>
 #include <QObject>
 
+QT_FORWARD_DECLARE_CLASS(QSslSocket)
+
 namespace Mtw::Internal {
 
 class ClientSocket;
@@ -49,7 +51,7 @@ private:
 
     bool admit(ClientSocket *socket);
     void readHead(ClientSocket *socket);
-    void startTls(ClientSocket *socket);
+    void startTls(QSslSocket *socket);
     void route(ClientSocket *socket, const HttpRequestHead &head);
     void forget(ClientSocket *socket);
 

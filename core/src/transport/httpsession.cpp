@@ -33,9 +33,10 @@ QByteArray httpErrorJson(int code, QByteArrayView message)
 
 void HttpSession::start(ServerContext &context,
                         const WorkerState &state,
-                        ClientSocket *socket,
+                        ClientSocket *client,
                         Handler handler)
 {
+    QTcpSocket *socket = client->io();
     const QHostAddress peer = socket->peerAddress();
     const bool counted = !context.trustedProxies.contains(peer);
     if (counted && !context.pendingHandshakes.tryAcquire(peer)) {
@@ -51,24 +52,25 @@ void HttpSession::start(ServerContext &context,
         socket->disconnectFromHost();
         return;
     }
-    new HttpSession(context, state, socket, std::move(handler), counted);
+    new HttpSession(context, state, client, std::move(handler), counted);
 }
 
 HttpSession::HttpSession(ServerContext &context,
                          const WorkerState &state,
-                         ClientSocket *socket,
+                         ClientSocket *client,
                          Handler handler,
                          bool counted)
-    : QObject(socket->parent())
+    : QObject(client->io()->parent())
     , m_context(context)
     , m_state(state)
-    , m_socket(socket)
+    , m_socket(client->io())
     , m_handler(std::move(handler))
     , m_parser(context.config.transport.http.maxBodySize)
     , m_timer(new QTimer(this))
-    , m_peer(socket->peerAddress())
+    , m_peer(m_socket->peerAddress())
     , m_counted(counted)
 {
+    QTcpSocket *socket = m_socket;
     socket->setParent(this);
     socket->setReadBufferSize(ReadBufferSize);
     m_timer->setSingleShot(true);

@@ -8,6 +8,7 @@
 
 #include <functional>
 
+class QTcpSocket;
 class QTimer;
 
 namespace Mtw::Internal {
@@ -61,7 +62,7 @@ private:
 
     ServerContext &m_context;
     const WorkerState &m_state;
-    ClientSocket *m_socket;
+    QTcpSocket *m_socket;
     Handler m_handler;
     HttpRequestParser m_parser;
     QByteArray m_buffer; // read but not parsed yet (a pipelined request)

@@ -44,7 +44,7 @@ bool refuseBadUpgrade(HttpExchange &exchange)
 {
     if (const QByteArray problem = upgradeProblem(exchange.head()); !problem.isEmpty()) {
         qCInfo(lcTransport).noquote()
-            << "refused upgrade from" << exchange.socket()->peerAddress().toString() << "-"
+            << "refused upgrade from" << exchange.socket()->io()->peerAddress().toString() << "-"
             << QString::fromLatin1(problem);
         exchange.respond(400, "bad WebSocket upgrade: " + problem + '\n');
         return true;
@@ -97,7 +97,7 @@ void Upgrader::handle(HttpExchange &exchange)
     }
     if (!m_context.reserveConnection()) {
         qCWarning(lcTransport).noquote()
-            << "refused upgrade from" << exchange.socket()->peerAddress().toString()
+            << "refused upgrade from" << exchange.socket()->io()->peerAddress().toString()
             << "- server.max_connections =" << m_context.config.server.maxConnections << "reached";
         exchange.respond(503, "server is at its connection limit\n", "Retry-After: 5\r\n");
         return;
@@ -113,7 +113,7 @@ void Upgrader::upgrade(ClientSocket *socket)
     // is released with it. A socket that is paired with its QWebSocket hands the slot to the
     // Connection instead.
     m_upgrading.insert(socket, m_state.now());
-    connect(socket, &QObject::destroyed, this, [this, socket] {
+    connect(socket->io(), &QObject::destroyed, this, [this, socket] {
         if (m_handshakeWriter == socket)
             m_handshakeWriter = nullptr;
         m_early.remove(socket);
@@ -126,15 +126,16 @@ void Upgrader::upgrade(ClientSocket *socket)
     socket->reportNextWriteTo(&m_handshakeWriter);
     if (const QByteArray early = setAsideBytesAfterHead(socket); !early.isEmpty())
         m_early.insert(socket, early); // given back once the QWebSocket reads the socket
-    m_webSocketServer->handleConnection(socket);
+    m_webSocketServer->handleConnection(socket->io());
 }
 
 // QWebSocketServer reads the request head through a QTextStream, which reads ahead and drops
 // whatever came after the head in the same read: the first frames of a client that does not
 // wait for the 101 (conformance case hs_data_after_101). So the socket is left holding the head
 // only, and what follows is kept here.
-QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *socket)
+QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *client)
 {
+    QTcpSocket *socket = client->io();
     const QByteArray buffered = socket->peek(socket->bytesAvailable());
     const qsizetype end = buffered.indexOf(QByteArrayView("\r\n\r\n"));
     if (end < 0 || end + 4 == buffered.size())
@@ -147,8 +148,9 @@ QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *socket)
 
 // Once upgraded (the QWebSocket now reads the socket) the bytes go back in front of whatever
 // arrived since, and the QWebSocket is told there is something to read.
-void Upgrader::giveBack(ClientSocket *socket, const QByteArray &early)
+void Upgrader::giveBack(ClientSocket *client, const QByteArray &early)
 {
+    QTcpSocket *socket = client->io();
     for (qsizetype i = early.size(); i-- > 0;)
         socket->ungetChar(early.at(i));
     QMetaObject::invokeMethod(socket, "readyRead", Qt::QueuedConnection);
@@ -164,13 +166,13 @@ void Upgrader::onNewWebSocket()
             socket->deleteLater();
             continue;
         }
-        if (tcp->state() != QAbstractSocket::ConnectedState) {
+        if (tcp->io()->state() != QAbstractSocket::ConnectedState) {
             // The peer reset the connection as the 101 went out: nobody to serve. The TCP
             // socket's deletion releases the slot.
             qCDebug(lcTransport).noquote() << "peer left during the upgrade";
             socket->deleteLater();
-            tcp->abort();
-            tcp->deleteLater();
+            tcp->io()->abort();
+            tcp->io()->deleteLater();
             continue;
         }
         m_upgrading.remove(tcp);
@@ -192,7 +194,8 @@ void Upgrader::expireStuck()
         if (t - it.value() >= limit)
             expired.append(it.key());
     }
-    for (ClientSocket *socket : std::as_const(expired)) {
+    for (ClientSocket *client : std::as_const(expired)) {
+        QTcpSocket *socket = client->io();
         qCInfo(lcTransport).noquote()
             << "upgrade of" << socket->peerAddress().toString() << "did not finish: dropped";
         socket->abort();
