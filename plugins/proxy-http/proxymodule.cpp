@@ -63,11 +63,8 @@ Error malformed(const QString &why)
 
 // What the backend decided: its "result" object, or a refusal the client sees. `fallbackCode`
 // stands for a code outside 400-599 (Centrifugo's own codes, 1000 and up, mean nothing here).
-Result<QJsonObject> decision(const Result<QJsonObject> &answer,
-                             int fallbackCode,
-                             const QString &fallbackMessage,
-                             ServerHandle *server,
-                             const QString &connId)
+Result<QJsonObject>
+decision(const Result<QJsonObject> &answer, int fallbackCode, const QString &fallbackMessage)
 {
     if (!answer)
         return tl::unexpected(answer.error());
@@ -85,8 +82,6 @@ Result<QJsonObject> decision(const Result<QJsonObject> &answer,
         QString reason = disconnect.value(u"reason"_s).toString();
         if (reason.isEmpty())
             reason = u"disconnected by the backend"_s;
-        if (server && !connId.isEmpty())
-            server->disconnect(connId, reason);
         return fail(fallbackCode, reason, u"backend disconnect"_s);
     }
     if (!object.contains(u"result"_s))
@@ -94,6 +89,18 @@ Result<QJsonObject> decision(const Result<QJsonObject> &answer,
     if (!object.value(u"result"_s).isObject())
         return tl::unexpected(malformed(u"result is not an object"_s));
     return object.value(u"result"_s).toObject();
+}
+
+// After the refusal reached the client: a "disconnect" answer closes its connection too.
+void disconnectIfAsked(const Result<QJsonObject> &answer,
+                       ServerHandle *server,
+                       const QString &connId)
+{
+    if (answer && answer->value(u"disconnect"_s).isObject() && server) {
+        const QString reason =
+            answer->value(u"disconnect"_s).toObject().value(u"reason"_s).toString();
+        server->disconnect(connId, reason.isEmpty() ? u"disconnected by the backend"_s : reason);
+    }
 }
 
 // A connect result as an Identity: user, roles, expire_at (Unix seconds), info (the claims).
@@ -243,9 +250,11 @@ void ProxyModule::authenticate(const AuthRequest &request, AuthReply reply)
         headers,
         [reply] { return reply.isPending(); },
         [reply, server = m_server, connId = request.connId()](const Result<QJsonObject> &answer) {
-            const auto result = decision(answer, 401, u"authentication refused"_s, server, connId);
-            if (!result)
-                return reply.reject(result.error());
+            const auto result = decision(answer, 401, u"authentication refused"_s);
+            if (!result) {
+                reply.reject(result.error());
+                return disconnectIfAsked(answer, server, connId);
+            }
             const auto identity = identityFrom(*result);
             if (identity)
                 reply.accept(*identity);
@@ -279,11 +288,11 @@ void ProxyModule::beforeMessage(const ClientInfo &client, const Message &message
             const auto result =
                 decision(answer,
                          403,
-                         subscribe ? u"subscription refused"_s : u"publication refused"_s,
-                         server,
-                         connId);
-            if (!result)
-                return reply.reject(result.error());
+                         subscribe ? u"subscription refused"_s : u"publication refused"_s);
+            if (!result) {
+                reply.reject(result.error());
+                return disconnectIfAsked(answer, server, connId);
+            }
             if (const auto payload =
                     subscribe ? std::nullopt : rewritten(*result, message.payload)) {
                 Message changed = message;
@@ -316,9 +325,11 @@ void ProxyModule::handleRequest(const ClientInfo &client,
         {},
         [reply] { return reply.isPending(); },
         [reply, server = m_server, connId = client.connId()](const Result<QJsonObject> &answer) {
-            const auto result = decision(answer, 400, u"request refused"_s, server, connId);
-            if (!result)
-                return reply.fail(result.error());
+            const auto result = decision(answer, 400, u"request refused"_s);
+            if (!result) {
+                reply.fail(result.error());
+                return disconnectIfAsked(answer, server, connId);
+            }
             reply.respond(result->value(u"data"_s));
         });
 }

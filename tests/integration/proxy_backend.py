@@ -56,6 +56,8 @@ def subscribe(body):
         time.sleep(5)
     if channel.startswith("denied."):
         return {"error": {"code": 403, "message": "no entry to " + channel}}
+    if channel.startswith("kick."):
+        return {"disconnect": {"code": 4500, "reason": "account suspended"}}
     return {"result": {}}
 
 

@@ -273,6 +273,12 @@ private Q_SLOTS:
         }
         QCOMPARE(errorOf(send(reader, u"subscribe"_s, u"s3"_s, {{u"channel"_s, u"denied.1"_s}})),
                  u"403 no entry to denied.1"_s);
+        // "disconnect": the refusal, then the connection closes
+        TestClient kicked;
+        QVERIFY(open(kicked, server));
+        QCOMPARE(errorOf(send(kicked, u"subscribe"_s, u"k1"_s, {{u"channel"_s, u"kick.1"_s}})),
+                 u"403 account suspended"_s);
+        QVERIFY(kicked.waitClosed());
 
         // publish: allowed as sent, refused, rewritten by the backend
         const QJsonObject hello{{u"text"_s, u"hello"_s}};
