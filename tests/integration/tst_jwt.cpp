@@ -5,8 +5,8 @@
 // misconfigured module that fails while the server keeps serving; rotating keys from a JWKS
 // served by a QTcpServer in this test.
 #include "jwktestutil.h"
-#include "logcapture.h"
 #include "testclient.h"
+#include "testlogs.h"
 
 #include <mtw/server.h>
 

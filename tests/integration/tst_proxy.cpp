@@ -6,8 +6,8 @@
 // allowed, refused and rewritten, rpc round trips, a slow backend (504 "backend timed out" while
 // other clients are served), a dead backend (503, health degraded, logged once, and back), the
 // max_concurrent bound counted by the backend, TLS to the backend with a CA made by the test.
-#include "logcapture.h"
 #include "testclient.h"
+#include "testlogs.h"
 
 #include <mtw/server.h>
 
