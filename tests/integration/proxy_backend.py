@@ -91,6 +91,7 @@ def rpc(body):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = 65536  # head and body in one write: no Nagle + delayed-ACK stall per answer
 
     def log_message(self, *args):
         pass
