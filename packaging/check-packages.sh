@@ -63,6 +63,9 @@ done
 files=$(dpkg -L mtwserver)
 plugins=$(dirname "$(grep '/mtw/plugins/mtw-store-sqlite\.so$' <<<"$files")")
 [ -n "$plugins" ] || die "mtw-store-sqlite is not installed"
+for plugin in mtw-auth-jwt mtw-proxy-http; do
+    grep -qx "$plugins/$plugin.so" <<<"$files" || die "$plugin is not installed in $plugins"
+done
 grep -qx '/etc/mtw/mtw.toml' /var/lib/dpkg/info/mtwserver.conffiles || die "mtw.toml is not a conffile"
 getent passwd mtw >/dev/null || die "postinst did not create the system user mtw"
 
