@@ -21,28 +21,18 @@ AgentsView::AgentsView(AgentModel *model, QWidget *parent)
     , m_summary(new QLabel(this))
     , m_detail(new QLabel(this))
 {
-    auto *proxy = new NaturalSortProxy(this);
-    proxy->setSourceModel(model);
-    proxy->setSortRole(JsonTableModel::SortRole);
-    m_table->setModel(proxy);
-    m_table->setSortingEnabled(true);
-    m_table->sortByColumn(0, Qt::AscendingOrder);
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_table->setAlternatingRowColors(true);
-    m_table->setWordWrap(false);
-    m_table->verticalHeader()->hide();
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    fitColumns(m_table,
-               {u"support-helper"_s,
-                u"mtw-ai-anthropic"_s,
-                u"claude-sonnet-4-5"_s,
-                u"support.*, help"_s,
-                u"Running"_s,
-                u"Queued"_s,
-                u"1,000,000"_s,
-                u"1,000,000"_s,
-                u"Errors"_s});
+    setUpRowTable(m_table,
+                  model,
+                  0,
+                  {u"support-helper"_s,
+                   u"mtw-ai-anthropic"_s,
+                   u"claude-sonnet-4-5"_s,
+                   u"support.*, help"_s,
+                   u"Running"_s,
+                   u"Queued"_s,
+                   u"1,000,000"_s,
+                   u"1,000,000"_s,
+                   u"Errors"_s});
 
     m_detail->setWordWrap(true);
     m_detail->setTextInteractionFlags(Qt::TextSelectableByMouse);
