@@ -24,6 +24,7 @@ AdminClient::AdminClient(QObject *parent)
     , m_connections(new ConnectionModel(this))
     , m_channels(new ChannelModel(this))
     , m_modules(new ModuleModel(this))
+    , m_agents(new AgentModel(this))
     , m_log(new LogModel(this))
 {
     m_connectTimer.setSingleShot(true);
@@ -52,6 +53,7 @@ void AdminClient::open(const QUrl &url, const QString &token)
     m_connections->clear();
     m_channels->clear();
     m_modules->clear();
+    m_agents->clear();
     m_log->clear();
 
     QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
@@ -249,6 +251,7 @@ void AdminClient::setState(State state)
         m_connections->clear();
         m_channels->clear();
         m_modules->clear();
+        m_agents->clear();
     }
     m_state = state;
     Q_EMIT stateChanged(state);
@@ -296,6 +299,8 @@ void AdminClient::apply(const QJsonObject &message)
         m_channels->upsertAll(message.value(u"channels"_s).toArray());
     } else if (type == "modules"_L1) {
         m_modules->upsertAll(message.value(u"modules"_s).toArray());
+    } else if (type == "agents_updated"_L1) {
+        m_agents->upsertAll(message.value(u"agents"_s).toArray());
     } else if (type == "log"_L1) {
         appendLog(message.value(u"entries"_s).toArray());
     } else if (type == "config_reloaded"_L1) {
@@ -330,6 +335,7 @@ void AdminClient::applySnapshot(const QJsonObject &message)
     m_connections->reset(message.value(u"connections"_s).toArray());
     m_channels->reset(message.value(u"channels"_s).toArray());
     m_modules->reset(message.value(u"modules"_s).toArray());
+    m_agents->reset(message.value(u"agents"_s).toArray());
     m_log->clear();
     const QJsonArray log = message.value(u"log"_s).toArray();
     m_log->append(log);

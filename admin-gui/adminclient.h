@@ -19,6 +19,7 @@ class ChannelModel;
 class ConnectionModel;
 class LogModel;
 class ModuleModel;
+class AgentModel;
 
 // The answer to one admin action (docs/admin-api.md, "result").
 struct ActionResult
@@ -70,6 +71,7 @@ public:
     ConnectionModel *connections() const { return m_connections; }
     ChannelModel *channels() const { return m_channels; }
     ModuleModel *modules() const { return m_modules; }
+    AgentModel *agents() const { return m_agents; }
     LogModel *log() const { return m_log; }
 
     // Sends {"id","action",...fields}. `callback` runs once with the result, or with an error
@@ -135,6 +137,7 @@ private:
     ConnectionModel *m_connections;
     ChannelModel *m_channels;
     ModuleModel *m_modules;
+    AgentModel *m_agents;
     LogModel *m_log;
 };
 

@@ -366,4 +366,25 @@ QVariant ModuleModel::foreground(const QJsonObject &row, int column) const
     return {};
 }
 
+AgentModel::AgentModel(QObject *parent)
+    : JsonTableModel(u"name"_s,
+                     {{tr("Agent"), u"name"_s, Format::Text},
+                      {tr("Provider"), u"provider"_s, Format::Text},
+                      {tr("Model"), u"model"_s, Format::Text},
+                      {tr("Channels"), u"channels"_s, Format::List},
+                      {tr("Running"), u"running"_s, Format::Number},
+                      {tr("Queued"), u"queued"_s, Format::Number},
+                      {tr("Tokens in"), u"tokens_in"_s, Format::Number},
+                      {tr("Tokens out"), u"tokens_out"_s, Format::Number},
+                      {tr("Errors"), u"provider_errors"_s, Format::Number}},
+                     parent)
+{ }
+
+QVariant AgentModel::foreground(const QJsonObject &row, int column) const
+{
+    if (column == Errors && row.value(u"provider_errors"_s).toInteger() > 0)
+        return QBrush(QColor(0xb0, 0x1e, 0x1e));
+    return {};
+}
+
 } // namespace Mtw

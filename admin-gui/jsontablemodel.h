@@ -133,4 +133,17 @@ protected:
     QVariant foreground(const QJsonObject &row, int column) const override;
 };
 
+// Columns of the agents view; key name (the admin API's `agent` rows). Agents whose provider
+// failed are coloured in the Errors column.
+class AgentModel : public JsonTableModel
+{
+    Q_OBJECT
+public:
+    enum ColumnId { Name, Provider, Model, Channels, Running, Queued, TokensIn, TokensOut, Errors };
+    explicit AgentModel(QObject *parent = nullptr);
+
+protected:
+    QVariant foreground(const QJsonObject &row, int column) const override;
+};
+
 } // namespace Mtw

@@ -2,6 +2,7 @@
 #include "mainwindow.h"
 
 #include "adminclient.h"
+#include "agentsview.h"
 #include "ask.h"
 #include "channelsview.h"
 #include "configeditor.h"
@@ -170,6 +171,7 @@ void MainWindow::createViews()
     m_log = new LogView(m_client->log(), this);
     m_config = new ConfigView(m_client, this);
     m_nodes = new NodesView(m_client, this);
+    m_agents = new AgentsView(m_client->agents(), this);
 
     m_stack = new QStackedWidget(this);
     m_sidebar = new QListWidget(this);
@@ -184,6 +186,7 @@ void MainWindow::createViews()
         {m_log, QStyle::SP_FileDialogInfoView},
         {m_config, QStyle::SP_FileDialogContentsView},
         {m_nodes, QStyle::SP_DirLinkIcon},
+        {m_agents, QStyle::SP_MessageBoxInformation},
     };
     const QString names[] = {tr("Dashboard"),
                              tr("Connections"),
@@ -191,7 +194,8 @@ void MainWindow::createViews()
                              tr("Modules"),
                              tr("Log"),
                              tr("Configuration"),
-                             tr("Nodes")};
+                             tr("Nodes"),
+                             tr("Agents")};
     int widest = 0;
     for (int i = 0; i < ViewCount; ++i) {
         m_stack->addWidget(pages[i].first);

@@ -28,6 +28,7 @@ class LocalServer;
 class LogView;
 class ModulesView;
 class NodesView;
+class AgentsView;
 class RunServerDialog;
 class TokenStore;
 
@@ -39,7 +40,17 @@ class MainWindow : public QMainWindow
     Q_OBJECT
 
 public:
-    enum View { Dashboard, Connections, Channels, Modules, Log, Configuration, Nodes, ViewCount };
+    enum View {
+        Dashboard,
+        Connections,
+        Channels,
+        Modules,
+        Log,
+        Configuration,
+        Nodes,
+        Agents,
+        ViewCount
+    };
     Q_ENUM(View)
 
     // Asks the user to confirm a destructive action; replaceable so tests can answer.
@@ -86,6 +97,7 @@ public:
     LogView *logView() const { return m_log; }
     ConfigView *configView() const { return m_config; }
     NodesView *nodesView() const { return m_nodes; }
+    AgentsView *agentsView() const { return m_agents; }
     QAction *disconnectAction() const { return m_disconnectAction; }
     QAction *detachAction() const { return m_detachAction; }
     QAction *publishAction() const { return m_publishAction; }
@@ -137,6 +149,7 @@ private:
     LogView *m_log = nullptr;
     ConfigView *m_config = nullptr;
     NodesView *m_nodes = nullptr;
+    AgentsView *m_agents = nullptr;
 
     QAction *m_disconnectAction = nullptr;
     QAction *m_publishAction = nullptr;

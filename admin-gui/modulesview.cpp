@@ -23,28 +23,18 @@ ModulesView::ModulesView(ModuleModel *model, QWidget *parent)
     , m_summary(new QLabel(this))
     , m_detail(new QLabel(this))
 {
-    auto *proxy = new NaturalSortProxy(this);
-    proxy->setSourceModel(model);
-    proxy->setSortRole(JsonTableModel::SortRole);
-    m_table->setModel(proxy);
-    m_table->setSortingEnabled(true);
-    m_table->sortByColumn(0, Qt::AscendingOrder);
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_table->setAlternatingRowColors(true);
-    m_table->setWordWrap(false);
-    m_table->verticalHeader()->hide();
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    fitColumns(m_table,
-               {u"mtw-broker-redis"_s,
-                u"JWT authentication"_s,
-                u"10.10.10"_s,
-                u"storage"_s,
-                u"discovered"_s,
-                u"unhealthy"_s,
-                u"connected to redis"_s,
-                u"yes"_s,
-                u"module 'mtw-broker-redis' not found"_s});
+    setUpRowTable(m_table,
+                  model,
+                  0,
+                  {u"mtw-broker-redis"_s,
+                   u"JWT authentication"_s,
+                   u"10.10.10"_s,
+                   u"storage"_s,
+                   u"discovered"_s,
+                   u"unhealthy"_s,
+                   u"connected to redis"_s,
+                   u"yes"_s,
+                   u"module 'mtw-broker-redis' not found"_s});
 
     m_detail->setWordWrap(true);
     m_detail->setTextInteractionFlags(Qt::TextSelectableByMouse);

@@ -1,10 +1,32 @@
 // SPDX-License-Identifier: MIT
 #include "tableutil.h"
 
+#include "jsontablemodel.h"
+
 #include <QHeaderView>
 #include <QTableView>
 
 namespace Mtw {
+
+void setUpRowTable(QTableView *view,
+                   QAbstractItemModel *model,
+                   int sortColumn,
+                   const QStringList &samples)
+{
+    auto *proxy = new NaturalSortProxy(view);
+    proxy->setSourceModel(model);
+    proxy->setSortRole(JsonTableModel::SortRole);
+    view->setModel(proxy);
+    view->setSortingEnabled(true);
+    view->sortByColumn(sortColumn, Qt::AscendingOrder);
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setSelectionMode(QAbstractItemView::SingleSelection);
+    view->setAlternatingRowColors(true);
+    view->setWordWrap(false);
+    view->verticalHeader()->hide();
+    view->horizontalHeader()->setStretchLastSection(true);
+    fitColumns(view, samples);
+}
 
 void fitColumns(QTableView *view, const QStringList &samples)
 {

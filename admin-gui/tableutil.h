@@ -14,6 +14,14 @@ namespace Mtw {
 // lets Tab leave the table (Tab moving from cell to cell traps keyboard users in it).
 void fitColumns(QTableView *view, const QStringList &samples);
 
+// The admin views' row table over `model`: naturally sorted by the raw values (SortRole) on
+// `sortColumn`, one row selected at a time, alternating colours, no row numbers, the last
+// column stretched, columns fitted to `samples`.
+void setUpRowTable(QTableView *view,
+                   QAbstractItemModel *model,
+                   int sortColumn,
+                   const QStringList &samples);
+
 // Sorts text the way people count: "room.2" before "room.10"; numbers as numbers. Lives in the
 // GUI thread.
 class NaturalSortProxy : public QSortFilterProxyModel

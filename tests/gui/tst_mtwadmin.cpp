@@ -2,6 +2,7 @@
 // mtwadmin against real servers: one run in-process ("Run a server here") and one mtwserver
 // process ("Connect to a server"), with real WebSocket clients coming and going.
 #include "adminclient.h"
+#include "agentsview.h"
 #include "channelsview.h"
 #include "configeditor.h"
 #include "configview.h"
@@ -121,6 +122,7 @@ private Q_SLOTS:
     void remoteServerWithToken();
     void endToEnd_data();
     void endToEnd();
+    void agentsView();
 
 private:
     void kickFromGui(MainWindow &window, TestClient &victim, const int &confirmations);
@@ -685,6 +687,69 @@ void tst_MtwAdmin::takeScreenshots(MainWindow &window)
         const QString file = m_screenshots + u'/' + QLatin1String(name) + u".png"_s;
         QVERIFY2(window.grab().save(file), qPrintable(file));
     }
+}
+
+// The Agents view, live from the in-process server's admin API: one row per [[agents]] entry
+// with its provider, model and channels; a task that fails (no module serves the provider)
+// shows up in the numbers within the admin API's one-second tick. Screenshot: agents.png.
+void tst_MtwAdmin::agentsView()
+{
+    const QString configPath = m_dir.filePath(u"agents.toml"_s);
+    {
+        QFile file(configPath);
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write("[server]\nhost = \"127.0.0.1\"\nport = 0\nshutdown_timeout = 2\n\n"
+                   "[[agents]]\nname = \"helper\"\nprovider = \"anthropic\"\n"
+                   "model = \"claude-sonnet-4-5\"\nchannels = [\"support.*\", \"help\"]\n\n"
+                   "[[agents]]\nname = \"local\"\nprovider = \"openai\"\n");
+    }
+    MainWindow window;
+    window.resize(1280, 800);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    const Mtw::Result<Mtw::Config> config =
+        Mtw::LocalServer::makeConfig(configPath, u"127.0.0.1"_s, 0);
+    QVERIFY2(config, config ? "" : qPrintable(config.error().message));
+    window.runLocalServer(*config);
+    AdminClient *client = window.client();
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), AdminClient::State::Connected, 15000);
+    Mtw::AgentModel *agents = client->agents();
+    QCOMPARE(agents->keys(), (QStringList{u"helper"_s, u"local"_s}));
+    const QJsonObject helper = agents->object(u"helper"_s);
+    QCOMPARE(helper.value(u"provider"_s).toString(), u"anthropic"_s);
+    QCOMPARE(helper.value(u"model"_s).toString(), u"claude-sonnet-4-5"_s);
+    window.showView(MainWindow::Agents);
+    Mtw::AgentsView *view = window.agentsView();
+    QVERIFY(view->isVisible());
+    QCOMPARE(view->table()->model()->rowCount(), 2);
+    const QAbstractItemModel *shown = view->table()->model();
+    QCOMPARE(shown->index(0, Mtw::AgentModel::Channels).data().toString(), u"support.*, help"_s);
+    QCOMPARE(shown->index(0, Mtw::AgentModel::Errors).data().toString(), u"0"_s);
+
+    const quint16 port = quint16(window.localServer()->adminUrl().port());
+    TestClient user;
+    QVERIFY(user.open(QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(port))));
+    user.sendEnvelope(u"agent_task"_s,
+                      u"t1"_s,
+                      {{u"payload"_s, QJsonObject{{u"kind"_s, u"Text"_s}, {u"data"_s, u"Hi"_s}}},
+                       {u"metadata"_s, QJsonObject{{u"agent"_s, u"helper"_s}}}});
+    QCOMPARE(user.reply(u"t1"_s).value(u"type"_s).toString(), u"error"_s);
+    QTRY_COMPARE_WITH_TIMEOUT(shown->index(0, Mtw::AgentModel::Errors).data().toString(),
+                              u"1"_s,
+                              5000);
+    QCOMPARE(agents->object(u"helper"_s).value(u"failed"_s).toInt(), 1);
+    QCOMPARE(agents->object(u"local"_s).value(u"failed"_s).toInt(), 0);
+    view->table()->selectRow(0);
+    QVERIFY2(view->detail()->text().contains(u"1 unavailable"_s),
+             qPrintable(view->detail()->text()));
+    QVERIFY2(view->summary()->text().startsWith(u"2 agent"_s), qPrintable(view->summary()->text()));
+
+    QCoreApplication::sendPostedEvents();
+    QCoreApplication::processEvents();
+    const QString file = m_screenshots + u"/agents.png"_s;
+    QVERIFY2(window.grab().save(file), qPrintable(file));
+    window.localServer()->shutdown();
+    QVERIFY(window.localServer()->waitForFinished(15000));
 }
 
 QTEST_MAIN(tst_MtwAdmin)

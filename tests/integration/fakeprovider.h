@@ -65,6 +65,12 @@ public:
     static Response sse(const QString &name) { return Response{200, {}, fixture(name), false}; }
 
     void push(const Response &response) { m_script.append(response); }
+    // For requests whose body names `model` (agents that run at once ask in any order); before
+    // the common script.
+    void pushFor(const QString &model, const Response &response)
+    {
+        m_byModel[model].append(response);
+    }
 
     // Ends the held responses: the rest of their body, then the close.
     void release()
@@ -106,9 +112,11 @@ private:
         request.body = QJsonDocument::fromJson(buffer.mid(headEnd + 4, length)).object();
         m_buffers.remove(socket);
         requests.append(request);
-        const Response response = m_script.isEmpty()
+        QList<Response> &script = m_byModel[request.body.value(QLatin1String("model")).toString()];
+        QList<Response> &from = script.isEmpty() ? m_script : script;
+        const Response response = from.isEmpty()
             ? Response{500, {}, "{\"error\":{\"message\":\"no scripted response\"}}"}
-            : m_script.takeFirst();
+            : from.takeFirst();
         QByteArray head = "HTTP/1.1 " + QByteArray::number(response.status) + " Scripted\r\n";
         head += response.status == 200 ? "content-type: text/event-stream\r\n"
                                        : "content-type: application/json\r\n";
@@ -147,6 +155,7 @@ private:
 
     QTcpServer m_server;
     QList<Response> m_script;
+    QMap<QString, QList<Response>> m_byModel;
     QMap<QTcpSocket *, QByteArray> m_buffers;
     QList<QPair<QPointer<QTcpSocket>, QByteArray>> m_held;
 };

@@ -77,6 +77,33 @@ QByteArray toolUseStream(const QList<QPair<QString, QByteArray>> &tools)
     return out;
 }
 
+// An Anthropic text stream that says `deltas`, with that usage.
+FakeProvider::Response
+textStream(const QStringList &deltas, int inputTokens = 5, int outputTokens = 2)
+{
+    QByteArray out =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
+        "\"claude-test\",\"usage\":{\"input_tokens\":"
+        + QByteArray::number(inputTokens)
+        + ",\"output_tokens\":1}}}\n\n"
+          "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+          "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+    for (const QString &delta : deltas) {
+        const QByteArray text =
+            QJsonDocument(QJsonArray{delta}).toJson(QJsonDocument::Compact).mid(1).chopped(1);
+        out += "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+               "\"delta\":{\"type\":\"text_delta\",\"text\":"
+            + text + "}}\n\n";
+    }
+    out += "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+           "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+           "\"end_turn\"},\"usage\":{\"output_tokens\":"
+        + QByteArray::number(outputTokens)
+        + "}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    return FakeProvider::Response{200, {}, out};
+}
+
 // A module tool: answers later, from another thread, with the order it was asked for.
 class OrderTool : public Mtw::IModule, public Mtw::IAgentTool
 {
@@ -150,6 +177,22 @@ private:
         if (!started)
             qWarning().noquote() << started.error().message;
         return bool(started);
+    }
+
+    // The admin API's first message (its snapshot), or empty after 5 s.
+    QJsonObject adminSnapshot()
+    {
+        QWebSocket admin;
+        QNetworkRequest upgrade(QUrl(u"ws://127.0.0.1:%1/admin"_s.arg(server->port())));
+        upgrade.setRawHeader("Authorization", "Bearer " + server->adminToken().toUtf8());
+        QJsonObject snapshot;
+        connect(&admin, &QWebSocket::textMessageReceived, this, [&](const QString &frame) {
+            if (snapshot.isEmpty())
+                snapshot = QJsonDocument::fromJson(frame.toUtf8()).object();
+        });
+        admin.open(upgrade);
+        (void)QTest::qWaitFor([&] { return !snapshot.isEmpty(); }, 5000);
+        return snapshot;
     }
 
     QUrl url() const { return QUrl(u"ws://127.0.0.1:%1/ws"_s.arg(server->port())); }
@@ -267,16 +310,8 @@ private Q_SLOTS:
         QVERIFY(!metadata.value(u"model"_s).toString().isEmpty());
         QVERIFY(forTask(client, u"error"_s, u"t1"_s).isEmpty());
         // The admin API's counters add the agents' (tokens from the provider's usage).
-        QWebSocket admin;
-        QNetworkRequest upgrade(QUrl(u"ws://127.0.0.1:%1/admin"_s.arg(server->port())));
-        upgrade.setRawHeader("Authorization", "Bearer " + server->adminToken().toUtf8());
-        QJsonObject snapshot;
-        connect(&admin, &QWebSocket::textMessageReceived, this, [&](const QString &frame) {
-            if (snapshot.isEmpty())
-                snapshot = QJsonDocument::fromJson(frame.toUtf8()).object();
-        });
-        admin.open(upgrade);
-        QTRY_VERIFY_WITH_TIMEOUT(!snapshot.isEmpty(), 5000);
+        const QJsonObject snapshot = adminSnapshot();
+        QVERIFY(!snapshot.isEmpty());
         const QJsonObject agents =
             snapshot.value(u"counters"_s).toObject().value(u"agents"_s).toObject();
         QCOMPARE(agents.value(u"completed"_s).toInt(), 1);
@@ -784,6 +819,372 @@ private Q_SLOTS:
             found =
                 found || status.error().contains(u"retries must be an integer 0-10, got \"99\""_s);
         QVERIFY(found);
+    }
+
+    // [orchestrator] (docs/agents.md#orchestrator) --------------------------------------------
+
+    // Two agents on `group.*` (models m1 and m2, answering "one" and "two") and the strategy.
+    static QString orchestrated(const QString &strategy, const QString &more = QString())
+    {
+        return u"\n[[agents]]\nname = \"a1\"\nprovider = \"anthropic\"\nmodel = \"m1\"\n"
+               "system = \"First.\"\nchannels = [\"group.*\"]\n\n"
+               "[[agents]]\nname = \"a2\"\nprovider = \"anthropic\"\nmodel = \"m2\"\n"
+               "system = \"Second.\"\nchannels = [\"group.*\"]\n\n"
+               "[[channels]]\nname = \"group.*\"\n\n"
+               "[orchestrator]\nstrategy = \"%1\"\n%2"_s.arg(strategy, more);
+    }
+
+    // A channel's agent output as one text per agent, from the chunks' metadata.agent.
+    static QMap<QString, QString> byAgent(const QList<QJsonObject> &chunks)
+    {
+        QMap<QString, QString> out;
+        for (const QJsonObject &chunk : chunks)
+            out[chunk.value(u"metadata"_s).toObject().value(u"agent"_s).toString()] +=
+                chunk.value(u"payload"_s).toObject().value(u"data"_s).toString();
+        return out;
+    }
+
+    static QJsonObject publishTo(TestClient &client, const QString &id, const QString &channel)
+    {
+        client.sendEnvelope(u"publish"_s,
+                            id,
+                            {{u"channel"_s, channel}, {u"payload"_s, text(u"Question"_s)}});
+        return client.reply(id);
+    }
+
+    static QJsonObject subscribe(TestClient &client, const QString &channel)
+    {
+        client.sendEnvelope(u"subscribe"_s, u"sub-"_s + channel, {{u"channel"_s, channel}});
+        return client.reply(u"sub-"_s + channel);
+    }
+
+    // channel-based (the default): a publish is the first matching agent's task, one answer.
+    void channelBasedAnswersOnce()
+    {
+        fake->push(textStream({u"one"_s}));
+        fake->push(textStream({u"unexpected"_s}));
+        QVERIFY(startServer(orchestrated(u"channel-based"_s)));
+        TestClient listener, publisher;
+        QVERIFY(listener.open(url()) && publisher.open(url()));
+        QCOMPARE(subscribe(listener, u"group.x"_s).value(u"type"_s).toString(), u"response"_s);
+        QCOMPARE(publishTo(publisher, u"p"_s, u"group.x"_s).value(u"type"_s).toString(),
+                 u"response"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(listener.ofType(u"agent_complete"_s, u"group.x"_s).size(),
+                                  1,
+                                  8000);
+        // A second answer would have come by the time a ping round trip after the first is back.
+        listener.sendEnvelope(u"ping"_s, u"ping"_s);
+        QCOMPARE(listener.reply(u"ping"_s).value(u"type"_s).toString(), u"pong"_s);
+        QCOMPARE(fake->requests.size(), 1);
+        QCOMPARE(fake->requests.first().body.value(u"model"_s).toString(), u"m1"_s);
+        QCOMPARE(listener.ofType(u"agent_complete"_s, u"group.x"_s)
+                     .first()
+                     .value(u"metadata"_s)
+                     .toObject()
+                     .value(u"from"_s)
+                     .toString(),
+                 u"agent:a1"_s);
+    }
+
+    // round-robin: each publish on the channel is one agent's, in turn; a direct task that gives
+    // the channel instead of an agent takes the next turn, and is answered with ref_id only.
+    void roundRobin()
+    {
+        for (int i = 0; i < 4; ++i)
+            fake->push(textStream({u"answer %1"_s.arg(i)}));
+        QVERIFY(startServer(orchestrated(u"round-robin"_s)));
+        TestClient listener, publisher;
+        QVERIFY(listener.open(url()) && publisher.open(url()));
+        (void)subscribe(listener, u"group.rr"_s);
+        QStringList answeredBy;
+        for (int i = 0; i < 3; ++i) {
+            (void)publishTo(publisher, u"p%1"_s.arg(i), u"group.rr"_s);
+            QTRY_COMPARE_WITH_TIMEOUT(listener.ofType(u"agent_complete"_s, u"group.rr"_s).size(),
+                                      i + 1,
+                                      8000);
+            answeredBy.append(listener.ofType(u"agent_complete"_s, u"group.rr"_s)
+                                  .last()
+                                  .value(u"metadata"_s)
+                                  .toObject()
+                                  .value(u"agent"_s)
+                                  .toString());
+        }
+        QCOMPARE(answeredBy, (QStringList{u"a1"_s, u"a2"_s, u"a1"_s}));
+        publisher.sendEnvelope(
+            u"agent_task"_s,
+            u"d"_s,
+            {{u"channel"_s, u"group.rr"_s}, {u"payload"_s, text(u"Direct question"_s)}});
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(publisher, u"agent_complete"_s, u"d"_s).size(), 1, 8000);
+        const QJsonObject done = forTask(publisher, u"agent_complete"_s, u"d"_s).first();
+        QCOMPARE(done.value(u"metadata"_s).toObject().value(u"agent"_s).toString(), u"a2"_s);
+        QVERIFY(!done.contains(u"channel"_s));
+        QCOMPARE(streamed(forTask(publisher, u"agent_chunk"_s, u"d"_s)), u"answer 3"_s);
+        QCOMPARE(fake->requests.size(), 4);
+        QCOMPARE(fake->requests.at(3).body.value(u"model"_s).toString(), u"m2"_s);
+        // A task that names its agent gets it, whatever the turn.
+        fake->push(textStream({u"named"_s}));
+        sendTask(publisher, u"n"_s, u"a2"_s, u"You, please"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(publisher, u"agent_complete"_s, u"n"_s).size(), 1, 8000);
+        QCOMPARE(fake->requests.at(4).body.value(u"model"_s).toString(), u"m2"_s);
+    }
+
+    // fan-out on a channel: every matching agent answers; each subscriber gets both streams,
+    // tagged with their agent, and the history both answers.
+    void fanOutToSubscribers()
+    {
+        auto slow = [](FakeProvider::Response response) {
+            response.pieceSize = 40; // the two streams overlap in time
+            return response;
+        };
+        fake->pushFor(u"m1"_s, slow(textStream({u"one, "_s, u"from a1"_s})));
+        fake->pushFor(u"m2"_s, slow(textStream({u"two, "_s, u"from a2"_s})));
+        QVERIFY(startServer(orchestrated(u"fan-out"_s)));
+        TestClient first, second, publisher;
+        for (TestClient *client : {&first, &second, &publisher})
+            QVERIFY(client->open(url()));
+        for (TestClient *client : {&first, &second})
+            (void)subscribe(*client, u"group.fan"_s);
+        (void)publishTo(publisher, u"q"_s, u"group.fan"_s);
+        for (TestClient *client : {&first, &second}) {
+            QTRY_COMPARE_WITH_TIMEOUT(client->ofType(u"agent_complete"_s, u"group.fan"_s).size(),
+                                      2,
+                                      8000);
+            const auto texts = byAgent(client->ofType(u"agent_chunk"_s, u"group.fan"_s));
+            QCOMPARE(texts.value(u"a1"_s), u"one, from a1"_s);
+            QCOMPARE(texts.value(u"a2"_s), u"two, from a2"_s);
+            QSet<QString> from;
+            for (const QJsonObject &done : client->ofType(u"agent_complete"_s, u"group.fan"_s)) {
+                const QJsonObject metadata = done.value(u"metadata"_s).toObject();
+                QCOMPARE(metadata.value(u"task"_s).toString(), u"q"_s);
+                from.insert(metadata.value(u"from"_s).toString());
+            }
+            QCOMPARE(from, (QSet<QString>{u"agent:a1"_s, u"agent:a2"_s}));
+        }
+        first.sendEnvelope(u"request"_s,
+                           u"h"_s,
+                           {{u"channel"_s, u"group.fan"_s},
+                            {u"metadata"_s, QJsonObject{{u"action"_s, u"history"_s}}}});
+        QCOMPARE(first.reply(u"h"_s)
+                     .value(u"payload"_s)
+                     .toObject()
+                     .value(u"data"_s)
+                     .toObject()
+                     .value(u"messages"_s)
+                     .toArray()
+                     .size(),
+                 3);
+    }
+
+    // fan-out of a direct task: the client gets each agent's stream whole, one after the other
+    // (a client that joins the chunks reads two answers, not a mix), then one agent_complete
+    // with each agent's result; one failing member does not fail the task.
+    void fanOutDirect_data()
+    {
+        QTest::addColumn<bool>("secondFails");
+        QTest::newRow("both answer") << false;
+        QTest::newRow("one fails") << true;
+    }
+
+    void fanOutDirect()
+    {
+        QFETCH(bool, secondFails);
+        FakeProvider::Response one = textStream({u"one "_s, u"two "_s, u"three "_s}, 10, 3);
+        one.pieceSize = 30;
+        FakeProvider::Response other = secondFails ? FakeProvider::sse(u"anthropic-malformed.sse"_s)
+                                                   : textStream({u"four "_s, u"five"_s}, 7, 2);
+        other.pieceSize = 30;
+        fake->pushFor(u"m1"_s, one);
+        fake->pushFor(u"m2"_s, other);
+        QVERIFY(startServer(orchestrated(u"fan-out"_s)));
+        TestClient client;
+        QVERIFY(client.open(url()));
+        client.sendEnvelope(u"agent_task"_s,
+                            u"f"_s,
+                            {{u"channel"_s, u"group.any"_s}, {u"payload"_s, text(u"Count"_s)}});
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(client, u"agent_complete"_s, u"f"_s).size(), 1, 8000);
+        QVERIFY(forTask(client, u"error"_s, u"f"_s).isEmpty());
+        const auto chunks = forTask(client, u"agent_chunk"_s, u"f"_s);
+        // The agent changes at most once along the stream.
+        int changes = 0;
+        for (qsizetype i = 1; i < chunks.size(); ++i) {
+            const auto agentOf = [&](qsizetype at) {
+                return chunks.at(at).value(u"metadata"_s).toObject().value(u"agent"_s).toString();
+            };
+            changes += agentOf(i) != agentOf(i - 1) ? 1 : 0;
+        }
+        QVERIFY2(changes <= 1, qPrintable(QString::number(changes)));
+        const auto texts = byAgent(chunks);
+        QCOMPARE(texts.value(u"a1"_s), u"one two three "_s);
+        if (!secondFails)
+            QCOMPARE(texts.value(u"a2"_s), u"four five"_s);
+        const QJsonObject metadata =
+            forTask(client, u"agent_complete"_s, u"f"_s).first().value(u"metadata"_s).toObject();
+        const QJsonArray agents = metadata.value(u"agents"_s).toArray();
+        QCOMPARE(agents.size(), 2);
+        QCOMPARE(agents.at(0).toObject().value(u"agent"_s).toString(), u"a1"_s);
+        QCOMPARE(agents.at(1).toObject().value(u"agent"_s).toString(), u"a2"_s);
+        QCOMPARE(agents.at(1).toObject().contains(u"error"_s), secondFails);
+        QCOMPARE(metadata.value(u"usage"_s).toObject().value(u"input_tokens"_s).toInt(),
+                 secondFails ? 10 : 17);
+        QCOMPARE(fake->requests.size(), 2);
+    }
+
+    // pipeline: each agent's answer is the next one's prompt (with its own system prompt); only
+    // the last one streams, to the client (ref_id) or the channel, and its agent_complete carries
+    // the pipeline's usage.
+    void pipeline()
+    {
+        fake->pushFor(u"m1"_s, textStream({u"draft "_s, u"text"_s}, 11, 4));
+        fake->pushFor(u"m2"_s, textStream({u"final "_s, u"text"_s}, 6, 5));
+        fake->pushFor(u"m1"_s, textStream({u"channel draft"_s}, 11, 4));
+        fake->pushFor(u"m2"_s, textStream({u"channel final"_s}, 6, 5));
+        QVERIFY(startServer(orchestrated(u"pipeline"_s, u"pipeline = [\"a1\", \"a2\"]\n"_s)));
+        TestClient client, listener;
+        QVERIFY(client.open(url()) && listener.open(url()));
+        sendTask(client, u"p"_s, u"a1"_s, u"Write it"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(client, u"agent_complete"_s, u"p"_s).size(), 1, 8000);
+        QCOMPARE(streamed(forTask(client, u"agent_chunk"_s, u"p"_s)), u"final text"_s);
+        const QJsonObject metadata =
+            forTask(client, u"agent_complete"_s, u"p"_s).first().value(u"metadata"_s).toObject();
+        QCOMPARE(metadata.value(u"agent"_s).toString(), u"a2"_s);
+        QCOMPARE(metadata.value(u"usage"_s).toObject().value(u"input_tokens"_s).toInt(), 17);
+        QCOMPARE(metadata.value(u"pipeline"_s).toArray().size(), 2);
+        QCOMPARE(fake->requests.size(), 2);
+        const QJsonObject second = fake->requests.at(1).body;
+        QCOMPARE(second.value(u"model"_s).toString(), u"m2"_s);
+        QCOMPARE(second.value(u"system"_s).toString(), u"Second."_s);
+        const QJsonArray input = second.value(u"messages"_s).toArray();
+        QCOMPARE(input.size(), 1);
+        QCOMPARE(input.first().toObject().value(u"content"_s).toString(), u"draft text"_s);
+
+        // On the first agent's channel: the subscribers hear the last agent only.
+        (void)subscribe(listener, u"group.pipe"_s);
+        (void)publishTo(client, u"q"_s, u"group.pipe"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(listener.ofType(u"agent_complete"_s, u"group.pipe"_s).size(),
+                                  1,
+                                  8000);
+        QCOMPARE(byAgent(listener.ofType(u"agent_chunk"_s, u"group.pipe"_s)),
+                 (QMap<QString, QString>{{u"a2"_s, u"channel final"_s}}));
+        const QJsonObject done = listener.ofType(u"agent_complete"_s, u"group.pipe"_s).first();
+        QCOMPARE(done.value(u"payload"_s).toObject().value(u"data"_s).toString(),
+                 u"channel final"_s);
+        QCOMPARE(done.value(u"metadata"_s).toObject().value(u"from"_s).toString(), u"agent:a2"_s);
+        QCOMPARE(fake->requests.at(3)
+                     .body.value(u"messages"_s)
+                     .toArray()
+                     .first()
+                     .toObject()
+                     .value(u"content"_s),
+                 QJsonValue(u"channel draft"_s));
+    }
+
+    // A failing step ends the pipeline with an error naming the step and its agent; after a
+    // failed first step the second is never asked.
+    void pipelineStepFails_data()
+    {
+        QTest::addColumn<int>("failing");
+        QTest::newRow("second step") << 2;
+        QTest::newRow("first step") << 1;
+    }
+
+    void pipelineStepFails()
+    {
+        QFETCH(int, failing);
+        const FakeProvider::Response cut = FakeProvider::sse(u"anthropic-cut.sse"_s);
+        fake->pushFor(u"m1"_s, failing == 1 ? cut : textStream({u"draft"_s}));
+        fake->pushFor(u"m2"_s, cut);
+        QVERIFY(startServer(orchestrated(u"pipeline"_s, u"pipeline = [\"a1\", \"a2\"]\n"_s)));
+        TestClient client;
+        QVERIFY(client.open(url()));
+        sendTask(client, u"p"_s, u"a1"_s, u"Write it"_s);
+        const QJsonObject error = errorOf(client, u"p"_s);
+        QCOMPARE(error.value(u"code"_s).toInt(), 502);
+        const QString expected = u"pipeline step %1 of 2: agent 'a%1': "_s.arg(failing);
+        QVERIFY2(error.value(u"message"_s).toString().startsWith(expected),
+                 qPrintable(error.value(u"message"_s).toString()));
+        QVERIFY(forTask(client, u"agent_complete"_s, u"p"_s).isEmpty());
+        QCOMPARE(fake->requests.size(), failing);
+        if (failing == 1) // an inner step streams nothing
+            QVERIFY(forTask(client, u"agent_chunk"_s, u"p"_s).isEmpty());
+    }
+
+    // /metrics and the admin API's agents after known tasks: tokens from the provider's usage,
+    // outcomes, provider errors by kind, the duration histogram, and the running and queued
+    // gauges while `solo` is busy.
+    void agentMetrics()
+    {
+        fake->push(FakeProvider::sse(u"anthropic-text.sse"_s));
+        QVERIFY(startServer());
+        TestClient client;
+        QVERIFY(client.open(url()));
+        sendTask(client, u"ok"_s, u"claude"_s, u"Hi"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(client, u"agent_complete"_s, u"ok"_s).size(), 1, 8000);
+        fake->push(FakeProvider::sse(u"openai-cut.sse"_s));
+        sendTask(client, u"bad"_s, u"gpt"_s, u"Hi"_s);
+        QCOMPARE(errorOf(client, u"bad"_s).value(u"code"_s).toInt(), 502);
+        fake->push(
+            FakeProvider::Response{200, {}, FakeProvider::fixture(u"anthropic-text.sse"_s), true});
+        sendTask(client, u"busy"_s, u"solo"_s, u"Hi"_s);
+        QTRY_COMPARE_WITH_TIMEOUT(fake->requests.size(), 3, 8000);
+        fake->push(FakeProvider::sse(u"anthropic-text.sse"_s));
+        sendTask(client, u"waiting"_s, u"solo"_s, u"Hi"_s);
+        const auto scrape = [&] {
+            const QByteArray response =
+                rawHttp(server->port(),
+                        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            return QString::fromUtf8(response);
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(
+            scrape().contains(u"\nmtw_agent_tasks_queued{agent=\"solo\"} 1\n"_s),
+            8000);
+        QString metrics = scrape();
+        for (const QString &line :
+             {u"mtw_agent_tasks_running{agent=\"solo\"} 1"_s,
+              u"mtw_agent_tasks_running{agent=\"claude\"} 0"_s,
+              u"mtw_agent_tasks_total{agent=\"claude\",outcome=\"completed\"} 1"_s,
+              u"mtw_agent_tasks_total{agent=\"gpt\",outcome=\"failed\"} 1"_s,
+              u"mtw_agent_input_tokens_total{agent=\"claude\"} 25"_s,
+              u"mtw_agent_output_tokens_total{agent=\"claude\"} 15"_s,
+              u"mtw_agent_provider_errors_total{agent=\"gpt\",kind=\"bad_response\"} 1"_s,
+              u"mtw_agent_provider_errors_total{agent=\"claude\",kind=\"bad_response\"} 0"_s,
+              u"mtw_agent_task_duration_seconds_count{agent=\"claude\"} 1"_s,
+              u"mtw_agent_task_duration_seconds_bucket{agent=\"claude\",le=\"+Inf\"} 1"_s,
+              u"mtw_agent_task_duration_seconds_count{agent=\"solo\"} 0"_s}) {
+            QVERIFY2(metrics.contains(u"\n"_s + line + u"\n"_s), qPrintable(line));
+        }
+        fake->release();
+        QTRY_COMPARE_WITH_TIMEOUT(forTask(client, u"agent_complete"_s, u"waiting"_s).size(),
+                                  1,
+                                  8000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            scrape().contains(
+                u"\nmtw_agent_tasks_total{agent=\"solo\",outcome=\"completed\"} 2\n"_s),
+            8000);
+        metrics = scrape();
+        QVERIFY(metrics.contains(u"\nmtw_agent_tasks_running{agent=\"solo\"} 0\n"_s));
+        QVERIFY(metrics.contains(u"\nmtw_agent_tasks_queued{agent=\"solo\"} 0\n"_s));
+
+        // The admin API: one row per agent.
+        const QJsonObject snapshot = adminSnapshot();
+        QVERIFY(!snapshot.isEmpty());
+        QMap<QString, QJsonObject> rows;
+        for (const QJsonValue &row : snapshot.value(u"agents"_s).toArray())
+            rows.insert(row.toObject().value(u"name"_s).toString(), row.toObject());
+        QCOMPARE(rows.keys(), (QStringList{u"claude"_s, u"gpt"_s, u"nowhere"_s, u"solo"_s}));
+        QCOMPARE(rows.value(u"claude"_s).value(u"provider"_s).toString(), u"anthropic"_s);
+        QCOMPARE(rows.value(u"claude"_s).value(u"model"_s).toString(), u"claude-test"_s);
+        QCOMPARE(rows.value(u"claude"_s).value(u"channels"_s).toArray(), QJsonArray{u"room.*"_s});
+        QCOMPARE(rows.value(u"claude"_s).value(u"tokens_in"_s).toInt(), 25);
+        QCOMPARE(rows.value(u"claude"_s).value(u"tokens_out"_s).toInt(), 15);
+        QCOMPARE(rows.value(u"gpt"_s).value(u"provider_errors"_s).toInt(), 1);
+        QCOMPARE(rows.value(u"gpt"_s)
+                     .value(u"errors_by_kind"_s)
+                     .toObject()
+                     .value(u"bad_response"_s)
+                     .toInt(),
+                 1);
+        QCOMPARE(rows.value(u"solo"_s).value(u"completed"_s).toInt(), 2);
+        QCOMPARE(rows.value(u"solo"_s).value(u"running"_s).toInt(), 0);
     }
 };
 

@@ -72,9 +72,9 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("toml");
         QTest::addColumn<QString>("message");
-        QTest::newRow("orchestrator")
+        QTest::newRow("orchestrator pipeline without agents")
             << QByteArray("[orchestrator]\nstrategy = \"pipeline\"\n")
-            << u":1:1: orchestrator: agent orchestration is not implemented in this version"_s;
+            << u":2:12: orchestrator.pipeline: strategy \"pipeline\" needs the agents in order"_s;
         QTest::newRow("transport.default")
             << QByteArray("[transport]\ndefault = \"http\"\n")
             << u":2:11: transport.default: expected \"websocket\", got \"http\": the HTTP "

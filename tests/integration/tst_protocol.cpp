@@ -728,7 +728,9 @@ private Q_SLOTS:
         QTest::addColumn<QJsonObject>("metadata");
         QTest::addColumn<QJsonObject>("expected");
         QTest::newRow("no agent") << false << QJsonObject{}
-                                  << errorPayload(400, u"agent_task needs metadata.agent"_s);
+                                  << errorPayload(400,
+                                                  u"agent_task needs metadata.agent (or a "
+                                                  "channel whose agents answer it)"_s);
         QTest::newRow("unknown agent") << false << QJsonObject{{u"agent"_s, u"ghost"_s}}
                                        << errorPayload(404, u"agent 'ghost' not found"_s);
         QTest::newRow("binary, unknown agent") << true << QJsonObject{{u"agent"_s, u"ghost"_s}}

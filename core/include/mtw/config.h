@@ -151,6 +151,15 @@ struct AgentConfig
     friend bool operator==(const AgentConfig &, const AgentConfig &) = default;
 };
 
+// `[orchestrator]`: which agents answer a task (docs/agents.md#orchestrator).
+struct OrchestratorConfig
+{
+    // channel-based | round-robin | fan-out | pipeline
+    QString strategy = QStringLiteral("channel-based");
+    QStringList pipeline; // strategy "pipeline": agent names, in order
+    friend bool operator==(const OrchestratorConfig &, const OrchestratorConfig &) = default;
+};
+
 struct LoggingConfig
 {
     QString level = QStringLiteral("info");  // debug | info | warning | error
@@ -187,6 +196,7 @@ struct MTW_CORE_EXPORT Config
     QList<KvBucketConfig> kv;
     LoggingConfig logging;
     QList<AgentConfig> agents;
+    OrchestratorConfig orchestrator;
     AdminConfig admin;
     MetricsConfig metrics;
 

@@ -236,6 +236,7 @@ void AdminService::sendSnapshot(QWebSocket *admin)
               {u"connections"_s, rows},
               {u"channels"_s, channelRows(false)},
               {u"modules"_s, moduleRows()},
+              {u"agents"_s, agentRows()},
               {u"log"_s, log}});
     };
     if (snapshot->waitingFor == 0) {
@@ -272,6 +273,39 @@ void AdminService::tick()
         m_lastModules = modules;
         broadcast({{u"type"_s, u"modules"_s}, {u"modules"_s, modules}});
     }
+    if (const QJsonArray agents = agentRows(); agents != m_lastAgents) {
+        m_lastAgents = agents;
+        broadcast({{u"type"_s, u"agents_updated"_s}, {u"agents"_s, agents}});
+    }
+}
+
+// One row per [[agents]] entry, read from the runner's counters without a lock.
+QJsonArray AdminService::agentRows() const
+{
+    QJsonArray rows;
+    const AgentRunner *runner = m_context ? m_context->agents : nullptr;
+    if (!runner)
+        return rows;
+    for (const auto &m : runner->agentMetrics()) {
+        QJsonObject errors;
+        for (size_t k = 0; k < size_t(ProviderErrorKind::Count); ++k) {
+            errors.insert(QLatin1String(providerErrorKindName(ProviderErrorKind(k))),
+                          m->providerErrors[k].load(std::memory_order_relaxed));
+        }
+        rows.append(QJsonObject{{u"name"_s, m->name},
+                                {u"provider"_s, m->provider},
+                                {u"model"_s, m->model},
+                                {u"channels"_s, QJsonArray::fromStringList(m->channels)},
+                                {u"running"_s, m->running.load(std::memory_order_relaxed)},
+                                {u"queued"_s, m->queued.load(std::memory_order_relaxed)},
+                                {u"completed"_s, m->completed.load(std::memory_order_relaxed)},
+                                {u"failed"_s, m->failed.load(std::memory_order_relaxed)},
+                                {u"tokens_in"_s, m->tokensIn.load(std::memory_order_relaxed)},
+                                {u"tokens_out"_s, m->tokensOut.load(std::memory_order_relaxed)},
+                                {u"provider_errors"_s, m->providerErrorTotal()},
+                                {u"errors_by_kind"_s, errors}});
+    }
+    return rows;
 }
 
 void AdminService::flushLog()
@@ -332,16 +366,15 @@ QJsonObject AdminService::counters(bool withRates)
                     {u"bytes_out"_s, qint64(traffic.bytesOut)},
                     {u"protocol_errors"_s, c.protocolErrors.load(std::memory_order_relaxed)}};
     if (const AgentRunner *agents = m_context->agents) { // with [[agents]] (docs/agents.md)
-        const AgentCounters &a = agents->counters();
-        out.insert(
-            u"agents"_s,
-            QJsonObject{{u"running"_s, a.running.load(std::memory_order_relaxed)},
-                        {u"queued"_s, a.queued.load(std::memory_order_relaxed)},
-                        {u"completed"_s, a.completed.load(std::memory_order_relaxed)},
-                        {u"failed"_s, a.failed.load(std::memory_order_relaxed)},
-                        {u"provider_errors"_s, a.providerErrors.load(std::memory_order_relaxed)},
-                        {u"tokens_in"_s, a.tokensIn.load(std::memory_order_relaxed)},
-                        {u"tokens_out"_s, a.tokensOut.load(std::memory_order_relaxed)}});
+        const AgentTotals a = agents->totals();
+        out.insert(u"agents"_s,
+                   QJsonObject{{u"running"_s, a.running},
+                               {u"queued"_s, a.queued},
+                               {u"completed"_s, a.completed},
+                               {u"failed"_s, a.failed},
+                               {u"provider_errors"_s, a.providerErrors},
+                               {u"tokens_in"_s, a.tokensIn},
+                               {u"tokens_out"_s, a.tokensOut}});
     }
     if (withRates) {
         const double seconds = std::max<qint64>(1, m_rateClock.restart()) / 1000.0;

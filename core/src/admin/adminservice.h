@@ -63,6 +63,7 @@ private:
     QJsonObject serverInfo() const;
     void answerNodes(QWebSocket *admin, const QJsonValue &id);
     QJsonObject counters(bool withRates);
+    QJsonArray agentRows() const;
     QJsonArray channelRows(bool changedOnly);
     QJsonArray moduleRows() const;
 
@@ -80,6 +81,7 @@ private:
     QHash<QString, QJsonObject> m_lastChannels;
     QHash<QString, qint64> m_lastPublished;
     QJsonArray m_lastModules;
+    QJsonArray m_lastAgents;
 };
 
 } // namespace Mtw::Internal

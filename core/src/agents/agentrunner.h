@@ -11,8 +11,10 @@
 #include <QObject>
 #include <QPointer>
 
+#include <array>
 #include <atomic>
 #include <memory>
+#include <vector>
 
 class QThread;
 class QTimer;
@@ -42,16 +44,50 @@ public:
     virtual Result<QJsonObject> kvGet(const QString &bucket, const QString &key) = 0;
 };
 
-// Counters of the agent runner, read by metrics and the admin view.
-struct AgentCounters
+// Upper bounds of the task duration histogram, in seconds (Prometheus `le`), then +Inf: a task
+// is a provider's answer, from a fraction of a second to minutes.
+inline constexpr std::array<double, 11>
+    AgentDurationBuckets{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+
+// What a provider failure was, from the code the task failed with.
+enum class ProviderErrorKind { RateLimited, BadResponse, Unavailable, Timeout, Other, Count };
+ProviderErrorKind providerErrorKind(int code);
+const char *providerErrorKindName(ProviderErrorKind kind); // "rate_limited", ...
+
+// One agent's numbers (docs/metrics.md, the admin API's `agents`). Written only by the runner's
+// thread, read by any thread (a scrape, the admin API): relaxed atomics, no lock. The agents are
+// fixed at start, so these live as long as the runner.
+struct AgentMetrics
 {
+    QString name; // fixed at start
+    QString provider;
+    QString model; // as configured; empty = the provider's default_model
+    QStringList channels;
     std::atomic<qint64> running{0};
     std::atomic<qint64> queued{0};
     std::atomic<qint64> completed{0};
     std::atomic<qint64> failed{0};
-    std::atomic<qint64> providerErrors{0};
     std::atomic<qint64> tokensIn{0};
     std::atomic<qint64> tokensOut{0};
+    std::array<std::atomic<qint64>, size_t(ProviderErrorKind::Count)> providerErrors{};
+    std::array<std::atomic<qint64>, AgentDurationBuckets.size() + 1> durationBuckets{}; // +Inf last
+    std::atomic<qint64> durationSumUs{0};
+    std::atomic<qint64> durationCount{0};
+
+    qint64 providerErrorTotal() const;
+    void observeDuration(qint64 microseconds);
+};
+
+// Every agent together (the admin API's counters).
+struct AgentTotals
+{
+    qint64 running = 0;
+    qint64 queued = 0;
+    qint64 completed = 0;
+    qint64 failed = 0;
+    qint64 providerErrors = 0;
+    qint64 tokensIn = 0;
+    qint64 tokensOut = 0;
 };
 
 // Runs the `[[agents]]` (docs/agents.md): takes direct tasks (agent_task) and channel tasks (a
@@ -65,6 +101,7 @@ class AgentRunner : public QObject
 
 public:
     AgentRunner(const QList<AgentConfig> &agents,
+                const OrchestratorConfig &orchestrator,
                 const ServiceDirectory &services,
                 AgentHost &host);
     ~AgentRunner() override;
@@ -80,15 +117,27 @@ public:
     // Cancels every task and stops the thread; blocks until it has stopped. Server thread.
     void shutdown();
 
-    const AgentCounters &counters() const { return m_counters; }
+    // One per agent, in file order; from any thread.
+    const std::vector<std::unique_ptr<AgentMetrics>> &agentMetrics() const { return m_metrics; }
+    AgentTotals totals() const;
 
 private:
     struct Agent;
     struct Task;
     struct PendingTool;
+    struct Group;
+    struct Route;
 
     Agent *findAgent(const QString &name);
+    QList<Agent *> agentsOn(const QString &channel) const;
+    Route route(const QString &named, const QString &channel);
+    std::unique_ptr<Task> makeTask(Agent &agent, const QString &id, const QString &connId);
     void enqueue(std::unique_ptr<Task> task);
+    void refuse(Task &task, const Error &error);
+    void nextPipelineStep(Task &task);
+    void fanOutChunk(Task &task, Message chunk);
+    void memberEnded(Task &task, const QJsonObject &result);
+    static QJsonObject failureResult(const Task &task, const Error &error);
     void startNext(Agent &agent);
     void callProvider(Task &task);
     void onEvent(quint64 serial, quint64 round, const AgentStreamEvent &event);
@@ -114,7 +163,10 @@ private:
     QThread *m_thread = nullptr;
     QHash<quint64, std::shared_ptr<Task>> m_tasks; // by serial, running and queued
     quint64 m_nextSerial = 1;
-    AgentCounters m_counters;
+    OrchestratorConfig m_orchestrator;
+    QList<Agent *> m_pipeline;       // strategy "pipeline": its steps
+    QHash<QString, quint64> m_turns; // strategy "round-robin": the next turn, by channel
+    std::vector<std::unique_ptr<AgentMetrics>> m_metrics;
 };
 
 // The prompt of a task or a channel message as text: a Text payload, a Json string, a Json

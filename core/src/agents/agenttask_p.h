@@ -5,6 +5,8 @@
 #include "agents/agentrunner.h"
 #include "modules/agent_p.h"
 
+#include <QElapsedTimer>
+#include <QHash>
 #include <QStringList>
 
 namespace Mtw::Internal {
@@ -15,6 +17,7 @@ const QStringList &builtinToolNames();
 struct AgentRunner::Agent
 {
     AgentConfig config;
+    AgentMetrics *metrics = nullptr; // owned by the runner's m_metrics
     int running = 0;
     QList<quint64> queue; // serials, oldest first
 };
@@ -29,6 +32,35 @@ struct AgentRunner::PendingTool
     bool isError = false;
     std::shared_ptr<ToolReplyPrivate> reply;
     QTimer *timer = nullptr;
+};
+
+// The agents the strategy gives a task to (docs/agents.md#orchestrator).
+struct AgentRunner::Route
+{
+    QList<Agent *> agents; // pipeline: its steps
+    bool pipeline = false;
+};
+
+// One task that several agent runs answer: a pipeline's steps (one after the other), or the
+// members of a direct task's fan-out (at once). Shared by those runs.
+struct AgentRunner::Group
+{
+    enum class Kind { FanOut, Pipeline };
+    Kind kind = Kind::FanOut;
+    QString id;     // the task's id
+    QString connId; // the client that asked
+    QList<Agent *> agents;
+    QJsonArray steps; // pipeline: what each finished step said of itself
+    int step = 0;     // pipeline: the running step
+    qint64 tokensIn = 0;
+    qint64 tokensOut = 0;
+    // Fan-out of a direct task: the client gets one agent's stream at a time, whole, so that a
+    // client reading the task's chunks as one text (the TypeScript client) gets the answers one
+    // after the other instead of interleaved. The others' chunks wait here.
+    QList<quint64> members; // serials, in the agents' order
+    quint64 live = 0;       // whose chunks go out as they come; 0 = the next to speak
+    QHash<quint64, QList<Message>> held;
+    QHash<quint64, QJsonObject> results; // ended members: {agent, usage, ...} or {agent, error}
 };
 
 struct AgentRunner::Task
@@ -53,6 +85,9 @@ struct AgentRunner::Task
     QString stopReason;
     qint64 tokensIn = 0;
     qint64 tokensOut = 0;
+    std::shared_ptr<Group> group; // a pipeline or fan-out it is part of
+    bool silent = false;          // a pipeline's inner step: its text is the next step's input
+    QElapsedTimer clock;          // since it started running
 };
 
 } // namespace Mtw::Internal

@@ -252,14 +252,8 @@ SectionSpec entries(const char *path,
     return spec;
 }
 
-SectionSpec refused(SectionSpec::Kind kind, const char *path, const char *reason)
-{
-    SectionSpec spec;
-    spec.kind = kind;
-    spec.path = QString::fromLatin1(path);
-    spec.refusal = QString::fromUtf8(reason);
-    return spec;
-}
+// A section this version knows but refuses (none at present) is a SectionSpec with only its kind,
+// path and `refusal` set.
 
 SectionSpec serverSection()
 {
@@ -669,6 +663,29 @@ SectionSpec agentsSection()
         });
 }
 
+SectionSpec orchestratorSection()
+{
+    using O = OrchestratorConfig;
+    return section<O>(
+        "orchestrator",
+        at(&Config::orchestrator),
+        {
+            choice<O>("strategy",
+                      &O::strategy,
+                      {"channel-based", "round-robin", "fan-out", "pipeline"},
+                      "Which agents answer a task: `channel-based` the first matching agent, "
+                      "`round-robin` one of the matching agents in turn, `fan-out` every "
+                      "matching agent, `pipeline` the agents of `pipeline` one after the "
+                      "other (docs/agents.md#orchestrator)."),
+            stringList<O>("pipeline",
+                          &O::pipeline,
+                          "Strategy `pipeline`: the `[[agents]]` names, in order; each one's "
+                          "answer is the next one's prompt and the last one's is streamed. "
+                          "Required with that strategy, refused with any other.")
+                .rule(AgentNameRule),
+        });
+}
+
 SectionSpec loggingSection()
 {
     return section<LoggingConfig>(
@@ -785,9 +802,7 @@ QList<SectionSpec> declareSections()
         codecSection(),
         modulesSection(),
         agentsSection(),
-        refused(SectionSpec::Kind::Table,
-                "orchestrator",
-                "agent orchestration is not implemented in this version (it is planned)"),
+        orchestratorSection(),
         channelsSection(),
         kvSection(),
         loggingSection(),

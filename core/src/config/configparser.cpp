@@ -8,6 +8,7 @@
 #include <QHash>
 #include <QHostAddress>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -155,6 +156,54 @@ void readSections(ConfigContext &context, const toml::table &root, Config &confi
         reader->finish();
 }
 
+// [orchestrator] against [[agents]]: the pipeline names agents that exist, and is given with
+// strategy "pipeline" and only then (a key that is read must act).
+void checkOrchestrator(ConfigContext &context, const toml::table &root, const Config &config)
+{
+    const toml::table *table = root["orchestrator"].as_table();
+    if (!table)
+        return;
+    const OrchestratorConfig &orchestrator = config.orchestrator;
+    const bool isPipeline = orchestrator.strategy == u"pipeline";
+    const toml::node *pipeline = table->get("pipeline");
+    const toml::node *strategy = table->get("strategy");
+    const bool reported =
+        (strategy && strategy->value<std::string>() != orchestrator.strategy.toStdString())
+        || (pipeline && orchestrator.pipeline.isEmpty()
+            && !(pipeline->is_array() && pipeline->as_array()->empty()));
+    if (reported)
+        return; // a bad value, already an error
+    if (isPipeline && orchestrator.pipeline.isEmpty()) {
+        const toml::node *at = pipeline ? pipeline : strategy;
+        context.error(at->source(),
+                      u"orchestrator.pipeline"_s,
+                      u"strategy \"pipeline\" needs the agents in order, e.g. pipeline = "
+                      u"[\"draft\", \"review\"]"_s);
+        return;
+    }
+    if (!pipeline || orchestrator.pipeline.isEmpty())
+        return;
+    if (!isPipeline) {
+        context.error(pipeline->source(),
+                      u"orchestrator.pipeline"_s,
+                      u"only strategy \"pipeline\" uses it (strategy is %1); remove it or set "
+                      u"strategy = \"pipeline\""_s.arg(quoted(orchestrator.strategy)));
+        return;
+    }
+    const toml::array *names = pipeline->as_array();
+    for (qsizetype i = 0; names && i < orchestrator.pipeline.size(); ++i) {
+        const QString &name = orchestrator.pipeline.at(i);
+        const bool known =
+            std::any_of(config.agents.cbegin(),
+                        config.agents.cend(),
+                        [&](const AgentConfig &agent) { return agent.name == name; });
+        if (!known)
+            context.error(names->get(std::size_t(i))->source(),
+                          u"orchestrator.pipeline[%1]"_s.arg(i),
+                          u"no [[agents]] entry is named %1"_s.arg(quoted(name)));
+    }
+}
+
 // Bytes in the UTF-8 sequence that `lead` starts; 0 when it cannot start one.
 int sequenceLength(uchar lead)
 {
@@ -259,6 +308,7 @@ parseConfigUtf8(const QByteArray &utf8, const QString &fileName, const QProcessE
     }
     ConfigContext context(fileName, env);
     readSections(context, root, result.config);
+    checkOrchestrator(context, root, result.config);
     result.diagnostics = context.takeDiagnostics();
     return result;
 }

@@ -196,6 +196,9 @@ QString ConfigSchema::markdown()
             text += u"| "_s + cells.join(u" | "_s) + u" |\n"_s;
         }
     }
+    const auto refused = refusedSections();
+    if (refused.isEmpty())
+        return text;
     text += u"\nRefused: this version does not start while one of these sections is present.\n\n"_s;
     for (const SectionSpec &section : Internal::schemaSections()) {
         if (section.isRefused())

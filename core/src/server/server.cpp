@@ -504,7 +504,10 @@ void ServerPrivate::startAgents()
 {
     if (config.agents.isEmpty())
         return;
-    agents = std::make_unique<AgentRunner>(config.agents, modules->services(), *this);
+    agents = std::make_unique<AgentRunner>(config.agents,
+                                           config.orchestrator,
+                                           modules->services(),
+                                           *this);
     context->agents = agents.get();
     QObject::connect(
         q,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "transport/metrics.h"
 
+#include "agents/agentrunner.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
 
@@ -82,6 +83,72 @@ public:
 private:
     QByteArray m_out;
 };
+
+// The runner's per-agent counters (relaxed atomics of the agents' thread), read without a lock.
+void renderAgentMetrics(Writer &out, const ServerContext &context)
+{
+    const AgentRunner *runner = context.agents;
+    if (!runner)
+        return;
+    const auto &agents = runner->agentMetrics();
+    const auto label = [](const AgentMetrics &m) { return "agent=\"" + m.name.toUtf8() + '"'; };
+    const auto each = [&](const char *name, auto value) {
+        for (const auto &m : agents)
+            out.sample(name, label(*m), quint64(std::max<qint64>(0, value(*m))));
+    };
+    out.family("mtw_agent_tasks_running", "gauge", "Agent tasks talking to their provider now.");
+    each("mtw_agent_tasks_running", [](const AgentMetrics &m) { return m.running.load(); });
+    out.family("mtw_agent_tasks_queued", "gauge", "Agent tasks waiting for a running slot.");
+    each("mtw_agent_tasks_queued", [](const AgentMetrics &m) { return m.queued.load(); });
+    out.family("mtw_agent_tasks_total", "counter", "Agent tasks ended, by outcome.");
+    for (const auto &m : agents) {
+        out.sample("mtw_agent_tasks_total",
+                   label(*m) + ",outcome=\"completed\"",
+                   quint64(m->completed.load(std::memory_order_relaxed)));
+        out.sample("mtw_agent_tasks_total",
+                   label(*m) + ",outcome=\"failed\"",
+                   quint64(m->failed.load(std::memory_order_relaxed)));
+    }
+    out.family("mtw_agent_input_tokens_total",
+               "counter",
+               "Input tokens the provider counted (its usage), by agent.");
+    each("mtw_agent_input_tokens_total", [](const AgentMetrics &m) { return m.tokensIn.load(); });
+    out.family("mtw_agent_output_tokens_total",
+               "counter",
+               "Output tokens the provider counted (its usage), by agent.");
+    each("mtw_agent_output_tokens_total", [](const AgentMetrics &m) { return m.tokensOut.load(); });
+    out.family("mtw_agent_provider_errors_total",
+               "counter",
+               "Provider calls that failed, by agent and kind.");
+    for (const auto &m : agents) {
+        for (size_t k = 0; k < size_t(ProviderErrorKind::Count); ++k) {
+            out.sample("mtw_agent_provider_errors_total",
+                       label(*m) + ",kind=\"" + providerErrorKindName(ProviderErrorKind(k)) + '"',
+                       quint64(m->providerErrors[k].load(std::memory_order_relaxed)));
+        }
+    }
+    out.family("mtw_agent_task_duration_seconds",
+               "histogram",
+               "Time an agent task ran (from its slot to its end), by agent.");
+    for (const auto &m : agents) {
+        quint64 cumulative = 0;
+        for (size_t i = 0; i <= AgentDurationBuckets.size(); ++i) {
+            cumulative += quint64(m->durationBuckets[i].load(std::memory_order_relaxed));
+            const QByteArray le = i < AgentDurationBuckets.size()
+                ? QByteArray::number(AgentDurationBuckets[i], 'g', 6)
+                : QByteArray("+Inf");
+            out.sample("mtw_agent_task_duration_seconds_bucket",
+                       label(*m) + ",le=\"" + le + '"',
+                       cumulative);
+        }
+        out.sample("mtw_agent_task_duration_seconds_sum",
+                   label(*m),
+                   double(m->durationSumUs.load(std::memory_order_relaxed)) / 1e6);
+        out.sample("mtw_agent_task_duration_seconds_count",
+                   label(*m),
+                   quint64(m->durationCount.load(std::memory_order_relaxed)));
+    }
+}
 
 } // namespace
 
@@ -251,6 +318,7 @@ QByteArray renderMetrics(const ServerContext &context)
                        return w.decisionTimeouts[k];
                    }));
     }
+    renderAgentMetrics(out, context);
     return out.take();
 }
 

@@ -370,10 +370,25 @@ void tst_Config::errors_data()
         u"[[agents]]\nname = \"a\"\nprovider = \"p\"\nchannels = [\"a..b\"]"_s,
         u"mtw.toml:4:13: agents[0].channels[0]: expected a channel name or pattern (dot-separated "
         "segments, \"*\" for one segment, a final \"**\" for the rest), got \"a..b\""_s);
-    row("orchestrator refused",
-        u"[orchestrator]\nstrategy = \"round-robin\""_s,
-        u"mtw.toml:1:1: orchestrator: agent orchestration is not implemented in this version (it "
-        "is planned); remove the [orchestrator] table"_s);
+    // [orchestrator] (docs/agents.md#orchestrator): the strategy, and a pipeline of known agents
+    // given with strategy "pipeline" only.
+    row("orchestrator strategy",
+        u"[orchestrator]\nstrategy = \"random\""_s,
+        u"mtw.toml:2:12: orchestrator.strategy: expected one of \"channel-based\", "
+        u"\"round-robin\", "
+        "\"fan-out\", \"pipeline\", got \"random\""_s);
+    row("orchestrator pipeline names an unknown agent",
+        u"[[agents]]\nname = \"a\"\nprovider = \"p\"\n\n[orchestrator]\nstrategy = \"pipeline\"\n"
+        "pipeline = [\"a\", \"zz\"]"_s,
+        u"mtw.toml:7:18: orchestrator.pipeline[1]: no [[agents]] entry is named \"zz\""_s);
+    row("orchestrator pipeline without its strategy",
+        u"[[agents]]\nname = \"a\"\nprovider = \"p\"\n\n[orchestrator]\npipeline = [\"a\"]"_s,
+        u"mtw.toml:6:12: orchestrator.pipeline: only strategy \"pipeline\" uses it (strategy is "
+        "\"channel-based\"); remove it or set strategy = \"pipeline\""_s);
+    row("orchestrator strategy pipeline without a pipeline",
+        u"[orchestrator]\nstrategy = \"pipeline\""_s,
+        u"mtw.toml:2:12: orchestrator.pipeline: strategy \"pipeline\" needs the agents in order, "
+        "e.g. pipeline = [\"draft\", \"review\"]"_s);
     row("level as number",
         u"[logging]\nlevel = 3"_s,
         u"mtw.toml:2:9: logging.level: expected one of \"debug\", \"info\", \"warning\", \"error\", got 3"_s);

@@ -13,15 +13,23 @@ using namespace Qt::StringLiterals;
 
 void handleAgentTask(ProtocolContext &parts, Connection &connection, const Message &message)
 {
+    // An agent by name, or else the agents of a channel, as [orchestrator] strategy picks them.
     const QString agent = message.metadata.value(u"agent"_s).toString();
-    if (agent.isEmpty()) {
+    if (agent.isEmpty() && message.channel.isEmpty()) {
         parts.out.send(connection,
-                       Message::error(400, u"agent_task needs metadata.agent"_s, message.id));
+                       Message::error(400,
+                                      u"agent_task needs metadata.agent (or a channel whose "
+                                      u"agents answer it)"_s,
+                                      message.id));
         return;
     }
     if (!parts.server.agents) {
         parts.out.send(connection,
-                       Message::error(404, u"agent '%1' not found"_s.arg(agent), message.id));
+                       Message::error(404,
+                                      agent.isEmpty() ? u"no agent answers on channel '%1'"_s.arg(
+                                          message.channel)
+                                                      : u"agent '%1' not found"_s.arg(agent),
+                                      message.id));
         return;
     }
     parts.server.agents->submitTask(connection.connId, message);
