@@ -67,7 +67,7 @@ def find_chromium():
 class ResultServer:
     """Serves the page and receives the page's POST /result."""
 
-    def __init__(self):
+    def __init__(self, page=PAGE, routes=None):
         self.result = None
         self.received = threading.Event()
         self.requests = []
@@ -79,10 +79,10 @@ class ResultServer:
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
-                if path != "/" + PAGE:
+                if path != "/" + page:
                     self.send_error(404)
                     return
-                with open(os.path.join(HERE, PAGE), "rb") as f:
+                with open(os.path.join(HERE, page), "rb") as f:
                     body = f.read()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -92,11 +92,16 @@ class ResultServer:
                 self.wfile.write(body)
 
             def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if routes and self.path in routes:  # a page's step: the driver acts, then 204
+                    routes[self.path](json.loads(body.decode("utf-8")))
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 if self.path != "/result":
                     self.send_error(404)
                     return
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
                 self.send_response(204)
                 self.end_headers()
                 try:

@@ -78,11 +78,23 @@ struct HttpConfig
     friend bool operator==(const HttpConfig &, const HttpConfig &) = default;
 };
 
+// Server-Sent Events for clients (docs/http-api.md#server-sent-events), under
+// transport.http.prefix: GET <prefix>/events and POST <prefix>/events/publish.
+struct SseConfig
+{
+    bool enabled = false;
+    int keepAliveInterval = 15; // seconds between ": ping" comments on an idle stream
+    int retryMs = 2000;         // the stream's "retry:" field: the browser's reconnect delay
+    int maxStreamsPerIp = 0;    // open streams per client address; 0 = no limit
+    friend bool operator==(const SseConfig &, const SseConfig &) = default;
+};
+
 struct TransportConfig
 {
     QString defaultTransport = QStringLiteral("websocket"); // the only one implemented
     WebSocketConfig websocket;
     HttpConfig http;
+    SseConfig sse;
     friend bool operator==(const TransportConfig &, const TransportConfig &) = default;
 };
 

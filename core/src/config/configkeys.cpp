@@ -775,6 +775,42 @@ SectionSpec httpSection()
         });
 }
 
+SectionSpec sseSection()
+{
+    using E = SseConfig;
+    return section<E>(
+        "transport.sse",
+        at(&Config::transport, &TransportConfig::sse),
+        {
+            boolean<E>("enabled",
+                       &E::enabled,
+                       "Serve Server-Sent Events to clients: `GET <prefix>/events` and "
+                       "`POST <prefix>/events/publish` under `transport.http.prefix` "
+                       "([http-api](http-api.md#server-sent-events)); independent of "
+                       "`transport.http.enabled`."),
+            integer<E>("keepalive_interval",
+                       &E::keepAliveInterval,
+                       1,
+                       MaxSeconds,
+                       "Time between `: ping` comments written to every open stream, so that "
+                       "proxies keep it open and a dead client is found.")
+                .seconds(),
+            integer<E>("retry_ms",
+                       &E::retryMs,
+                       0,
+                       3'600'000,
+                       "The stream's `retry:` field: how long a browser's `EventSource` waits "
+                       "before it reconnects.")
+                .unit("milliseconds"),
+            integer<E>("max_streams_per_ip",
+                       &E::maxStreamsPerIp,
+                       0,
+                       10'000'000,
+                       "Open streams per client address (behind a trusted proxy: per "
+                       "`X-Forwarded-For` client); more get 429. `0` means no limit."),
+        });
+}
+
 SectionSpec metricsSection()
 {
     using M = MetricsConfig;
@@ -799,6 +835,7 @@ QList<SectionSpec> declareSections()
         transportSection(),
         webSocketSection(),
         httpSection(),
+        sseSection(),
         codecSection(),
         modulesSection(),
         agentsSection(),

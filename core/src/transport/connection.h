@@ -10,11 +10,13 @@
 
 #include <optional>
 
+class QNetworkRequest;
 class QWebSocket;
 
 namespace Mtw::Internal {
 
 class ClientSocket;
+class SseStream;
 
 // Where the replies of a connection without a socket go: the server API (httpapi.cpp) runs the
 // protocol's handlers for a backend's command on such a connection.
@@ -27,18 +29,25 @@ protected:
     ~ReplySink() = default;
 };
 
-// One upgraded WebSocket client. Owned by the Worker whose thread it lives in; never touched
+// One upgraded WebSocket client, or a Server-Sent Events stream (`sse` set, `socket` null). Owned by the Worker whose thread it lives in; never touched
 // from another thread. Kept small: there may be tens of thousands.
 struct Connection
 {
     QWebSocket *socket = nullptr;
     ClientSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
     ReplySink *sink = nullptr;   // set (and socket, tcp null) for a server API command
-    quint64 key = 0;             // process-unique, used by the channel registry
-    QString connId;              // the ULID clients see as conn_id
-    QString userId;              // set by an authenticator; empty when anonymous
-    QStringList channels;        // subscribed channels (usually few)
-    QStringList roles;           // from the authenticator
+    SseStream *sse = nullptr;    // set (and socket null) for an SSE stream: writes its events
+    // The HTTP request of a connection without a WebSocket that authenticates (an SSE stream, a
+    // client's publish over HTTP): what an authenticator sees as the upgrade request.
+    const QNetworkRequest *httpRequest = nullptr;
+    // A client's publish over HTTP that names its SSE stream: that stream's key, which the
+    // fan-out excludes as it excludes a sender (0: the connection's own key).
+    quint64 publishAs = 0;
+    quint64 key = 0;      // process-unique, used by the channel registry
+    QString connId;       // the ULID clients see as conn_id
+    QString userId;       // set by an authenticator; empty when anonymous
+    QStringList channels; // subscribed channels (usually few)
+    QStringList roles;    // from the authenticator
     QHostAddress peerAddress;
     quint16 peerPort = 0; // 0 when peerAddress came from a trusted proxy's X-Forwarded-For
     QString userAgent;
@@ -69,6 +78,12 @@ struct Connection
         waiting; // message, its size on the wire (no allocation while empty)
     qint64 waitingBytes = 0;
 };
+
+// Who a publish comes from, for the fan-out's "never to the sender".
+inline quint64 senderKey(const Connection &connection)
+{
+    return connection.publishAs ? connection.publishAs : connection.key;
+}
 
 // One row of the admin API's connections view.
 struct ConnectionSummary

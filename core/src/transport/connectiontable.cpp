@@ -8,6 +8,7 @@
 #include "transport/outbound.h"
 #include "transport/protocol.h"
 #include "transport/servercontext.h"
+#include "transport/ssestream.h"
 #include "transport/workerstate.h"
 
 #include <mtw/ulid.h>
@@ -41,15 +42,26 @@ ConnectionTable::~ConnectionTable()
 {
     // The worker is finishing in its own thread: the sockets are still ours.
     for (Connection *connection : std::as_const(m_connections)) {
-        connection->socket->disconnect(this);
-        delete connection->socket;
+        if (connection->sse) {
+            connection->tcp->io()->disconnect(this);
+            delete connection->sse; // with its socket
+        } else {
+            connection->socket->disconnect(this);
+            delete connection->socket;
+        }
         delete connection;
     }
 }
 
 void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
 {
-    Connection *connection = create(socket, tcp);
+    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
+    socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
+    socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+    Connection *connection = create(tcp,
+                                    socket->request().rawHeader("X-Forwarded-For"),
+                                    socket->request().rawHeader("User-Agent"));
+    connection->socket = socket;
     wire(connection);
     qCDebug(lcTransport).noquote()
         << "connection" << connection->connId << "from" << connection->peerAddress.toString()
@@ -58,23 +70,37 @@ void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
     greet(m_parts, *connection);
 }
 
-Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
+Connection *ConnectionTable::openSse(SseStream *stream)
+{
+    stream->setParent(this);
+    Connection *connection = create(stream->socket(),
+                                    stream->head().header("x-forwarded-for"),
+                                    stream->head().header("user-agent"));
+    connection->sse = stream;
+    connection->httpRequest = &stream->request();
+    wireSse(connection);
+    qCInfo(lcTransport).noquote() << "SSE stream" << connection->connId << "from"
+                                  << connection->peerAddress.toString() << "for"
+                                  << stream->channels().join(u", "_s);
+    Q_EMIT opened(connection->connId);
+    greet(m_parts, *connection);
+    return connection;
+}
+
+Connection *ConnectionTable::create(ClientSocket *tcp,
+                                    const QByteArray &forwardedFor,
+                                    const QByteArray &userAgent)
 {
     const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
-    socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
-    socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
-
     auto *connection = new Connection;
-    connection->socket = socket;
     connection->tcp = tcp;
     connection->key = m_parts.server.nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
     connection->peerAddress =
-        m_parts.server.trustedProxies.clientAddress(tcp->io()->peerAddress(),
-                                                    socket->request().rawHeader("X-Forwarded-For"));
+        m_parts.server.trustedProxies.clientAddress(tcp->io()->peerAddress(), forwardedFor);
     if (connection->peerAddress == tcp->io()->peerAddress())
         connection->peerPort = tcp->io()->peerPort();
-    connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
+    connection->userAgent = QString::fromUtf8(userAgent);
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = m_parts.state.now();
     connection->rateRefilledAt = connection->lastSeen;
@@ -110,6 +136,28 @@ void ConnectionTable::wire(Connection *connection)
     });
 }
 
+void ConnectionTable::wireSse(Connection *connection)
+{
+    QTcpSocket *tcp = connection->tcp->io();
+    // The client sends nothing more on a stream (its request had no body to speak of): what
+    // comes is read and dropped, so that it cannot pile up.
+    connect(tcp, &QTcpSocket::readyRead, this, [tcp] { tcp->readAll(); });
+    connect(tcp, &QTcpSocket::disconnected, this, [this, connection] {
+        onDisconnected(connection);
+    });
+    connection->tcp->onQueueOverflow([this, connection](qint64 queued, qint64 refused) {
+        m_parts.out.dropSlowConsumer(*connection, queued, refused);
+    });
+}
+
+void ConnectionTable::keepAliveStreams()
+{
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->sse && !connection->disconnected && connection->closingSince < 0)
+            connection->sse->keepAlive(*connection);
+    }
+}
+
 void ConnectionTable::onDisconnected(Connection *connection)
 {
     if (connection->disconnected)
@@ -127,6 +175,8 @@ DisconnectReason ConnectionTable::reasonFor(const Connection &connection) const
 {
     if (connection.reason)
         return *connection.reason;
+    if (!connection.socket)
+        return DisconnectReason::normal(); // an SSE stream the client closed
     switch (connection.socket->closeCode()) {
     case QWebSocketProtocol::CloseCodeTooMuchData:
         return DisconnectReason::error(u"message too large"_s);
@@ -158,8 +208,13 @@ void ConnectionTable::cleanUp(quint64 key)
     if (connection->announced && events->isListened(&ServerEvents::clientDisconnected))
         Q_EMIT events->clientDisconnected(m_parts.modules.clientInfo(*connection), reason);
 
-    connection->socket->disconnect(this);
-    connection->socket->deleteLater();
+    if (connection->sse) {
+        connection->tcp->io()->disconnect(this);
+        connection->sse->deleteLater(); // with its socket
+    } else {
+        connection->socket->disconnect(this);
+        connection->socket->deleteLater();
+    }
     const QString connId = connection->connId;
     delete connection;
     m_count.fetch_sub(1, std::memory_order_relaxed);
@@ -178,7 +233,7 @@ void ConnectionTable::housekeeping()
         if (connection->closingSince >= 0 && !connection->disconnected
             && ((closingFor > CloseGraceMs && connection->tcp->queuedBytes() == 0)
                 || closingFor > CloseHardLimitMs)) {
-            connection->socket->abort();
+            abortConnection(*connection);
         }
     }
 }
@@ -207,7 +262,8 @@ void ConnectionTable::pingAll()
     const qint64 limit =
         2 * qint64(m_parts.server.config.transport.websocket.pingInterval) * 1000 + 500;
     for (Connection *connection : std::as_const(m_connections)) {
-        if (connection->disconnected || connection->closingSince >= 0)
+        // An SSE client sends nothing back: its stream has keep-alive comments instead.
+        if (connection->disconnected || connection->closingSince >= 0 || connection->sse)
             continue;
         if (t - connection->lastSeen > limit) {
             m_parts.out.close(*connection,
@@ -235,7 +291,7 @@ void ConnectionTable::abortAll()
     for (Connection *connection : std::as_const(m_connections)) {
         if (!connection->reason)
             connection->reason = DisconnectReason::serverShutdown();
-        connection->socket->abort();
+        abortConnection(*connection);
     }
 }
 

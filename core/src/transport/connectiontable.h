@@ -16,6 +16,7 @@ class QWebSocket;
 namespace Mtw::Internal {
 
 class ClientSocket;
+class SseStream;
 class Protocol;
 struct ProtocolContext;
 
@@ -48,6 +49,11 @@ public:
     void removeDetached(quint64 key) { m_detached.remove(key); }
 
     void open(QWebSocket *socket, ClientSocket *tcp);
+    // An SSE stream whose request was accepted (SseEndpoint): a connection like an upgraded one,
+    // greeted (its token checked) before its subscribes run. Takes the stream.
+    Connection *openSse(SseStream *stream);
+    // The open SSE streams' keep-alive comments (transport.sse.keepalive_interval).
+    void keepAliveStreams();
     // Close frames that got no answer, identities that expired.
     void housekeeping();
     void pingAll();
@@ -61,8 +67,10 @@ Q_SIGNALS:
     void closed(const QString &connId, const Mtw::DisconnectReason &reason);
 
 private:
-    Connection *create(QWebSocket *socket, ClientSocket *tcp);
+    Connection *
+    create(ClientSocket *tcp, const QByteArray &forwardedFor, const QByteArray &userAgent);
     void wire(Connection *connection);
+    void wireSse(Connection *connection);
     void onDisconnected(Connection *connection);
     void cleanUp(quint64 key);
     DisconnectReason reasonFor(const Connection &connection) const;

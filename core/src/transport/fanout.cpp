@@ -7,6 +7,7 @@
 #include "transport/logging.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
+#include "transport/ssestream.h"
 #include "transport/worker.h"
 #include "transport/workerstate.h"
 
@@ -133,7 +134,7 @@ Result<PublishOutcome> Fanout::publish(const Message &message, const Connection 
     const auto timed = qScopeGuard([this, started] {
         m_state.metrics.broadcastDuration.observe(std::chrono::steady_clock::now() - started);
     });
-    PublishRouter router(m_context, message, sender.key);
+    PublishRouter router(m_context, message, senderKey(sender));
     auto outcome =
         m_context.registry.publish(message.channel, sender.key, sender.authenticated, router);
     if (!outcome)
@@ -182,6 +183,15 @@ void Fanout::deliver(const Delivery &delivery)
         if (connection->key == delivery.excludeKey || connection->disconnected
             || connection->closingSince >= 0
             || (delivery.offset != 0 && delivery.offset <= *member)) {
+            continue;
+        }
+        if (Q_UNLIKELY(connection->sse)) { // its own framing, and an id of its own
+            const qint64 written = connection->sse->deliver(*connection, delivery);
+            if (written >= 0) {
+                bytes += written;
+                ++connection->messagesOut;
+                ++sent;
+            }
             continue;
         }
         const QByteArray *frame = &textFrame;

@@ -189,18 +189,10 @@ void HttpApi::finished(Call *call)
 
 void HttpApi::route(HttpExchange &exchange)
 {
-    QPointer<HttpApi> self(this);
     HttpSession::start(m_parts.server,
                        m_parts.state,
                        exchange.take(),
-                       [self](const HttpRequest &request, HttpSession *session) {
-                           if (!self) {
-                               session->replyJson(503,
-                                                  httpErrorJson(503, "server is shutting down"));
-                               return;
-                           }
-                           self->serve(request, session);
-                       });
+                       HttpSession::handlerOf(this, &HttpApi::serve));
 }
 
 bool HttpApi::authorized(const HttpRequest &request, HttpSession *session)

@@ -5,6 +5,7 @@
 
 #include <QHostAddress>
 #include <QObject>
+#include <QPointer>
 
 #include <functional>
 
@@ -16,6 +17,9 @@ namespace Mtw::Internal {
 class ClientSocket;
 class ServerContext;
 struct WorkerState;
+
+// {"code": <code>, "message": "<message>"}, the error body of the HTTP API.
+QByteArray httpErrorJson(int code, QByteArrayView message);
 
 // One HTTP/1.1 connection a route took over from the front door, for requests with bodies:
 // reads whole requests (HttpRequestParser), hands each to `handler`, writes its answer and, with
@@ -37,6 +41,20 @@ public:
     // holds too many places already.
     static void
     start(ServerContext &context, const WorkerState &state, ClientSocket *socket, Handler handler);
+    // A handler that hands each request to `serve` of `target` while it lives, and answers 503
+    // once it has gone (shutdown).
+    template<typename T>
+    static Handler handlerOf(T *target, void (T::*serve)(const HttpRequest &, HttpSession *))
+    {
+        return
+            [self = QPointer<T>(target), serve](const HttpRequest &request, HttpSession *session) {
+                if (!self) {
+                    session->replyJson(503, httpErrorJson(503, "server is shutting down"));
+                    return;
+                }
+                (self.data()->*serve)(request, session);
+            };
+    }
 
     void reply(int status,
                QByteArrayView contentType,
@@ -75,8 +93,5 @@ private:
     bool m_closing = false;
     bool m_keepAlive = false;
 };
-
-// {"code": <code>, "message": "<message>"}, the error body of the HTTP API.
-QByteArray httpErrorJson(int code, QByteArrayView message);
 
 } // namespace Mtw::Internal

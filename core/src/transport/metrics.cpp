@@ -206,9 +206,13 @@ QByteArray renderMetrics(const ServerContext &context)
     Writer out;
     out.family("mtw_build_info", "gauge", "The running version.");
     out.sample("mtw_build_info", "version=\"" + versionString().toUtf8() + '"', quint64(1));
-    out.family("mtw_connections", "gauge", "Upgraded WebSocket connections on this node.");
+    out.family("mtw_connections",
+               "gauge",
+               "Upgraded WebSocket connections and SSE streams on this node.");
     out.sample("mtw_connections", {}, quint64(connections));
-    out.family("mtw_connections_total", "counter", "WebSocket connections accepted since start.");
+    out.family("mtw_connections_total",
+               "counter",
+               "WebSocket connections and SSE streams accepted since start.");
     out.sample("mtw_connections_total",
                {},
                quint64(context.counters.connectionsTotal.load(std::memory_order_relaxed)));
@@ -253,7 +257,9 @@ QByteArray renderMetrics(const ServerContext &context)
             "code=\"" + code + '"',
             sum([i](const WorkerMetrics &w) -> const LocalCounter & { return w.errors[i]; }));
     }
-    out.family("mtw_disconnects_total", "counter", "Closed WebSocket connections, by reason.");
+    out.family("mtw_disconnects_total",
+               "counter",
+               "Closed WebSocket connections and SSE streams, by reason.");
     for (size_t k = 0; k < DisconnectKindCount; ++k) {
         out.sample(
             "mtw_disconnects_total",

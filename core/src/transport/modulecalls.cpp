@@ -98,9 +98,21 @@ bool ModuleCalls::hasFilters()
     return current && !current->filters.isEmpty();
 }
 
+namespace {
+
+// The request that opened the connection: its WebSocket upgrade, or its plain HTTP request.
+QNetworkRequest requestOf(const Connection &connection)
+{
+    if (connection.socket)
+        return connection.socket->request();
+    return connection.httpRequest ? *connection.httpRequest : QNetworkRequest();
+}
+
+} // namespace
+
 QString ModuleCalls::upgradeToken(const Connection &connection) const
 {
-    const QNetworkRequest request = connection.socket->request();
+    const QNetworkRequest request = requestOf(connection);
     const QString fromQuery =
         QUrlQuery(request.url()).queryItemValue(u"token"_s, QUrl::FullyDecoded);
     if (!fromQuery.isEmpty())
@@ -135,7 +147,7 @@ void ModuleCalls::authenticate(Connection &connection, const QString &token, Aut
     chain->request.setConnId(connection.connId);
     chain->request.setToken(token);
     chain->request.setRemoteAddress(connection.peerAddress);
-    const QNetworkRequest upgrade = connection.socket->request();
+    const QNetworkRequest upgrade = requestOf(connection);
     chain->request.setUrl(upgrade.url());
     QMap<QByteArray, QByteArray> headers;
     for (const QByteArray &name : upgrade.rawHeaderList())

@@ -6,6 +6,7 @@
 #include "transport/connectiontable.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
+#include "transport/ssestream.h"
 #include "transport/workerstate.h"
 
 #include <mtw/frame.h>
@@ -93,6 +94,11 @@ void Outbound::sendEncoded(Connection &connection, const QByteArray &json, Messa
             connection.sink->reply(*message);
         return;
     }
+    if (Q_UNLIKELY(connection.sse)) {
+        if (connection.sse->send(connection, json, type))
+            m_metrics.messagesOut[size_t(type)].add();
+        return;
+    }
     if (connection.disconnected || connection.closingSince >= 0)
         return;
     const QByteArray frame = connection.binaryMode
@@ -169,7 +175,7 @@ void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 re
     connection.reason = DisconnectReason::error(
         QStringLiteral("slow consumer: %1 bytes queued, limit %2").arg(queued).arg(limit));
     // Its queue is full: a close frame would wait behind it, so the socket is dropped at once.
-    connection.socket->abort();
+    abortConnection(connection);
 }
 
 void Outbound::close(Connection &connection,
@@ -181,7 +187,18 @@ void Outbound::close(Connection &connection,
         return;
     connection.reason = reason;
     connection.closingSince = m_clock.elapsed();
-    connection.socket->close(code, text);
+    if (connection.sse)
+        connection.sse->close(connection, code, text);
+    else
+        connection.socket->close(code, text);
+}
+
+void abortConnection(const Connection &connection)
+{
+    if (connection.sse)
+        connection.sse->abort();
+    else
+        connection.socket->abort();
 }
 
 } // namespace Mtw::Internal

@@ -27,6 +27,9 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload);
 // Everything a worker writes to its connections goes through here: replies, fan-out frames,
 // closes. Every byte queued for a client counts against transport.websocket.max_queue_size;
 // a client whose queue is full is dropped as a slow consumer. Worker thread only.
+// Drops the connection's socket at once (its WebSocket, or its SSE stream's socket).
+void abortConnection(const Connection &connection);
+
 class Outbound
 {
 public:

@@ -41,6 +41,12 @@ public:
 
     void onText(Connection &connection, const QString &text);
     void onBinary(Connection &connection, const QByteArray &data);
+    // A message made by the server for the connection (an SSE stream's subscribes), handled as
+    // if the client had sent it: after a pending decision, through the module filters.
+    void submit(Connection &connection, Message message)
+    {
+        dispatch(connection, std::move(message), 0);
+    }
     // A module decision for the connection is over: what waited behind it runs now, in order,
     // until the next decision that has to wait.
     void resume(Connection &connection);

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 
 class QTcpSocket;
 
@@ -97,6 +98,8 @@ public:
                  (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNodeOnly);
              })
         , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
+        , sseStreams(cfg.transport.sse.maxStreamsPerIp > 0 ? cfg.transport.sse.maxStreamsPerIp
+                                                           : std::numeric_limits<int>::max())
         , adminGate(cfg.admin, adminToken)
         , trustedProxies(cfg.server.trustedProxies)
         , tls(cfg.server.tls.enabled())
@@ -107,6 +110,7 @@ public:
     ChannelRegistry registry;
     KvStore kv; // after the registry: its change events go through it
     PendingHandshakeLimiter pendingHandshakes;
+    PendingHandshakeLimiter sseStreams; // open SSE streams per client (transport.sse)
     AdminGate adminGate;
     const TrustedProxies trustedProxies;
     TlsContext tls; // [server.tls]: the credentials of new connections, replaced on renewal

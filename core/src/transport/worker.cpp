@@ -14,6 +14,7 @@
 #include "transport/outbound.h"
 #include "transport/protocol.h"
 #include "transport/servercontext.h"
+#include "transport/sseendpoint.h"
 #include "transport/tsanannotations.h"
 #include "transport/upgrader.h"
 
@@ -49,7 +50,8 @@ struct Worker::Parts
     std::unique_ptr<FrontDoor> frontDoor;
     std::unique_ptr<Upgrader> upgrader;
     std::unique_ptr<ConnectionTable> connections;
-    std::unique_ptr<HttpApi> httpApi; // transport.http.enabled
+    std::unique_ptr<HttpApi> httpApi;     // transport.http.enabled
+    std::unique_ptr<SseEndpoint> streams; // transport.sse.enabled
 };
 
 class Worker::Mailbox
@@ -198,6 +200,16 @@ void Worker::postUnsubscribe(const QString &connId, const QString &channel)
         Qt::QueuedConnection);
 }
 
+void Worker::postFind(const QString &connId, std::function<void(const Connection *)> task)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, connId, task = std::move(task)] {
+            task(m_parts ? m_parts->connections->find(connId) : nullptr);
+        },
+        Qt::QueuedConnection);
+}
+
 void Worker::postCollect(QObject *receiver,
                          bool changedOnly,
                          std::function<void(QList<ConnectionSummary>)> callback)
@@ -300,6 +312,26 @@ void Worker::addRoutes()
             http.prefix.toUtf8(),
             [api = m_parts->httpApi.get()](HttpExchange &exchange) { api->route(exchange); },
             {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"});
+    }
+    if (const SseConfig &sse = m_context->config.transport.sse; sse.enabled) {
+        m_parts->streams = std::make_unique<SseEndpoint>(m_parts->protocolContext,
+                                                         m_parts->protocol,
+                                                         *m_parts->connections,
+                                                         nullptr);
+        QByteArray prefix = http.prefix.toUtf8();
+        if (prefix.endsWith('/'))
+            prefix.chop(1);
+        // Exact paths: they go before the server API's prefix route.
+        routes.add(prefix + "/events",
+                   [streams = m_parts->streams.get()](HttpExchange &exchange) {
+                       streams->openStream(exchange);
+                   },
+                   {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"});
+        routes.add(prefix + "/events/publish",
+                   [streams = m_parts->streams.get()](HttpExchange &exchange) {
+                       streams->publishRoute(exchange);
+                   },
+                   {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"});
     }
     const QByteArrayList extra = m_context->routes.paths();
     for (const QByteArray &path : extra) {

@@ -74,6 +74,9 @@ public:
                                   quint64 key,
                                   bool released,
                                   ConnectionTask task);
+    // Thread-safe: runs `task` in this worker's thread with its connection `connId` (null when
+    // there is none by then).
+    void postFind(const QString &connId, std::function<void(const Connection *)> task);
     void postCollect(QObject *receiver,
                      bool changedOnly,
                      std::function<void(QList<ConnectionSummary>)> callback);

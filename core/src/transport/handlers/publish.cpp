@@ -47,7 +47,7 @@ clusterPublish(const Message &message, const Connection &sender, const PublishCh
     publish.channel = message.channel;
     splitForCluster(message, publish);
     publish.newEpoch = newStreamEpoch();
-    publish.senderKey = sender.key;
+    publish.senderKey = senderKey(sender);
     publish.senderIsMember = check.senderIsMember;
     publish.mustExist = !check.configured;
     publish.historySize = check.settings.history;
@@ -113,9 +113,11 @@ void publishDetached(ProtocolContext &parts,
     Message local = message;
     local.metadata.remove(u"offset"_s);
     local.metadata.remove(u"epoch"_s);
-    parts.fanout.fanOut(
-        Delivery{message.channel, encodeMessage(local), connection.key, check->settings.binary},
-        check->workerMask);
+    parts.fanout.fanOut(Delivery{message.channel,
+                                 encodeMessage(local),
+                                 senderKey(connection),
+                                 check->settings.binary},
+                        check->workerMask);
     BrokerPublish later = clusterPublish(message, connection, *check);
     later.deliveredHere = true;
     broker.publish(later, [](const Result<BrokerPublished> &) {
