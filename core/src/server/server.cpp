@@ -94,6 +94,7 @@ public:
     QStringList pluginSearchPaths() const;
     Result<ConfigLoadResult> loadConfigAgain() const;
     void updateConfigWatcher();
+    void publishLiveSettings();
 
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
@@ -201,6 +202,21 @@ void ServerPrivate::updateConfigWatcher()
         (void)q->reloadConfig();
     });
     qCInfo(lcServer).noquote() << "watching" << config.sourcePath << "(server.watch_config)";
+}
+
+// After a reload changed live keys: the registry and the key-value store take theirs at once,
+// each worker one immutable snapshot through its event queue (it swaps it between two events:
+// nothing on a worker locks to read it).
+void ServerPrivate::publishLiveSettings()
+{
+    if (!context)
+        return;
+    const QStringList nowAuth = context->registry.reconfigure(config);
+    context->kv.setMaxBuckets(config.server.maxChannels);
+    context->maxConnections.store(config.server.maxConnections, std::memory_order_relaxed);
+    const auto live = std::make_shared<const LiveSettings>(config);
+    for (Worker *worker : std::as_const(context->workers))
+        worker->postReconfigure(live, nowAuth);
 }
 
 QStringList ServerPrivate::pluginSearchPaths() const
@@ -827,6 +843,11 @@ QList<ConfigChange> Server::applyConfig(const Config &next)
         (void)d->tlsWatcher->reload();
     }
     d->updateConfigWatcher();
+    const bool anyLive = std::any_of(changes.cbegin(), changes.cend(), [](const ConfigChange &c) {
+        return c.apply == ConfigApply::Live;
+    });
+    if (anyLive)
+        d->publishLiveSettings();
     return changes;
 }
 

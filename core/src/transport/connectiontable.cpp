@@ -60,7 +60,7 @@ void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
 
 Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
 {
-    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
+    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
     socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
     socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
 
@@ -69,9 +69,9 @@ Connection *ConnectionTable::create(QWebSocket *socket, ClientSocket *tcp)
     connection->tcp = tcp;
     connection->key = m_parts.server.nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
-    connection->peerAddress =
-        m_parts.server.trustedProxies.clientAddress(tcp->peerAddress(),
-                                                    socket->request().rawHeader("X-Forwarded-For"));
+    connection->peerAddress = m_parts.state.trustedProxies().clientAddress(
+        tcp->peerAddress(),
+        socket->request().rawHeader("X-Forwarded-For"));
     if (connection->peerAddress == tcp->peerAddress())
         connection->peerPort = tcp->peerPort();
     connection->userAgent = QString::fromUtf8(socket->request().rawHeader("User-Agent"));
@@ -204,11 +204,40 @@ void ConnectionTable::expireTokens()
     }
 }
 
+void ConnectionTable::reconfigure(const QStringList &nowAuth)
+{
+    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->disconnected)
+            continue;
+        // A lower max_message_size applies to the next message; one being read is refused
+        // when its next frame arrives (1009), as for any oversize message.
+        connection->socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
+        connection->socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+        connection->tcp->setQueueLimit(ws.maxQueueSize);
+        if (connection->authenticated || nowAuth.isEmpty())
+            continue;
+        const QStringList channels = connection->channels;
+        for (const QString &channel : channels) {
+            if (!nowAuth.contains(channel))
+                continue;
+            qCInfo(lcTransport).noquote()
+                << "connection" << connection->connId << "left" << channel
+                << "- the channel requires authentication since the configuration reload";
+            leaveChannel(m_parts, *connection, channel);
+            Message notice = Message::create(MessageType::Unsubscribe);
+            notice.channel = channel;
+            notice.metadata.insert(QStringLiteral("reason"), QStringLiteral("auth_required"));
+            m_parts.out.send(*connection, notice);
+        }
+    }
+}
+
 void ConnectionTable::pingAll()
 {
     const qint64 t = m_parts.state.now();
     const qint64 limit =
-        2 * qint64(m_parts.server.config.transport.websocket.pingInterval) * 1000 + 500;
+        2 * qint64(m_parts.state.config().transport.websocket.pingInterval) * 1000 + 500;
     for (Connection *connection : std::as_const(m_connections)) {
         if (connection->disconnected || connection->closingSince >= 0)
             continue;
