@@ -58,6 +58,41 @@ JwtAuthModule::JwtAuthModule(QObject *parent)
 
 JwtAuthModule::~JwtAuthModule() = default;
 
+// What a config table makes: its settings, the verifier of its secret or public key, and a
+// jwks_file's key set. Reads files; changes nothing.
+Result<JwtAuthModule::Prepared> JwtAuthModule::prepare(const QVariantMap &config) const
+{
+    const auto settings = JwtSettings::fromConfig(config);
+    if (!settings)
+        return tl::unexpected(settings.error());
+    Prepared prepared;
+    prepared.settings = *settings;
+    std::shared_ptr<const JwkSet> keys;
+    if (!settings->jwksFile.isEmpty()) {
+        // A local file is the admin's own: unreadable or unusable at load fails the module.
+        // Later re-reads that fail keep the set read here.
+        QFile file(settings->jwksFile);
+        if (!file.open(QIODevice::ReadOnly)) {
+            return fail(500,
+                        u"mtw-auth-jwt: cannot read jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                            file.errorString()));
+        }
+        prepared.keyBytes = file.read(MaxJwksBytes);
+        const auto parsed = parseJwks(prepared.keyBytes);
+        if (!parsed) {
+            return fail(500,
+                        u"mtw-auth-jwt: jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                parsed.error().message));
+        }
+        keys = *parsed;
+    }
+    auto verifier = JwtVerifier::create(*settings, {}, keys);
+    if (!verifier)
+        return tl::unexpected(verifier.error());
+    prepared.verifier = std::move(*verifier);
+    return prepared;
+}
+
 Result<void> JwtAuthModule::load(ModuleContext &context)
 {
     stopRefreshing();
@@ -71,83 +106,96 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
         m_keysProblem.clear();
     }
     m_lastGoodBytes.clear();
-    m_failing = false;
-    m_backoffMs = FirstRetryMs;
-    m_sinceLastFetch.invalidate();
-    const QVariantMap &config = context.config();
+    m_context = &context;
+    m_filterRegistered = false;
+    auto prepared = prepare(context.config());
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    apply(std::move(*prepared), context.config());
+    context.registerAuthenticator(this, 100);
+    return {};
+}
+
+Result<void> JwtAuthModule::validateConfig(const QVariantMap &newConfig)
+{
+    const auto prepared = prepare(newConfig);
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    return {};
+}
+
+// A reload: tokens are checked against the new settings from the swap on (the connections
+// authenticated before stay); a key set from an unchanged jwks_url is kept, not fetched again.
+Result<void> JwtAuthModule::reconfigure(const QVariantMap &newConfig)
+{
+    auto prepared = prepare(newConfig);
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    apply(std::move(*prepared), newConfig);
+    return {};
+}
+
+void JwtAuthModule::apply(Prepared prepared, const QVariantMap &config)
+{
     for (auto it = config.cbegin(); it != config.cend(); ++it) {
         if (!knownKeys().contains(it.key()))
             qCWarning(lcJwt).noquote() << "mtw-auth-jwt: unknown config key" << it.key()
                                        << "ignored (known:" << knownKeys().join(u", "_s) + u')';
     }
-    const auto settings = JwtSettings::fromConfig(config);
-    if (!settings)
-        return tl::unexpected(settings.error());
-    m_settings = *settings;
-    std::shared_ptr<const JwkSet> keys;
-    QByteArray keyBytes;
-    if (!settings->jwksFile.isEmpty()) {
-        // A local file is the admin's own: unreadable or unusable at load fails the module.
-        // Later re-reads that fail keep the set read here.
-        QFile file(settings->jwksFile);
-        if (!file.open(QIODevice::ReadOnly)) {
-            return fail(500,
-                        u"mtw-auth-jwt: cannot read jwks_file %1: %2"_s.arg(settings->jwksFile,
-                                                                            file.errorString()));
-        }
-        keyBytes = file.read(MaxJwksBytes);
-        const auto parsed = parseJwks(keyBytes);
-        if (!parsed) {
-            return fail(500,
-                        u"mtw-auth-jwt: jwks_file %1: %2"_s.arg(settings->jwksFile,
-                                                                parsed.error().message));
-        }
-        keys = *parsed;
-    }
-    auto verifier = JwtVerifier::create(*settings, {}, keys);
-    if (!verifier)
-        return tl::unexpected(verifier.error());
+    const JwtSettings &settings = prepared.settings;
+    const bool sameUrl = !settings.jwksUrl.isEmpty() && settings.jwksUrl == m_settings.jwksUrl;
+    const QByteArray fetched = sameUrl ? m_lastGoodBytes : QByteArray();
+    stopRefreshing();
+    m_lastGoodBytes.clear();
+    m_failing = false;
+    m_backoffMs = FirstRetryMs;
+    if (!sameUrl)
+        m_sinceLastFetch.invalidate();
+    m_settings = settings;
 
-    if (!settings->secret.isEmpty() && settings->secret.size() < MinimumSecretBytes)
+    if (!settings.secret.isEmpty() && settings.secret.size() < MinimumSecretBytes)
         qCWarning(lcJwt).noquote() << "mtw-auth-jwt: the secret is shorter than"
                                    << MinimumSecretBytes << "bytes; HMAC tokens are weak";
     QString summary = u"mtw-auth-jwt: accepting %1 tokens, leeway %2 s"_s
-                          .arg((*verifier)->algorithms().join(u", "_s))
-                          .arg(settings->leeway);
-    if (!settings->issuer.isEmpty())
-        summary += u", issuer "_s + settings->issuer;
-    if (!settings->audiences.isEmpty())
-        summary += u", audience "_s + settings->audiences.join(u" | "_s);
-    if (settings->required)
+                          .arg(prepared.verifier->algorithms().join(u", "_s))
+                          .arg(settings.leeway);
+    if (!settings.issuer.isEmpty())
+        summary += u", issuer "_s + settings.issuer;
+    if (!settings.audiences.isEmpty())
+        summary += u", audience "_s + settings.audiences.join(u" | "_s);
+    if (settings.required)
         summary += u", anonymous clients refused"_s;
-    if (settings->allowNoExp)
+    if (settings.allowNoExp)
         summary += u", tokens without exp never expire"_s;
-    if (settings->usesJwks()) {
+    if (settings.usesJwks()) {
         summary += u", keys from %1 (refreshed every %2 s, on an unknown kid at most every %3 s)"_s
                        .arg(sourceName())
-                       .arg(settings->jwksRefresh)
-                       .arg(settings->jwksMinRefresh);
+                       .arg(settings.jwksRefresh)
+                       .arg(settings.jwksMinRefresh);
     }
     qCInfo(lcJwt).noquote() << summary;
     {
         std::lock_guard lock(m_mutex);
-        m_verifier = std::move(*verifier);
-        m_required = settings->required;
-        if (settings->usesJwks())
-            m_keysSource = sourceName();
+        m_verifier = std::move(prepared.verifier);
+        m_required = settings.required;
+        m_keysSource = settings.usesJwks() ? sourceName() : QString();
+        m_haveKeys = false;
+        m_keysProblem.clear();
     }
-    if (keys) {
-        keySetReceived(keyBytes);
-    } else if (!settings->jwksUrl.isEmpty()) {
+    if (!prepared.keyBytes.isEmpty()) {
+        keySetReceived(prepared.keyBytes);
+    } else if (!fetched.isEmpty()) {
+        keySetReceived(fetched); // the same URL's last set, under the new settings
+    } else if (!settings.jwksUrl.isEmpty()) {
         // Until the first fetch succeeds RS*/ES* tokens get 503 and the health is degraded.
         refreshNow();
     }
-    context.registerAuthenticator(this, 100);
-    if (settings->required) {
-        // Before other modules' filters: an anonymous message is refused before anyone acts on it.
-        context.registerMessageFilter(this, 1000);
+    if (settings.required && !m_filterRegistered && m_context) {
+        // Before other modules' filters: an anonymous message is refused before anyone acts on
+        // it. Registered once; with required = false it lets everything through.
+        m_context->registerMessageFilter(this, 1000);
+        m_filterRegistered = true;
     }
-    return {};
 }
 
 bool JwtAuthModule::stop()

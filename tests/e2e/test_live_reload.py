@@ -44,7 +44,7 @@ SECRET_2 = "second-secret-of-the-live-reload-test-987654321"
 
 
 def config_text(max_members=3, history=2, patterns="", open_auth="false", max_message="64KB",
-                origins=(GOOD, OLD), proxies=(), secret=SECRET_1):
+                origins=(GOOD, OLD), proxies=(), secret=SECRET_1, jwt_extra=""):
     return """\
 [server]
 workers = 2
@@ -59,7 +59,7 @@ rules = "mtw.transport.debug=true"
 
 [[modules]]
 name = "mtw-auth-jwt"
-config = { secret = "%s" }
+config = { secret = "%s"%s }
 
 [[channels]]
 name = "room"
@@ -70,7 +70,7 @@ history = %d
 name = "open"
 auth = %s
 %s""" % (", ".join('"%s"' % p for p in proxies), max_message,
-         ", ".join('"%s"' % o for o in origins), secret, max_members, history, open_auth,
+         ", ".join('"%s"' % o for o in origins), secret, jwt_extra, max_members, history, open_auth,
          patterns)
 
 
@@ -265,6 +265,32 @@ async def scenario(run):
     after = await Client.open(port, headers=xff)
     check_true("proxies: after, X-Forwarded-For names the client",
                await run.in_log("connection %s from 203.0.113.7" % after.conn_id))
+
+    # 9. mtw-auth-jwt's secret rotated (IReconfigurable): new connections need the new secret,
+    #    the one authenticated before stays; a bad module table refuses the whole reload.
+    rest = dict(max_members=2, history=10, patterns=patterns, open_auth="true", max_message="1KiB",
+                origins=(GOOD,), proxies=("127.0.0.1",))
+    before = await Client.open(port)
+    check("jwt: authenticated with the first secret",
+          code_of(await before.call("connect", metadata={"token": token(SECRET_1, "alice")})), "ack")
+    log = await run.reload(config_text(secret=SECRET_2, **rest), "configuration reloaded",
+                           "jwt: secret rotated")
+    check_true("jwt: the module's secret applied live",
+               "applied live: modules[0].config.secret; needs a restart: nothing" in log, log)
+    old_token = await Client.open(port)
+    check("jwt: a new connection with the old secret's token is refused",
+          code_of(await old_token.call("connect", metadata={"token": token(SECRET_1, "bob")})), 401)
+    fresh = await Client.open(port)
+    check("jwt: the new secret's token is accepted",
+          code_of(await fresh.call("connect", metadata={"token": token(SECRET_2, "carol")})), "ack")
+    check("jwt: the connection authenticated before stays",
+          code_of(await before.call("subscribe", "open")), "response")
+    log = await run.reload(config_text(secret=SECRET_1, jwt_extra=', leeway = "soon"', **rest),
+                           "configuration reload refused", "jwt: bad table")
+    check_true("jwt: the error names the module", "modules.mtw-auth-jwt: " in log, log)
+    again = await Client.open(port)
+    check("jwt: a refused reload keeps the rotated secret",
+          code_of(await again.call("connect", metadata={"token": token(SECRET_2, "dave")})), "ack")
 
     for ws in Client.opened:
         await ws.close()

@@ -95,6 +95,8 @@ public:
     Result<ConfigLoadResult> loadConfigAgain() const;
     void updateConfigWatcher();
     void publishLiveSettings();
+    QHash<QString, QVariantMap> changedModuleConfigs(const Config &next) const;
+    void reconfigureModules(const Config &next, QList<ConfigChange> &changes);
 
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
@@ -217,6 +219,45 @@ void ServerPrivate::publishLiveSettings()
     const auto live = std::make_shared<const LiveSettings>(config);
     for (Worker *worker : std::as_const(context->workers))
         worker->postReconfigure(live, nowAuth);
+}
+
+// The modules whose own table a reload changes, by id: an entry at the same position with the
+// same name, enabled on both sides (anything else changes the set of modules: a restart). By
+// position, as diffConfigs() compares entries.
+QHash<QString, QVariantMap> ServerPrivate::changedModuleConfigs(const Config &next) const
+{
+    QHash<QString, QVariantMap> changed;
+    const qsizetype common = std::min(config.modules.size(), next.modules.size());
+    for (qsizetype i = 0; i < common; ++i) {
+        const ModuleConfig &was = config.modules.at(i);
+        const ModuleConfig &now = next.modules.at(i);
+        if (was.name == now.name && was.enabled && now.enabled && was.config != now.config
+            && !changed.contains(now.name))
+            changed.insert(now.name, now.config);
+    }
+    return changed;
+}
+
+// IReconfigurable modules take their new table; their `modules[i].config.*` changes become
+// live. The others stay as they were and need a restart.
+void ServerPrivate::reconfigureModules(const Config &next, QList<ConfigChange> &changes)
+{
+    const QHash<QString, QVariantMap> changed = changedModuleConfigs(next);
+    if (changed.isEmpty())
+        return;
+    const QStringList reconfigured = modules->reconfigure(changed);
+    for (qsizetype i = 0; i < config.modules.size(); ++i) {
+        ModuleConfig &running = config.modules[i];
+        if (!reconfigured.contains(running.name)
+            || changed.value(running.name) != next.modules.at(i).config)
+            continue;
+        running.config = next.modules.at(i).config;
+        const QString prefix = u"modules[%1].config."_s.arg(i);
+        for (ConfigChange &change : changes) {
+            if (change.key.startsWith(prefix))
+                change.apply = ConfigApply::Live;
+        }
+    }
 }
 
 QStringList ServerPrivate::pluginSearchPaths() const
@@ -830,6 +871,7 @@ QList<ConfigChange> Server::applyConfig(const Config &next)
     if (tlsSwitched)
         effective.server.tls = d->config.server.tls;
     QList<ConfigChange> changes = applyLiveChanges(d->config, effective);
+    d->reconfigureModules(next, changes);
     if (tlsSwitched) {
         for (ConfigChange change : diffConfigs(d->config, next)) {
             if (change.key.startsWith("server.tls."_L1)) {
@@ -887,6 +929,10 @@ Result<QList<ConfigChange>> Server::reloadConfig()
         if (const auto tls = Internal::TlsContext::load(next.server.tls); !tls)
             return refuse({tls.error().message});
     }
+    // All or nothing: every module that would take a new table checks it first.
+    if (const QStringList refused = d->modules->validateConfigs(d->changedModuleConfigs(next));
+        !refused.isEmpty())
+        return refuse(refused);
     const QList<ConfigChange> changes = applyConfig(next);
     if (d->tlsWatcher)
         (void)d->tlsWatcher->reload();
