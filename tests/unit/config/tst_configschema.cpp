@@ -404,7 +404,7 @@ void tst_ConfigSchema::markdownTable()
         "How long a module may take to answer a decision (authenticate, message filter, request "
         "handler) before it counts as a reject. Applies to asynchronous module answers. |"_s));
     QVERIFY(lines.contains(u"| `transport.websocket.max_queue_size` | size | >= 1KiB | `\"8MB\"` | "
-                           "restart | Outbound bytes queued per connection, counting every byte "
+                           "live | Outbound bytes queued per connection, counting every byte "
                            "(fan-out, replies, history, pongs); a slower consumer is "
                            "disconnected. One message up to `max_message_size` always fits into "
                            "an empty queue; a reply larger than both gets error 413. |"_s));
