@@ -54,6 +54,8 @@ JwtAuthModule::JwtAuthModule(QObject *parent)
 {
     m_refreshTimer.setSingleShot(true);
     connect(&m_refreshTimer, &QTimer::timeout, this, &JwtAuthModule::refreshNow);
+    m_holdTimer.setSingleShot(true);
+    connect(&m_holdTimer, &QTimer::timeout, this, &JwtAuthModule::answerHeld);
 }
 
 JwtAuthModule::~JwtAuthModule() = default;
@@ -108,6 +110,12 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
     m_lastGoodBytes.clear();
     m_context = &context;
     m_filterRegistered = false;
+    // Held tokens are answered before the server gives up on the decision (it would log the
+    // module as too slow): a tenth of its deadline, at least 10 ms, is left for the answer.
+    const qint64 deadline =
+        context.serverConfig().value(u"server.decision_timeout_ms").toLongLong();
+    m_holdMs = int(
+        std::max<qint64>(5, deadline > 0 ? deadline - std::max<qint64>(10, deadline / 10) : 900));
     auto prepared = prepare(context.config());
     if (!prepared)
         return tl::unexpected(prepared.error());
@@ -201,6 +209,7 @@ void JwtAuthModule::apply(Prepared prepared, const QVariantMap &config)
 bool JwtAuthModule::stop()
 {
     stopRefreshing();
+    answerHeld();
     return true;
 }
 
@@ -353,6 +362,7 @@ void JwtAuthModule::keySetReceived(const QByteArray &bytes)
         m_keysProblem.clear();
     }
     scheduleRefresh(m_settings.jwksRefresh * 1000);
+    answerHeld(); // the refresh they waited for answered
 }
 
 void JwtAuthModule::keySetFailed(const QString &reason)
@@ -375,6 +385,44 @@ void JwtAuthModule::keySetFailed(const QString &reason)
     const qint64 refreshMs = m_settings.jwksRefresh * 1000;
     scheduleRefresh(std::min(m_backoffMs, refreshMs));
     m_backoffMs = std::min(m_backoffMs * 2, refreshMs);
+    answerHeld(); // with the last good set, if there is one
+}
+
+// This thread: the first held token starts the bound; the refresh it asked for may already be
+// on its way (refreshSoon is rate-limited by jwks_min_refresh).
+void JwtAuthModule::holdStarted()
+{
+    if (!m_holdTimer.isActive())
+        m_holdTimer.start(m_holdMs);
+}
+
+// Every held token, verified again with the verifier in use now: accepted if its kid arrived,
+// else refused as before (401 unknown signing key).
+void JwtAuthModule::answerHeld()
+{
+    m_holdTimer.stop();
+    QList<Held> held;
+    std::shared_ptr<const JwtVerifier> current;
+    {
+        std::lock_guard lock(m_mutex);
+        held.swap(m_held);
+        current = m_verifier;
+    }
+    for (const Held &one : std::as_const(held)) {
+        if (!current) {
+            one.reply.reject(Error{401, u"authentication failed"_s, u"mtw-auth-jwt stopped"_s});
+            continue;
+        }
+        const auto identity = current->verify(one.token);
+        if (identity) {
+            one.reply.accept(*identity);
+        } else {
+            qCDebug(lcJwt).noquote()
+                << "token of" << one.connId
+                << "refused after the key set refresh:" << identity.error().message;
+            one.reply.reject(identity.error());
+        }
+    }
 }
 
 std::shared_ptr<const JwtVerifier> JwtAuthModule::verifier() const
@@ -395,8 +443,29 @@ void JwtAuthModule::authenticate(const AuthRequest &request, AuthReply reply)
         // The reason only; a token is a credential and never goes to the log.
         qCDebug(lcJwt).noquote() << "token of" << request.connId()
                                  << "refused:" << identity.error().message;
-        if (JwtVerifier::isUnknownKey(identity.error()) && !m_refreshQueued.exchange(true))
-            QMetaObject::invokeMethod(this, &JwtAuthModule::refreshSoon, Qt::QueuedConnection);
+        if (JwtVerifier::isUnknownKey(identity.error())) {
+            // The issuer may have rotated its keys: hold the client until the refresh this asks
+            // for answers (bounded), instead of refusing a token that is about to be valid.
+            bool held = false;
+            bool first = false;
+            {
+                std::lock_guard lock(m_mutex);
+                if (!m_keysSource.isEmpty()) {
+                    first = m_held.isEmpty();
+                    m_held.append({request.token().toUtf8(), request.connId(), reply});
+                    held = true;
+                }
+            }
+            if (!m_refreshQueued.exchange(true))
+                QMetaObject::invokeMethod(this, &JwtAuthModule::refreshSoon, Qt::QueuedConnection);
+            if (held) {
+                if (first)
+                    QMetaObject::invokeMethod(this,
+                                              &JwtAuthModule::holdStarted,
+                                              Qt::QueuedConnection);
+                return;
+            }
+        }
         reply.reject(identity.error());
         return;
     }

@@ -75,6 +75,10 @@ private:
     void fetchFinished(QNetworkReply *reply);
     void keySetReceived(const QByteArray &bytes);
     void keySetFailed(const QString &reason);
+    // A token whose kid is unknown waits for the refresh it asks for (bounded: m_holdMs, under
+    // the server's decision_timeout_ms); the refresh's outcome, or the bound, answers it.
+    void holdStarted();
+    void answerHeld();
     QString sourceName() const; // the URL without user info or query, or the file path
 
     // Qt keeps one root object per plugin file in the process, so load() may run again (another
@@ -94,6 +98,15 @@ private:
     QByteArray m_lastGoodBytes;     // the set in use, as served (an unchanged set is not re-parsed)
     bool m_failing = false;         // in a failure streak (logged once)
     std::atomic<bool> m_refreshQueued = false;
+    struct Held
+    {
+        QByteArray token;
+        QString connId;
+        AuthReply reply;
+    };
+    QList<Held> m_held; // under m_mutex: added by the I/O workers, answered in this thread
+    QTimer m_holdTimer;
+    int m_holdMs = 900;
     // Read by health() from any thread; under m_mutex.
     QString m_keysSource; // empty without jwks_url / jwks_file
     bool m_haveKeys = false;
