@@ -54,9 +54,46 @@ JwtAuthModule::JwtAuthModule(QObject *parent)
 {
     m_refreshTimer.setSingleShot(true);
     connect(&m_refreshTimer, &QTimer::timeout, this, &JwtAuthModule::refreshNow);
+    m_holdTimer.setSingleShot(true);
+    connect(&m_holdTimer, &QTimer::timeout, this, &JwtAuthModule::answerHeld);
 }
 
 JwtAuthModule::~JwtAuthModule() = default;
+
+// What a config table makes: its settings, the verifier of its secret or public key, and a
+// jwks_file's key set. Reads files; changes nothing.
+Result<JwtAuthModule::Prepared> JwtAuthModule::prepare(const QVariantMap &config) const
+{
+    const auto settings = JwtSettings::fromConfig(config);
+    if (!settings)
+        return tl::unexpected(settings.error());
+    Prepared prepared;
+    prepared.settings = *settings;
+    std::shared_ptr<const JwkSet> keys;
+    if (!settings->jwksFile.isEmpty()) {
+        // A local file is the admin's own: unreadable or unusable at load fails the module.
+        // Later re-reads that fail keep the set read here.
+        QFile file(settings->jwksFile);
+        if (!file.open(QIODevice::ReadOnly)) {
+            return fail(500,
+                        u"mtw-auth-jwt: cannot read jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                            file.errorString()));
+        }
+        prepared.keyBytes = file.read(MaxJwksBytes);
+        const auto parsed = parseJwks(prepared.keyBytes);
+        if (!parsed) {
+            return fail(500,
+                        u"mtw-auth-jwt: jwks_file %1: %2"_s.arg(settings->jwksFile,
+                                                                parsed.error().message));
+        }
+        keys = *parsed;
+    }
+    auto verifier = JwtVerifier::create(*settings, {}, keys);
+    if (!verifier)
+        return tl::unexpected(verifier.error());
+    prepared.verifier = std::move(*verifier);
+    return prepared;
+}
 
 Result<void> JwtAuthModule::load(ModuleContext &context)
 {
@@ -71,88 +108,108 @@ Result<void> JwtAuthModule::load(ModuleContext &context)
         m_keysProblem.clear();
     }
     m_lastGoodBytes.clear();
-    m_failing = false;
-    m_backoffMs = FirstRetryMs;
-    m_sinceLastFetch.invalidate();
-    const QVariantMap &config = context.config();
+    m_context = &context;
+    m_filterRegistered = false;
+    // Held tokens are answered before the server gives up on the decision (it would log the
+    // module as too slow): a tenth of its deadline, at least 10 ms, is left for the answer.
+    const qint64 deadline =
+        context.serverConfig().value(u"server.decision_timeout_ms").toLongLong();
+    m_holdMs = int(
+        std::max<qint64>(5, deadline > 0 ? deadline - std::max<qint64>(10, deadline / 10) : 900));
+    auto prepared = prepare(context.config());
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    apply(std::move(*prepared), context.config());
+    context.registerAuthenticator(this, 100);
+    return {};
+}
+
+Result<void> JwtAuthModule::validateConfig(const QVariantMap &newConfig)
+{
+    const auto prepared = prepare(newConfig);
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    return {};
+}
+
+// A reload: tokens are checked against the new settings from the swap on (the connections
+// authenticated before stay); a key set from an unchanged jwks_url is kept, not fetched again.
+Result<void> JwtAuthModule::reconfigure(const QVariantMap &newConfig)
+{
+    auto prepared = prepare(newConfig);
+    if (!prepared)
+        return tl::unexpected(prepared.error());
+    apply(std::move(*prepared), newConfig);
+    return {};
+}
+
+void JwtAuthModule::apply(Prepared prepared, const QVariantMap &config)
+{
     for (auto it = config.cbegin(); it != config.cend(); ++it) {
         if (!knownKeys().contains(it.key()))
             qCWarning(lcJwt).noquote() << "mtw-auth-jwt: unknown config key" << it.key()
                                        << "ignored (known:" << knownKeys().join(u", "_s) + u')';
     }
-    const auto settings = JwtSettings::fromConfig(config);
-    if (!settings)
-        return tl::unexpected(settings.error());
-    m_settings = *settings;
-    std::shared_ptr<const JwkSet> keys;
-    QByteArray keyBytes;
-    if (!settings->jwksFile.isEmpty()) {
-        // A local file is the admin's own: unreadable or unusable at load fails the module.
-        // Later re-reads that fail keep the set read here.
-        QFile file(settings->jwksFile);
-        if (!file.open(QIODevice::ReadOnly)) {
-            return fail(500,
-                        u"mtw-auth-jwt: cannot read jwks_file %1: %2"_s.arg(settings->jwksFile,
-                                                                            file.errorString()));
-        }
-        keyBytes = file.read(MaxJwksBytes);
-        const auto parsed = parseJwks(keyBytes);
-        if (!parsed) {
-            return fail(500,
-                        u"mtw-auth-jwt: jwks_file %1: %2"_s.arg(settings->jwksFile,
-                                                                parsed.error().message));
-        }
-        keys = *parsed;
-    }
-    auto verifier = JwtVerifier::create(*settings, {}, keys);
-    if (!verifier)
-        return tl::unexpected(verifier.error());
+    const JwtSettings &settings = prepared.settings;
+    const bool sameUrl = !settings.jwksUrl.isEmpty() && settings.jwksUrl == m_settings.jwksUrl;
+    const QByteArray fetched = sameUrl ? m_lastGoodBytes : QByteArray();
+    stopRefreshing();
+    m_lastGoodBytes.clear();
+    m_failing = false;
+    m_backoffMs = FirstRetryMs;
+    if (!sameUrl)
+        m_sinceLastFetch.invalidate();
+    m_settings = settings;
 
-    if (!settings->secret.isEmpty() && settings->secret.size() < MinimumSecretBytes)
+    if (!settings.secret.isEmpty() && settings.secret.size() < MinimumSecretBytes)
         qCWarning(lcJwt).noquote() << "mtw-auth-jwt: the secret is shorter than"
                                    << MinimumSecretBytes << "bytes; HMAC tokens are weak";
     QString summary = u"mtw-auth-jwt: accepting %1 tokens, leeway %2 s"_s
-                          .arg((*verifier)->algorithms().join(u", "_s))
-                          .arg(settings->leeway);
-    if (!settings->issuer.isEmpty())
-        summary += u", issuer "_s + settings->issuer;
-    if (!settings->audiences.isEmpty())
-        summary += u", audience "_s + settings->audiences.join(u" | "_s);
-    if (settings->required)
+                          .arg(prepared.verifier->algorithms().join(u", "_s))
+                          .arg(settings.leeway);
+    if (!settings.issuer.isEmpty())
+        summary += u", issuer "_s + settings.issuer;
+    if (!settings.audiences.isEmpty())
+        summary += u", audience "_s + settings.audiences.join(u" | "_s);
+    if (settings.required)
         summary += u", anonymous clients refused"_s;
-    if (settings->allowNoExp)
+    if (settings.allowNoExp)
         summary += u", tokens without exp never expire"_s;
-    if (settings->usesJwks()) {
+    if (settings.usesJwks()) {
         summary += u", keys from %1 (refreshed every %2 s, on an unknown kid at most every %3 s)"_s
                        .arg(sourceName())
-                       .arg(settings->jwksRefresh)
-                       .arg(settings->jwksMinRefresh);
+                       .arg(settings.jwksRefresh)
+                       .arg(settings.jwksMinRefresh);
     }
     qCInfo(lcJwt).noquote() << summary;
     {
         std::lock_guard lock(m_mutex);
-        m_verifier = std::move(*verifier);
-        m_required = settings->required;
-        if (settings->usesJwks())
-            m_keysSource = sourceName();
+        m_verifier = std::move(prepared.verifier);
+        m_required = settings.required;
+        m_keysSource = settings.usesJwks() ? sourceName() : QString();
+        m_haveKeys = false;
+        m_keysProblem.clear();
     }
-    if (keys) {
-        keySetReceived(keyBytes);
-    } else if (!settings->jwksUrl.isEmpty()) {
+    if (!prepared.keyBytes.isEmpty()) {
+        keySetReceived(prepared.keyBytes);
+    } else if (!fetched.isEmpty()) {
+        keySetReceived(fetched); // the same URL's last set, under the new settings
+    } else if (!settings.jwksUrl.isEmpty()) {
         // Until the first fetch succeeds RS*/ES* tokens get 503 and the health is degraded.
         refreshNow();
     }
-    context.registerAuthenticator(this, 100);
-    if (settings->required) {
-        // Before other modules' filters: an anonymous message is refused before anyone acts on it.
-        context.registerMessageFilter(this, 1000);
+    if (settings.required && !m_filterRegistered && m_context) {
+        // Before other modules' filters: an anonymous message is refused before anyone acts on
+        // it. Registered once; with required = false it lets everything through.
+        m_context->registerMessageFilter(this, 1000);
+        m_filterRegistered = true;
     }
-    return {};
 }
 
 bool JwtAuthModule::stop()
 {
     stopRefreshing();
+    answerHeld();
     return true;
 }
 
@@ -305,6 +362,7 @@ void JwtAuthModule::keySetReceived(const QByteArray &bytes)
         m_keysProblem.clear();
     }
     scheduleRefresh(m_settings.jwksRefresh * 1000);
+    answerHeld(); // the refresh they waited for answered
 }
 
 void JwtAuthModule::keySetFailed(const QString &reason)
@@ -327,6 +385,44 @@ void JwtAuthModule::keySetFailed(const QString &reason)
     const qint64 refreshMs = m_settings.jwksRefresh * 1000;
     scheduleRefresh(std::min(m_backoffMs, refreshMs));
     m_backoffMs = std::min(m_backoffMs * 2, refreshMs);
+    answerHeld(); // with the last good set, if there is one
+}
+
+// This thread: the first held token starts the bound; the refresh it asked for may already be
+// on its way (refreshSoon is rate-limited by jwks_min_refresh).
+void JwtAuthModule::holdStarted()
+{
+    if (!m_holdTimer.isActive())
+        m_holdTimer.start(m_holdMs);
+}
+
+// Every held token, verified again with the verifier in use now: accepted if its kid arrived,
+// else refused as before (401 unknown signing key).
+void JwtAuthModule::answerHeld()
+{
+    m_holdTimer.stop();
+    QList<Held> held;
+    std::shared_ptr<const JwtVerifier> current;
+    {
+        std::lock_guard lock(m_mutex);
+        held.swap(m_held);
+        current = m_verifier;
+    }
+    for (const Held &one : std::as_const(held)) {
+        if (!current) {
+            one.reply.reject(Error{401, u"authentication failed"_s, u"mtw-auth-jwt stopped"_s});
+            continue;
+        }
+        const auto identity = current->verify(one.token);
+        if (identity) {
+            one.reply.accept(*identity);
+        } else {
+            qCDebug(lcJwt).noquote()
+                << "token of" << one.connId
+                << "refused after the key set refresh:" << identity.error().message;
+            one.reply.reject(identity.error());
+        }
+    }
 }
 
 std::shared_ptr<const JwtVerifier> JwtAuthModule::verifier() const
@@ -347,8 +443,29 @@ void JwtAuthModule::authenticate(const AuthRequest &request, AuthReply reply)
         // The reason only; a token is a credential and never goes to the log.
         qCDebug(lcJwt).noquote() << "token of" << request.connId()
                                  << "refused:" << identity.error().message;
-        if (JwtVerifier::isUnknownKey(identity.error()) && !m_refreshQueued.exchange(true))
-            QMetaObject::invokeMethod(this, &JwtAuthModule::refreshSoon, Qt::QueuedConnection);
+        if (JwtVerifier::isUnknownKey(identity.error())) {
+            // The issuer may have rotated its keys: hold the client until the refresh this asks
+            // for answers (bounded), instead of refusing a token that is about to be valid.
+            bool held = false;
+            bool first = false;
+            {
+                std::lock_guard lock(m_mutex);
+                if (!m_keysSource.isEmpty()) {
+                    first = m_held.isEmpty();
+                    m_held.append({request.token().toUtf8(), request.connId(), reply});
+                    held = true;
+                }
+            }
+            if (!m_refreshQueued.exchange(true))
+                QMetaObject::invokeMethod(this, &JwtAuthModule::refreshSoon, Qt::QueuedConnection);
+            if (held) {
+                if (first)
+                    QMetaObject::invokeMethod(this,
+                                              &JwtAuthModule::holdStarted,
+                                              Qt::QueuedConnection);
+                return;
+            }
+        }
         reply.reject(identity.error());
         return;
     }

@@ -27,12 +27,13 @@ namespace Mtw::AuthJwt {
 // new set becomes a new immutable verifier swapped in under m_mutex.
 class JwtAuthModule : public QObject,
                       public Mtw::IModule,
+                      public Mtw::IReconfigurable,
                       public Mtw::IAuthenticator,
                       public Mtw::IMessageFilter
 {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID MTW_MODULE_IID FILE "mtw-auth-jwt.json")
-    Q_INTERFACES(Mtw::IModule)
+    Q_INTERFACES(Mtw::IModule Mtw::IReconfigurable)
 
 public:
     explicit JwtAuthModule(QObject *parent = nullptr);
@@ -43,6 +44,11 @@ public:
     bool stop() override;
     ModuleHealth health() const override;
 
+    // IReconfigurable: every key may change on a reload (secret, public_key_file, jwks_*,
+    // issuer, audience, leeway, required, ...); new tokens are checked against the new table.
+    Result<void> validateConfig(const QVariantMap &newConfig) override;
+    Result<void> reconfigure(const QVariantMap &newConfig) override;
+
     // IAuthenticator: answers before it returns (verifying a token is quick, local work).
     void authenticate(const AuthRequest &request, AuthReply reply) override;
 
@@ -51,6 +57,14 @@ public:
     beforeMessage(const ClientInfo &client, const Message &message, FilterReply reply) override;
 
 private:
+    struct Prepared
+    {
+        JwtSettings settings;
+        std::shared_ptr<const JwtVerifier> verifier;
+        QByteArray keyBytes; // a jwks_file's set, read and checked
+    };
+    Result<Prepared> prepare(const QVariantMap &config) const;
+    void apply(Prepared prepared, const QVariantMap &config);
     std::shared_ptr<const JwtVerifier> verifier() const;
 
     // Key set refresh, all in this object's thread.
@@ -61,6 +75,10 @@ private:
     void fetchFinished(QNetworkReply *reply);
     void keySetReceived(const QByteArray &bytes);
     void keySetFailed(const QString &reason);
+    // A token whose kid is unknown waits for the refresh it asks for (bounded: m_holdMs, under
+    // the server's decision_timeout_ms); the refresh's outcome, or the bound, answers it.
+    void holdStarted();
+    void answerHeld();
     QString sourceName() const; // the URL without user info or query, or the file path
 
     // Qt keeps one root object per plugin file in the process, so load() may run again (another
@@ -70,6 +88,8 @@ private:
     std::atomic<bool> m_required = false;
 
     JwtSettings m_settings;
+    ModuleContext *m_context = nullptr; // from load(); for the filter a reload may need
+    bool m_filterRegistered = false;
     QNetworkAccessManager *m_network = nullptr;
     QPointer<QNetworkReply> m_reply;
     QTimer m_refreshTimer;
@@ -78,6 +98,15 @@ private:
     QByteArray m_lastGoodBytes;     // the set in use, as served (an unchanged set is not re-parsed)
     bool m_failing = false;         // in a failure streak (logged once)
     std::atomic<bool> m_refreshQueued = false;
+    struct Held
+    {
+        QByteArray token;
+        QString connId;
+        AuthReply reply;
+    };
+    QList<Held> m_held; // under m_mutex: added by the I/O workers, answered in this thread
+    QTimer m_holdTimer;
+    int m_holdMs = 900;
     // Read by health() from any thread; under m_mutex.
     QString m_keysSource; // empty without jwks_url / jwks_file
     bool m_haveKeys = false;

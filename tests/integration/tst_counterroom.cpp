@@ -435,6 +435,43 @@ private Q_SLOTS:
         QCOMPARE(dataOf(error).value("code"_L1).toInt(), 404);
     }
 
+    // counter-room implements Mtw::IReconfigurable: a reload changes its prefix and auth rule
+    // for the next message; a bad table refuses the whole reload and the running one stays.
+    void reconfiguredByAReload()
+    {
+        Mtw::Server server(loadConfig().config);
+        Mtw::ConfigLoadResult next =
+            loadConfig(DefaultModules
+                       + u"[modules.config]\nchannel_prefix = \"score.\"\nrequire_auth = true\n"_s);
+        server.setConfigLoader([&next]() -> Mtw::Result<Mtw::ConfigLoadResult> { return next; });
+        QVERIFY(server.start());
+        TestClient a;
+        QVERIFY(!join(a, server, u"score.game1"_s).isEmpty());
+        publishJson(a, u"score.game1"_s, u"before"_s, op(u"increment"_s));
+        QVERIFY(dataOf(a.reply(u"before"_s)).contains("published"_L1)); // an ordinary publish
+
+        const auto reloaded = server.reloadConfig();
+        QVERIFY2(reloaded, qPrintable(reloaded ? QString() : reloaded.error().message));
+        QCOMPARE(Mtw::restartRequiredKeys(*reloaded), QStringList());
+        QCOMPARE(reloaded->size(), 2);
+        QCOMPARE(reloaded->at(0).key, u"modules[0].config.channel_prefix"_s);
+        QCOMPARE(reloaded->at(0).apply, Mtw::ConfigApply::Live);
+        QCOMPARE(server.config().modules.at(0).config.value(u"channel_prefix"_s),
+                 QVariant(u"score."_s));
+        publishJson(a, u"score.game1"_s, u"after"_s, op(u"increment"_s));
+        QCOMPARE(dataOf(a.reply(u"after"_s)).value("code"_L1).toInt(), 401); // require_auth now
+
+        next = loadConfig(DefaultModules + u"[modules.config]\nchannel_prefix = \"\"\n"_s);
+        const auto refused = server.reloadConfig();
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.startsWith(u"modules.counter-room: counter-room: "
+                                                    "channel_prefix must be"_s),
+                 qPrintable(refused.error().message));
+        QCOMPARE(server.config().modules.at(0).config.value(u"channel_prefix"_s),
+                 QVariant(u"score."_s));
+        QCOMPARE(dataOf(get(a, u"score.game1"_s, u"get"_s)).value("code"_L1).toInt(), 401);
+    }
+
     void requireAuthRefusesAnonymousClients()
     {
         const auto loaded =

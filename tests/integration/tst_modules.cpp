@@ -162,6 +162,26 @@ private Q_SLOTS:
         QCOMPARE(Mtw::moduleStateName(state), name);
     }
 
+    // A reload that changes the table of a module without Mtw::IReconfigurable: reported as
+    // needing a restart, the module keeps running with the table it started with.
+    void tableOfAModuleWithoutReconfigureNeedsARestart()
+    {
+        Mtw::Server server(testConfig({entry(u"fixture-good"_s, {{u"level"_s, 1}})}));
+        Mtw::Config next = server.config();
+        next.modules[0].config = {{u"level"_s, 2}};
+        server.setConfigLoader([next]() -> Mtw::Result<Mtw::ConfigLoadResult> {
+            Mtw::ConfigLoadResult result;
+            result.config = next;
+            return result;
+        });
+        QVERIFY(server.start());
+        const auto reloaded = server.reloadConfig();
+        QVERIFY2(reloaded, qPrintable(reloaded ? QString() : reloaded.error().message));
+        QCOMPARE(Mtw::restartRequiredKeys(*reloaded), QStringList{u"modules[0].config.level"_s});
+        QCOMPARE(server.config().modules.at(0).config.value(u"level"_s), QVariant(1));
+        QCOMPARE(stateOf(server, u"fixture-good"_s), u"started"_s);
+    }
+
     // Dependencies first, then configuration order; stop in exactly the reverse order.
     void lifecycleOrder()
     {

@@ -34,6 +34,7 @@ enum class HealthStatus { Healthy, Degraded, Unhealthy };
 namespace Internal {
 class ModuleHealthPrivate;
 class ModuleContextPrivate;
+class ModuleHost;
 } // namespace Internal
 
 // What IModule::health() reports. An implicitly shared value; `return {}` is Healthy, and
@@ -127,6 +128,7 @@ public:
     void stopFinished();
 
 private:
+    friend class Internal::ModuleHost; // a reload's new config() (IReconfigurable)
     std::unique_ptr<Internal::ModuleContextPrivate> d;
 };
 
@@ -149,6 +151,33 @@ public:
     virtual ModuleHealth health() const { return {}; }
 };
 
+// Optional, for a module whose `[[modules]] config` table may change while it runs (a
+// configuration reload: SIGHUP, server.watch_config, the admin API's save). The plugin's root
+// object derives from it too and lists it: Q_INTERFACES(Mtw::IModule Mtw::IReconfigurable);
+// the server finds it with qobject_cast, so IModule (and plugins built without it) is unchanged.
+// A started module without it whose table changed is reported as needing a restart.
+// A reload is all or nothing: validateConfig() of every changed module runs before anything
+// applies, and an Error there refuses the whole reload (the message, with the module's id, is
+// logged and answered to the admin API; the running configuration stays). Only then does
+// reconfigure() run, in the module's thread (its root object's: the server's main thread for a
+// plugin). Both may be called while I/O workers call the module's services.
+class IReconfigurable
+{
+public:
+    virtual ~IReconfigurable() = default;
+
+    // Whether `newConfig` (the whole new table, ${ENV} expanded) could be applied. Applies
+    // nothing.
+    virtual Result<void> validateConfig(const QVariantMap &newConfig) = 0;
+    // Takes `newConfig`, which validateConfig() accepted. From its return on, ModuleContext::config()
+    // is `newConfig`. An Error here keeps the module running as it was (its old table stays and the
+    // key is reported as needing a restart); it should not happen after a successful validation.
+    virtual Result<void> reconfigure(const QVariantMap &newConfig) = 0;
+};
+
 } // namespace Mtw
 
+#define MTW_RECONFIGURABLE_IID "org.mtwserver.IReconfigurable/1"
+
 Q_DECLARE_INTERFACE(Mtw::IModule, MTW_MODULE_IID)
+Q_DECLARE_INTERFACE(Mtw::IReconfigurable, MTW_RECONFIGURABLE_IID)

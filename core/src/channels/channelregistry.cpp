@@ -116,15 +116,15 @@ struct alignas(64) ChannelRegistry::Shard
 };
 
 ChannelRegistry::ChannelRegistry(const Mtw::Config &config, int workerCount)
-    : m_resolver(config)
+    : m_resolver(std::make_shared<const ChannelSettingsResolver>(config))
     , m_workerCount(std::clamp(workerCount, 1, MaxWorkers))
     , m_maxChannels(config.server.maxChannels)
     , m_shards(new Shard[ShardCount])
 {
     m_clock.start();
-    const QStringList names = m_resolver.exactNames();
+    const QStringList names = m_resolver->exactNames();
     for (const QString &name : names) {
-        Channel channel = makeChannel(m_resolver.resolve(name));
+        Channel channel = makeChannel(m_resolver->resolve(name));
         channel.configured = true;
         shardFor(name).channels.emplace(name, std::move(channel));
     }
@@ -280,12 +280,12 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
     if (status == JoinStatus::Missing) {
         // Resolve and allocate the new channel outside the lock, then insert it unless another
         // worker created it meanwhile (then `fresh` is dropped, also outside the lock).
-        const ChannelSettings settings = m_resolver.resolve(channel);
+        const ChannelSettings settings = resolve(channel);
         if (settings.auth && !authenticated)
             return requiresAuth(channel);
         // At the bound, channels that only wait out their quiet period go first: empty ones
         // cannot be used to lock newcomers out.
-        if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels)
+        if (m_channelCount.load(std::memory_order_relaxed) >= maxChannels())
             reclaim(ReclaimMode::EvenIfRecent);
         Channel fresh = makeChannel(settings);
         bool created = false;
@@ -294,7 +294,7 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
             auto it = shard.channels.find(channel);
             if (it == shard.channels.end()) {
                 // The bound may be passed by at most one channel per shard racing here.
-                if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels) {
+                if (m_channelCount.load(std::memory_order_relaxed) >= maxChannels()) {
                     status = JoinStatus::TooManyChannels;
                 } else {
                     it = shard.channels.emplace(channel, std::move(fresh));
@@ -321,10 +321,10 @@ Result<SubscribeOutcome> ChannelRegistry::subscribe(const QString &channel,
                         .arg(out.settings.maxMembers));
     case JoinStatus::TooManyChannels:
         qCWarning(lcChannels).noquote() << "refused to create channel" << channel
-                                        << "- server.max_channels =" << m_maxChannels << "reached";
+                                        << "- server.max_channels =" << maxChannels() << "reached";
         return fail(503,
                     QStringLiteral("the server has too many channels (server.max_channels = %1)")
-                        .arg(m_maxChannels));
+                        .arg(maxChannels()));
     case JoinStatus::Missing:
         break;
     }
@@ -516,7 +516,7 @@ Result<PublishCheck> ChannelRegistry::checkChannel(const QString &channel,
         }
     }
     if (!check.exists)
-        check.settings = m_resolver.resolve(channel);
+        check.settings = resolve(channel);
     if (check.settings.auth && !authenticated)
         return requiresAuth(channel);
     return check;
@@ -538,7 +538,7 @@ bool ChannelRegistry::acceptFromCluster(const QString &channel,
         if (position.offset == 0)
             return false; // a notice for a channel without members here
         locker.unlock();
-        fresh.emplace(makeChannel(m_resolver.resolve(channel)));
+        fresh.emplace(makeChannel(resolve(channel)));
         locker.relock();
         it = shard.channels.find(channel);
         if (it == shard.channels.end()) {
@@ -662,11 +662,11 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
         }
         Shard &shard = shardFor(stored.name());
         if (!shard.channels.contains(stored.name())) {
-            if (m_channelCount.load(std::memory_order_relaxed) >= m_maxChannels) {
+            if (m_channelCount.load(std::memory_order_relaxed) >= maxChannels()) {
                 ++dropped;
                 continue;
             }
-            shard.channels.emplace(stored.name(), makeChannel(m_resolver.resolve(stored.name())));
+            shard.channels.emplace(stored.name(), makeChannel(resolve(stored.name())));
             m_channelCount.fetch_add(1, std::memory_order_relaxed);
         }
         restoreChannel(stored, wallNow, snapshot.isComplete());
@@ -675,7 +675,7 @@ void ChannelRegistry::restore(const StoreSnapshot &snapshot, IStore *store)
     if (dropped > 0) {
         qCWarning(lcChannels) << "the store kept" << dropped
                               << "channels that were not restored (invalid name, or beyond"
-                              << "server.max_channels =" << m_maxChannels << ")";
+                              << "server.max_channels =" << maxChannels() << ")";
     }
     qCInfo(lcChannels) << "restored" << channels.size() - dropped << "channels from the store";
     if (!snapshot.isComplete() && !channels.isEmpty()) {
@@ -779,6 +779,81 @@ ChannelPage ChannelRegistry::channelPage(const QString &after, int limit, bool a
     if (more) // the client asks again with after = next
         page.next = page.channels.constLast().name;
     return page;
+}
+
+std::shared_ptr<const ChannelSettingsResolver> ChannelRegistry::resolver() const
+{
+    QMutexLocker locker(&m_resolverMutex);
+    return m_resolver;
+}
+
+ChannelSettings ChannelRegistry::resolve(const QString &name) const
+{
+    return resolver()->resolve(name);
+}
+
+QStringList ChannelRegistry::reconfigure(const Mtw::Config &config)
+{
+    auto next = std::make_shared<const ChannelSettingsResolver>(config);
+    {
+        // From here on, a channel created by a subscribe takes the new settings.
+        QMutexLocker locker(&m_resolverMutex);
+        m_resolver = next;
+    }
+    m_maxChannels.store(config.server.maxChannels, std::memory_order_relaxed);
+    QStringList nowAuth;
+    const qint64 t = now();
+    for (int i = 0; i < ShardCount; ++i) {
+        Shard &shard = m_shards[i];
+        // Resolved outside the lock: a pattern list is walked per channel.
+        QStringList names;
+        {
+            QMutexLocker locker(&shard.mutex);
+            names = shard.channels.keys();
+        }
+        QList<ChannelSettings> settings;
+        settings.reserve(names.size());
+        for (const QString &name : std::as_const(names))
+            settings.append(next->resolve(name));
+        HistoryRing::Evicted evicted; // released after the lock
+        QMutexLocker locker(&shard.mutex);
+        for (qsizetype n = 0; n < names.size(); ++n) {
+            const auto it = shard.channels.find(names.at(n));
+            if (it == shard.channels.end())
+                continue; // reclaimed meanwhile
+            Channel &ch = *it;
+            ch.configured = next->isConfiguredExact(names.at(n));
+            const ChannelSettings &fresh = settings.at(n);
+            if (fresh == ch.settings)
+                continue;
+            if (fresh.auth && !ch.settings.auth && !ch.members.isEmpty())
+                nowAuth.append(names.at(n));
+            if (fresh.history != ch.settings.history
+                || fresh.historyBytes != ch.settings.historyBytes
+                || fresh.historyTtl != ch.settings.historyTtl) {
+                ch.history.setBounds(fresh.history,
+                                     fresh.historyBytes,
+                                     qint64(fresh.historyTtl) * 1000,
+                                     t,
+                                     evicted);
+                ch.bounds = boundsOf(fresh);
+            }
+            ch.settings = fresh;
+        }
+    }
+    // Channels named exactly for the first time exist from now on, like those of the start.
+    const QStringList exact = next->exactNames();
+    for (const QString &name : exact) {
+        Shard &shard = shardFor(name);
+        QMutexLocker locker(&shard.mutex);
+        if (shard.channels.contains(name))
+            continue;
+        Channel channel = makeChannel(next->resolve(name));
+        channel.configured = true;
+        shard.channels.emplace(name, std::move(channel));
+        m_channelCount.fetch_add(1, std::memory_order_relaxed);
+    }
+    return nowAuth;
 }
 
 int ChannelRegistry::channelCount() const

@@ -12,6 +12,7 @@
 #include <QByteArray>
 #include <QElapsedTimer>
 #include <QList>
+#include <QMutex>
 #include <QString>
 
 #include <atomic>
@@ -177,7 +178,18 @@ public:
     Q_DISABLE_COPY_MOVE(ChannelRegistry)
 
     int workerCount() const { return m_workerCount; }
-    const ChannelSettingsResolver &resolver() const { return m_resolver; }
+    // The settings a channel of this name gets when it is created now (the current resolver).
+    ChannelSettings resolve(const QString &name) const;
+
+    // A configuration reload ([[channels]], codec.*, server.max_channels; docs/channels.md#reload):
+    // channels created from now on take the new settings, and every existing channel takes its
+    // new settings at once: limits apply to what comes next (a lower max_members refuses new
+    // members and keeps the current ones), a smaller history is trimmed now, a channel newly
+    // named exactly is created and kept, one no longer named is reclaimed like any other once
+    // empty. Returns the channels with members that now require authentication: their
+    // workers remove the anonymous members (ChannelRegistry does not know who is
+    // authenticated). Any thread; each shard is locked on its own, as for every other call.
+    QStringList reconfigure(const Mtw::Config &config);
 
     // Creates the channel if needed. Errors: 400 invalid name, 401 auth channel and
     // !authenticated, 409 full, 503 server.max_channels reached, 500 member.worker out of range.
@@ -280,9 +292,14 @@ private:
                        ReclaimMode mode) const;
     qint64 now() const { return m_clock.elapsed(); }
 
-    ChannelSettingsResolver m_resolver;
+    std::shared_ptr<const ChannelSettingsResolver> resolver() const;
+    int maxChannels() const { return m_maxChannels.load(std::memory_order_relaxed); }
+
+    // Replaced by reconfigure(); read only when a channel is created (never on a publish).
+    mutable QMutex m_resolverMutex;
+    std::shared_ptr<const ChannelSettingsResolver> m_resolver;
     int m_workerCount = 1;
-    int m_maxChannels = 0;
+    std::atomic<int> m_maxChannels{0};
     QElapsedTimer m_clock; // history ages; monotonic
     std::atomic<int> m_channelCount{0};
     std::unique_ptr<Shard[]> m_shards;

@@ -46,6 +46,20 @@ public:
         m_bytes += item.size();
     }
 
+    // New bounds (a configuration reload): what they no longer allow is pushed out at once,
+    // oldest first, and a smaller capacity gives its memory back. A larger one grows as used.
+    void setBounds(int capacity, qint64 maxBytes, qint64 ttlMs, qint64 now, Evicted &evicted)
+    {
+        m_capacity = qMax(0, capacity);
+        m_maxBytes = qMax<qint64>(0, maxBytes);
+        m_ttlMs = qMax<qint64>(0, ttlMs);
+        expire(now, evicted);
+        while (m_count > m_capacity || (m_maxBytes > 0 && m_bytes > m_maxBytes))
+            popFront(evicted);
+        if (m_items.size() > m_capacity)
+            repack(m_capacity);
+    }
+
     // Drops the entries older than the TTL.
     void expire(qint64 now, Evicted &evicted)
     {
@@ -144,13 +158,15 @@ private:
 
     // Room for more entries, up to the capacity: the ring grows as a channel is used, so an
     // idle channel costs no history memory.
-    void grow()
+    void grow() { repack(qMin<qsizetype>(m_capacity, qMax<qsizetype>(4, m_items.size() * 2))); }
+
+    // The entries moved to a buffer of `size` (at least m_count) slots, oldest first.
+    void repack(qsizetype size)
     {
-        const qsizetype size = qMin<qsizetype>(m_capacity, qMax<qsizetype>(4, m_items.size() * 2));
-        QList<Entry> bigger(size);
+        QList<Entry> items(size);
         for (qsizetype i = 0; i < m_count; ++i)
-            bigger[i] = std::move(m_items[(m_head + i) % m_items.size()]);
-        m_items = std::move(bigger);
+            items[i] = std::move(m_items[(m_head + i) % m_items.size()]);
+        m_items = std::move(items);
         m_head = 0;
     }
 

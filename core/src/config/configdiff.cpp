@@ -73,18 +73,19 @@ void diffEntries(const SectionSpec &section,
                     key.get(next, entry),
                     out);
     }
-    // An entry added or removed changes what the server runs with as a whole: like every
-    // entry key, it needs a restart.
+    // An entry added or removed changes what the server runs with as a whole: it applies live
+    // only in a section whose every key does.
+    const ConfigApply apply = section.entriesLive() ? ConfigApply::Live : ConfigApply::Restart;
     for (qsizetype entry = nextCount; entry < oldCount; ++entry)
         out.append({u"%1[%2]"_s.arg(section.path).arg(entry),
                     entryValue(section, old, entry),
                     QVariant(),
-                    ConfigApply::Restart});
+                    apply});
     for (qsizetype entry = oldCount; entry < nextCount; ++entry)
         out.append({u"%1[%2]"_s.arg(section.path).arg(entry),
                     QVariant(),
                     entryValue(section, next, entry),
-                    ConfigApply::Restart});
+                    apply});
 }
 
 } // namespace
@@ -120,8 +121,18 @@ QList<ConfigChange> applyLiveChanges(Config &running, const Config &next)
     const QList<ConfigChange> changes = diffConfigs(running, next);
     QList<void (*)(const Config &)> effects;
     for (const SectionSpec &section : Internal::schemaSections()) {
-        if (section.kind != SectionSpec::Kind::Table)
-            continue; // entries of arrays of tables need a restart
+        if (section.kind == SectionSpec::Kind::Array) {
+            // An array whose every key is live is taken whole; the others need a restart.
+            if (!section.entriesLive())
+                continue;
+            const QString prefix = section.path + QLatin1Char('[');
+            const bool changed = std::any_of(changes.cbegin(), changes.cend(), [&](const auto &c) {
+                return c.key.startsWith(prefix);
+            });
+            if (changed)
+                section.assign(running, next);
+            continue;
+        }
         for (const KeySpec &key : section.keys) {
             if (key.apply != ConfigApply::Live)
                 continue;

@@ -8,6 +8,7 @@
 
 #include <QLoggingCategory>
 
+#include <algorithm>
 #include <initializer_list>
 #include <limits>
 
@@ -239,6 +240,7 @@ SectionSpec entries(const char *path,
     spec.setLine = [list](Config &config, qsizetype entry, int line) {
         (config.*list)[entry].line = line;
     };
+    spec.assign = [list](Config &config, const Config &from) { config.*list = from.*list; };
     for (const Key<E> &k : keys) {
         KeySpec bound = k.spec;
         bound.get = [list, get = k.get](const Config &config, qsizetype entry) {
@@ -276,7 +278,8 @@ SectionSpec serverSection()
                        &S::maxConnections,
                        1,
                        NoUpperBound,
-                       "Connections beyond this are refused; WebSocket upgrades get HTTP 503."),
+                       "Connections beyond this are refused; WebSocket upgrades get HTTP 503.")
+                .appliedByServer(),
             integer<S>("workers",
                        &S::workers,
                        0,
@@ -299,19 +302,22 @@ SectionSpec serverSection()
                        1,
                        NoUpperBound,
                        "Channels that may exist at once; a subscribe that would create one "
-                       "more gets error 503."),
+                       "more gets error 503.")
+                .appliedByServer(),
             integer<S>("max_channels_per_connection",
                        &S::maxChannelsPerConnection,
                        1,
                        NoUpperBound,
                        "Channels one connection may be subscribed to at once; one more gets "
-                       "error 429."),
+                       "error 429.")
+                .appliedByServer(),
             stringList<S>("trusted_proxies",
                           &S::trustedProxies,
                           "Reverse proxies whose `X-Forwarded-For` names the client (for "
                           "per-address limits, logs and the admin view); every other peer's "
                           "header is ignored.")
-                .rule(AddressRangeRule),
+                .rule(AddressRangeRule)
+                .appliedByServer(),
             integer<S>("decision_timeout_ms",
                        &S::decisionTimeoutMs,
                        10,
@@ -319,7 +325,8 @@ SectionSpec serverSection()
                        "How long a module may take to answer a decision (authenticate, "
                        "message filter, request handler) before it counts as a reject. "
                        "Applies to asynchronous module answers.")
-                .unit("milliseconds"),
+                .unit("milliseconds")
+                .appliedByServer(),
             boolean<S>("watch_config",
                        &S::watchConfig,
                        "Reload the configuration when its file changes, as on `SIGHUP`: the "
@@ -396,19 +403,22 @@ SectionSpec webSocketSection()
                        0,
                        MaxSeconds,
                        "Time between pings to each client; `0` disables pings.")
-                .seconds(),
+                .seconds()
+                .appliedByServer(),
             size<W>("max_message_size",
                     &W::maxMessageSize,
                     KiB,
                     GiB,
                     "Largest message accepted, text or MTW frame; a larger message closes the "
-                    "connection with 1009."),
+                    "connection with 1009.")
+                .appliedByServer(),
             integer<W>("handshake_timeout",
                        &W::handshakeTimeout,
                        1,
                        MaxSeconds,
                        "Time a client has to complete the HTTP upgrade.")
-                .seconds(),
+                .seconds()
+                .appliedByServer(),
             size<W>("max_queue_size",
                     &W::maxQueueSize,
                     KiB,
@@ -416,22 +426,26 @@ SectionSpec webSocketSection()
                     "Outbound bytes queued per connection, counting every byte (fan-out, "
                     "replies, history, pongs); a slower consumer is disconnected. One message "
                     "up to `max_message_size` always fits into an empty queue; a reply larger "
-                    "than both gets error 413."),
+                    "than both gets error 413.")
+                .appliedByServer(),
             stringList<W>("allowed_origins",
                           &W::allowedOrigins,
                           "`Origin` header values accepted for upgrades; empty accepts every "
-                          "origin."),
+                          "origin.")
+                .appliedByServer(),
             integer<W>("max_pending_handshakes_per_ip",
                        &W::maxPendingHandshakesPerIp,
                        1,
                        NoUpperBound,
-                       "Upgrades in progress per client IP address (a slowloris guard)."),
+                       "Upgrades in progress per client IP address (a slowloris guard).")
+                .appliedByServer(),
             integer<W>("max_protocol_errors",
                        &W::maxProtocolErrors,
                        1,
                        NoUpperBound,
                        "Malformed messages a connection may send before it is closed with "
-                       "1008."),
+                       "1008.")
+                .appliedByServer(),
             integer<W>("rate_limit",
                        &W::rateLimit,
                        0,
@@ -439,12 +453,14 @@ SectionSpec webSocketSection()
                        "Messages per second one connection may send (token bucket); over it "
                        "each message gets error 429, and a connection that sends `rate_burst` "
                        "more without waiting is closed with 1008. `0` turns the limit off.")
-                .unit("messages/s"),
+                .unit("messages/s")
+                .appliedByServer(),
             integer<W>("rate_burst",
                        &W::rateBurst,
                        1,
                        NoUpperBound,
-                       "Messages a connection may send at once before `rate_limit` applies."),
+                       "Messages a connection may send at once before `rate_limit` applies.")
+                .appliedByServer(),
         });
 }
 
@@ -459,11 +475,13 @@ SectionSpec codecSection()
                                 {"json", "binary"},
                                 "Codec of channels that do not choose one (no `[[channels]]` "
                                 "entry, or one without `codec`); `\"binary\"` delivers their "
-                                "fan-out as MTW binary frames to every member."),
+                                "fan-out as MTW binary frames to every member.")
+                .appliedByServer(),
             stringList<CodecConfig>("binary_channels",
                                     &CodecConfig::binaryChannels,
                                     "Channels (names or patterns) delivered with the binary "
-                                    "codec, whatever their entry says."),
+                                    "codec, whatever their entry says.")
+                .appliedByServer(),
         });
 }
 
@@ -503,14 +521,18 @@ SectionSpec channelsSection()
                       "Exact channel name or pattern: dot-separated segments, `*` matches one "
                       "segment, a final `**` one or more. Names must be unique.")
                 .rule(ChannelNameRule)
-                .required(),
-            boolean<C>("auth", &C::auth, "Subscribing requires an authenticated connection."),
+                .required()
+                .appliedByServer(),
+            boolean<C>("auth", &C::auth, "Subscribing requires an authenticated connection.")
+                .appliedByServer(),
             integer<C>("max_members",
                        &C::maxMembers,
                        0,
                        NoUpperBound,
-                       "Most subscribers at once; `0` means unlimited."),
-            integer<C>("history", &C::history, 0, 100000, "Messages kept for replay."),
+                       "Most subscribers at once; `0` means unlimited.")
+                .appliedByServer(),
+            integer<C>("history", &C::history, 0, 100000, "Messages kept for replay.")
+                .appliedByServer(),
             integer<C>("history_ttl",
                        &C::historyTtl,
                        0,
@@ -518,20 +540,24 @@ SectionSpec channelsSection()
                        "Time a message stays in history; `0` keeps it until pushed out. An "
                        "unconfigured channel without members is removed once its history has "
                        "expired and it has been quiet this long.")
-                .seconds(),
+                .seconds()
+                .appliedByServer(),
             size<C>("history_bytes",
                     &C::historyBytes,
                     0,
                     GiB,
                     "Bytes of history kept; the oldest messages go first, and a message "
-                    "larger than this is not kept. `0` means no byte bound."),
-            boolean<C>("presence", &C::presence, "Send join/leave events to members."),
+                    "larger than this is not kept. `0` means no byte bound.")
+                .appliedByServer(),
+            boolean<C>("presence", &C::presence, "Send join/leave events to members.")
+                .appliedByServer(),
             choice<C>("codec",
                       &C::codec,
                       {"json", "binary"},
                       "Codec of this channel's fan-out; without it the channel takes "
                       "`codec.default`.")
-                .emptyMeans("`codec.default`"),
+                .emptyMeans("`codec.default`")
+                .appliedByServer(),
         });
 }
 
@@ -756,22 +782,26 @@ SectionSpec httpSection()
                       "Key callers send as `Authorization: apikey <key>` or `Bearer <key>`. "
                       "Empty: every call is refused with 401 unless `insecure = true`. Masked "
                       "by `--print-config`.")
-                .secret(),
+                .secret()
+                .appliedByServer(),
             boolean<H>("insecure",
                        &H::insecure,
                        "With no `api_key`, serve every caller without a key (a warning at "
-                       "start). For development only."),
+                       "start). For development only.")
+                .appliedByServer(),
             size<H>("max_body_size",
                     &H::maxBodySize,
                     1,
                     GiB,
-                    "Largest request body the server API reads; a larger one gets 413."),
+                    "Largest request body the server API reads; a larger one gets 413.")
+                .appliedByServer(),
             integer<H>("keepalive_timeout",
                        &H::keepAliveTimeout,
                        1,
                        MaxSeconds,
                        "Time an idle keep-alive HTTP connection stays open between requests.")
-                .seconds(),
+                .seconds()
+                .appliedByServer(),
         });
 }
 
@@ -854,6 +884,14 @@ const QList<SectionSpec> &schemaSections()
 {
     static const QList<SectionSpec> sections = declareSections();
     return sections;
+}
+
+bool SectionSpec::entriesLive() const
+{
+    return kind == Kind::Array && !keys.isEmpty()
+        && std::all_of(keys.cbegin(), keys.cend(), [](const KeySpec &key) {
+               return key.apply == ConfigApply::Live;
+           });
 }
 
 QString SectionSpec::header() const

@@ -84,6 +84,9 @@ struct SectionSpec
     std::function<qsizetype(const Config &)> count;
     std::function<qsizetype(Config &)> append; // a default entry; its index
     std::function<void(Config &, qsizetype entry, int line)> setLine;
+    std::function<void(Config &, const Config &)> assign; // the whole list, from the second
+    // Every key applies live, so entries added or removed do too ([[channels]]).
+    bool entriesLive() const;
     QString uniqueKey; // entries must differ in this key
     QString noun;      // "channel", for "duplicate channel ..."
 

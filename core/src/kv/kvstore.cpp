@@ -124,10 +124,9 @@ Result<KvStore::Bucket *> KvStore::materialise(const QString &bucket)
     QMutexLocker lock(&m_bucketsLock);
     if (const auto raced = m_buckets.constFind(bucket); raced != m_buckets.cend())
         return raced->get();
-    if (m_buckets.size() >= m_maxBuckets)
-        return fail(
-            507,
-            u"too many buckets: at most %1 may exist (server.max_channels)"_s.arg(m_maxBuckets));
+    if (const int most = m_maxBuckets.load(std::memory_order_relaxed); m_buckets.size() >= most)
+        return fail(507,
+                    u"too many buckets: at most %1 may exist (server.max_channels)"_s.arg(most));
     auto created = std::make_shared<Bucket>();
     created->name = bucket;
     created->channel = KvChannelPrefix + bucket;

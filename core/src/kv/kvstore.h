@@ -85,6 +85,8 @@ public:
     ~KvStore();
     Q_DISABLE_COPY_MOVE(KvStore)
 
+    // A reload's server.max_channels: refuses new buckets beyond it, removes none.
+    void setMaxBuckets(int most) { m_maxBuckets.store(most, std::memory_order_relaxed); }
     // 404 when no [[kv]] entry names or matches `bucket`.
     Result<KvBucketSettings> settings(const QString &bucket) const;
 
@@ -138,7 +140,7 @@ private:
                  const QString &writer);
 
     const QList<KvBucketConfig> m_config;
-    const int m_maxBuckets;
+    std::atomic<int> m_maxBuckets; // server.max_channels, live (setMaxBuckets)
     const Publisher m_publisher;
     const Clock m_clock;
     std::atomic<IStore *> m_store{nullptr};

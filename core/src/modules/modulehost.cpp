@@ -10,6 +10,7 @@
 #include <QLibrary>
 #include <QLoggingCategory>
 #include <QPluginLoader>
+#include <QThread>
 #include <QTimer>
 
 #include <exception>
@@ -578,6 +579,87 @@ void ModuleHost::finishStopping(Entry &entry, ModuleState state, const QString &
     } else {
         qCInfo(lcModules).noquote() << "module" << entry.metadata.id() << "stopped";
     }
+}
+
+std::pair<IReconfigurable *, QObject *> ModuleHost::reconfigurable(const QString &id, Entry **found)
+{
+    for (const auto &entry : m_entries) {
+        if (entry->metadata.id() != id || entry->state != ModuleState::Started || !entry->module)
+            continue;
+        *found = entry.get();
+        QObject *object =
+            entry->loader ? entry->loader->instance() : dynamic_cast<QObject *>(entry->module);
+        if (object)
+            return {qobject_cast<IReconfigurable *>(object), object};
+        return {dynamic_cast<IReconfigurable *>(entry->module), this};
+    }
+    return {nullptr, nullptr};
+}
+
+namespace {
+
+// Runs `call` in `object`'s thread, waiting for it: a module's root object may live elsewhere.
+Result<void> inThreadOf(QObject *object, const std::function<Result<void>()> &call)
+{
+    if (object->thread() == QThread::currentThread())
+        return call();
+    Result<void> result = fail(500, u"the module's thread did not run the call"_s);
+    QMetaObject::invokeMethod(
+        object,
+        [&] { result = call(); },
+        Qt::BlockingQueuedConnection);
+    return result;
+}
+
+} // namespace
+
+QStringList ModuleHost::validateConfigs(const QHash<QString, QVariantMap> &changed)
+{
+    QStringList errors;
+    for (auto it = changed.cbegin(); it != changed.cend(); ++it) {
+        Entry *entry = nullptr;
+        const auto [module, object] = reconfigurable(it.key(), &entry);
+        if (!module)
+            continue; // reported as needing a restart
+        const QVariantMap &config = it.value();
+        const auto valid = inThreadOf(object, [&] {
+            return guarded(u"validateConfig()"_s, [&] { return module->validateConfig(config); });
+        });
+        if (!valid)
+            errors.append(u"modules.%1: %2"_s.arg(it.key(), valid.error().message));
+    }
+    return errors;
+}
+
+QStringList ModuleHost::reconfigure(const QHash<QString, QVariantMap> &changed)
+{
+    QStringList applied;
+    for (auto it = changed.cbegin(); it != changed.cend(); ++it) {
+        Entry *entry = nullptr;
+        const auto [module, object] = reconfigurable(it.key(), &entry);
+        if (!module)
+            continue;
+        const QVariantMap &config = it.value();
+        // Validated again: Server::applyConfig may be called without reloadConfig's check.
+        const auto done = inThreadOf(object, [&]() -> Result<void> {
+            if (auto valid =
+                    guarded(u"validateConfig()"_s, [&] { return module->validateConfig(config); });
+                !valid)
+                return valid;
+            return guarded(u"reconfigure()"_s, [&] { return module->reconfigure(config); });
+        });
+        if (!done) {
+            qCWarning(lcModules).noquote()
+                << "module" << it.key()
+                << "refused its new configuration, it keeps the old one:" << done.error().message;
+            continue;
+        }
+        entry->config = config;
+        entry->context->d->config = config;
+        applied.append(it.key());
+        qCInfo(lcModules).noquote() << "module" << it.key() << "reconfigured";
+    }
+    return applied;
 }
 
 QList<ModuleStatus> ModuleHost::statuses() const

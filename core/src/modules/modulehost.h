@@ -107,6 +107,15 @@ public:
     void stop();
 
     QList<ModuleStatus> statuses() const;
+
+    // A configuration reload. `changed`: module id -> its new [[modules]] config table, for the
+    // modules whose table changed. Asks every started IReconfigurable among them whether it
+    // takes its table (validateConfig) and returns their errors, "modules.<id>: ...".
+    QStringList validateConfigs(const QHash<QString, QVariantMap> &changed);
+    // After validateConfigs() found nothing: validateConfig() then reconfigure() of each
+    // started IReconfigurable among `changed`, in its thread. Returns the ids that took their new table; the others
+    // (not started, not reconfigurable, or failed) need a restart.
+    QStringList reconfigure(const QHash<QString, QVariantMap> &changed);
     // What the workers read; see ServiceDirectory.
     const ServiceDirectory &services() const { return m_directory; }
 
@@ -169,6 +178,8 @@ private:
     void stopNext();
     void finishStopping(Entry &entry, ModuleState state, const QString &error = QString());
     void publishServices(); // with m_servicesMutex held
+    // The started module `id` as an IReconfigurable, with the object whose thread runs it.
+    std::pair<IReconfigurable *, QObject *> reconfigurable(const QString &id, Entry **entry);
 
     const Config m_config;
     const ServerSettings m_settings; // what modules see of m_config

@@ -94,6 +94,9 @@ public:
     QStringList pluginSearchPaths() const;
     Result<ConfigLoadResult> loadConfigAgain() const;
     void updateConfigWatcher();
+    void publishLiveSettings();
+    QHash<QString, QVariantMap> changedModuleConfigs(const Config &next) const;
+    void reconfigureModules(const Config &next, QList<ConfigChange> &changes);
 
     bool sendTo(const QString &connId, const Message &message) override;
     Result<int> publish(const QString &channel, const Message &message) override;
@@ -201,6 +204,60 @@ void ServerPrivate::updateConfigWatcher()
         (void)q->reloadConfig();
     });
     qCInfo(lcServer).noquote() << "watching" << config.sourcePath << "(server.watch_config)";
+}
+
+// After a reload changed live keys: the registry and the key-value store take theirs at once,
+// each worker one immutable snapshot through its event queue (it swaps it between two events:
+// nothing on a worker locks to read it).
+void ServerPrivate::publishLiveSettings()
+{
+    if (!context)
+        return;
+    const QStringList nowAuth = context->registry.reconfigure(config);
+    context->kv.setMaxBuckets(config.server.maxChannels);
+    context->maxConnections.store(config.server.maxConnections, std::memory_order_relaxed);
+    const auto live = std::make_shared<const LiveSettings>(config);
+    for (Worker *worker : std::as_const(context->workers))
+        worker->postReconfigure(live, nowAuth);
+}
+
+// The modules whose own table a reload changes, by id: an entry at the same position with the
+// same name, enabled on both sides (anything else changes the set of modules: a restart). By
+// position, as diffConfigs() compares entries.
+QHash<QString, QVariantMap> ServerPrivate::changedModuleConfigs(const Config &next) const
+{
+    QHash<QString, QVariantMap> changed;
+    const qsizetype common = std::min(config.modules.size(), next.modules.size());
+    for (qsizetype i = 0; i < common; ++i) {
+        const ModuleConfig &was = config.modules.at(i);
+        const ModuleConfig &now = next.modules.at(i);
+        if (was.name == now.name && was.enabled && now.enabled && was.config != now.config
+            && !changed.contains(now.name))
+            changed.insert(now.name, now.config);
+    }
+    return changed;
+}
+
+// IReconfigurable modules take their new table; their `modules[i].config.*` changes become
+// live. The others stay as they were and need a restart.
+void ServerPrivate::reconfigureModules(const Config &next, QList<ConfigChange> &changes)
+{
+    const QHash<QString, QVariantMap> changed = changedModuleConfigs(next);
+    if (changed.isEmpty())
+        return;
+    const QStringList reconfigured = modules->reconfigure(changed);
+    for (qsizetype i = 0; i < config.modules.size(); ++i) {
+        ModuleConfig &running = config.modules[i];
+        if (!reconfigured.contains(running.name)
+            || changed.value(running.name) != next.modules.at(i).config)
+            continue;
+        running.config = next.modules.at(i).config;
+        const QString prefix = u"modules[%1].config."_s.arg(i);
+        for (ConfigChange &change : changes) {
+            if (change.key.startsWith(prefix))
+                change.apply = ConfigApply::Live;
+        }
+    }
 }
 
 QStringList ServerPrivate::pluginSearchPaths() const
@@ -817,6 +874,7 @@ QList<ConfigChange> Server::applyConfig(const Config &next)
     if (tlsSwitched)
         effective.server.tls = d->config.server.tls;
     QList<ConfigChange> changes = applyLiveChanges(d->config, effective);
+    d->reconfigureModules(next, changes);
     if (tlsSwitched) {
         for (ConfigChange change : diffConfigs(d->config, next)) {
             if (change.key.startsWith("server.tls."_L1)) {
@@ -830,6 +888,11 @@ QList<ConfigChange> Server::applyConfig(const Config &next)
         (void)d->tlsWatcher->reload();
     }
     d->updateConfigWatcher();
+    const bool anyLive = std::any_of(changes.cbegin(), changes.cend(), [](const ConfigChange &c) {
+        return c.apply == ConfigApply::Live;
+    });
+    if (anyLive)
+        d->publishLiveSettings();
     return changes;
 }
 
@@ -869,6 +932,10 @@ Result<QList<ConfigChange>> Server::reloadConfig()
         if (const auto tls = Internal::TlsContext::load(next.server.tls); !tls)
             return refuse({tls.error().message});
     }
+    // All or nothing: every module that would take a new table checks it first.
+    if (const QStringList refused = d->modules->validateConfigs(d->changedModuleConfigs(next));
+        !refused.isEmpty())
+        return refuse(refused);
     const QList<ConfigChange> changes = applyConfig(next);
     if (d->tlsWatcher)
         (void)d->tlsWatcher->reload();

@@ -54,11 +54,10 @@ bool refused(AdminGate::Verdict verdict, const QHostAddress &peer, HttpExchange 
 
 } // namespace
 
-void routeAdmin(ServerContext &context, HttpExchange &exchange)
+void routeAdmin(ServerContext &context, const TrustedProxies &proxies, HttpExchange &exchange)
 {
-    const QHostAddress peer =
-        context.trustedProxies.clientAddress(exchange.socket()->io()->peerAddress(),
-                                             exchange.head().header("x-forwarded-for"));
+    const QHostAddress peer = proxies.clientAddress(exchange.socket()->io()->peerAddress(),
+                                                    exchange.head().header("x-forwarded-for"));
     const auto verdict =
         context.adminGate.check(exchange.head(), peer, QDateTime::currentMSecsSinceEpoch());
     if (refused(verdict, peer, exchange))

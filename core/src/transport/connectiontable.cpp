@@ -55,7 +55,7 @@ ConnectionTable::~ConnectionTable()
 
 void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
 {
-    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
+    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
     socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
     socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
     Connection *connection = create(tcp,
@@ -91,20 +91,19 @@ Connection *ConnectionTable::create(ClientSocket *tcp,
                                     const QByteArray &forwardedFor,
                                     const QByteArray &userAgent)
 {
-    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
     auto *connection = new Connection;
     connection->tcp = tcp;
     connection->key = m_parts.server.nextConnKey.fetch_add(1, std::memory_order_relaxed);
     connection->connId = generateUlid();
     connection->peerAddress =
-        m_parts.server.trustedProxies.clientAddress(tcp->io()->peerAddress(), forwardedFor);
+        m_parts.state.trustedProxies().clientAddress(tcp->io()->peerAddress(), forwardedFor);
     if (connection->peerAddress == tcp->io()->peerAddress())
         connection->peerPort = tcp->io()->peerPort();
     connection->userAgent = QString::fromUtf8(userAgent);
     connection->connectedAt = QDateTime::currentMSecsSinceEpoch();
     connection->lastSeen = m_parts.state.now();
     connection->rateRefilledAt = connection->lastSeen;
-    connection->rateTokens = qint64(ws.rateBurst) * 1000;
+    connection->rateTokens = qint64(m_parts.state.config().transport.websocket.rateBurst) * 1000;
     m_connections.insert(connection->key, connection);
     m_byConnId.insert(connection->connId, connection);
     m_parts.server.addToDirectory(connection->connId, m_parts.state.index);
@@ -256,11 +255,40 @@ void ConnectionTable::expireTokens()
     }
 }
 
+void ConnectionTable::reconfigure(const QStringList &nowAuth)
+{
+    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
+    for (Connection *connection : std::as_const(m_connections)) {
+        if (connection->disconnected)
+            continue;
+        // A lower max_message_size applies to the next message; one being read is refused
+        // when its next frame arrives (1009), as for any oversize message.
+        connection->socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
+        connection->socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+        connection->tcp->setQueueLimit(ws.maxQueueSize);
+        if (connection->authenticated || nowAuth.isEmpty())
+            continue;
+        const QStringList channels = connection->channels;
+        for (const QString &channel : channels) {
+            if (!nowAuth.contains(channel))
+                continue;
+            qCInfo(lcTransport).noquote()
+                << "connection" << connection->connId << "left" << channel
+                << "- the channel requires authentication since the configuration reload";
+            leaveChannel(m_parts, *connection, channel);
+            Message notice = Message::create(MessageType::Unsubscribe);
+            notice.channel = channel;
+            notice.metadata.insert(QStringLiteral("reason"), QStringLiteral("auth_required"));
+            m_parts.out.send(*connection, notice);
+        }
+    }
+}
+
 void ConnectionTable::pingAll()
 {
     const qint64 t = m_parts.state.now();
     const qint64 limit =
-        2 * qint64(m_parts.server.config.transport.websocket.pingInterval) * 1000 + 500;
+        2 * qint64(m_parts.state.config().transport.websocket.pingInterval) * 1000 + 500;
     for (Connection *connection : std::as_const(m_connections)) {
         // An SSE client sends nothing back: its stream has keep-alive comments instead.
         if (connection->disconnected || connection->closingSince >= 0 || connection->sse)

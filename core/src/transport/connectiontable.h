@@ -57,6 +57,9 @@ public:
     // Close frames that got no answer, identities that expired.
     void housekeeping();
     void pingAll();
+    // After a reload (WorkerState::config() is new): every connection's incoming message size
+    // and outbound queue limit; the anonymous members of `nowAuth` leave those channels.
+    void reconfigure(const QStringList &nowAuth);
     void closeAll(); // shutdown: 1001 after the queued output
     void abortAll(); // shutdown_timeout reached
     // changedOnly: only connections whose counters or queue changed since the last collect.

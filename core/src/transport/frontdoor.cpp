@@ -34,7 +34,7 @@ void FrontDoor::accept(qintptr socketDescriptor)
     // its ACK is held back until the client's delayed ACK (~40 ms on Linux). Best effort.
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     // Until the upgrade only our small HTTP answers are written here.
-    client->setQueueLimit(m_context.config.transport.websocket.maxQueueSize);
+    client->setQueueLimit(m_state.config().transport.websocket.maxQueueSize);
     if (!admit(client))
         return;
     connect(socket, &QTcpSocket::readyRead, this, [this, client] { readHead(client); });
@@ -56,12 +56,13 @@ bool FrontDoor::admit(ClientSocket *socket)
         return false;
     }
     const QHostAddress peer = socket->io()->peerAddress();
-    const bool counted = !m_context.trustedProxies.contains(peer);
-    if (counted && !m_context.pendingHandshakes.tryAcquire(peer)) {
+    const WebSocketConfig &ws = m_state.config().transport.websocket;
+    const bool counted = !m_state.trustedProxies().contains(peer);
+    if (counted && !m_context.pendingHandshakes.tryAcquire(peer, ws.maxPendingHandshakesPerIp)) {
         qCWarning(lcTransport).noquote()
             << "refused connection from" << peer.toString()
             << "- too many pending handshakes from this address (max_pending_handshakes_per_ip ="
-            << m_context.config.transport.websocket.maxPendingHandshakesPerIp << ")";
+            << ws.maxPendingHandshakesPerIp << ")";
         respond(socket, 429, "too many pending connections from your address\n");
         return false;
     }
@@ -138,7 +139,7 @@ void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head)
 
 void FrontDoor::expireHandshakes()
 {
-    const qint64 limit = qint64(m_context.config.transport.websocket.handshakeTimeout) * 1000;
+    const qint64 limit = qint64(m_state.config().transport.websocket.handshakeTimeout) * 1000;
     const qint64 t = m_state.now();
     QList<ClientSocket *> expired;
     for (auto it = m_pending.cbegin(); it != m_pending.cend(); ++it) {

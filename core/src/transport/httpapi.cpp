@@ -197,7 +197,7 @@ void HttpApi::route(HttpExchange &exchange)
 
 bool HttpApi::authorized(const HttpRequest &request, HttpSession *session)
 {
-    const HttpConfig &http = m_parts.server.config.transport.http;
+    const HttpConfig &http = m_parts.state.config().transport.http;
     if (http.apiKey.isEmpty()) {
         if (http.insecure)
             return true;

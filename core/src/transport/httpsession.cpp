@@ -38,12 +38,13 @@ void HttpSession::start(ServerContext &context,
 {
     QTcpSocket *socket = client->io();
     const QHostAddress peer = socket->peerAddress();
-    const bool counted = !context.trustedProxies.contains(peer);
-    if (counted && !context.pendingHandshakes.tryAcquire(peer)) {
+    const WebSocketConfig &ws = state.config().transport.websocket;
+    const bool counted = !state.trustedProxies().contains(peer);
+    if (counted && !context.pendingHandshakes.tryAcquire(peer, ws.maxPendingHandshakesPerIp)) {
         qCWarning(lcTransport).noquote()
             << "refused HTTP connection from" << peer.toString()
             << "- too many open connections from this address (max_pending_handshakes_per_ip ="
-            << context.config.transport.websocket.maxPendingHandshakesPerIp << ")";
+            << ws.maxPendingHandshakesPerIp << ")";
         QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         socket->write(httpReply(429,
                                 "application/json",
@@ -65,7 +66,7 @@ HttpSession::HttpSession(ServerContext &context,
     , m_state(state)
     , m_socket(client->io())
     , m_handler(std::move(handler))
-    , m_parser(context.config.transport.http.maxBodySize)
+    , m_parser(state.config().transport.http.maxBodySize)
     , m_timer(new QTimer(this))
     , m_peer(m_socket->peerAddress())
     , m_counted(counted)
@@ -78,7 +79,7 @@ HttpSession::HttpSession(ServerContext &context,
     connect(socket, &QTcpSocket::readyRead, this, &HttpSession::readable);
     connect(socket, &QTcpSocket::disconnected, this, &QObject::deleteLater);
     // The request that brought it here is still to be read, at most the head so far.
-    m_timer->start(context.config.transport.websocket.handshakeTimeout * 1000);
+    m_timer->start(state.config().transport.websocket.handshakeTimeout * 1000);
     m_requestTimer = true;
     readable();
 }
@@ -112,7 +113,7 @@ void HttpSession::process()
                 m_socket->write("HTTP/1.1 100 Continue\r\n\r\n");
             if (m_parser.inProgress() && !m_requestTimer) {
                 // From the first byte, the whole request has handshake_timeout (slowloris).
-                m_timer->start(m_context.config.transport.websocket.handshakeTimeout * 1000);
+                m_timer->start(m_state.config().transport.websocket.handshakeTimeout * 1000);
                 m_requestTimer = true;
             }
             if (!m_socket->bytesAvailable())
@@ -153,7 +154,7 @@ void HttpSession::reply(int status,
     m_busy = false;
     m_parser.next();
     m_requestTimer = false;
-    m_timer->start(m_context.config.transport.http.keepAliveTimeout * 1000);
+    m_timer->start(m_state.config().transport.http.keepAliveTimeout * 1000);
     // A pipelined request may be waiting already; its answer goes out after this one.
     QMetaObject::invokeMethod(this, &HttpSession::readable, Qt::QueuedConnection);
 }

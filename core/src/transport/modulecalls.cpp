@@ -7,6 +7,7 @@
 #include "transport/modulecalls_p.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
+#include "transport/workerstate.h"
 
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -133,7 +134,7 @@ void ModuleCalls::reportFailure(const QString &connId,
         return;
     const QString text = outcome == Outcome::TimedOut
         ? u"module '%1': %2 did not answer within %3 ms"_s.arg(owner, QLatin1String(what))
-              .arg(m_context.config.server.decisionTimeoutMs)
+              .arg(m_outbound.state().config().server.decisionTimeoutMs)
         : u"module '%1': %2 threw or took longer than %3 ms"_s.arg(owner, QLatin1String(what))
               .arg(DecisionBudgetMs);
     Q_EMIT events->error(connId, Error{500, text});

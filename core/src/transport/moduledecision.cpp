@@ -108,7 +108,7 @@ void ModuleCalls::waitForAnswer(Connection &connection,
 {
     if (holdsConnection)
         connection.deciding = true;
-    const int timeoutMs = m_context.config.server.decisionTimeoutMs;
+    const int timeoutMs = m_outbound.state().config().server.decisionTimeoutMs;
     auto *deadline = new QTimer(this);
     deadline->setSingleShot(true);
     pending->finish = [this, key = connection.key, holdsConnection, then, deadline](

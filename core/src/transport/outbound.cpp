@@ -45,6 +45,7 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload)
 
 Outbound::Outbound(ServerContext &context, WorkerState &state)
     : m_context(context)
+    , m_state(state)
     , m_clock(state.clock)
     , m_metrics(state.metrics)
 { }
@@ -72,13 +73,13 @@ void Outbound::send(Connection &connection, const Message &message)
 
 bool Outbound::replyFits(const QByteArray &json) const
 {
-    const WebSocketConfig &ws = m_context.config.transport.websocket;
+    const WebSocketConfig &ws = m_state.config().transport.websocket;
     return json.size() + MaxFrameOverhead <= std::max(ws.maxQueueSize, ws.maxMessageSize);
 }
 
 Message Outbound::replyTooLarge(qsizetype size, const QString &refId) const
 {
-    const WebSocketConfig &ws = m_context.config.transport.websocket;
+    const WebSocketConfig &ws = m_state.config().transport.websocket;
     return Message::error(413,
                           u"reply of %1 bytes exceeds the %2 bytes one reply may take (the larger "
                           "of transport.websocket.max_queue_size and max_message_size); ask for "
@@ -165,7 +166,7 @@ void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 re
     if (connection.disconnected || connection.slowConsumer)
         return;
     connection.slowConsumer = true;
-    const qint64 limit = m_context.config.transport.websocket.maxQueueSize;
+    const qint64 limit = m_state.config().transport.websocket.maxQueueSize;
     qCWarning(lcTransport).noquote()
         << "connection" << connection.connId << "is a slow consumer:" << queued
         << "bytes queued and" << refused

@@ -36,6 +36,7 @@ public:
     Outbound(ServerContext &context, WorkerState &state);
 
     WorkerMetrics &metrics() { return m_metrics; }
+    const WorkerState &state() const { return m_state; }
 
     // A reply or notice; one that could never fit in the queue becomes a 413 error.
     void send(Connection &connection, const Message &message);
@@ -75,6 +76,7 @@ public:
 
 private:
     ServerContext &m_context;
+    const WorkerState &m_state;
     const QElapsedTimer &m_clock;
     std::vector<quint64> m_written; // keys of connections with Connection::flushQueued set
     std::size_t m_flushedUpTo = 0;  // m_written before this index is done

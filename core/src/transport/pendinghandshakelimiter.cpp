@@ -5,11 +5,11 @@
 
 namespace Mtw::Internal {
 
-bool PendingHandshakeLimiter::tryAcquire(const QHostAddress &address)
+bool PendingHandshakeLimiter::tryAcquire(const QHostAddress &address, int maxPerAddress)
 {
     QMutexLocker lock(&m_mutex);
     int &count = m_pending[address];
-    if (count >= m_maxPerAddress)
+    if (count >= maxPerAddress)
         return false;
     ++count;
     return true;

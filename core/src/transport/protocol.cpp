@@ -59,7 +59,7 @@ void Protocol::onBinary(Connection &connection, const QByteArray &data)
     ++connection.messagesIn;
     m_parts.state.metrics.framesIn.add();
     m_parts.state.metrics.bytesIn.add(quint64(data.size()));
-    const auto frame = decodeFrame(data, m_parts.server.config.transport.websocket.maxMessageSize);
+    const auto frame = decodeFrame(data, m_parts.state.config().transport.websocket.maxMessageSize);
     if (!frame) {
         if (admit(connection, QString()))
             protocolError(connection, QString(), u"invalid MTW frame: "_s + frame.error());
@@ -109,7 +109,7 @@ void Protocol::answerMtwPing(Connection &connection)
 // that sends a whole burst more without waiting is closed with 1008.
 bool Protocol::admit(Connection &connection, const QString &refId)
 {
-    const WebSocketConfig &ws = m_parts.server.config.transport.websocket;
+    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
     if (ws.rateLimit <= 0)
         return true;
     const qint64 t = m_parts.state.now();
@@ -152,7 +152,7 @@ void Protocol::protocolError(Connection &connection, const QString &refId, const
     m_parts.out.send(connection, Message::error(400, text, refId));
     if (m_parts.server.events->isListened(&ServerEvents::error))
         Q_EMIT m_parts.server.events->error(connection.connId, Error{400, text});
-    const int limit = m_parts.server.config.transport.websocket.maxProtocolErrors;
+    const int limit = m_parts.state.config().transport.websocket.maxProtocolErrors;
     if (++connection.protocolErrors >= limit) {
         qCInfo(lcProtocol).noquote()
             << "connection" << connection.connId << "closed after" << limit << "protocol errors";
@@ -177,7 +177,7 @@ void Protocol::dispatch(Connection &connection, Message message, qint64 size)
 // overtakes what came before it; bounded like everything else held for the client.
 void Protocol::wait(Connection &connection, Message message, qint64 size)
 {
-    const qint64 limit = m_parts.server.config.transport.websocket.maxQueueSize;
+    const qint64 limit = m_parts.state.config().transport.websocket.maxQueueSize;
     if (connection.waitingBytes + size > limit) {
         m_parts.out.send(connection,
                          Message::error(429,

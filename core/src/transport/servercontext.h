@@ -7,6 +7,7 @@
 #include "transport/fanout.h"
 #include "transport/httproutes.h"
 #include "transport/tlscontext.h"
+#include "transport/trustedproxies.h"
 
 #include <mtw/broker.h>
 #include <mtw/config.h>
@@ -35,20 +36,17 @@ class ServiceDirectory;
 inline constexpr qint64 DecisionBudgetMs = 100;
 
 // Counts pending (not yet upgraded) connections per peer address, so that one address cannot
-// hold the server with half-sent handshakes (slowloris). Thread-safe.
+// hold the server with half-sent handshakes (slowloris). Thread-safe. The bound is the
+// caller's (its worker's live max_pending_handshakes_per_ip): a lower one refuses new places
+// and takes none back.
 class PendingHandshakeLimiter
 {
 public:
-    explicit PendingHandshakeLimiter(int maxPerAddress)
-        : m_maxPerAddress(maxPerAddress)
-    { }
-
-    bool tryAcquire(const QHostAddress &address);
+    bool tryAcquire(const QHostAddress &address, int maxPerAddress);
     void release(const QHostAddress &address);
     int pending(const QHostAddress &address) const;
 
 private:
-    const int m_maxPerAddress;
     mutable QMutex m_mutex;
     QHash<QHostAddress, int> m_pending;
 };
@@ -64,24 +62,10 @@ struct ServerCounters
     std::atomic<qint64> slowConsumers{0};    // connections dropped for a full queue
 };
 
-// Reverse proxies whose X-Forwarded-For is believed (server.trusted_proxies). Immutable.
-class TrustedProxies
-{
-public:
-    explicit TrustedProxies(const QStringList &ranges);
-    bool isEmpty() const { return m_ranges.isEmpty(); }
-    bool contains(const QHostAddress &address) const;
-    // The client a request came from: `peer` itself unless it is a trusted proxy; then the
-    // rightmost X-Forwarded-For address that is not a trusted proxy (proxies append the peer
-    // they saw). A malformed header leaves `peer`.
-    QHostAddress clientAddress(const QHostAddress &peer, QByteArrayView forwardedFor) const;
-
-private:
-    QList<QPair<QHostAddress, int>> m_ranges;
-};
-
 // What every worker shares. Created by the server before the workers start and destroyed after
-// they have stopped; everything here is either immutable after start or thread-safe.
+// they have stopped; everything here is either immutable after start or thread-safe. `config`
+// is the configuration of the start: what a reload changes live reaches each worker as its
+// WorkerState::config() (workerstate.h), the registry through ChannelRegistry::reconfigure.
 class ServerContext
 {
 public:
@@ -97,12 +81,9 @@ public:
                  // events come from the broker: ClusterNode::kvChanged.)
                  (void)publishFromOutside(*this, channel, event, PublishOrigin::ThisNodeOnly);
              })
-        , pendingHandshakes(cfg.transport.websocket.maxPendingHandshakesPerIp)
-        , sseStreams(cfg.transport.sse.maxStreamsPerIp > 0 ? cfg.transport.sse.maxStreamsPerIp
-                                                           : std::numeric_limits<int>::max())
         , adminGate(cfg.admin, adminToken)
-        , trustedProxies(cfg.server.trustedProxies)
         , tls(cfg.server.tls.enabled())
+        , maxConnections(cfg.server.maxConnections)
     { }
 
     const Config config;
@@ -112,7 +93,6 @@ public:
     PendingHandshakeLimiter pendingHandshakes;
     PendingHandshakeLimiter sseStreams; // open SSE streams per client (transport.sse)
     AdminGate adminGate;
-    const TrustedProxies trustedProxies;
     TlsContext tls; // [server.tls]: the credentials of new connections, replaced on renewal
     // The admin API: sockets that passed the AdminGate move to adminService's thread and are
     // handed to adoptAdminSocket there.
@@ -120,6 +100,7 @@ public:
     std::function<void(QTcpSocket *)> adoptAdminSocket;
     ServerCounters counters;
     std::atomic<int> connections{0}; // upgraded plus reserved for an upgrade in progress
+    std::atomic<int> maxConnections; // server.max_connections, live: set by a reload
     std::atomic<quint64> nextConnKey{1};
     QList<Worker *> workers; // filled before the first connection, read-only afterwards
     const ServiceDirectory *services = nullptr; // module services, as snapshots
@@ -151,7 +132,8 @@ public:
     // Reserves room for one more connection; false when server.max_connections is reached.
     bool reserveConnection()
     {
-        if (connections.fetch_add(1, std::memory_order_relaxed) >= config.server.maxConnections) {
+        if (connections.fetch_add(1, std::memory_order_relaxed)
+            >= maxConnections.load(std::memory_order_relaxed)) {
             connections.fetch_sub(1, std::memory_order_relaxed);
             return false;
         }

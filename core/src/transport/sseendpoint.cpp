@@ -145,7 +145,7 @@ void SseEndpoint::openStream(HttpExchange &exchange)
                              "Allow: GET\r\n");
     if (m_parts.state.shuttingDown)
         return refuseRequest(exchange, 503, u"server is shutting down"_s, "Retry-After: 5\r\n");
-    const QStringList &origins = context.config.transport.websocket.allowedOrigins;
+    const QStringList &origins = m_parts.state.config().transport.websocket.allowedOrigins;
     if (const QByteArray origin = head.header("origin");
         !origin.isEmpty() && !origins.isEmpty() && !origins.contains(QString::fromUtf8(origin))) {
         qCInfo(lcTransport).noquote() << "refused SSE stream from origin" << origin;
@@ -160,9 +160,12 @@ void SseEndpoint::openStream(HttpExchange &exchange)
         return refuseRequest(exchange, 400, request.error);
     }
     const QHostAddress client =
-        context.trustedProxies.clientAddress(exchange.socket()->io()->peerAddress(),
-                                             head.header("x-forwarded-for"));
-    if (!context.sseStreams.tryAcquire(client)) {
+        m_parts.state.trustedProxies().clientAddress(exchange.socket()->io()->peerAddress(),
+                                                     head.header("x-forwarded-for"));
+    const int maxStreams = context.config.transport.sse.maxStreamsPerIp;
+    if (!context.sseStreams.tryAcquire(client,
+                                       maxStreams > 0 ? maxStreams
+                                                      : std::numeric_limits<int>::max())) {
         qCWarning(lcTransport).noquote()
             << "refused SSE stream from" << client.toString()
             << "- transport.sse.max_streams_per_ip ="
@@ -172,8 +175,8 @@ void SseEndpoint::openStream(HttpExchange &exchange)
     if (!context.reserveConnection()) {
         context.sseStreams.release(client);
         qCWarning(lcTransport).noquote()
-            << "refused SSE stream from" << peer
-            << "- server.max_connections =" << context.config.server.maxConnections << "reached";
+            << "refused SSE stream from" << peer << "- server.max_connections ="
+            << context.maxConnections.load(std::memory_order_relaxed) << "reached";
         return refuseRequest(exchange, 503, u"server is full"_s, "Retry-After: 1\r\n");
     }
     qCDebug(lcTransport).noquote()
@@ -210,9 +213,9 @@ public:
         connection.sink = this;
         connection.httpRequest = &m_request;
         connection.connectedAt = QDateTime::currentMSecsSinceEpoch();
-        connection.peerAddress =
-            context.trustedProxies.clientAddress(m_session->peer(),
-                                                 request.head.header("x-forwarded-for"));
+        connection.peerAddress = endpoint.m_parts.state.trustedProxies().clientAddress(
+            m_session->peer(),
+            request.head.header("x-forwarded-for"));
         connection.userAgent = QString::fromUtf8(request.head.header("user-agent"));
         m_request.setUrl(QUrl(u"http://"_s + QString::fromUtf8(request.head.header("host"))
                               + QString::fromUtf8(request.head.path)));

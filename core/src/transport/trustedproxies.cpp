@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "transport/servercontext.h"
+#include "transport/trustedproxies.h"
 
 namespace Mtw::Internal {
 

@@ -71,8 +71,9 @@ Upgrader::Upgrader(ServerContext &context, const WorkerState &state, QObject *pa
         m_webSocketServer,
         &QWebSocketServer::originAuthenticationRequired,
         this,
-        [allowed = context.config.transport.websocket.allowedOrigins](
-            QWebSocketCorsAuthenticator *authenticator) {
+        [this](QWebSocketCorsAuthenticator *authenticator) {
+            // The worker's live list: a reload that removes an origin refuses its next upgrade.
+            const QStringList &allowed = m_state.config().transport.websocket.allowedOrigins;
             const bool ok = allowed.isEmpty() || allowed.contains(authenticator->origin());
             if (!ok)
                 qCInfo(lcTransport) << "refused upgrade from origin" << authenticator->origin();
@@ -98,7 +99,8 @@ void Upgrader::handle(HttpExchange &exchange)
     if (!m_context.reserveConnection()) {
         qCWarning(lcTransport).noquote()
             << "refused upgrade from" << exchange.socket()->io()->peerAddress().toString()
-            << "- server.max_connections =" << m_context.config.server.maxConnections << "reached";
+            << "- server.max_connections ="
+            << m_context.maxConnections.load(std::memory_order_relaxed) << "reached";
         exchange.respond(503, "server is at its connection limit\n", "Retry-After: 5\r\n");
         return;
     }
@@ -187,7 +189,7 @@ void Upgrader::onNewWebSocket()
 // there after a full handshake timeout is stuck, and its slot must not be.
 void Upgrader::expireStuck()
 {
-    const qint64 limit = qint64(m_context.config.transport.websocket.handshakeTimeout) * 1000;
+    const qint64 limit = qint64(m_state.config().transport.websocket.handshakeTimeout) * 1000;
     const qint64 t = m_state.now();
     QList<ClientSocket *> expired;
     for (auto it = m_upgrading.cbegin(); it != m_upgrading.cend(); ++it) {

@@ -63,7 +63,7 @@ public:
 
 Worker::Worker(ServerContext *context, int index)
     : m_context(context)
-    , m_state(index)
+    , m_state(index, std::make_shared<const LiveSettings>(context->config))
     , m_mailbox(std::make_shared<Mailbox>())
 {
     m_mailbox->target = this;
@@ -261,20 +261,48 @@ void Worker::initialize()
         },
         Qt::DirectConnection);
 
-    const WebSocketConfig &ws = m_context->config.transport.websocket;
     m_housekeeping = new QTimer(this);
-    m_housekeeping->setInterval(int(std::min<qint64>(1000, qint64(ws.handshakeTimeout) * 250)));
     connect(m_housekeeping, &QTimer::timeout, this, &Worker::housekeeping);
-    m_housekeeping->start();
+    m_pingTimer = new QTimer(this);
+    connect(m_pingTimer, &QTimer::timeout, m_parts->connections.get(), [this] {
+        m_parts->connections->pingAll();
+    });
+    startTimers();
+}
 
+// The sweeps follow the handshake timeout, the pings ping_interval (0: none): at start and
+// after a reload.
+void Worker::startTimers()
+{
+    const WebSocketConfig &ws = m_state.config().transport.websocket;
+    m_housekeeping->start(int(std::min<qint64>(1000, qint64(ws.handshakeTimeout) * 250)));
     if (ws.pingInterval > 0) {
-        m_pingTimer = new QTimer(this);
-        m_pingTimer->setInterval(int(qint64(ws.pingInterval) * 1000));
-        connect(m_pingTimer, &QTimer::timeout, m_parts->connections.get(), [this] {
-            m_parts->connections->pingAll();
-        });
-        m_pingTimer->start();
+        const int interval = int(qint64(ws.pingInterval) * 1000);
+        if (!m_pingTimer->isActive() || m_pingTimer->interval() != interval)
+            m_pingTimer->start(interval);
+    } else {
+        m_pingTimer->stop();
     }
+}
+
+void Worker::postReconfigure(std::shared_ptr<const LiveSettings> settings,
+                             const QStringList &nowAuth)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, settings = std::move(settings), nowAuth]() mutable {
+            reconfigure(std::move(settings), nowAuth);
+        },
+        Qt::QueuedConnection);
+}
+
+void Worker::reconfigure(std::shared_ptr<const LiveSettings> settings, const QStringList &nowAuth)
+{
+    m_state.live = std::move(settings);
+    if (!m_parts)
+        return; // not initialised yet: initialize() reads the new settings
+    startTimers();
+    m_parts->connections->reconfigure(nowAuth);
 }
 
 // The built-in endpoints, then the server's extra routes (ServerContext::routes). A built-in
@@ -288,8 +316,8 @@ void Worker::addRoutes()
     routes.add("/readyz", [this](HttpExchange &exchange) { answerReadiness(exchange); });
     const AdminConfig &admin = m_context->config.admin;
     if (admin.enabled && m_context->adminService) {
-        routes.add(admin.path.toUtf8(), [context = m_context](HttpExchange &exchange) {
-            routeAdmin(*context, exchange);
+        routes.add(admin.path.toUtf8(), [this](HttpExchange &exchange) {
+            routeAdmin(*m_context, m_state.trustedProxies(), exchange);
         });
     }
     const auto upgrade = [upgrader = m_parts->upgrader.get()](HttpExchange &exchange) {

@@ -62,6 +62,11 @@ public:
     // The server API's unsubscribe: the connection leaves `channel` and is told so with an
     // `unsubscribe` message for that channel.
     void postUnsubscribe(const QString &connId, const QString &channel);
+    // A configuration reload: the worker takes `settings` before its next event (limits,
+    // origins, proxies; open connections as docs/configuration.md#reload says), and its
+    // anonymous members of `nowAuth` (channels that became auth = true) leave them with an
+    // `unsubscribe` notice, reason "auth_required".
+    void postReconfigure(std::shared_ptr<const LiveSettings> settings, const QStringList &nowAuth);
     // Rows for the admin API; `callback` runs in `receiver`'s thread. changedOnly: only
     // connections whose counters or queue changed since the last collect.
     // Where the answers of asynchronous calls (the cluster's broker) go. Thread-safe, and safe
@@ -91,6 +96,8 @@ private:
     struct Parts;
 
     void initialize();
+    void reconfigure(std::shared_ptr<const LiveSettings> settings, const QStringList &nowAuth);
+    void startTimers();
     void addRoutes();
     void answerReadiness(HttpExchange &exchange);
     void housekeeping();

@@ -59,24 +59,32 @@ Mtw::Result<qint64> parseOp(const Mtw::Payload &payload)
 
 } // namespace
 
-Mtw::Result<void> CounterRoomModule::load(Mtw::ModuleContext &context)
+// The whole [[modules]] config table, checked: load() and a reload use the same rules.
+Mtw::Result<CounterRoomModule::Settings> CounterRoomModule::parse(const QVariantMap &config)
 {
-    // Validate the whole [[modules]] config table first: an Error here marks the module failed
-    // with this message (logged, shown in the admin view) and the server goes on without it.
-    const QVariant prefix = context.config().value(u"channel_prefix"_s, u"counter."_s);
+    const QVariant prefix = config.value(u"channel_prefix"_s, u"counter."_s);
     if (prefix.typeId() != QMetaType::QString || prefix.toString().isEmpty()) {
         return Mtw::fail(400,
                          u"counter-room: channel_prefix must be a non-empty string such as "
                          "\"counter.\""_s);
     }
-    const QVariant requireAuth = context.config().value(u"require_auth"_s, false);
+    const QVariant requireAuth = config.value(u"require_auth"_s, false);
     if (requireAuth.typeId() != QMetaType::Bool)
         return Mtw::fail(400, u"counter-room: require_auth must be true or false"_s);
+    return Settings{prefix.toString(), requireAuth.toBool()};
+}
+
+Mtw::Result<void> CounterRoomModule::load(Mtw::ModuleContext &context)
+{
+    // Validate the whole [[modules]] config table first: an Error here marks the module failed
+    // with this message (logged, shown in the admin view) and the server goes on without it.
+    const auto settings = parse(context.config());
+    if (!settings)
+        return tl::unexpected(settings.error());
 
     // Plugin objects live as long as the process, and a process may run a server more than once
     // (tests, the admin GUI restarting one): start from a clean slate on every load().
-    m_prefix = prefix.toString();
-    m_requireAuth = requireAuth.toBool();
+    setSettings(*settings);
     m_server = &context.server();
     m_shared = &context.shared();
     m_events = context.events();
@@ -103,8 +111,41 @@ Mtw::Result<void> CounterRoomModule::load(Mtw::ModuleContext &context)
                                  if (isRoom(channel))
                                      sendCurrentValue(client.connId(), channel);
                              });
-    qCDebug(lcCounterRoom).noquote() << "serving rooms" << m_prefix + u'*';
+    qCDebug(lcCounterRoom).noquote() << "serving rooms" << settings->prefix + u'*';
     return {};
+}
+
+// A configuration reload (Mtw::IReconfigurable): both keys apply to the next message. Rooms
+// that no longer match the prefix keep their values (a later prefix may match them again).
+Mtw::Result<void> CounterRoomModule::validateConfig(const QVariantMap &newConfig)
+{
+    const auto settings = parse(newConfig);
+    if (!settings)
+        return tl::unexpected(settings.error());
+    return {};
+}
+
+Mtw::Result<void> CounterRoomModule::reconfigure(const QVariantMap &newConfig)
+{
+    const auto settings = parse(newConfig);
+    if (!settings)
+        return tl::unexpected(settings.error());
+    setSettings(*settings);
+    qCInfo(lcCounterRoom).noquote() << "reconfigured: serving rooms" << settings->prefix + u'*'
+                                    << (settings->requireAuth ? "to authenticated clients" : "");
+    return {};
+}
+
+void CounterRoomModule::setSettings(const Settings &settings)
+{
+    QMutexLocker lock(&m_settingsMutex);
+    m_settings = settings;
+}
+
+CounterRoomModule::Settings CounterRoomModule::settings() const
+{
+    QMutexLocker lock(&m_settingsMutex);
+    return m_settings;
 }
 
 bool CounterRoomModule::stop()
@@ -152,7 +193,7 @@ Mtw::Result<QJsonObject> CounterRoomModule::decide(const Mtw::ClientInfo &client
 {
     // A message we handle never reaches the core's publish path, so the core's channel checks
     // (such as [[channels]] auth) do not apply to it: enforce our own.
-    if (m_requireAuth && !client.isAuthenticated()) {
+    if (settings().requireAuth && !client.isAuthenticated()) {
         return Mtw::fail(401,
                          u"counter-room: room '%1' requires authentication"_s.arg(message.channel));
     }
@@ -179,12 +220,14 @@ void CounterRoomModule::handleRequest(const Mtw::ClientInfo &client,
 Mtw::Result<QJsonObject> CounterRoomModule::currentValue(const Mtw::ClientInfo &client,
                                                          const Mtw::Message &request) const
 {
+    const Settings current = settings();
     if (!isRoom(request.channel)) {
         return Mtw::fail(
             400,
-            u"counter-room: %1 needs a room channel starting with '%2'"_s.arg(ActionGet, m_prefix));
+            u"counter-room: %1 needs a room channel starting with '%2'"_s.arg(ActionGet,
+                                                                              current.prefix));
     }
-    if (m_requireAuth && !client.isAuthenticated()) {
+    if (current.requireAuth && !client.isAuthenticated()) {
         return Mtw::fail(401,
                          u"counter-room: room '%1' requires authentication"_s.arg(request.channel));
     }
@@ -194,7 +237,8 @@ Mtw::Result<QJsonObject> CounterRoomModule::currentValue(const Mtw::ClientInfo &
 
 bool CounterRoomModule::isRoom(const QString &channel) const
 {
-    return channel.size() > m_prefix.size() && channel.startsWith(m_prefix);
+    const QString prefix = settings().prefix;
+    return channel.size() > prefix.size() && channel.startsWith(prefix);
 }
 
 Mtw::Result<qint64> CounterRoomModule::apply(const QString &room, qint64 delta)

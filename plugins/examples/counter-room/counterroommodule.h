@@ -27,6 +27,7 @@ namespace CounterRoom {
 // the worker-thread calls may touch is either immutable after load() or guarded by m_mutex.
 class CounterRoomModule : public QObject,
                           public Mtw::IModule,
+                          public Mtw::IReconfigurable,
                           public Mtw::IMessageFilter,
                           public Mtw::IRequestHandler
 {
@@ -34,13 +35,19 @@ class CounterRoomModule : public QObject,
     // The JSON is compiled into the library; the server reads it (and checks the IID, which
     // carries the module API major version) before any of our code runs.
     Q_PLUGIN_METADATA(IID MTW_MODULE_IID FILE "counter-room.json")
-    Q_INTERFACES(Mtw::IModule)
+    // IReconfigurable is optional: listed here, the server finds it with qobject_cast and a
+    // reload that changes our table calls validateConfig(), then reconfigure().
+    Q_INTERFACES(Mtw::IModule Mtw::IReconfigurable)
 
 public:
     // Mtw::IModule (main thread)
     Mtw::Result<void> load(Mtw::ModuleContext &context) override;
     bool stop() override;
     Mtw::ModuleHealth health() const override;
+
+    // Mtw::IReconfigurable (main thread): channel_prefix and require_auth change live.
+    Mtw::Result<void> validateConfig(const QVariantMap &newConfig) override;
+    Mtw::Result<void> reconfigure(const QVariantMap &newConfig) override;
 
     // Mtw::IMessageFilter (I/O threads, concurrently). Answers before returning: the work is a
     // few microseconds under a mutex.
@@ -54,6 +61,14 @@ public:
                        Mtw::RequestReply reply) override;
 
 private:
+    struct Settings
+    {
+        QString prefix;
+        bool requireAuth = false;
+    };
+    static Mtw::Result<Settings> parse(const QVariantMap &config);
+    void setSettings(const Settings &settings);
+    Settings settings() const; // a copy, under m_settingsMutex: a reload may change it
     bool isRoom(const QString &channel) const;
     Mtw::Result<QJsonObject> decide(const Mtw::ClientInfo &client, const Mtw::Message &message);
     Mtw::Result<QJsonObject> currentValue(const Mtw::ClientInfo &client,
@@ -61,9 +76,10 @@ private:
     Mtw::Result<qint64> apply(const QString &room, qint64 delta);
     void sendCurrentValue(const QString &connId, const QString &room);
 
+    // Set by load() and by a reload, read by the I/O threads: under its own mutex.
+    mutable QMutex m_settingsMutex;
+    Settings m_settings;
     // Set in load(), read-only afterwards: safe to read from any thread without a lock.
-    QString m_prefix;
-    bool m_requireAuth = false;
     Mtw::ServerHandle *m_server = nullptr; // thread-safe object owned by the server
     Mtw::SharedState *m_shared = nullptr;  // thread-safe object owned by the server
     Mtw::ServerEvents *m_events = nullptr; // main thread only

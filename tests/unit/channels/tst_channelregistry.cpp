@@ -136,6 +136,9 @@ private Q_SLOTS:
     void channelsSorted();
     void concurrentHammer();
     void concurrentMaxMembers();
+    void reconfigureLimitsAndHistory();
+    void reconfigurePatternsAndExactNames();
+    void reconfigureWhilePublishing();
 };
 
 void tst_ChannelRegistry::precreatesExactChannels()
@@ -773,6 +776,111 @@ void tst_ChannelRegistry::concurrentMaxMembers()
     QCOMPARE(other.load(), 0);
     QCOMPARE(registry.presence(ch)->size(), 10);
     QCOMPARE(registry.channelCount(), 5); // 4 configured exact + this one
+}
+
+// A reload (ChannelRegistry::reconfigure): current members stay when max_members drops, new
+// ones are refused; a smaller history is trimmed at once, a larger one fills up from then on.
+void tst_ChannelRegistry::reconfigureLimitsAndHistory()
+{
+    ChannelRegistry registry(registryConfig(), kWorkers);
+    const QString vip = QStringLiteral("vip");
+    QVERIFY(registry.subscribe(vip, member(1, 0), false, 0));
+    QVERIFY(registry.subscribe(vip, member(2, 1), false, 0));
+    const QString ring = QStringLiteral("ring.a");
+    QVERIFY(registry.subscribe(ring, member(3, 0), false, 0));
+    for (int i = 1; i <= 3; ++i)
+        QVERIFY(publishRaw(registry, ring, 3, false, msg(i)));
+
+    Config next = registryConfig();
+    next.channels[1].maxMembers = 1; // vip: 2 members now
+    next.channels[3].history = 1;    // ring.*: 3 kept now
+    QCOMPARE(registry.reconfigure(next), QStringList());
+    QCOMPARE(registry.settings(vip)->maxMembers, 1);
+    QVERIFY(registry.isMember(vip, 1));
+    QVERIFY(registry.isMember(vip, 2));
+    const auto refused = registry.subscribe(vip, member(4, 0), false, 0);
+    QVERIFY(!refused);
+    QCOMPARE(refused.error().code, 409);
+    QCOMPARE(*registry.history(ring, 0), msgs(3, 3)); // trimmed at once, newest kept
+
+    next.channels[3].history = 5;
+    registry.reconfigure(next);
+    for (int i = 4; i <= 9; ++i)
+        QVERIFY(publishRaw(registry, ring, 3, false, msg(i)));
+    QCOMPARE(*registry.history(ring, 0), msgs(5, 9));
+    const auto later = registry.subscribe(QStringLiteral("ring.b"), member(5, 0), false, 0);
+    QVERIFY(later);
+    QCOMPARE(later->settings.history, 5);
+}
+
+// A changed pattern list resolves every existing channel again; a channel named exactly for the
+// first time exists at once, one no longer named is reclaimed once empty; channels that became
+// auth = true with members are returned for their workers to remove the anonymous ones.
+void tst_ChannelRegistry::reconfigurePatternsAndExactNames()
+{
+    ChannelRegistry registry(registryConfig(), kWorkers);
+    const QString chat = QStringLiteral("chat.general");
+    QVERIFY(registry.subscribe(chat, member(1, 0), false, 0));
+    QCOMPARE(registry.settings(chat)->presence, false);
+
+    Config next = registryConfig();
+    ChannelConfig chats = entry(QStringLiteral("chat.*"));
+    chats.auth = true;
+    chats.presence = true;
+    next.channels.append(chats);
+    next.channels.append(entry(QStringLiteral("announcements")));
+    next.channels.removeAt(4); // nohist
+    const int before = registry.channelCount();
+    QCOMPARE(registry.reconfigure(next), QStringList{chat});
+    QCOMPARE(registry.settings(chat)->auth, true);
+    QCOMPARE(registry.settings(chat)->presence, true);
+    QVERIFY(registry.isMember(chat, 1)); // until its worker removes it
+    const auto anonymous = registry.subscribe(QStringLiteral("chat.other"), member(2, 0), false, 0);
+    QVERIFY(!anonymous);
+    QCOMPARE(anonymous.error().code, 401);
+    QVERIFY(registry.settings(QStringLiteral("announcements")).has_value());
+    QVERIFY(publishRaw(registry, QStringLiteral("announcements"), 9, false, msg(1)));
+    // nohist is an ordinary channel now: empty and without history, it is reclaimed.
+    QCOMPARE(registry.channelCount(), before + 1);
+    QCOMPARE(registry.reclaim(ChannelRegistry::ReclaimMode::EvenIfRecent), 1);
+    QVERIFY(!registry.settings(QStringLiteral("nohist")).has_value());
+    QVERIFY(registry.settings(QStringLiteral("announcements")).has_value()); // configured
+}
+
+// Reloads race publishes and subscribes from other threads: every publish lands, offsets stay
+// increasing and the last settings win (run under TSan in the ci preset).
+void tst_ChannelRegistry::reconfigureWhilePublishing()
+{
+    ChannelRegistry registry(registryConfig(), kWorkers);
+    const QString ring = QStringLiteral("ring.hot");
+    QVERIFY(registry.subscribe(ring, member(1, 0), false, 0));
+    std::atomic<bool> stop{false};
+    std::atomic<int> published{0};
+    std::unique_ptr<QThread> publisher(QThread::create([&] {
+        quint64 last = 0;
+        while (!stop.load()) {
+            const auto r = publishRaw(registry, ring, 1, false, msg(1));
+            if (!r || r->position.offset <= last)
+                return;
+            last = r->position.offset;
+            published.fetch_add(1);
+            (void)registry.subscribe(QStringLiteral("ring.n%1").arg(last % 50),
+                                     member(2, 1),
+                                     false,
+                                     0);
+        }
+    }));
+    publisher->start();
+    Config next = registryConfig();
+    for (int i = 0; i < 200; ++i) {
+        next.channels[3].history = 1 + i % 7;
+        registry.reconfigure(next);
+    }
+    QTRY_VERIFY(published.load() > 100);
+    stop.store(true);
+    QVERIFY(publisher->wait(10000));
+    QCOMPARE(registry.settings(ring)->history, 1 + 199 % 7);
+    QVERIFY(registry.history(ring, 0)->size() <= 1 + 199 % 7);
 }
 
 QTEST_GUILESS_MAIN(tst_ChannelRegistry)

@@ -128,7 +128,8 @@ void tst_ConfigSchema::lookup()
     QCOMPARE(timeout->defaultValue, QVariant(1000));
     QCOMPARE(timeout->minimum, qint64(10));
     QCOMPARE(timeout->maximum, qint64(60000));
-    QCOMPARE(timeout->apply, ConfigApply::Restart);
+    QCOMPARE(timeout->apply, ConfigApply::Live); // each worker's next decision
+    QCOMPARE(Mtw::ConfigSchema::key(u"server.workers"_s)->apply, ConfigApply::Restart);
     QCOMPARE(timeout->typeText, u"integer (milliseconds)"_s);
     QCOMPARE(Mtw::ConfigSchema::key(u"channels[3].history"_s)->name, u"channels[].history"_s);
     QVERIFY(!Mtw::ConfigSchema::key(u"server.prot"_s));
@@ -304,8 +305,11 @@ void tst_ConfigSchema::diffEntriesAndModuleTables()
     QVERIFY(changes.at(2).oldValue.isNull());
     QCOMPARE(changes.at(2).newValue.toMap().value(u"name"_s), QVariant(u"b"_s));
     QCOMPARE(changes.at(2).newValue.toMap().value(u"history"_s), QVariant(50));
-    for (const ConfigChange &change : changes)
-        QCOMPARE(change.apply, ConfigApply::Restart);
+    // A module's own table needs a restart here (Server::applyConfig asks the module); every
+    // key of [[channels]] is live, so an entry added or removed is too.
+    QCOMPARE(changes.at(0).apply, ConfigApply::Restart);
+    QCOMPARE(changes.at(1).apply, ConfigApply::Restart);
+    QCOMPARE(changes.at(2).apply, ConfigApply::Live);
 
     const QList<ConfigChange> removed = Mtw::diffConfigs(next, base);
     QCOMPARE(removed.last().key, u"channels[1]"_s);
@@ -323,12 +327,40 @@ void tst_ConfigSchema::liveKeys()
             live.append(key.name);
     }
     QCOMPARE(live,
-             (QStringList{u"server.watch_config"_s,
+             (QStringList{u"server.max_connections"_s,
+                          u"server.max_channels"_s,
+                          u"server.max_channels_per_connection"_s,
+                          u"server.trusted_proxies"_s,
+                          u"server.decision_timeout_ms"_s,
+                          u"server.watch_config"_s,
                           u"server.tls.cert"_s,
                           u"server.tls.key"_s,
                           u"server.tls.ca"_s,
                           u"server.tls.client_auth"_s,
                           u"server.tls.min_version"_s,
+                          u"transport.websocket.ping_interval"_s,
+                          u"transport.websocket.max_message_size"_s,
+                          u"transport.websocket.handshake_timeout"_s,
+                          u"transport.websocket.max_queue_size"_s,
+                          u"transport.websocket.allowed_origins"_s,
+                          u"transport.websocket.max_pending_handshakes_per_ip"_s,
+                          u"transport.websocket.max_protocol_errors"_s,
+                          u"transport.websocket.rate_limit"_s,
+                          u"transport.websocket.rate_burst"_s,
+                          u"transport.http.api_key"_s,
+                          u"transport.http.insecure"_s,
+                          u"transport.http.max_body_size"_s,
+                          u"transport.http.keepalive_timeout"_s,
+                          u"codec.default"_s,
+                          u"codec.binary_channels"_s,
+                          u"channels[].name"_s,
+                          u"channels[].auth"_s,
+                          u"channels[].max_members"_s,
+                          u"channels[].history"_s,
+                          u"channels[].history_ttl"_s,
+                          u"channels[].history_bytes"_s,
+                          u"channels[].presence"_s,
+                          u"channels[].codec"_s,
                           u"logging.level"_s,
                           u"logging.rules"_s}));
 }
@@ -369,11 +401,11 @@ void tst_ConfigSchema::markdownTable()
     for (const ConfigKey &key : Mtw::ConfigSchema::keys())
         QVERIFY2(table.contains(u"\n| `"_s + key.name + u"` | "_s), qPrintable(key.name));
     QVERIFY(lines.contains(
-        u"| `server.decision_timeout_ms` | integer (milliseconds) | 10-60000 | `1000` | restart | "
+        u"| `server.decision_timeout_ms` | integer (milliseconds) | 10-60000 | `1000` | live | "
         "How long a module may take to answer a decision (authenticate, message filter, request "
         "handler) before it counts as a reject. Applies to asynchronous module answers. |"_s));
     QVERIFY(lines.contains(u"| `transport.websocket.max_queue_size` | size | >= 1KiB | `\"8MB\"` | "
-                           "restart | Outbound bytes queued per connection, counting every byte "
+                           "live | Outbound bytes queued per connection, counting every byte "
                            "(fan-out, replies, history, pongs); a slower consumer is "
                            "disconnected. One message up to `max_message_size` always fits into "
                            "an empty queue; a reply larger than both gets error 413. |"_s));

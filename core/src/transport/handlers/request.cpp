@@ -208,8 +208,7 @@ void channelsFromCluster(ProtocolContext &parts,
                                     more = true;
                                     break;
                                 }
-                                const auto settings =
-                                    context.server.registry.resolver().resolve(channel.name);
+                                const auto settings = context.server.registry.resolve(channel.name);
                                 last = channel.name;
                                 if (settings.auth && !current->authenticated)
                                     continue;

@@ -56,7 +56,7 @@ refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Mess
                               message.id);
     if (const auto recover = metadataPosition(message, u"recover"_s); !recover)
         return Message::error(recover.error().code, recover.error().message, message.id);
-    const int perConnection = parts.server.config.server.maxChannelsPerConnection;
+    const int perConnection = parts.state.config().server.maxChannelsPerConnection;
     if (connection.channels.size() >= perConnection
         && !connection.channels.contains(message.channel)) {
         return Message::error(
