@@ -140,6 +140,16 @@ qint64 ClientSocket::sendNow(const char *data, qint64 size)
     return sent < 0 ? 0 : qint64(sent);
 }
 
+void ClientSocket::reset()
+{
+    if (const qintptr fd = m_io->socketDescriptor(); fd >= 0) {
+        const linger hard{1, 0};
+        (void)::setsockopt(int(fd), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+    m_frames.clear();
+    m_io->abort();
+}
+
 bool ClientSocket::admit(qint64 size)
 {
     if (Q_UNLIKELY(m_overflowed))

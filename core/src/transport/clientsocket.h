@@ -82,6 +82,11 @@ public:
     // Writes the queued frames: what the kernel does not take now waits in Qt's buffer.
     void sendQueued();
 
+    // Drops the connection at once, with what is still queued: the kernel sends a reset instead
+    // of keeping the unsent bytes of a peer that does not read (a slow consumer) for minutes in
+    // an orphaned socket, and the peer learns at once. Then QAbstractSocket::abort().
+    void reset();
+
     // The next write (the handshake response) stores this socket in *slot; one write only.
     void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
 

@@ -198,6 +198,8 @@ void abortConnection(const Connection &connection)
 {
     if (connection.sse)
         connection.sse->abort();
+    else if (connection.tcp)
+        connection.tcp->reset(); // QWebSocket sees its socket go and says disconnected
     else
         connection.socket->abort();
 }

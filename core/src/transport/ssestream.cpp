@@ -315,7 +315,7 @@ void SseStream::close(Connection &connection, int closeCode, const QString &text
 
 void SseStream::abort() const
 {
-    m_socket->io()->abort();
+    m_socket->reset();
 }
 
 } // namespace Mtw::Internal
