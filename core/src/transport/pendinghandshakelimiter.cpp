@@ -9,7 +9,7 @@ bool PendingHandshakeLimiter::tryAcquire(const QHostAddress &address, int maxPer
 {
     QMutexLocker lock(&m_mutex);
     int &count = m_pending[address];
-    if (count >= maxPerAddress)
+    if (maxPerAddress > 0 && count >= maxPerAddress)
         return false;
     ++count;
     return true;

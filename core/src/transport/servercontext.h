@@ -42,6 +42,7 @@ inline constexpr qint64 DecisionBudgetMs = 100;
 class PendingHandshakeLimiter
 {
 public:
+    // maxPerAddress <= 0: no bound (transport.sse.max_streams_per_ip = 0).
     bool tryAcquire(const QHostAddress &address, int maxPerAddress);
     void release(const QHostAddress &address);
     int pending(const QHostAddress &address) const;

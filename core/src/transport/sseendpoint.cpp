@@ -162,10 +162,7 @@ void SseEndpoint::openStream(HttpExchange &exchange)
     const QHostAddress client =
         m_parts.state.trustedProxies().clientAddress(exchange.socket()->io()->peerAddress(),
                                                      head.header("x-forwarded-for"));
-    const int maxStreams = context.config.transport.sse.maxStreamsPerIp;
-    if (!context.sseStreams.tryAcquire(client,
-                                       maxStreams > 0 ? maxStreams
-                                                      : std::numeric_limits<int>::max())) {
+    if (!context.sseStreams.tryAcquire(client, context.config.transport.sse.maxStreamsPerIp)) {
         qCWarning(lcTransport).noquote()
             << "refused SSE stream from" << client.toString()
             << "- transport.sse.max_streams_per_ip ="
