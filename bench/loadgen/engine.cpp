@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include "histogram.h"
+#include "sseparser.h"
 #include "wsframe.h"
 
 #include <arpa/inet.h>
@@ -524,63 +525,20 @@ size_t Worker::parseFrames(Connection &connection, char *data, size_t size)
     return offset;
 }
 
-// A minimal incremental text/event-stream parser (the WHATWG rules mtwserver's output needs):
-// lines end in LF (a CR before it is dropped), a blank line ends an event, `:` starts a comment,
-// `field: value` (one optional space after the colon); `data` lines are joined with LF, an event
-// without data is not dispatched. Returns the bytes of the complete events consumed; the rest (an
-// event still arriving) waits in Connection::in.
+// The complete events of an SSE subscriber's stream; an event that does not end within 1 MiB
+// is not one mtwserver sends.
 size_t Worker::parseEvents(Connection &connection, char *data, size_t size)
 {
-    size_t consumed = 0;
-    size_t offset = 0;
-    std::string_view name;
-    std::string_view value;
-    std::string joined; // only when an event has more than one data line
-    bool hasData = false;
-    while (offset < size && connection.state == State::Open) {
-        const auto *newline =
-            static_cast<const char *>(std::memchr(data + offset, '\n', size - offset));
-        if (!newline)
-            break;
-        std::string_view line(data + offset, size_t(newline - (data + offset)));
-        offset = size_t(newline - data) + 1;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        if (line.empty()) { // the end of an event
-            if (hasData) {
-                const std::string_view payload = joined.empty() ? value : std::string_view(joined);
-                onEvent(connection, name, payload.data(), payload.size());
-            }
-            name = {};
-            value = {};
-            joined.clear();
-            hasData = false;
-            consumed = offset;
-            continue;
-        }
-        if (line.front() == ':')
-            continue; // a comment: the server's keep-alive
-        const size_t colon = line.find(':');
-        const std::string_view field = line.substr(0, colon);
-        std::string_view text =
-            colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
-        if (!text.empty() && text.front() == ' ')
-            text.remove_prefix(1);
-        if (field == "data") {
-            if (hasData) {
-                if (joined.empty())
-                    joined.assign(value);
-                joined.push_back('\n');
-                joined.append(text);
-            }
-            value = text;
-            hasData = true;
-        } else if (field == "event") {
-            name = text;
-        }
-        // id (the stream's position, for a resume) and retry: nothing to do for a benchmark
-    }
-    return consumed;
+    const size_t used =
+        parseEventStream(data,
+                         size,
+                         [this, &connection](std::string_view name, std::string_view event) {
+                             onEvent(connection, name, event.data(), event.size());
+                             return connection.state == State::Open;
+                         });
+    if (used == 0 && size > (size_t(1) << 20))
+        fail(connection, "no end of event in 1 MiB of the stream");
+    return used;
 }
 
 // Unnamed events are fan-out (publications); named ones are what was sent to this connection
