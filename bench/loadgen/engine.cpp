@@ -479,10 +479,14 @@ void Worker::onBytes(Connection &connection, char *data, size_t size)
             return;
         }
         if (connection.in.compare(0, 12, connection.sse ? "HTTP/1.1 200" : "HTTP/1.1 101") != 0) {
+            // An event stream's refusal explains itself in its JSON body: shown on one line.
+            std::string body = connection.sse ? connection.in.substr(end + 4, 300) : std::string();
+            while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+                body.pop_back();
             fail(connection,
                  std::string(connection.sse ? "event stream refused: " : "upgrade refused: ")
                      + connection.in.substr(0, connection.in.find('\r'))
-                     + (connection.sse ? " " + connection.in.substr(end + 4, 300) : std::string()));
+                     + (body.empty() ? std::string() : " " + body));
             return;
         }
         connection.state = State::Open;
