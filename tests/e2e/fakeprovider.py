@@ -45,6 +45,14 @@ def anthropic_text(deltas, input_tokens=5, output_tokens=2):
     return (200, body.encode())
 
 
+def agent_config(port, agent="helper"):
+    """The TOML of mtw-ai-anthropic at the fake provider on `port` (no retries) and one agent."""
+    return ('[[modules]]\nname = "mtw-ai-anthropic"\n'
+            'config = { api_key = "sk-test", base_url = "http://127.0.0.1:%d", retries = 0, '
+            'timeout = 10 }\n\n'
+            '[[agents]]\nname = "%s"\nprovider = "anthropic"\n' % (port, agent))
+
+
 class FakeProvider:
     """Start with FakeProvider(script), read .port, .requests; stop() at the end. A request with
     nothing left in the script gets a 500 saying so."""

@@ -28,7 +28,7 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
-from fakeprovider import FakeProvider, stream  # noqa: E402
+from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
 try:
     import websockets
@@ -46,14 +46,6 @@ workers = 2
 [[channels]]
 name = "news"
 
-[[modules]]
-name = "mtw-ai-anthropic"
-config = { api_key = "sk-test", base_url = "http://127.0.0.1:%d", retries = 0, timeout = 10 }
-
-[[agents]]
-name = "helper"
-provider = "anthropic"
-model = "claude-test"
 """
 
 
@@ -226,7 +218,7 @@ def main():
     provider = FakeProvider([stream("anthropic-text.sse"),
                              (401, b'{"type":"error","error":{"type":"authentication_error",'
                                    b'"message":"invalid x-api-key"}}')])
-    server = ServerProcess(binary, CONFIG % provider.port)
+    server = ServerProcess(binary, CONFIG + agent_config(provider.port))
     try:
         server.wait_listening()
         asyncio.run(run(server))
