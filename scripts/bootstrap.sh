@@ -21,7 +21,7 @@ build_packages=(cmake ninja-build g++ pkg-config git libhttp-parser-dev
 test_packages=(clang-format python3 python3-websockets chromium fonts-dejavu-core
                dbus gnome-keyring libsecret-1-0 clang libclang-rt-14-dev
                ccache dpkg-dev fakeroot lintian appstream systemd
-               redis-server nodejs node-ws npm valgrind openssl
+               redis-server nodejs node-ws valgrind openssl
                python3-jsonschema python3-yaml prometheus)
 
 install_missing() {
