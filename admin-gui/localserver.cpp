@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "localserver.h"
 
+#include "providerkeys.h"
+
 #include <mtw/server.h>
 
 #include <QEventLoop>
@@ -15,8 +17,9 @@ using namespace Qt::StringLiterals;
 
 Q_LOGGING_CATEGORY(lcLocalServer, "mtwadmin.localserver", QtInfoMsg)
 
-LocalServerHost::LocalServerHost(const Config &config)
+LocalServerHost::LocalServerHost(const Config &config, const ProviderKeys &keys)
     : m_config(config)
+    , m_keys(keys)
 { }
 
 LocalServerHost::~LocalServerHost() = default;
@@ -26,6 +29,23 @@ void LocalServerHost::start()
     // Level and rules apply process-wide, as they would for mtwserver.
     QLoggingCategory::setFilterRules(loggingFilterRules(m_config.logging));
     m_server = std::make_unique<Server>(m_config);
+    if (!m_config.sourcePath.isEmpty()) {
+        // What the Run dialog and the keychain added to the file holds across reloads, so a
+        // reload neither drops the keys nor reports the chosen address as a change.
+        m_server->setConfigLoader([path = m_config.sourcePath,
+                                   host = m_config.server.host,
+                                   port = m_config.server.port,
+                                   keys = m_keys]() -> Result<ConfigLoadResult> {
+            Result<ConfigLoadResult> loaded = loadConfigFile(path);
+            if (loaded && !loaded->hasErrors()) {
+                loaded->config.server.host = host;
+                loaded->config.server.port = port;
+                loaded->config.admin.enabled = true;
+                loaded->config = ProviderKeyStore::withKeys(loaded->config, keys);
+            }
+            return loaded;
+        });
+    }
     connect(m_server.get(), &Server::finished, this, &LocalServerHost::finished);
     const Result<void> result = m_server->start();
     if (!result) {
@@ -77,7 +97,7 @@ Result<Config> LocalServer::makeConfig(const QString &configPath, const QString 
     return config;
 }
 
-void LocalServer::start(const Config &config)
+void LocalServer::start(const Config &config, const ProviderKeys &keys)
 {
     if (m_thread)
         return;
@@ -91,7 +111,7 @@ void LocalServer::start(const Config &config)
     // default dispatcher; QT_NO_THREADED_GLIB=1 at launch makes that Qt's Unix one.
     m_thread = new QThread(this);
     m_thread->setObjectName(u"mtw-local-server"_s);
-    m_host = new LocalServerHost(config);
+    m_host = new LocalServerHost(ProviderKeyStore::withKeys(config, keys), keys);
     m_host->moveToThread(m_thread);
     // Deferred deletes still run in the thread after its loop stops: the Server dies there.
     connect(m_thread, &QThread::finished, m_host, &QObject::deleteLater);

@@ -4,6 +4,7 @@
 #include <mtw/config.h>
 #include <mtw/result.h>
 
+#include <QMap>
 #include <QObject>
 #include <QUrl>
 
@@ -15,6 +16,9 @@ namespace Mtw {
 
 class Server;
 
+// Module id -> provider API key (ProviderKeyStore), applied as that module's `api_key`.
+using ProviderKeys = QMap<QString, QString>;
+
 // Creates, starts and shuts down an Mtw::Server. Lives in the server's own thread (moved there
 // before its start() is invoked), so the Server and everything it parents are made there too.
 class LocalServerHost : public QObject
@@ -22,7 +26,9 @@ class LocalServerHost : public QObject
     Q_OBJECT
 
 public:
-    explicit LocalServerHost(const Config &config);
+    // `config` already carries `keys`; reloads (SIGHUP, watch_config, the admin API's save)
+    // read the file again and apply the same address, admin endpoint and keys to it.
+    LocalServerHost(const Config &config, const ProviderKeys &keys);
     ~LocalServerHost() override; // a still running server is stopped at once
 
     void start();
@@ -35,6 +41,7 @@ Q_SIGNALS:
 
 private:
     Config m_config;
+    ProviderKeys m_keys;
     std::unique_ptr<Server> m_server;
 };
 
@@ -53,8 +60,10 @@ public:
     // problem of the file.
     static Result<Config> makeConfig(const QString &configPath, const QString &host, int port);
 
-    // Starts the server in a new thread; started() or startFailed() follows.
-    void start(const Config &config);
+    // Starts the server in a new thread; started() or startFailed() follows. `keys` become
+    // the `api_key` of their modules (ProviderKeyStore::withKeys) at the start and on every
+    // reload, in memory only.
+    void start(const Config &config, const ProviderKeys &keys = {});
     // Graceful shutdown; finished() follows once the server is gone.
     void shutdown();
     bool isRunning() const { return m_thread != nullptr; }

@@ -15,6 +15,8 @@
 #include "logview.h"
 #include "modulesview.h"
 #include "nodesview.h"
+#include "providerkeys.h"
+#include "providerkeysdialog.h"
 #include "publishdialog.h"
 #include "runserverdialog.h"
 #include "theme.h"
@@ -40,6 +42,8 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <memory>
+
 namespace Mtw {
 
 using namespace Qt::StringLiterals;
@@ -57,6 +61,7 @@ MainWindow::MainWindow(QWidget *parent)
     , m_client(new AdminClient(this))
     , m_local(new LocalServer(this))
     , m_tokens(new TokenStore(u"mtwadmin"_s, this))
+    , m_providerKeys(new ProviderKeyStore(this))
 {
     setWindowTitle(tr("mtwadmin"));
     setWindowIcon(QIcon(u":/icons/mtwadmin.svg"_s));
@@ -262,6 +267,8 @@ void MainWindow::createActions()
     m_disconnectAction->setShortcut(QKeySequence::Delete);
     server->addSeparator();
     m_shutdownAction = server->addAction(tr("&Shut Down…"), this, &MainWindow::shutdownServer);
+    server->addSeparator();
+    server->addAction(tr("Provider API &Keys…"), this, &MainWindow::openProviderKeysDialog);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     auto *group = new QActionGroup(this);
@@ -304,7 +311,7 @@ MainWindow::View MainWindow::currentView() const
 
 void MainWindow::runLocalServer(const Config &config)
 {
-    if (m_local->isRunning()) {
+    if (m_local->isRunning() || m_localStarting) {
         showBanner(tr("A local server is already running: shut it down first."));
         return;
     }
@@ -312,9 +319,48 @@ void MainWindow::runLocalServer(const Config &config)
     m_remoteUrl.clear();
     m_pendingToken.clear();
     showBanner(QString());
-    statusBar()->showMessage(tr("Starting the local server…"));
-    m_local->start(config);
-    updateActions();
+    const QStringList modules = ProviderKeyStore::modulesTakingKeys(config);
+    if (modules.isEmpty()) {
+        statusBar()->showMessage(tr("Starting the local server…"));
+        m_local->start(config);
+        updateActions();
+        return;
+    }
+    m_localStarting = true;
+    statusBar()->showMessage(tr("Reading the provider keys from the keychain…"));
+    auto once = std::make_shared<QMetaObject::Connection>();
+    *once = connect(
+        m_providerKeys,
+        &ProviderKeyStore::keysLoaded,
+        this,
+        [this, config, once](const QMap<QString, QString> &keys, const QStringList &errors) {
+            disconnect(*once);
+            m_localStarting = false;
+            // A key the keychain could not give is no reason not to start: the
+            // module then says what it misses (the Modules view shows it).
+            if (!errors.isEmpty())
+                showBanner(tr("Provider keys could not be read from the keychain, "
+                              "the server starts without them: %1")
+                               .arg(errors.join(u"; "_s)));
+            statusBar()->showMessage(
+                keys.isEmpty() ? tr("Starting the local server…")
+                               : tr("Starting the local server with the stored keys of %1…")
+                                     .arg(keys.keys().join(u", "_s)));
+            m_local->start(config, keys);
+            updateActions();
+        });
+    m_providerKeys->loadKeys(modules);
+}
+
+void MainWindow::openProviderKeysDialog()
+{
+    QStringList modules;
+    const QString path = m_local->isRunning() ? m_local->configPath()
+                                              : QSettings().value(u"local/configPath"_s).toString();
+    if (const Result<Config> config = LocalServer::makeConfig(path, QString(), -1))
+        modules = ProviderKeyStore::modulesTakingKeys(*config);
+    ProviderKeysDialog dialog(m_providerKeys, modules, this);
+    dialog.exec();
 }
 
 bool MainWindow::connectToServer(const QUrl &url, const QString &token, bool rememberToken)
@@ -413,6 +459,7 @@ void MainWindow::runServerFromDialog()
         return;
     }
     RunServerDialog dialog(this);
+    dialog.setProviderKeys(m_providerKeys);
     prepareRunDialog(dialog);
     if (dialog.exec() != QDialog::Accepted)
         return;

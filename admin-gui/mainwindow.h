@@ -29,6 +29,7 @@ class LogView;
 class ModulesView;
 class NodesView;
 class AgentsView;
+class ProviderKeyStore;
 class RunServerDialog;
 class TokenStore;
 
@@ -59,8 +60,13 @@ public:
     explicit MainWindow(QWidget *parent = nullptr);
     ~MainWindow() override;
 
-    // "Run a server here" with a prepared configuration (see LocalServer::makeConfig).
+    // "Run a server here" with a prepared configuration (see LocalServer::makeConfig). The
+    // provider keys stored for its modules (ProviderKeyStore) are read from the keychain
+    // first, so the server starts a moment later when there are any to read.
     void runLocalServer(const Config &config);
+    // Server > Provider API Keys: the keys of the last configuration run and the shipped
+    // provider modules.
+    void openProviderKeysDialog();
     // "Connect to a server"; the token is stored in the keychain when `rememberToken`. While
     // the in-process server runs, asks first (it is shut down); false when the operator said no.
     bool connectToServer(const QUrl &url, const QString &token, bool rememberToken);
@@ -90,6 +96,7 @@ public:
 
     AdminClient *client() const { return m_client; }
     LocalServer *localServer() const { return m_local; }
+    ProviderKeyStore *providerKeys() const { return m_providerKeys; }
     DashboardView *dashboardView() const { return m_dashboard; }
     ConnectionsView *connectionsView() const { return m_connections; }
     ChannelsView *channelsView() const { return m_channels; }
@@ -138,6 +145,8 @@ private:
     AdminClient *m_client;
     LocalServer *m_local;
     TokenStore *m_tokens;
+    ProviderKeyStore *m_providerKeys;
+    bool m_localStarting = false; // reading provider keys before the local server starts
     QListWidget *m_sidebar = nullptr;
     QStackedWidget *m_stack = nullptr;
     QLabel *m_banner = nullptr;

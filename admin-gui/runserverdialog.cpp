@@ -2,6 +2,8 @@
 #include "runserverdialog.h"
 
 #include "localserver.h"
+#include "providerkeys.h"
+#include "providerkeysdialog.h"
 #include "theme.h"
 
 #include <QDialogButtonBox>
@@ -25,6 +27,8 @@ RunServerDialog::RunServerDialog(QWidget *parent)
     , m_port(new QSpinBox(this))
     , m_status(new QLabel(this))
     , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
+    , m_keysLabel(new QLabel(this))
+    , m_keysButton(new QPushButton(tr("Provider &Keys…"), this))
 {
     setWindowTitle(tr("Run a Server Here"));
     m_path->setPlaceholderText(tr("none: built-in defaults"));
@@ -52,6 +56,22 @@ RunServerDialog::RunServerDialog(QWidget *parent)
     form->addRow(tr("&Host:"), m_host);
     form->addRow(tr("&Port:"), m_port);
     form->addRow(QString(), m_status);
+    auto *keysRow = new QHBoxLayout;
+    m_keysLabel->setWordWrap(true);
+    keysRow->addWidget(m_keysLabel, 1);
+    keysRow->addWidget(m_keysButton);
+    m_keysRowLabel = new QLabel(tr("API keys:"), this);
+    form->addRow(m_keysRowLabel, keysRow);
+    for (QWidget *widget : {static_cast<QWidget *>(m_keysRowLabel),
+                            static_cast<QWidget *>(m_keysLabel),
+                            static_cast<QWidget *>(m_keysButton)})
+        widget->setVisible(false);
+    connect(m_keysButton, &QPushButton::clicked, this, [this] {
+        if (!m_keys)
+            return;
+        ProviderKeysDialog dialog(m_keys, ProviderKeyStore::modulesTakingKeys(m_config), this);
+        dialog.exec();
+    });
     form->addRow(m_buttons);
 
     connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
@@ -110,6 +130,15 @@ RunServerDialog::~RunServerDialog()
     m_port->disconnect(this);
 }
 
+void RunServerDialog::setProviderKeys(ProviderKeyStore *keys)
+{
+    m_keys = keys;
+    m_keysRowLabel->setVisible(keys != nullptr);
+    m_keysLabel->setVisible(keys != nullptr);
+    m_keysButton->setVisible(keys != nullptr);
+    validate();
+}
+
 void RunServerDialog::setAddress(const QString &host, int port)
 {
     m_host->setText(host);
@@ -147,6 +176,10 @@ void RunServerDialog::validate()
             || bound == QHostAddress::Any)
             text += u' ' + tr("That is every network interface: other machines can connect.");
         m_status->setText(text);
+        const QStringList modules = ProviderKeyStore::modulesTakingKeys(m_config);
+        m_keysLabel->setText(modules.isEmpty()
+                                 ? tr("No module of this configuration takes a provider key.")
+                                 : tr("Stored keys go to: %1").arg(modules.join(u", "_s)));
     }
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(ok);
 }

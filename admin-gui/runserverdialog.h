@@ -8,9 +8,12 @@
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace Mtw {
+
+class ProviderKeyStore;
 
 // "Run a server here": a config file (or the built-in defaults) and the address to listen on,
 // 127.0.0.1 unless changed. The file is checked with the core's loader before OK is enabled.
@@ -32,6 +35,9 @@ public:
     void setAddress(const QString &host, int port);
     // The configuration to run (valid once OK is enabled).
     Config config() const { return m_config; }
+    // Shows which modules of the file take a provider key, with a button to the keys.
+    void setProviderKeys(ProviderKeyStore *keys);
+    QLabel *providerKeysLabel() const { return m_keysLabel; }
 
 private:
     void browse();
@@ -42,6 +48,10 @@ private:
     QSpinBox *m_port;
     QLabel *m_status;
     QDialogButtonBox *m_buttons;
+    QLabel *m_keysRowLabel = nullptr;
+    QLabel *m_keysLabel;
+    QPushButton *m_keysButton;
+    ProviderKeyStore *m_keys = nullptr;
     Config m_config;
 };
 

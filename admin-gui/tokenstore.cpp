@@ -15,9 +15,10 @@ using namespace Qt::StringLiterals;
 
 namespace Mtw {
 
-TokenStore::TokenStore(QString service, QObject *parent)
+TokenStore::TokenStore(QString service, QObject *parent, QString noun)
     : QObject(parent)
     , m_service(std::move(service))
+    , m_noun(std::move(noun))
 { }
 
 QString TokenStore::service() const
@@ -91,7 +92,8 @@ void TokenStore::load(const QString &server)
         [this, server](QKeychain::Job *job, bool ok, const QString &error) {
             const QString token =
                 ok ? static_cast<QKeychain::ReadPasswordJob *>(job)->textData() : QString();
-            Q_EMIT loaded(server, token, ok, error);
+            const bool missing = job && job->error() == QKeychain::EntryNotFound;
+            Q_EMIT loaded(server, token, ok, error, missing);
         });
 }
 
@@ -104,16 +106,16 @@ void TokenStore::remove(const QString &server)
         });
 }
 
-QString TokenStore::describeError(const QKeychain::Job *job, const QString &server)
+QString TokenStore::describeError(const QKeychain::Job *job, const QString &server) const
 {
     const QString reason = job->errorString();
     switch (job->error()) {
     case QKeychain::NoError:
         return {};
     case QKeychain::EntryNotFound:
-        return tr("no token stored for %1").arg(server);
+        return tr("no %1 stored for %2").arg(m_noun, server);
     case QKeychain::CouldNotDeleteEntry:
-        return tr("could not delete the token for %1: %2").arg(server, reason);
+        return tr("could not delete the %1 for %2: %3").arg(m_noun, server, reason);
     case QKeychain::AccessDeniedByUser:
     case QKeychain::AccessDenied:
         return tr("access to the keychain was denied: %1").arg(reason);

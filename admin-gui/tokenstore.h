@@ -26,7 +26,10 @@ class TokenStore : public QObject
 {
     Q_OBJECT
 public:
-    explicit TokenStore(QString service = QStringLiteral("mtwadmin"), QObject *parent = nullptr);
+    // `noun` names the secret in error messages ("no token stored for …").
+    explicit TokenStore(QString service = QStringLiteral("mtwadmin"),
+                        QObject *parent = nullptr,
+                        QString noun = QStringLiteral("token"));
 
     QString service() const;
 
@@ -38,17 +41,23 @@ Q_SIGNALS:
     // `error` is empty when ok, otherwise a sentence a user can act on.
     void saved(const QString &server, bool ok, const QString &error);
     // `token` is empty unless ok; a server without a stored token fails with
-    // "no token stored for <server>".
-    void loaded(const QString &server, const QString &token, bool ok, const QString &error);
+    // "no token stored for <server>" and `missing` set (the keychain works, the entry is not
+    // there), which other failures never set.
+    void loaded(const QString &server,
+                const QString &token,
+                bool ok,
+                const QString &error,
+                bool missing);
     void removed(const QString &server, bool ok, const QString &error);
 
 private:
     // Called once per job: with the finished job, or with nullptr when it never answered.
     using Answer = std::function<void(QKeychain::Job *job, bool ok, const QString &error)>;
     void run(QKeychain::Job *job, const QString &server, const Answer &answer);
-    static QString describeError(const QKeychain::Job *job, const QString &server);
+    QString describeError(const QKeychain::Job *job, const QString &server) const;
 
     QString m_service;
+    QString m_noun;
 };
 
 } // namespace Mtw

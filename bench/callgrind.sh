@@ -4,12 +4,14 @@
 # counted by callgrind, independent of the machine's speed and load.
 #
 #   bench/callgrind.sh [--build-dir build/dev] [--subscribers 100] [--messages 200] [--window 10]
-#                      [--config bench/mtwserver-bench.toml] [--check FILE] [--write-baseline FILE]
+#                      [--transport ws|sse] [--config bench/mtwserver-bench.toml] [--check FILE]
+#                      [--write-baseline FILE]
 #
 # mtwserver runs under valgrind --tool=callgrind with the bench config; mtw-loadgen connects and
 # subscribes, then (callgrind_control) the counters are dumped before and after the publishes, so
 # one figure covers the publish/fan-out phase only. The whole-run total (startup, handshakes,
-# subscribes, shutdown) is printed as well. Output files stay in
+# subscribes, shutdown) is printed as well. --transport sse: the subscribers are Server-Sent Events
+# streams (the publisher stays on WebSocket). Output files stay in
 # bench/results/callgrind/ for callgrind_annotate or kcachegrind.
 # --check FILE compares the publish phase's Ir per delivery with a saved baseline (a JSON file
 # --write-baseline wrote, with the scenario it was measured with: that scenario is run) and exits 1
@@ -22,6 +24,7 @@ build_dir="$here/../build/dev"
 subscribers=100
 messages=200
 window=10
+transport=ws
 config="$here/mtwserver-bench.toml"
 check=""
 write_baseline=""
@@ -31,17 +34,20 @@ while [[ $# -gt 0 ]]; do
     --subscribers) subscribers=$2; shift 2 ;;
     --messages) messages=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
+    --transport) transport=$2; shift 2 ;;
     --config) config=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
     --check) check=$2; shift 2 ;;
     --write-baseline) write_baseline=$2; shift 2 ;;
-    -h | --help) sed -n '3,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,20p' "$0"; exit 0 ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 64 ;;
     esac
 done
+[[ $transport == ws || $transport == sse ]] ||
+    { echo "callgrind.sh: --transport: expected ws or sse, got '$transport'" >&2; exit 64; }
 if [[ -n $check ]]; then
     [[ -r $check ]] || { echo "callgrind.sh: --check $check: no such baseline file" >&2; exit 2; }
     # The baseline says which scenario it was measured with.
-    read -r subscribers messages window < <(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print(b["subscribers"], b["messages"], b["window"])' "$check") ||
+    read -r subscribers messages window transport < <(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print(b["subscribers"], b["messages"], b["window"], b.get("transport", "ws"))' "$check") ||
         { echo "callgrind.sh: --check $check: not a baseline (subscribers, messages, window, ir_per_delivery)" >&2; exit 2; }
 fi
 build_dir=$(cd "$build_dir" && pwd)
@@ -80,7 +86,8 @@ if command -v callgrind_control >/dev/null; then
     after="callgrind_control -d publish $pid >/dev/null 2>&1"
 fi
 result=$("$loadgen" --host 127.0.0.1 --port "$port" --scenario fanout --threads 1 \
-    --subscribers "$subscribers" --messages "$messages" --window "$window" --timeout 300 \
+    --subscribers "$subscribers" --messages "$messages" --window "$window" --transport "$transport" \
+    --timeout 300 \
     --before-run "$before" --after-run "$after")
 kill -TERM "$pid"
 wait "$pid" || true
@@ -100,7 +107,7 @@ for f in "$out"/callgrind.out.*; do
     all_ir=$((all_ir + ir))
     grep -q '^desc: Trigger: dump publish' "$f" && publish_ir=$ir
 done
-echo "scenario: 1 publisher -> $subscribers subscribers, $published messages, window $window"
+echo "scenario: 1 publisher -> $subscribers subscribers ($transport), $published messages, window $window"
 echo "delivered: $deliveries messages"
 if [[ -n $publish_ir ]]; then
     echo "publish phase: $publish_ir Ir = $((publish_ir / deliveries)) Ir per delivered message ($((publish_ir / published)) per publish)"
@@ -114,11 +121,11 @@ if [[ -n $write_baseline || -n $check ]] && [[ -z $publish_ir ]]; then
 fi
 per_delivery=$((publish_ir / deliveries))
 if [[ -n $write_baseline ]]; then
-    python3 - "$write_baseline" "$subscribers" "$messages" "$window" "$per_delivery" <<'PY'
+    python3 - "$write_baseline" "$subscribers" "$messages" "$window" "$per_delivery" "$transport" <<'PY'
 import datetime, json, sys
-path, subscribers, messages, window, ir = sys.argv[1:]
+path, subscribers, messages, window, ir, transport = sys.argv[1:]
 json.dump({"subscribers": int(subscribers), "messages": int(messages), "window": int(window),
-           "ir_per_delivery": int(ir), "tolerance": 0.10,
+           "transport": transport, "ir_per_delivery": int(ir), "tolerance": 0.10,
            "measured": datetime.date.today().isoformat(),
            "what": "bench/callgrind.sh publish phase, Ir per delivered message"},
           open(path, "w"), indent=1)

@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include "histogram.h"
+#include "sseparser.h"
 #include "wsframe.h"
 
 #include <arpa/inet.h>
@@ -111,12 +112,13 @@ struct Connection
     uint8_t server = 0; // index into Options::ports
     bool acked = false;
     bool wantWrite = false;
+    bool sse = false; // a Server-Sent Events subscriber: an HTTP GET, not an upgrade
     uint32_t index = 0;
     uint32_t channel = 0;
     int64_t startNs = 0;
     int64_t sent = 0;
     int64_t done = 0; // echo: answered; subscriber: the next sequence it expects, in its channel
-    std::string in;   // bytes of an incomplete frame (or of the HTTP response)
+    std::string in;   // bytes of an incomplete frame or event (or of the HTTP response head)
     std::string fragment; // a fragmented message being assembled
     std::string out;
     size_t outOffset = 0;
@@ -254,6 +256,8 @@ private:
     bool readAll(Connection &connection);
     void onBytes(Connection &connection, char *data, size_t size);
     size_t parseFrames(Connection &connection, char *data, size_t size);
+    size_t parseEvents(Connection &connection, char *data, size_t size);
+    void onEvent(Connection &connection, std::string_view name, const char *data, size_t size);
     void onFrame(Connection &connection, const FrameView &frame);
     void onMessage(Connection &connection, const char *data, size_t size);
     void onResponse(Connection &connection, const char *data, size_t size, int64_t now);
@@ -269,6 +273,7 @@ private:
     void sendText(Connection &connection, const char *data, size_t size);
     void flush(Connection &connection);
     void setWantWrite(Connection &connection, bool want);
+    std::string sseRequest(const Connection &connection) const;
     void fail(Connection &connection, const std::string &why);
     uint32_t nextMask()
     {
@@ -420,7 +425,8 @@ void Worker::handleEvent(Connection &connection, uint32_t events)
         if (!(events & (EPOLLOUT | EPOLLIN)))
             return;
         connection.state = State::Handshake;
-        connection.out = m_shared.upgrades[connection.server];
+        connection.out =
+            connection.sse ? sseRequest(connection) : m_shared.upgrades[connection.server];
         connection.outOffset = 0;
         flush(connection);
         return;
@@ -472,9 +478,15 @@ void Worker::onBytes(Connection &connection, char *data, size_t size)
                 fail(connection, "oversized HTTP response");
             return;
         }
-        if (connection.in.compare(0, 12, "HTTP/1.1 101") != 0) {
+        if (connection.in.compare(0, 12, connection.sse ? "HTTP/1.1 200" : "HTTP/1.1 101") != 0) {
+            // An event stream's refusal explains itself in its JSON body: shown on one line.
+            std::string body = connection.sse ? connection.in.substr(end + 4, 300) : std::string();
+            while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+                body.pop_back();
             fail(connection,
-                 "upgrade refused: " + connection.in.substr(0, connection.in.find('\r')));
+                 std::string(connection.sse ? "event stream refused: " : "upgrade refused: ")
+                     + connection.in.substr(0, connection.in.find('\r'))
+                     + (body.empty() ? std::string() : " " + body));
             return;
         }
         connection.state = State::Open;
@@ -484,13 +496,14 @@ void Worker::onBytes(Connection &connection, char *data, size_t size)
             onBytes(connection, rest.data(), rest.size());
         return;
     }
+    const auto parse = connection.sse ? &Worker::parseEvents : &Worker::parseFrames;
     if (connection.in.empty()) {
-        const size_t used = parseFrames(connection, data, size);
+        const size_t used = (this->*parse)(connection, data, size);
         if (connection.state != State::Dead && used < size)
             connection.in.assign(data + used, size - used);
     } else {
         connection.in.append(data, size);
-        const size_t used = parseFrames(connection, connection.in.data(), connection.in.size());
+        const size_t used = (this->*parse)(connection, connection.in.data(), connection.in.size());
         if (connection.state != State::Dead)
             connection.in.erase(0, used);
     }
@@ -514,6 +527,49 @@ size_t Worker::parseFrames(Connection &connection, char *data, size_t size)
         onFrame(connection, frame);
     }
     return offset;
+}
+
+// The complete events of an SSE subscriber's stream; an event that does not end within 1 MiB
+// is not one mtwserver sends.
+size_t Worker::parseEvents(Connection &connection, char *data, size_t size)
+{
+    const size_t used =
+        parseEventStream(data,
+                         size,
+                         [this, &connection](std::string_view name, std::string_view event) {
+                             onEvent(connection, name, event.data(), event.size());
+                             return connection.state == State::Open;
+                         });
+    if (used == 0 && size > (size_t(1) << 20))
+        fail(connection, "no end of event in 1 MiB of the stream");
+    return used;
+}
+
+// Unnamed events are fan-out (publications); named ones are what was sent to this connection
+// alone, named after their envelope type: the opening ack, the subscribe's response, errors.
+void Worker::onEvent(Connection &connection, std::string_view name, const char *data, size_t size)
+{
+    const int64_t now = m_shared.now();
+    if (name.empty() || name == "message") {
+        if (textAfter(data, size, "\"type\":\"").starts_with("publish\""))
+            onDelivery(connection, data, size, now);
+        else
+            m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+    } else if (name == "ack") {
+        onOpened(connection, now);
+    } else if (name == "response") {
+        if (memmem(data, size, "\"subscribed\":", 13))
+            m_shared.subscribed.fetch_add(1, std::memory_order_relaxed);
+        else
+            m_shared.problem("odd subscribe response",
+                             std::string(data, std::min<size_t>(size, 300)));
+    } else if (name == "error") {
+        m_shared.errors.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("error from the server", std::string(data, std::min<size_t>(size, 300)));
+    } else {
+        m_shared.unexpected.fetch_add(1, std::memory_order_relaxed);
+        m_shared.problem("unexpected event", std::string(name));
+    }
 }
 
 void Worker::onFrame(Connection &connection, const FrameView &frame)
@@ -605,8 +661,8 @@ void Worker::onOpened(Connection &connection, int64_t now)
     connect.add(now - connection.startNs);
     m_shared.acked.fetch_add(1, std::memory_order_relaxed);
     atomicMax(m_shared.lastAckNs, now);
-    if (connection.role != Role::Subscriber)
-        return;
+    if (connection.role != Role::Subscriber || connection.sse)
+        return; // an event stream subscribed with its request
     char text[256];
     const int length = m_shared.options.protocol == Protocol::SocketIo
         ? std::snprintf(text, sizeof text, "420[\"subscribe\",\"bench.c%u\"]", connection.channel)
@@ -867,6 +923,16 @@ void Worker::flush(Connection &connection)
     setWantWrite(connection, pending);
 }
 
+// The event-stream request of an SSE subscriber, for its one channel.
+std::string Worker::sseRequest(const Connection &connection) const
+{
+    const Options &options = m_shared.options;
+    return "GET " + options.ssePath + "?channel=bench.c" + std::to_string(connection.channel)
+        + " HTTP/1.1\r\nHost: " + options.host + ":"
+        + std::to_string(options.ports[connection.server])
+        + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+}
+
 void Worker::setWantWrite(Connection &connection, bool want)
 {
     if (connection.wantWrite == want)
@@ -1011,7 +1077,11 @@ int runBenchmark(const Options &options)
         Worker &worker = *shared.workers[size_t(i % threads)];
         if (fanout && i < subscriberCount) {
             const auto server = uint8_t(i % int64_t(shared.targets.size()));
-            worker.add(Role::Subscriber, uint32_t(i), uint32_t(i / options.subscribers), server);
+            Connection &subscriber = worker.add(Role::Subscriber,
+                                                uint32_t(i),
+                                                uint32_t(i / options.subscribers),
+                                                server);
+            subscriber.sse = options.transport == Transport::Sse;
         } else if (fanout) {
             const auto channel = uint32_t(i - subscriberCount);
             worker.add(Role::Publisher, uint32_t(i), channel, 0);
@@ -1109,7 +1179,8 @@ int runBenchmark(const Options &options)
         .latency("connect_us", connect);
     const double runSeconds = double(runNs) / 1e9;
     if (fanout) {
-        json.field("channels", int64_t(options.channels))
+        json.field("transport", std::string(options.transport == Transport::Sse ? "sse" : "ws"))
+            .field("channels", int64_t(options.channels))
             .field("subscribers_per_channel", int64_t(options.subscribers))
             .field("window", int64_t(options.window))
             .field("messages", shared.totalMessages)

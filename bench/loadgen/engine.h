@@ -21,6 +21,11 @@ enum class Scenario {
 // acks; deliveries are "message" events).
 enum class Protocol { Mtw, SocketIo };
 
+// How fan-out subscribers receive (mtw only). Sse: each subscriber is an HTTP/1.1
+// `GET <ssePath>?channel=...` whose `data:` lines are the envelopes (docs/http-api.md); the
+// publishers still publish over WebSocket.
+enum class Transport { WebSocket, Sse };
+
 struct Options
 {
     Protocol protocol = Protocol::Mtw;
@@ -31,6 +36,8 @@ struct Options
     // the other scenarios use the first. Empty: `port` alone.
     std::vector<int> ports;
     std::string path = "/ws";
+    Transport transport = Transport::WebSocket; // of fan-out subscribers
+    std::string ssePath = "/api/events";
     int threads = 2;
     int sourceAddrs = 64;       // bind to 127.0.0.2 .. 127.0.0.(1+N); 0 = let the kernel pick
     int channels = 1;           // fanout

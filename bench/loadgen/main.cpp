@@ -24,6 +24,9 @@ void usage(FILE *out)
         "                            WebSocket, fanout only (bench/peer/sio-server.js)\n"
         "  --path /ws                upgrade path (socketio: "
         "/socket.io/?EIO=4&transport=websocket)\n"
+        "  --transport ws|sse        fanout, mtw: how subscribers receive (ws); sse: Server-Sent\n"
+        "                            Events, GET <sse-path>?channel=...; publishers use WebSocket\n"
+        "  --sse-path /api/events    the event-stream path (transport.http.prefix + /events)\n"
         "  --threads N               epoll threads (number of cores)\n"
         "  --source-addrs N          bind to 127.0.0.2..127.0.0.(N+1); 0 = no bind (64)\n"
         "  --channels N              fanout: channels, one publisher each (1)\n"
@@ -134,6 +137,28 @@ int main(int argc, char **argv)
         } else if (arg == "--path") {
             options.path = value;
             pathGiven = true;
+        } else if (arg == "--transport") {
+            const std::string name = value;
+            if (name == "ws")
+                options.transport = MtwBench::Transport::WebSocket;
+            else if (name == "sse")
+                options.transport = MtwBench::Transport::Sse;
+            else {
+                std::fprintf(stderr,
+                             "mtw-loadgen: --transport: expected ws or sse, got \"%s\"\n",
+                             value);
+                return 64;
+            }
+        } else if (arg == "--sse-path") {
+            options.ssePath = value;
+            if (options.ssePath.empty() || options.ssePath.front() != '/'
+                || options.ssePath.find_first_of("?# \r\n") != std::string::npos) {
+                std::fprintf(stderr,
+                             "mtw-loadgen: --sse-path: expected a path such as /api/events, got "
+                             "\"%s\"\n",
+                             value);
+                return 64;
+            }
         } else if (arg == "--protocol") {
             const std::string name = value;
             if (name == "mtw")
@@ -192,6 +217,12 @@ int main(int argc, char **argv)
         }
         if (!pathGiven)
             options.path = "/socket.io/?EIO=4&transport=websocket";
+    }
+    if (options.transport == MtwBench::Transport::Sse
+        && (options.scenario != MtwBench::Scenario::Fanout
+            || options.protocol != MtwBench::Protocol::Mtw)) {
+        std::fprintf(stderr, "mtw-loadgen: --transport sse runs the mtw fanout scenario only\n");
+        return 64;
     }
     // Benchmarks only ever target this machine.
     if (options.host.rfind("127.", 0) != 0) {

@@ -245,6 +245,12 @@ void ProviderEngine::onFinished(const std::shared_ptr<Call> &call)
                               status == 529 ? u" overloaded"_s : QString(),
                               detail)},
                     retryAfter);
+    } else if (status == 401) {
+        // The one refusal an operator fixes outside the request: say where.
+        end(call,
+            Error{502,
+                  u"the provider did not accept the API key (HTTP 401%1); check the module's "
+                  u"api_key"_s.arg(detail)});
     } else {
         end(call,
             Error{502, u"the provider refused the request (HTTP %1%2)"_s.arg(status).arg(detail)});

@@ -4,10 +4,14 @@
 
 usage: test_metrics.py <path to mtwserver>   (or MTW_SERVER_BIN=...)
 
-Clients on 127.0.0.1 subscribe, publish, send garbage and leave; the scrape must pass
+Clients on 127.0.0.1 subscribe, publish, send garbage and leave, and give an agent (the real
+mtw-ai-anthropic module against fakeprovider.py, a local HTTP server replaying a recorded
+stream) one task that completes and one its provider refuses; the scrape must pass
 `promtool check metrics` (Debian package prometheus) and its numbers must say what happened:
 connections, subscriptions, channels, messages by type, errors by code, disconnects by reason,
-the command and broadcast histograms. [metrics] path moves it; enabled = false removes it.
+the command and broadcast histograms, and the agent families (tasks running and queued, tasks
+by outcome, tokens in and out, provider errors, task durations). [metrics] path moves it;
+enabled = false removes it.
 Exits non-zero on the first failure; the last line is "N passed, M failed".
 """
 
@@ -24,6 +28,7 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
 try:
     import websockets
@@ -40,6 +45,7 @@ workers = 2
 
 [[channels]]
 name = "news"
+
 """
 
 
@@ -112,21 +118,39 @@ async def traffic(port):
     return a
 
 
+async def agent_tasks(port):
+    """One task that completes (the recorded stream), one the provider refuses (401)."""
+    async with websockets.connect("ws://127.0.0.1:%d/ws" % port) as ws:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)  # the opening ack
+        for task in ("t-ok", "t-refused"):
+            await ws.send(json.dumps({"id": task, "type": "agent_task",
+                                      "payload": {"kind": "Text", "data": "Hi"},
+                                      "metadata": {"agent": "helper"}, "timestamp": 0}))
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                if message.get("ref_id") == task and message["type"] in ("agent_complete", "error"):
+                    break
+            check("task %s ends with" % task, message["type"],
+                  "agent_complete" if task == "t-ok" else "error")
+
+
 async def run(server):
     port = server.port
+    await agent_tasks(port)
     a = await traffic(port)
-    # b's disconnect is counted when its worker has cleaned up: poll the scrape.
+    # b's disconnect (and the agent client's) is counted when its worker has cleaned up: poll
+    # the scrape.
     values = {}
     for _ in range(100):
         status, text = http_get(port, "/metrics")
         values = samples(text)
-        if values.get('mtw_disconnects_total{reason="normal"}') == 1:
+        if values.get('mtw_disconnects_total{reason="normal"}') == 2:
             break
         await asyncio.sleep(0.05)
     check("GET /metrics", status, 200)
     promtool(text)
     check("connections", values["mtw_connections"], 1)
-    check("connections accepted", values["mtw_connections_total"], 2)
+    check("connections accepted (the agent client's included)", values["mtw_connections_total"], 3)
     check("subscriptions", values["mtw_subscriptions"], 1)
     check("channels", values["mtw_channels"], 1)
     check("publishes received", values['mtw_messages_received_total{type="publish"}'], 4)
@@ -136,7 +160,10 @@ async def run(server):
     check("responses sent", values['mtw_messages_sent_total{type="response"}'], 5)
     check("errors 400", values['mtw_errors_total{code="400"}'], 1)
     check("errors 404", values['mtw_errors_total{code="404"}'], 1)
-    check("disconnects normal", values['mtw_disconnects_total{reason="normal"}'], 1)
+    check("disconnects normal", values['mtw_disconnects_total{reason="normal"}'], 2)
+    check("agent tasks received", values['mtw_messages_received_total{type="agent_task"}'], 2)
+    check("agent chunks sent", values['mtw_messages_sent_total{type="agent_chunk"}'], 3)
+    check("errors 502 (the refused key)", values['mtw_errors_total{code="502"}'], 1)
     check("bytes in counted", values["mtw_received_bytes_total"] > 0, True)
     check("bytes out counted", values["mtw_sent_bytes_total"] > 0, True)
     check("publish handler timed", values['mtw_command_duration_seconds_count{type="publish"}'], 4)
@@ -144,6 +171,26 @@ async def run(server):
           values['mtw_command_duration_seconds_bucket{type="publish",le="+Inf"}'], 4)
     check("broadcasts timed (the 404 one included)", values["mtw_broadcast_duration_seconds_count"], 4)
     check("no slow consumers", values["mtw_slow_consumer_drops_total"], 0)
+    # The agent families, each with its TYPE line (promtool checked them above).
+    for family, kind in (("mtw_agent_tasks_running", "gauge"), ("mtw_agent_tasks_queued", "gauge"),
+                         ("mtw_agent_tasks_total", "counter"),
+                         ("mtw_agent_input_tokens_total", "counter"),
+                         ("mtw_agent_output_tokens_total", "counter"),
+                         ("mtw_agent_provider_errors_total", "counter"),
+                         ("mtw_agent_task_duration_seconds", "histogram")):
+        check("# TYPE of " + family, ("# TYPE %s %s" % (family, kind)) in text.splitlines(), True)
+    check("agent tasks running", values['mtw_agent_tasks_running{agent="helper"}'], 0)
+    check("agent tasks queued", values['mtw_agent_tasks_queued{agent="helper"}'], 0)
+    check("agent tasks completed",
+          values['mtw_agent_tasks_total{agent="helper",outcome="completed"}'], 1)
+    check("agent tasks failed", values['mtw_agent_tasks_total{agent="helper",outcome="failed"}'], 1)
+    check("input tokens (the fixture's usage)",
+          values['mtw_agent_input_tokens_total{agent="helper"}'], 25)
+    check("output tokens (the fixture's usage)",
+          values['mtw_agent_output_tokens_total{agent="helper"}'], 15)
+    check("provider refusal counted",
+          values['mtw_agent_provider_errors_total{agent="helper",kind="bad_response"}'], 1)
+    check("agent tasks timed", values['mtw_agent_task_duration_seconds_count{agent="helper"}'], 2)
     await a.close()
 
 
@@ -168,7 +215,10 @@ def moved(binary):
 def main():
     failed = 0
     binary = server_binary()
-    server = ServerProcess(binary, CONFIG)
+    provider = FakeProvider([stream("anthropic-text.sse"),
+                             (401, b'{"type":"error","error":{"type":"authentication_error",'
+                                   b'"message":"invalid x-api-key"}}')])
+    server = ServerProcess(binary, CONFIG + agent_config(provider.port))
     try:
         server.wait_listening()
         asyncio.run(run(server))
@@ -181,6 +231,7 @@ def main():
         print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
     finally:
         server.stop()
+        provider.stop()
     print("%d passed, %d failed" % (PASSED, failed))
     sys.exit(1 if failed else 0)
 

@@ -310,7 +310,30 @@ async def test_multi_channel_ids(server, port):
     event = await stream.wait(lambda e: "event" not in e, "publication on room")
     check("multi-channel id holds every channel's position", event["id"],
           "news:%s:%d room:%s:%d" % (first["epoch"], first["offset"], last["epoch"], a["offset"]))
-    stream.close()
+
+    # Single-channel streams of room share one event per publication (SseEventCache); the
+    # streams of several channels in between must still get ids of their own.
+    singles = [await Stream.open(port, "channel=room") for _ in range(3)]
+    other = await Stream.open(port, "channel=room&channel=bulk")
+    for s in singles + [other]:
+        await s.wait_count(lambda e: e.get("event") == "response", 1 if s in singles else 2,
+                           "responses")
+    bulk = [json.loads(e["data"])["payload"]["data"] for e in other.events
+            if e.get("event") == "response"]
+    bulk = [r for r in bulk if r["subscribed"] == "bulk"][0]
+    _, b = await api_async(port, "publish", {"channel": "room", "data": "r2"})
+    for s in singles:
+        got = await s.wait(lambda e: "event" not in e, "publication on room")
+        check("single-channel stream's id", got["id"], "room:%s:%d" % (last["epoch"], b["offset"]))
+    got = await other.wait(lambda e: "event" not in e, "publication on room")
+    check("room+bulk stream's id", got["id"],
+          "room:%s:%d bulk:%s:%d" % (last["epoch"], b["offset"], bulk["epoch"], bulk["offset"]))
+    got = await stream.wait(lambda e: "event" not in e and json.loads(e["data"])["payload"]
+                            ["data"] == "r2", "second publication on room")
+    check("news+room stream's id", got["id"],
+          "news:%s:%d room:%s:%d" % (first["epoch"], first["offset"], last["epoch"], b["offset"]))
+    for s in singles + [other, stream]:
+        s.close()
 
 
 async def test_refusals(server, port):

@@ -32,6 +32,7 @@ struct Answer
     QString token;
     bool ok = false;
     QString error;
+    bool missing = false; // load only: the keychain answered that there is no such entry
 };
 
 // One call and its one signal, waited for.
@@ -54,7 +55,7 @@ Answer loadToken(TokenStore &store, const QString &server)
         return {{}, false, u"timeout"_s};
     const QList<QVariant> args = spy.takeFirst();
     Q_ASSERT(args.at(0).toString() == server);
-    return {args.at(1).toString(), args.at(2).toBool(), args.at(3).toString()};
+    return {args.at(1).toString(), args.at(2).toBool(), args.at(3).toString(), args.at(4).toBool()};
 }
 
 Answer removeToken(TokenStore &store, const QString &server)
@@ -225,10 +226,13 @@ void TestTokenStore::removeThenLoadFails()
     QVERIFY(!loaded.ok);
     QCOMPARE(loaded.token, QString());
     QCOMPARE(loaded.error, u"no token stored for "_s + url);
+    QVERIFY(loaded.missing);
 
     // Never stored at all reads the same.
     const QString never = server(u"never.example"_s);
-    QCOMPARE(loadToken(store, never).error, u"no token stored for "_s + never);
+    const Answer neverStored = loadToken(store, never);
+    QCOMPARE(neverStored.error, u"no token stored for "_s + never);
+    QVERIFY(neverStored.missing);
 }
 
 void TestTokenStore::tokenIsNotInSettings()
@@ -277,6 +281,7 @@ void TestTokenStore::withoutKeychainFailsClearly()
         QVERIFY(!loaded.ok);
         QCOMPARE(loaded.token, QString());
         QVERIFY2(loaded.error.startsWith(u"no keychain available: "_s), qPrintable(loaded.error));
+        QVERIFY(!loaded.missing); // not "no entry": no keychain at all
         QCOMPARE(settingsContaining(token), QStringList());
         QCOMPARE(filesContaining(qEnvironmentVariable("XDG_CONFIG_HOME"), token.toUtf8()),
                  QStringList());

@@ -72,6 +72,16 @@ public:
         m_byModel[model].append(response);
     }
 
+    // Like a real provider, answer 401 (and take nothing from the script) unless the request's
+    // `header` (lower case) is exactly `value`: "x-api-key" (Anthropic) or "authorization"
+    // with "Bearer <key>" (OpenAI). `body` is the provider's error JSON.
+    void requireKey(const QByteArray &header, const QByteArray &value, const QByteArray &body)
+    {
+        m_keyHeader = header;
+        m_keyValue = value;
+        m_keyError = body;
+    }
+
     // Ends the held responses: the rest of their body, then the close.
     void release()
     {
@@ -114,7 +124,10 @@ private:
         requests.append(request);
         QList<Response> &script = m_byModel[request.body.value(QLatin1String("model")).toString()];
         QList<Response> &from = script.isEmpty() ? m_script : script;
-        const Response response = from.isEmpty()
+        const bool keyWrong =
+            !m_keyHeader.isEmpty() && request.headers.value(m_keyHeader) != m_keyValue;
+        const Response response = keyWrong ? Response{401, {}, m_keyError}
+            : from.isEmpty()
             ? Response{500, {}, "{\"error\":{\"message\":\"no scripted response\"}}"}
             : from.takeFirst();
         QByteArray head = "HTTP/1.1 " + QByteArray::number(response.status) + " Scripted\r\n";
@@ -154,6 +167,9 @@ private:
     }
 
     QTcpServer m_server;
+    QByteArray m_keyHeader;
+    QByteArray m_keyValue;
+    QByteArray m_keyError;
     QList<Response> m_script;
     QMap<QString, QList<Response>> m_byModel;
     QMap<QTcpSocket *, QByteArray> m_buffers;

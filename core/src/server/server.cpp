@@ -10,6 +10,7 @@
 #include "transport/descriptors.h"
 #include "transport/fanout.h"
 #include "transport/logging.h"
+#include "transport/outbound.h"
 #include "transport/servercontext.h"
 #include "transport/tlswatcher.h"
 #include "transport/tsanannotations.h"
@@ -523,7 +524,10 @@ bool ServerPrivate::sendTo(const QString &connId, const Message &message)
         return false;
     const int worker = context->workerOf(connId);
     if (worker >= 0) {
-        context->workers.at(worker)->postSend(connId, encodeMessage(message));
+        context->workers.at(worker)->postSend(connId,
+                                              encodeMessage(message),
+                                              message.type,
+                                              errorCodeOf(message));
         return true;
     }
     // Maybe on another node: the one that has it sends it.

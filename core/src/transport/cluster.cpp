@@ -6,6 +6,7 @@
 #include "channels/channelsettings.h"
 #include "transport/handlers/kvcluster.h"
 #include "transport/logging.h"
+#include "transport/outbound.h"
 #include "transport/servercontext.h"
 #include "transport/worker.h"
 
@@ -52,8 +53,14 @@ void ClusterNode::control(const QByteArray &command)
     if (worker < 0)
         return; // on another node, or gone
     if (op == "send"_L1) {
-        m_context.workers.at(worker)->postSend(connId,
-                                               object.value(u"message"_s).toString().toUtf8());
+        const QByteArray json = object.value(u"message"_s).toString().toUtf8();
+        // Counted by what it is, as on the node that made it.
+        const auto message = decodeMessage(json);
+        if (!message) {
+            qCWarning(lcServer).noquote() << "cluster: ignored a send of an invalid message";
+            return;
+        }
+        m_context.workers.at(worker)->postSend(connId, json, message->type, errorCodeOf(*message));
     } else if (op == "disconnect"_L1) {
         m_context.workers.at(worker)->postKick(connId, object.value(u"reason"_s).toString());
     } else {

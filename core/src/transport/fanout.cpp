@@ -176,6 +176,7 @@ void Fanout::deliver(const Delivery &delivery)
     // every recipient's socket: no per-recipient encoding or allocation of our own.
     QByteArray textFrame;
     QByteArray binaryFrame;
+    SseEventCache sseEvent; // event streams share one event per id in the same way
     qint64 sent = 0;
     qint64 bytes = 0;
     for (auto member = members.cbegin(); member != members.cend(); ++member) {
@@ -186,7 +187,7 @@ void Fanout::deliver(const Delivery &delivery)
             continue;
         }
         if (Q_UNLIKELY(connection->sse)) { // its own framing, and an id of its own
-            const qint64 written = connection->sse->deliver(*connection, delivery);
+            const qint64 written = connection->sse->deliver(*connection, delivery, sseEvent);
             if (written >= 0) {
                 bytes += written;
                 ++connection->messagesOut;

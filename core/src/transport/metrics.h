@@ -45,8 +45,8 @@ public:
 
 inline constexpr size_t MessageTypeCount = size_t(MessageType::Ack) + 1;
 // Error codes counted by value; any other code is counted as "other".
-inline constexpr std::array<int, 10>
-    CountedErrorCodes{400, 401, 403, 404, 409, 413, 429, 500, 503, 0};
+inline constexpr std::array<int, 12>
+    CountedErrorCodes{400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 504, 0};
 inline constexpr size_t DisconnectKindCount = size_t(DisconnectReason::Kind::ServerShutdown) + 1;
 
 // Module decisions by kind (ModuleCalls::ask's `what`).

@@ -43,6 +43,13 @@ QByteArray webSocketFrame(bool binary, QByteArrayView payload)
     return frame;
 }
 
+int errorCodeOf(const Message &message)
+{
+    return message.type == MessageType::Error
+        ? message.payload.json.toObject().value(QLatin1String("code")).toInt()
+        : 0;
+}
+
 Outbound::Outbound(ServerContext &context, WorkerState &state)
     : m_context(context)
     , m_state(state)
@@ -57,7 +64,7 @@ void Outbound::send(Connection &connection, const Message &message)
         return;
     }
     if (Q_UNLIKELY(message.type == MessageType::Error))
-        m_metrics.countError(message.payload.json.toObject().value(QLatin1String("code")).toInt());
+        m_metrics.countError(errorCodeOf(message));
     const QByteArray json = encodeMessage(message);
     // A reply that could never fit in the queue (a large history) is an error for the client,
     // not a reason to drop it; the error names the limit.
@@ -69,6 +76,16 @@ void Outbound::send(Connection &connection, const Message &message)
         return;
     }
     sendEncoded(connection, json, message.type);
+}
+
+void Outbound::sendForeign(Connection &connection,
+                           const QByteArray &json,
+                           MessageType type,
+                           int errorCode)
+{
+    if (type == MessageType::Error && !connection.sink)
+        m_metrics.countError(errorCode);
+    sendEncoded(connection, json, type);
 }
 
 bool Outbound::replyFits(const QByteArray &json) const

@@ -21,6 +21,9 @@ struct WorkerState;
 // A WebSocket frame header (at most 10 bytes) plus an MTW frame header (9 bytes).
 inline constexpr qint64 MaxFrameOverhead = 10 + 9;
 
+// The `code` of an error message's Json payload, as mtw_errors_total counts it; 0 otherwise.
+int errorCodeOf(const Message &message);
+
 // A complete server-to-client WebSocket frame (FIN set, unmasked, RFC 6455 §5.2).
 QByteArray webSocketFrame(bool binary, QByteArrayView payload);
 
@@ -44,6 +47,10 @@ public:
     void sendEncoded(Connection &connection,
                      const QByteArray &json,
                      MessageType type = MessageType::Response);
+    // An envelope encoded elsewhere (the agent runner, another node), counted by its type and,
+    // for an error, by `errorCode` as send() counts it.
+    void
+    sendForeign(Connection &connection, const QByteArray &json, MessageType type, int errorCode);
     // One prebuilt WebSocket frame, counted as one message out. False when refused.
     bool writeFrame(Connection &connection, const QByteArray &frame);
     // Queues a frame without counting it as a message; -1 when refused (the client is dropped).

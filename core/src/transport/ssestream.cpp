@@ -218,11 +218,14 @@ void SseStream::subscribed(Connection &connection, const Message &reply)
     at->offset = std::max(at->offset, quint64(data.value(u"offset"_s).toInteger()));
 }
 
-qint64 SseStream::deliver(Connection &connection, const Delivery &delivery)
+qint64 SseStream::deliver(Connection &connection, const Delivery &delivery, SseEventCache &cache)
 {
     if (m_state == State::Refused)
         return -1;
     QByteArray id;
+    // A stream of this one channel: its id says no more than the position, which is the cached
+    // event's when epoch and offset are (the id is not formatted again).
+    const SseChannelPosition *single = nullptr;
     if (delivery.offset != 0) {
         if (SseChannelPosition *at = position(delivery.channel)) {
             if (Q_UNLIKELY(delivery.resetJoins)) { // the cluster started the channel over
@@ -231,11 +234,21 @@ qint64 SseStream::deliver(Connection &connection, const Delivery &delivery)
             }
             at->offset = delivery.offset;
             at->known = true;
+            if (m_positions.size() == 1)
+                single = at;
         }
-        id = eventId();
+        if (!single)
+            id = eventId();
     }
-    const QByteArray event = sseEvent({}, id, delivery.json);
-    return write(connection, event, false) ? event.size() : -1;
+    const bool same = single ? cache.offset == single->offset && cache.epoch == single->epoch
+                             : cache.offset == 0 && cache.id == id;
+    if (cache.event.isNull() || !same) {
+        cache.event = sseEvent({}, single ? eventId() : id, delivery.json);
+        cache.id = single ? QByteArray() : std::move(id);
+        cache.offset = single ? single->offset : 0;
+        cache.epoch = single ? single->epoch : QString();
+    }
+    return write(connection, cache.event, false) ? cache.event.size() : -1;
 }
 
 bool SseStream::write(Connection &connection, const QByteArray &event, bool counted)

@@ -34,6 +34,18 @@ struct SseChannelPosition
 Result<QList<SseChannelPosition>> parseSseEventId(QByteArrayView id);
 QByteArray sseEventId(const QList<SseChannelPosition> &positions);
 
+// The last fan-out event one Fanout::deliver() pass built: the streams whose event id is the
+// same (every single-channel stream of the channel) queue the same bytes, as WebSocket members
+// share one frame, instead of each building its own.
+struct SseEventCache
+{
+    QByteArray event;
+    QByteArray id; // of a stream of several channels
+    // Of a single-channel stream, whose id is "<channel>:<epoch>:<offset>"; offset 0: none.
+    QString epoch;
+    quint64 offset = 0;
+};
+
 // One Server-Sent Events stream: the output side of a Connection without a WebSocket
 // (Connection::sse), whose subscriptions, fan-out, queue limit and slow-consumer rule are the
 // WebSocket ones. Until every channel of the request has answered its subscribe, what the
@@ -70,8 +82,9 @@ public:
 
     // A reply or notice for this connection alone; false when it was not written.
     bool send(Connection &connection, const QByteArray &json, MessageType type);
-    // A fan-out envelope: bytes queued, or -1 when refused (the client is dropped).
-    qint64 deliver(Connection &connection, const Delivery &delivery);
+    // A fan-out envelope: bytes queued, or -1 when refused (the client is dropped). `cache`
+    // lives for one delivery to one worker's members: its event is reused when the id matches.
+    qint64 deliver(Connection &connection, const Delivery &delivery, SseEventCache &cache);
     // A `: ping` comment, when the response is streaming.
     void keepAlive(Connection &connection);
     // Graceful: what is queued goes out first. Before the response head, an HTTP error.

@@ -159,13 +159,16 @@ void Worker::postForceClose()
     QMetaObject::invokeMethod(this, &Worker::forceClose, Qt::QueuedConnection);
 }
 
-void Worker::postSend(const QString &connId, const QByteArray &json)
+void Worker::postSend(const QString &connId,
+                      const QByteArray &json,
+                      MessageType type,
+                      int errorCode)
 {
     QMetaObject::invokeMethod(
         this,
-        [this, connId, json] {
+        [this, connId, json, type, errorCode] {
             if (Connection *connection = m_parts->connections->find(connId))
-                m_parts->out.sendEncoded(*connection, json, MessageType::Event);
+                m_parts->out.sendForeign(*connection, json, type, errorCode);
         },
         Qt::QueuedConnection);
 }

@@ -57,7 +57,8 @@ public:
     void postStopPublishing();
     void postShutdown();
     void postForceClose();
-    void postSend(const QString &connId, const QByteArray &json);
+    // One encoded envelope for one connection, counted as its `type` (and error code).
+    void postSend(const QString &connId, const QByteArray &json, MessageType type, int errorCode);
     void postKick(const QString &connId, const QString &reason);
     // The server API's unsubscribe: the connection leaves `channel` and is told so with an
     // `unsubscribe` message for that channel.
