@@ -63,6 +63,7 @@ void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
                                     socket->request().rawHeader("User-Agent"));
     connection->socket = socket;
     wire(connection);
+    tcp->releaseReadBuffer(); // the upgrade request has been read
     qCDebug(lcTransport).noquote()
         << "connection" << connection->connId << "from" << connection->peerAddress.toString()
         << "on worker" << m_parts.state.index;
@@ -129,6 +130,9 @@ void ConnectionTable::wire(Connection *connection)
     connect(socket, &QWebSocket::disconnected, this, [this, connection] {
         onDisconnected(connection);
     });
+    // After QWebSocket's own readyRead slot (connected during the upgrade) has read what it can.
+    ClientSocket *tcp = connection->tcp;
+    connect(tcp->io(), &QTcpSocket::readyRead, this, [tcp] { tcp->releaseReadBuffer(); });
     // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
     connection->tcp->onQueueOverflow([this, connection](qint64 queued, qint64 refused) {
         m_parts.out.dropSlowConsumer(*connection, queued, refused);
