@@ -26,6 +26,32 @@ namespace {
 constexpr qint64 CloseGraceMs = 3000;
 constexpr qint64 CloseHardLimitMs = 60000;
 
+// QWebSocket relays signals of its TCP socket that nothing here listens to. Each relay is a
+// connection (about 90 bytes) kept for the life of the connection, and bytesWritten runs on
+// every buffered write. What QWebSocket itself needs (readyRead, stateChanged, destroyed) stays.
+void dropUnusedRelays(QWebSocket *socket, QTcpSocket *tcp)
+{
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::errorOccurred,
+                        socket,
+                        QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error));
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::proxyAuthenticationRequired,
+                        socket,
+                        &QWebSocket::proxyAuthenticationRequired);
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::readChannelFinished,
+                        socket,
+                        &QWebSocket::readChannelFinished);
+    QObject::disconnect(tcp, &QAbstractSocket::aboutToClose, socket, &QWebSocket::aboutToClose);
+    QObject::disconnect(tcp, &QAbstractSocket::bytesWritten, socket, &QWebSocket::bytesWritten);
+    if (auto *tls = qobject_cast<QSslSocket *>(tcp))
+        QObject::disconnect(tls,
+                            &QSslSocket::encryptedBytesWritten,
+                            socket,
+                            &QWebSocket::bytesWritten);
+}
+
 } // namespace
 
 ConnectionTable::ConnectionTable(ProtocolContext &parts,
@@ -62,6 +88,7 @@ void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
                                     socket->request().rawHeader("X-Forwarded-For"),
                                     socket->request().rawHeader("User-Agent"));
     connection->socket = socket;
+    dropUnusedRelays(socket, tcp->io());
     wire(connection);
     tcp->releaseReadBuffer(); // the upgrade request has been read
     qCDebug(lcTransport).noquote()
