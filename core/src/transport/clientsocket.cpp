@@ -150,6 +150,15 @@ void ClientSocket::reset()
     m_io->abort();
 }
 
+void ClientSocket::releaseReadBuffer()
+{
+    // bytesAvailable() of a buffered socket is what waits in Qt's buffer, not the kernel's.
+    if (m_io->bytesAvailable() != 0 || !m_io->isReadable())
+        return;
+    m_io->ungetChar('\0');
+    (void)m_io->read(1); // read(n) of exactly the first chunk's size takes the chunk
+}
+
 bool ClientSocket::admit(qint64 size)
 {
     if (Q_UNLIKELY(m_overflowed))

@@ -87,6 +87,15 @@ public:
     // an orphaned socket, and the peer learns at once. Then QAbstractSocket::abort().
     void reset();
 
+    // Gives Qt's read buffer back to the heap when nothing waits in it. Qt keeps the 16 KiB
+    // chunk of a socket's read buffer for good once it has held bytes (the upgrade request puts
+    // one on every connection), which an idle connection has no use for: most of its memory.
+    // Putting one byte back and reading it again hands that chunk out with the byte (QIODevice
+    // moves a chunk read whole instead of copying it) and it is freed; the next read allocates
+    // one again. No byte changes place: with bytes waiting, nothing is done. A QSslSocket's inner
+    // socket keeps its own chunk (Qt reads it, not us).
+    void releaseReadBuffer();
+
     // The next write (the handshake response) stores this socket in *slot; one write only.
     void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
 

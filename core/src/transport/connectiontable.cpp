@@ -26,6 +26,32 @@ namespace {
 constexpr qint64 CloseGraceMs = 3000;
 constexpr qint64 CloseHardLimitMs = 60000;
 
+// QWebSocket relays signals of its TCP socket that nothing here listens to. Each relay is a
+// connection (about 90 bytes) kept for the life of the connection, and bytesWritten runs on
+// every buffered write. What QWebSocket itself needs (readyRead, stateChanged, destroyed) stays.
+void dropUnusedRelays(QWebSocket *socket, QTcpSocket *tcp)
+{
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::errorOccurred,
+                        socket,
+                        QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error));
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::proxyAuthenticationRequired,
+                        socket,
+                        &QWebSocket::proxyAuthenticationRequired);
+    QObject::disconnect(tcp,
+                        &QAbstractSocket::readChannelFinished,
+                        socket,
+                        &QWebSocket::readChannelFinished);
+    QObject::disconnect(tcp, &QAbstractSocket::aboutToClose, socket, &QWebSocket::aboutToClose);
+    QObject::disconnect(tcp, &QAbstractSocket::bytesWritten, socket, &QWebSocket::bytesWritten);
+    if (auto *tls = qobject_cast<QSslSocket *>(tcp))
+        QObject::disconnect(tls,
+                            &QSslSocket::encryptedBytesWritten,
+                            socket,
+                            &QWebSocket::bytesWritten);
+}
+
 } // namespace
 
 ConnectionTable::ConnectionTable(ProtocolContext &parts,
@@ -62,7 +88,9 @@ void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
                                     socket->request().rawHeader("X-Forwarded-For"),
                                     socket->request().rawHeader("User-Agent"));
     connection->socket = socket;
+    dropUnusedRelays(socket, tcp->io());
     wire(connection);
+    tcp->releaseReadBuffer(); // the upgrade request has been read
     qCDebug(lcTransport).noquote()
         << "connection" << connection->connId << "from" << connection->peerAddress.toString()
         << "on worker" << m_parts.state.index;
@@ -129,6 +157,9 @@ void ConnectionTable::wire(Connection *connection)
     connect(socket, &QWebSocket::disconnected, this, [this, connection] {
         onDisconnected(connection);
     });
+    // After QWebSocket's own readyRead slot (connected during the upgrade) has read what it can.
+    ClientSocket *tcp = connection->tcp;
+    connect(tcp->io(), &QTcpSocket::readyRead, this, [tcp] { tcp->releaseReadBuffer(); });
     // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
     connection->tcp->onQueueOverflow([this, connection](qint64 queued, qint64 refused) {
         m_parts.out.dropSlowConsumer(*connection, queued, refused);

@@ -178,6 +178,9 @@ void Upgrader::onNewWebSocket()
             continue;
         }
         m_upgrading.remove(tcp);
+        // The slot is the Connection's now: the watch on the socket's deletion has done its job
+        // (one connection less for the life of every connection).
+        QObject::disconnect(tcp->io(), &QObject::destroyed, this, nullptr);
         const QByteArray early = m_early.take(tcp);
         Q_EMIT upgraded(socket, tcp);
         if (!early.isEmpty())

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+// ClientSocket::releaseReadBuffer(): Qt's read chunk goes back to the heap, and no byte is lost,
+// reordered or doubled by it, under QWebSocket's reads too (frames split byte by byte, pipelined
+// frames, a message larger than one read, empty control frames).
+#include "transport/clientsocket.h"
+
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTest>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+#include <malloc.h>
+
+using Mtw::Internal::ClientSocket;
+
+namespace {
+
+// Hands the accepted descriptor to a ClientSocket, as the worker's front door does.
+class Listener : public QTcpServer
+{
+public:
+    qintptr descriptor = -1;
+
+protected:
+    void incomingConnection(qintptr socketDescriptor) override { descriptor = socketDescriptor; }
+};
+
+QByteArray maskedFrame(quint8 opcode, const QByteArray &payload, bool fin = true)
+{
+    QByteArray frame;
+    frame.append(char((fin ? 0x80 : 0x00) | opcode));
+    const qsizetype n = payload.size();
+    if (n < 126) {
+        frame.append(char(0x80 | n));
+    } else if (n < 65536) {
+        frame.append(char(0x80 | 126));
+        frame.append(char(n >> 8)).append(char(n & 0xff));
+    } else {
+        frame.append(char(0x80 | 127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            frame.append(char((quint64(n) >> shift) & 0xff));
+    }
+    const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    frame.append(mask, 4);
+    for (qsizetype i = 0; i < n; ++i)
+        frame.append(char(payload.at(i) ^ mask[i % 4]));
+    return frame;
+}
+
+std::size_t heapInUse()
+{
+    return mallinfo2().uordblks;
+}
+
+} // namespace
+
+class TestClientSocket : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+    void releaseFreesTheChunkAndKeepsBytes();
+    void webSocketFramesSplitByteByByte();
+    void webSocketPipelinedAndLargeMessages();
+
+private:
+    // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
+    void connectPair();
+    // Upgrades m_server with a QWebSocketServer as the Upgrader does; the QWebSocket releases
+    // the read buffer after each read, as ConnectionTable wires it.
+    QWebSocket *upgrade();
+    // Writes `bytes` from the peer and waits until the server socket has read them.
+    void sendAndWaitForRead(const QByteArray &bytes);
+
+    std::unique_ptr<QObject> m_owner;
+    std::unique_ptr<Listener> m_listener;
+    QTcpSocket *m_peer = nullptr;
+    ClientSocket *m_server = nullptr;
+    QWebSocketServer *m_upgrader = nullptr;
+};
+
+void TestClientSocket::init()
+{
+    m_owner = std::make_unique<QObject>();
+    m_listener = std::make_unique<Listener>();
+    QVERIFY(m_listener->listen(QHostAddress::LocalHost, 0));
+    connectPair();
+}
+
+void TestClientSocket::cleanup()
+{
+    m_owner.reset();
+    m_listener.reset();
+    m_peer = nullptr;
+    m_server = nullptr;
+    m_upgrader = nullptr;
+}
+
+void TestClientSocket::connectPair()
+{
+    m_peer = new QTcpSocket(m_owner.get());
+    m_peer->connectToHost(QHostAddress::LocalHost, m_listener->serverPort());
+    QTRY_VERIFY(m_listener->descriptor >= 0);
+    QTRY_COMPARE(m_peer->state(), QAbstractSocket::ConnectedState);
+    m_server = ClientSocket::create(false, m_owner.get());
+    QVERIFY(m_server->io()->setSocketDescriptor(m_listener->descriptor));
+}
+
+void TestClientSocket::sendAndWaitForRead(const QByteArray &bytes)
+{
+    QSignalSpy read(m_server->io(), &QIODevice::readyRead);
+    m_peer->write(bytes);
+    QVERIFY(m_peer->waitForBytesWritten(5000));
+    QVERIFY(read.wait(5000));
+}
+
+QWebSocket *TestClientSocket::upgrade()
+{
+    m_upgrader = new QWebSocketServer(QStringLiteral("test"),
+                                      QWebSocketServer::NonSecureMode,
+                                      m_owner.get());
+    QSignalSpy upgraded(m_upgrader, &QWebSocketServer::newConnection);
+    m_upgrader->handleConnection(m_server->io());
+    m_peer->write("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n");
+    if (!upgraded.wait(5000))
+        return nullptr;
+    QWebSocket *socket = m_upgrader->nextPendingConnection();
+    socket->setParent(m_owner.get());
+    ClientSocket *tcp = m_server;
+    connect(tcp->io(), &QTcpSocket::readyRead, socket, [tcp] { tcp->releaseReadBuffer(); });
+    tcp->releaseReadBuffer();
+    // The 101 response, then nothing else from the server.
+    if (!QTest::qWaitFor([this] { return m_peer->peek(4096).contains("\r\n\r\n"); }, 5000))
+        return nullptr;
+    m_peer->readAll();
+    return socket;
+}
+
+void TestClientSocket::releaseFreesTheChunkAndKeepsBytes()
+{
+    QTcpSocket *io = m_server->io();
+    sendAndWaitForRead("abcdef");
+    QCOMPARE(io->read(2), QByteArray("ab"));
+    m_server->releaseReadBuffer(); // bytes wait: nothing happens
+    QCOMPARE(io->bytesAvailable(), 4);
+    // Read into a buffer, as QWebSocket reads headers and masks (read(4) as a QByteArray would
+    // take the chunk with it).
+    char rest[4];
+    QCOMPARE(io->read(rest, 4), 4);
+    QCOMPARE(QByteArray(rest, 4), QByteArray("cdef"));
+    QCOMPARE(io->bytesAvailable(), 0);
+
+    // Qt kept its 16 KiB chunk; releasing gives it back to the heap.
+    const std::size_t before = heapInUse();
+    m_server->releaseReadBuffer();
+    const std::size_t after = heapInUse();
+    QVERIFY2(before >= after + 16 * 1024,
+             qPrintable(QStringLiteral("heap in use %1 -> %2").arg(before).arg(after)));
+    QCOMPARE(io->bytesAvailable(), 0);
+    QCOMPARE(io->state(), QAbstractSocket::ConnectedState);
+
+    // A second release with nothing read since costs nothing and changes nothing.
+    m_server->releaseReadBuffer();
+    QCOMPARE(io->bytesAvailable(), 0);
+
+    // The next read allocates a chunk again and gets every byte, in order.
+    sendAndWaitForRead("ghij");
+    QCOMPARE(io->readAll(), QByteArray("ghij"));
+
+    // Bytes put back in front (the upgrader gives early frames back that way) stay.
+    sendAndWaitForRead("lm");
+    io->ungetChar('k');
+    m_server->releaseReadBuffer();
+    QCOMPARE(io->readAll(), QByteArray("klm"));
+}
+
+void TestClientSocket::webSocketFramesSplitByteByByte()
+{
+    QWebSocket *socket = upgrade();
+    QVERIFY(socket);
+    QSignalSpy texts(socket, &QWebSocket::textMessageReceived);
+    QSignalSpy pongs(socket, &QWebSocket::pong);
+
+    // One read per byte: the header, the length, the mask and the payload each end a read with
+    // Qt's buffer empty (the chunk released) or holding a partial field.
+    const QByteArray text = QByteArray("split \xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5 ")
+                                .repeated(12); // > 125 bytes: the 16-bit length form
+    const QByteArray frame = maskedFrame(0x1, text);
+    for (qsizetype i = 0; i < frame.size(); ++i)
+        sendAndWaitForRead(frame.sliced(i, 1));
+    QTRY_COMPARE(texts.count(), 1);
+    QCOMPARE(texts.at(0).at(0).toString(), QString::fromUtf8(text));
+
+    // An empty pong (nothing read as a payload, the chunk stays until released) and a
+    // fragmented message around it, byte by byte again.
+    const QByteArray more = maskedFrame(0x1, "first half, ", false) + maskedFrame(0xA, {})
+        + maskedFrame(0x0, "second half");
+    for (qsizetype i = 0; i < more.size(); ++i)
+        sendAndWaitForRead(more.sliced(i, 1));
+    QTRY_COMPARE(texts.count(), 2);
+    QCOMPARE(texts.at(1).at(0).toString(), QStringLiteral("first half, second half"));
+    QCOMPARE(pongs.count(), 1);
+    QCOMPARE(m_server->io()->bytesAvailable(), 0);
+}
+
+void TestClientSocket::webSocketPipelinedAndLargeMessages()
+{
+    QWebSocket *socket = upgrade();
+    QVERIFY(socket);
+    socket->setMaxAllowedIncomingMessageSize(4 * 1024 * 1024);
+    QSignalSpy texts(socket, &QWebSocket::textMessageReceived);
+    QSignalSpy binaries(socket, &QWebSocket::binaryMessageReceived);
+
+    // Pipelined: three messages and an empty ping in one write, then one with a payload of
+    // 1 MiB, far more than one read (Qt's chunk is 16 KiB, the kernel hands out less at once).
+    QByteArray large(1024 * 1024, Qt::Uninitialized);
+    for (qsizetype i = 0; i < large.size(); ++i)
+        large[i] = char(i * 7 + i / 251);
+    m_peer->write(maskedFrame(0x1, "one") + maskedFrame(0x9, {}) + maskedFrame(0x1, "two")
+                  + maskedFrame(0x2, "three") + maskedFrame(0x2, large));
+    QTRY_COMPARE_WITH_TIMEOUT(binaries.count(), 2, 10000);
+    QCOMPARE(texts.count(), 2);
+    QCOMPARE(texts.at(0).at(0).toString(), QStringLiteral("one"));
+    QCOMPARE(texts.at(1).at(0).toString(), QStringLiteral("two"));
+    QCOMPARE(binaries.at(0).at(0).toByteArray(), QByteArray("three"));
+    QCOMPARE(binaries.at(1).at(0).toByteArray(), large);
+    // The server answered the ping; the message after it arrives too.
+    QTRY_VERIFY(m_peer->bytesAvailable() >= 2);
+    QCOMPARE(m_peer->read(2), QByteArray("\x8a\x00", 2));
+    m_peer->write(maskedFrame(0x1, "after"));
+    QTRY_COMPARE(texts.count(), 3);
+    QCOMPARE(texts.at(2).at(0).toString(), QStringLiteral("after"));
+}
+
+QTEST_GUILESS_MAIN(TestClientSocket)
+#include "tst_clientsocket.moc"
