@@ -4,9 +4,11 @@
 #   scripts/bootstrap.sh run [mtwserver options]   install what is missing, build, run mtwserver
 #   scripts/bootstrap.sh test                      install what is missing, build with -Werror,
 #                                                  check formatting, run every test, run them
-#                                                  again on the portable build, run the fuzz
-#                                                  targets (corpora + 10 s each), build, lint,
-#                                                  install, run and purge the Debian packages
+#                                                  again on the portable build under ASan +
+#                                                  UBSan, run the integration tests under TSan,
+#                                                  run the fuzz targets (corpora + 10 s each),
+#                                                  build, lint, install, run and purge the
+#                                                  Debian packages
 # Both are idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,19 @@ check_format() {
     echo "bootstrap: formatting OK ($(echo "$files" | wc -w) files)"
 }
 
+# How long each part of the test run takes, for the CI log (docs/testing.md has the budget).
+stage_name=""
+stage_start=0
+stage() {
+    local now
+    now=$(date +%s)
+    [ -n "$stage_name" ] && echo "bootstrap: ${stage_name%%:*} took $((now - stage_start)) s"
+    stage_name="$*"
+    stage_start=$now
+    [ "$*" != done ] && echo "bootstrap: ${stage_name}"
+    return 0
+}
+
 case "$mode" in
 run)
     install_missing "${build_packages[@]}"
@@ -60,24 +75,36 @@ run)
     exec build/dev/bin/mtwserver "$@"
     ;;
 test)
+    stage setup: install what is missing, check formatting
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     check_format
     # ccache lets the portable and package builds below reuse what the ci build compiled:
     # only the files that differ between the configurations are compiled again.
     export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    stage ci: build and run every test
     cmake --preset ci "${launcher[@]}" >/dev/null
     cmake --build --preset ci
     ctest --preset ci
-    # The portable fallbacks (packaging/README.md): the whole suite once more.
-    cmake --preset portable "${launcher[@]}" >/dev/null
-    cmake --build --preset portable
-    ctest --preset portable
+    # The portable fallbacks (packaging/README.md) under AddressSanitizer + UBSan: the whole
+    # suite once more, where a use after free, a leak or undefined behaviour fails the test.
+    stage portable-asan: build and run every test under ASan + UBSan
+    cmake --preset portable-asan "${launcher[@]}" >/dev/null
+    cmake --build --preset portable-asan
+    ctest --preset portable-asan
+    # ThreadSanitizer over the server, its plugins and the integration tests (docs/testing.md).
+    stage tsan: build and run the integration tests under TSan
+    cmake --preset tsan "${launcher[@]}" >/dev/null
+    cmake --build --preset tsan
+    ctest --preset tsan
     # Every libFuzzer target (clang, ASan + UBSan) over its corpus, then 10 s of fuzzing each:
     # a regression in a parser shows up here, and new inputs are tried on every run.
+    stage fuzz: corpora and 10 s of fuzzing per target
     tests/fuzz/run --seconds 10
     # Build, lint, install, run and purge the Debian packages.
+    stage packages: build, lint, install, run, purge
     MTW_PACKAGE_CMAKE_ARGS="${launcher[*]}" packaging/check-packages.sh
+    stage done
     ;;
 *)
     echo "usage: scripts/bootstrap.sh run [mtwserver options] | test" >&2

@@ -3,6 +3,8 @@
 
 #include "providerlog.h"
 
+#include <mtw/tsan.h>
+
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -80,8 +82,12 @@ ProviderEngine::~ProviderEngine()
             delete m_network;
             m_network = nullptr;
             moveToThread(nullptr);
+            // What this thread did is ordered before the caller goes on by Qt's semaphore for a
+            // blocking call, which TSan does not see.
+            Mtw::Tsan::release(this);
         },
         Qt::BlockingQueuedConnection);
+    Mtw::Tsan::acquire(this);
     m_thread->quit();
     m_thread->wait();
     delete m_thread;
@@ -96,9 +102,12 @@ void ProviderEngine::start(const AgentRequest &request, const AgentStream &strea
 {
     auto call = std::make_shared<Call>(stream.callId(), m_format->body(request), stream);
     m_active.fetch_add(1, std::memory_order_relaxed);
+    // The call was made in the caller's thread and is read from here on in the engine's.
+    Mtw::Tsan::release(call.get());
     QMetaObject::invokeMethod(
         this,
         [this, call] {
+            Mtw::Tsan::acquire(call.get());
             m_calls.insert(call->id, call);
             send(call);
         },

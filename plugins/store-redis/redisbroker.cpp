@@ -4,9 +4,9 @@
 #include "redisconnection.h"
 #include "redislog.h"
 #include "redisscripts.h"
-#include "redistsan.h"
 
 #include <mtw/buildinfo.h>
+#include <mtw/tsan.h>
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
@@ -220,11 +220,11 @@ QString RedisBroker::state() const
 // anything: after stop() they run in the thread the broker was handed back to, and answer 503.
 void RedisBroker::post(std::function<void()> work)
 {
-    MTW_REDIS_TSAN_RELEASE(this);
+    Mtw::Tsan::release(this);
     QMetaObject::invokeMethod(
         this,
         [this, work = std::move(work)] {
-            MTW_REDIS_TSAN_ACQUIRE(this);
+            Mtw::Tsan::acquire(this);
             work();
         },
         Qt::QueuedConnection);

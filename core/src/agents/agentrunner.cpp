@@ -7,6 +7,7 @@
 #include "modules/agent_p.h"
 #include "modules/modulehost.h"
 
+#include <mtw/tsan.h>
 #include <mtw/ulid.h>
 
 #include <QJsonDocument>
@@ -919,8 +920,12 @@ void AgentRunner::shutdown()
                     cancel(*task);
                 }
             }
+            // The caller goes on, and destroys what this thread used, once this returns: Qt's
+            // semaphore for a blocking call orders it, invisibly to TSan (<mtw/tsan.h>).
+            Mtw::Tsan::release(this);
         },
         Qt::BlockingQueuedConnection);
+    Mtw::Tsan::acquire(this);
     m_thread->quit();
     m_thread->wait();
 }

@@ -108,9 +108,15 @@ void Worker::postInitialize()
 
 void Worker::postDescriptor(qintptr socketDescriptor)
 {
+    // The descriptor was accepted in the acceptor's thread. EpollEventDispatcher tells TSan about
+    // every posted event, Qt's own dispatcher (the portable build, some tests) does not: said here.
+    Tsan::release(this);
     QMetaObject::invokeMethod(
         this,
-        [this, socketDescriptor] { m_parts->frontDoor->accept(socketDescriptor); },
+        [this, socketDescriptor] {
+            Tsan::acquire(this);
+            m_parts->frontDoor->accept(socketDescriptor);
+        },
         Qt::QueuedConnection);
 }
 
