@@ -12,6 +12,11 @@
 
 #include <malloc.h>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// From the sanitizer runtime (clang's sanitizer/allocator_interface.h; GCC ships no header).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 using Mtw::Internal::ClientSocket;
 
 namespace {
@@ -48,9 +53,15 @@ QByteArray maskedFrame(quint8 opcode, const QByteArray &payload, bool fin = true
     return frame;
 }
 
+// Bytes allocated and not yet freed. Under a sanitizer its allocator replaces glibc's, whose
+// mallinfo2() then says 0: ask the sanitizer instead.
 std::size_t heapInUse()
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
     return mallinfo2().uordblks;
+#endif
 }
 
 } // namespace
