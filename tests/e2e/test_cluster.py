@@ -645,7 +645,8 @@ def main():
         redis_stalls(ports, redis)
         asyncio.run(asyncio.wait_for(node_killed(ports, servers), 60))
         for server in servers[:2]:
-            check("graceful stop", server.terminate() == 0, server.log()[-2000:])
+            code = server.terminate()
+            check("graceful stop", code == 0, "exit code %s; log:\n%s" % (code, server.log()[-2000:]))
         for server in servers[:2]:
             log = server.log()
             check("no secret in the log", ADMIN_TOKEN not in log)
