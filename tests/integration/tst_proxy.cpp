@@ -17,7 +17,13 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
+#include <utility>
 
 using namespace Qt::StringLiterals;
 
@@ -98,15 +104,40 @@ public:
 };
 
 // A loopback port that nothing listens on (taken and given back).
-quint16 deadPort()
+// A loopback port where nothing listens and nothing else can start listening until release():
+// bound, never listening, so a connection to it is refused. (A port found free and closed again
+// was taken by another test's server now and then, which answered 404.)
+class DeadPort
 {
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    const quint16 port = probe.serverPort();
-    probe.close();
-    return port;
-}
+public:
+    DeadPort()
+        : m_fd(::socket(AF_INET, SOCK_STREAM, 0))
+    {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0
+            || ::getsockname(m_fd, reinterpret_cast<sockaddr *>(&address), &length) != 0)
+            return;
+        port = ntohs(address.sin_port);
+    }
+    ~DeadPort() { release(); }
+    DeadPort(const DeadPort &) = delete;
+    DeadPort &operator=(const DeadPort &) = delete;
+
+    // For a server of the test's own to listen there.
+    void release()
+    {
+        if (m_fd >= 0)
+            ::close(std::exchange(m_fd, -1));
+    }
+
+    quint16 port = 0;
+
+private:
+    int m_fd;
+};
 
 } // namespace
 
@@ -371,7 +402,8 @@ private Q_SLOTS:
     // (not one per client); once the backend listens there, it is used again (and logged).
     void deadBackend()
     {
-        const quint16 port = deadPort();
+        DeadPort dead;
+        const quint16 port = dead.port;
         QVERIFY(port != 0);
         const QString url = u"http://127.0.0.1:%1"_s.arg(port);
         LogCapture logs;
@@ -404,6 +436,7 @@ private Q_SLOTS:
                  1);
 
         Backend revived;
+        dead.release();
         QVERIFY(revived.start(port));
         TestClient carol;
         QCOMPARE(errorOf(connectWith(carol, server, u"user-carol"_s)), u"ack"_s);
