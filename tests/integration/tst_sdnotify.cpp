@@ -6,6 +6,7 @@
 // and the server behaves the same otherwise.
 #include "serverprocess.h"
 
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -115,6 +116,21 @@ private:
 
     static void stopWithSigterm(ServerProcess &server)
     {
+        // mtwserver installs its signal handlers when its event loop starts, just after the
+        // "listening" line and READY=1: a SIGTERM before that ends it like any process. An HTTP
+        // answer means the main thread's loop accepted the connection, so the handlers are in.
+        QTcpSocket probe;
+        probe.connectToHost(QHostAddress::LocalHost, server.port);
+        QVERIFY(probe.waitForConnected(10000));
+        probe.write("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        QByteArray answer;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                answer += probe.readAll();
+                return answer.contains("\r\n\r\n");
+            },
+            10000));
+        QVERIFY2(answer.startsWith("HTTP/1.1 "), answer.constData());
         ::kill(pid_t(server.process.processId()), SIGTERM);
         QTRY_COMPARE_WITH_TIMEOUT(server.process.state(), QProcess::NotRunning, 10000);
         QCOMPARE(server.process.exitStatus(), QProcess::NormalExit);
