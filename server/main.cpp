@@ -281,6 +281,10 @@ int main(int argc, char *argv[])
         return printAdminToken(config);
 
     Mtw::installLogOutput(config.logging);
+    // From here on a SIGINT/SIGTERM/SIGHUP (systemd's stop right after READY=1, a script's kill
+    // while modules start) waits for exec()'s handlers: it is then a graceful shutdown or a
+    // reload, never the default action that ends the process halfway.
+    Mtw::Server::holdSignals();
     qInfo().noquote() << Mtw::buildInfo();
     qInfo().noquote() << "configuration:"
                       << (config.sourcePath.isEmpty() ? u"built-in defaults"_s : config.sourcePath);

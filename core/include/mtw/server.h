@@ -50,7 +50,15 @@ public:
     // order, stop the workers, then emit finished(). Safe to call more than once.
     void shutdown();
 
-    // The seed's run(): start(), then exec(). Returns 0, or 1 when start() failed (logged).
+    // Unix: blocks SIGINT, SIGTERM and SIGHUP in the calling thread, and so in every thread it
+    // starts afterwards (the workers, the modules' threads), until exec() has installed its
+    // handlers. A signal that arrives while start() runs, or between start() and exec(), then
+    // waits for exec() instead of ending the process with the default action. Call it in main()
+    // before start() when exec() follows; run() does. Elsewhere it does nothing.
+    static void holdSignals();
+
+    // The seed's run(): holdSignals(), start(), then exec(). Returns 0, or 1 when start() failed
+    // (logged).
     int run();
     // Serves a started server until SIGINT/SIGTERM (Unix: a graceful shutdown; a second signal
     // exits at once) or shutdown() has finished. Needs a QCoreApplication. Returns 0.

@@ -830,8 +830,14 @@ void Server::shutdown()
     d->forceTimer->start(int(qint64(d->config.server.shutdownTimeout) * 1000));
 }
 
+void Server::holdSignals()
+{
+    Internal::SignalBridge::hold();
+}
+
 int Server::run()
 {
+    holdSignals();
     if (const auto started = start(); !started) {
         qCCritical(lcServer).noquote() << started.error().message;
         return 1;

@@ -16,6 +16,9 @@
 #  include <sys/socket.h>
 #  include <unistd.h>
 #endif
+#ifdef Q_OS_UNIX
+#  include <pthread.h>
+#endif
 
 namespace Mtw::Internal {
 
@@ -74,6 +77,29 @@ constexpr int PollIntervalMs = 100;
 } // namespace
 #endif
 
+#ifdef Q_OS_UNIX
+namespace {
+
+void maskSignals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(how, &set, nullptr);
+}
+
+} // namespace
+#endif
+
+void SignalBridge::hold()
+{
+#ifdef Q_OS_UNIX
+    maskSignals(SIG_BLOCK);
+#endif
+}
+
 SignalBridge::SignalBridge(QObject *parent)
     : QObject(parent)
 { }
@@ -109,6 +135,7 @@ bool SignalBridge::install()
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) != 0) {
         qWarning("cannot create the signal pipe: SIGINT/SIGTERM will end the process abruptly, "
                  "SIGHUP does not reload");
+        maskSignals(SIG_UNBLOCK);
         return false;
     }
     m_notifier = new QSocketNotifier(g_signalPipe[1], QSocketNotifier::Read, this);
@@ -124,6 +151,7 @@ bool SignalBridge::install()
     reload.sa_handler = onReloadSignal;
     sigaction(SIGHUP, &reload, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    maskSignals(SIG_UNBLOCK); // held since Server::holdSignals(): a pending one is handled now
     return true;
 #else
     g_pendingSignal = 0;
@@ -133,6 +161,9 @@ bool SignalBridge::install()
         || std::signal(SIGTERM, onTerminationSignal) == SIG_ERR) {
         qWarning(
             "cannot install the signal handlers: SIGINT/SIGTERM will end the process abruptly");
+#  ifdef Q_OS_UNIX
+        maskSignals(SIG_UNBLOCK);
+#  endif
         return false;
     }
 #  ifdef SIGPIPE
@@ -144,6 +175,9 @@ bool SignalBridge::install()
     m_poll = new QTimer(this);
     connect(m_poll, &QTimer::timeout, this, &SignalBridge::readSignal);
     m_poll->start(PollIntervalMs);
+#  ifdef Q_OS_UNIX
+    maskSignals(SIG_UNBLOCK); // held since Server::holdSignals(): a pending one is handled now
+#  endif
     return true;
 #endif
 }

@@ -23,6 +23,9 @@ public:
     explicit SignalBridge(QObject *parent = nullptr);
     ~SignalBridge() override;
 
+    // Unix: blocks the three signals in the calling thread (Server::holdSignals()); install()
+    // unblocks them once its handlers are in place, so one that came meanwhile is handled then.
+    static void hold();
     bool install(); // false (with a warning) when the pipe or handlers cannot be set up
 
 Q_SIGNALS:
