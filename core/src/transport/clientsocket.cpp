@@ -2,6 +2,7 @@
 #include "transport/clientsocket.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -27,14 +28,17 @@ protected:
     {
         return ClientSocket::write(data, size);
     }
-    qint64 bufferedBytes() const override
+    qint64 bufferedInQt() const override
     {
         if constexpr (std::is_same_v<Socket, QSslSocket>)
             return Socket::bytesToWrite() + Socket::encryptedBytesToWrite();
         else
             return Socket::bytesToWrite();
     }
-    qint64 buffer(const char *data, qint64 size) override { return Socket::writeData(data, size); }
+    qint64 bufferInQt(const char *data, qint64 size) override
+    {
+        return Socket::writeData(data, size);
+    }
 
 private:
     static QSslSocket *tlsOf(Socket *socket)
@@ -51,6 +55,7 @@ private:
 ClientSocket::ClientSocket(QTcpSocket *io, QSslSocket *tls)
     : m_io(io)
     , m_tls(tls)
+    , m_mayHaveBuffered(tls != nullptr)
 { }
 
 ClientSocket::~ClientSocket() = default;
@@ -86,16 +91,30 @@ bool ClientSocket::queueFrame(const QByteArray &frame)
 {
     if (!admit(frame.size()))
         return false;
-    // One frame waits here, shared with every other recipient of the fan-out: no copy, and
-    // Qt's write notifier stays off. A second one before the socket is flushed means a burst:
-    // both go to Qt's buffer, which gathers the burst for one write() at the first chance
-    // (sendQueued() or the notifier, whichever comes first).
-    if (m_frames.isEmpty() && bufferedBytes() == 0) {
-        m_frames = frame;
+    // Behind what waits in Qt's buffer (the kernel did not take it all): there, in order.
+    if (bufferedBytes() > 0) {
+        moveFramesToBuffer();
+        buffer(frame.constData(), frame.size());
         return true;
     }
-    moveFramesToBuffer();
-    buffer(frame.constData(), frame.size());
+    if (m_frameBytes == 0) {
+        m_firstFrame = frame;
+    } else {
+        if (m_moreFrames.size() + 1 == MaxQueuedFrames) {
+            sendFrames(); // a long burst: this many go in one write
+            if (bufferedBytes() > 0) {
+                buffer(frame.constData(), frame.size());
+                return true;
+            }
+            m_firstFrame = frame;
+            m_frameBytes = frame.size();
+            return true;
+        }
+        if (m_moreFrames.empty())
+            m_moreFrames.reserve(MaxQueuedFrames - 1);
+        m_moreFrames.push_back(frame);
+    }
+    m_frameBytes += frame.size();
     return true;
 }
 
@@ -106,26 +125,64 @@ void ClientSocket::sendQueued()
         m_io->flush();
 }
 
+void ClientSocket::clearFrames()
+{
+    m_firstFrame = QByteArray();
+    m_moreFrames = std::vector<QByteArray>();
+    m_frameBytes = 0;
+}
+
 // Counted against the limit when queued; into Qt's buffer (and its notifier) as they are.
 void ClientSocket::moveFramesToBuffer()
 {
-    if (m_frames.isEmpty())
+    if (m_frameBytes == 0)
         return;
-    const QByteArray frames = std::exchange(m_frames, QByteArray());
-    buffer(frames.constData(), frames.size());
+    buffer(m_firstFrame.constData(), m_firstFrame.size());
+    for (const QByteArray &frame : m_moreFrames)
+        buffer(frame.constData(), frame.size());
+    clearFrames();
 }
 
+// One sendmsg() of every queued frame; what the kernel does not take goes to Qt's buffer.
 void ClientSocket::sendFrames()
 {
-    if (m_frames.isEmpty())
+    if (m_frameBytes == 0)
         return;
-    const QByteArray frames = std::exchange(m_frames, QByteArray());
-    const qint64 sent = sendNow(frames.constData(), frames.size());
-    if (sent < frames.size())
-        buffer(frames.constData() + sent, frames.size() - sent);
+    if (m_moreFrames.empty()) {
+        const QByteArray frame = std::exchange(m_firstFrame, QByteArray());
+        m_frameBytes = 0;
+        const qint64 sent = sendNow(frame.constData(), frame.size());
+        if (sent < frame.size())
+            buffer(frame.constData() + sent, frame.size() - sent);
+        return;
+    }
+    iovec parts[MaxQueuedFrames];
+    std::size_t count = 0;
+    parts[count++] = {const_cast<char *>(m_firstFrame.constData()), size_t(m_firstFrame.size())};
+    for (const QByteArray &frame : m_moreFrames)
+        parts[count++] = {const_cast<char *>(frame.constData()), size_t(frame.size())};
+    qint64 sent = sendNow(parts, count);
+    const auto rest = [this, &sent](const QByteArray &frame) {
+        if (sent >= frame.size()) {
+            sent -= frame.size();
+            return;
+        }
+        buffer(frame.constData() + sent, frame.size() - sent);
+        sent = 0;
+    };
+    rest(m_firstFrame);
+    for (const QByteArray &frame : m_moreFrames)
+        rest(frame);
+    clearFrames();
 }
 
 qint64 ClientSocket::sendNow(const char *data, qint64 size)
+{
+    iovec part{const_cast<char *>(data), size_t(size)};
+    return sendNow(&part, 1);
+}
+
+qint64 ClientSocket::sendNow(const iovec *parts, std::size_t count)
 {
     if (!mayWriteDirectly() || bufferedBytes() > 0
         || m_io->state() != QAbstractSocket::ConnectedState)
@@ -133,9 +190,12 @@ qint64 ClientSocket::sendNow(const char *data, qint64 size)
     const qintptr fd = m_io->socketDescriptor();
     if (fd < 0)
         return 0;
+    msghdr message = {};
+    message.msg_iov = const_cast<iovec *>(parts);
+    message.msg_iovlen = count;
     ssize_t sent = 0;
     do {
-        sent = ::send(int(fd), data, size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT);
+        sent = ::sendmsg(int(fd), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (sent < 0 && errno == EINTR);
     return sent < 0 ? 0 : qint64(sent);
 }
@@ -146,7 +206,7 @@ void ClientSocket::reset()
         const linger hard{1, 0};
         (void)::setsockopt(int(fd), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     }
-    m_frames.clear();
+    clearFrames();
     m_io->abort();
 }
 

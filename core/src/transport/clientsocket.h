@@ -6,6 +6,9 @@
 
 #include <functional>
 #include <type_traits>
+#include <vector>
+
+struct iovec;
 
 namespace Mtw::Internal {
 
@@ -19,11 +22,13 @@ namespace Mtw::Internal {
 // with the socket it came from (QWebSocket does not expose its socket, and the peer address is
 // gone once the peer has reset the connection).
 //
-// A frame the worker queues (queueFrame) on an idle socket waits here until sendQueued(), which
-// the worker calls for a bounded number of sockets before each wait (Outbound::flushWritten): it
-// does not enter Qt's write buffer, which would switch the socket's write notifier on (and off
-// after the next wait). Anything else written (more frames, QWebSocket's pongs and close frames)
-// goes behind it, so the order on the wire is the order of the writes.
+// The frames the worker queues (queueFrame) wait here, shared with every other recipient of
+// the fan-out and not copied, until sendQueued(), which the worker calls for a bounded number of
+// sockets before each wait (Outbound::flushWritten): one sendmsg() hands all of them to the
+// kernel. They do not enter Qt's write buffer, which would copy each one and switch the socket's
+// write notifier on (and off after the next wait). A burst longer than MaxQueuedFrames is sent
+// whenever that many wait. Anything else written (QWebSocket's pongs and close frames) goes
+// behind them, so the order on the wire is the order of the writes.
 //
 // What is written while nothing waits in Qt's buffer goes to the kernel at once (send(), no
 // copy, no notifier); only what the kernel does not take enters Qt's buffer, whose write
@@ -74,13 +79,16 @@ public:
     }
     // Bytes written and not yet sent: the frames not yet handed to Qt plus Qt's write buffer;
     // with TLS, the plain text not yet encrypted plus the encrypted bytes not yet sent.
-    qint64 queuedBytes() const { return bufferedBytes() + m_frames.size(); }
+    qint64 queuedBytes() const { return bufferedBytes() + m_frameBytes; }
 
-    // Queues one complete frame (shared, not copied while it is the only one waiting) under the
-    // queue limit: false, as for a refused write, when it would go over.
+    // Queues one complete frame (shared, not copied) under the queue limit: false, as for a
+    // refused write, when it would go over.
     bool queueFrame(const QByteArray &frame);
     // Writes the queued frames: what the kernel does not take now waits in Qt's buffer.
     void sendQueued();
+    // The most frames that wait here (one sendmsg() of them); fits glibc's per-thread cache
+    // for the list of the ones after the first.
+    static constexpr std::size_t MaxQueuedFrames = 33;
 
     // Drops the connection at once, with what is still queued: the kernel sends a reset instead
     // of keeping the unsent bytes of a peer that does not read (a slow consumer) for minutes in
@@ -106,27 +114,51 @@ protected:
     qint64 write(const char *data, qint64 size);
 
     // The socket class's own write buffer: bytes in it, and a write into it.
-    virtual qint64 bufferedBytes() const = 0;
-    virtual qint64 buffer(const char *data, qint64 size) = 0;
+    virtual qint64 bufferedInQt() const = 0;
+    virtual qint64 bufferInQt(const char *data, qint64 size) = 0;
 
 private:
+    // Every byte enters Qt's buffer through buffer(), so until one does the buffer is known to
+    // be empty without asking Qt (two virtual calls deep, three times per delivery). A TLS
+    // socket always asks: its handshake writes to the encrypted buffer by itself.
+    qint64 bufferedBytes() const
+    {
+        if (!m_mayHaveBuffered)
+            return 0;
+        const qint64 bytes = bufferedInQt();
+        if (bytes == 0 && !m_tls)
+            m_mayHaveBuffered = false;
+        return bytes;
+    }
+    qint64 buffer(const char *data, qint64 size)
+    {
+        m_mayHaveBuffered = true;
+        return bufferInQt(data, size);
+    }
     bool admit(qint64 size);
     void moveFramesToBuffer();
     void sendFrames();
     // How much of [data, data + size) the kernel took at once (0 when Qt's buffer is not empty:
     // the order must hold). A failure is left to Qt's write path, which meets it again.
     qint64 sendNow(const char *data, qint64 size);
+    qint64 sendNow(const iovec *parts, std::size_t count);
+    void clearFrames();
     // Only a plain socket, or a TLS port's socket before its handshake, carries the bytes as
     // they are; with TLS they go through QSslSocket to be encrypted.
     bool mayWriteDirectly() const { return !m_tls || m_tls->mode() == QSslSocket::UnencryptedMode; }
 
     QTcpSocket *const m_io;
     QSslSocket *const m_tls;
-    QByteArray m_frames; // one frame queued by queueFrame(), not yet in Qt's buffer
+    // Queued by queueFrame(), not yet in Qt's buffer, in order: the first, then the others (a
+    // burst; the list is freed when they have gone, so an idle socket keeps no heap for it).
+    QByteArray m_firstFrame;
+    std::vector<QByteArray> m_moreFrames;
+    qint64 m_frameBytes = 0;
     qint64 m_queueLimit = 0;
     ClientSocket **m_writeReport = nullptr;
     std::function<void(qint64, qint64)> m_overflowHandler;
     bool m_overflowed = false;
+    mutable bool m_mayHaveBuffered; // see bufferedBytes()
 };
 
 } // namespace Mtw::Internal

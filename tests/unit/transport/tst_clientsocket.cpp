@@ -2,6 +2,9 @@
 // ClientSocket::releaseReadBuffer(): Qt's read chunk goes back to the heap, and no byte is lost,
 // reordered or doubled by it, under QWebSocket's reads too (frames split byte by byte, pipelined
 // frames, a message larger than one read, empty control frames).
+// ClientSocket::queueFrame()/sendQueued(): queued frames reach the peer in order, with any other
+// write behind them, whether the kernel takes them all, a part, or nothing (a peer that does not
+// read), and every queued byte counts against the queue limit.
 #include "transport/clientsocket.h"
 
 #include <QSignalSpy>
@@ -11,6 +14,7 @@
 #include <QWebSocketServer>
 
 #include <malloc.h>
+#include <sys/socket.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // From the sanitizer runtime (clang's sanitizer/allocator_interface.h; GCC ships no header).
@@ -76,6 +80,9 @@ private Q_SLOTS:
     void releaseFreesTheChunkAndKeepsBytes();
     void webSocketFramesSplitByteByByte();
     void webSocketPipelinedAndLargeMessages();
+    void queuedFramesArriveInOrder();
+    void queuedFramesToAPeerThatDoesNotRead();
+    void queuedFramesCountAgainstTheLimit();
 
 private:
     // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
@@ -246,6 +253,124 @@ void TestClientSocket::webSocketPipelinedAndLargeMessages()
     m_peer->write(maskedFrame(0x1, "after"));
     QTRY_COMPARE(texts.count(), 3);
     QCOMPARE(texts.at(2).at(0).toString(), QStringLiteral("after"));
+}
+
+namespace {
+
+// Frame n of a test: its number and `size` bytes that depend on it, so a lost, doubled or
+// reordered part shows.
+QByteArray numberedFrame(int n, qsizetype size)
+{
+    QByteArray frame = QByteArray::number(n).rightJustified(6, '0') + ':';
+    frame.reserve(size);
+    while (frame.size() < size)
+        frame.append(char('a' + (n + frame.size()) % 26));
+    return frame;
+}
+
+} // namespace
+
+void TestClientSocket::queuedFramesArriveInOrder()
+{
+    // More than one sendmsg() takes (MaxQueuedFrames), then a write of the socket's own (as
+    // QWebSocket writes a pong) while frames wait: it goes behind them.
+    constexpr int Frames = int(ClientSocket::MaxQueuedFrames) * 3 + 5;
+    QByteArray expected;
+    qint64 waiting = 0;
+    for (int n = 0; n < Frames; ++n) {
+        const QByteArray frame = numberedFrame(n, 100 + n);
+        QVERIFY(m_server->queueFrame(frame));
+        expected += frame;
+        waiting += frame.size();
+        // The one after MaxQueuedFrames sends those in one write (loopback takes them all) and
+        // waits alone.
+        if (n > 0 && n % int(ClientSocket::MaxQueuedFrames) == 0)
+            waiting = frame.size();
+        QCOMPARE(m_server->queuedBytes(), waiting);
+    }
+    QCOMPARE(m_server->io()->write("tail"), 4);
+    expected += "tail";
+    QCOMPARE(m_server->queuedBytes(), 0);
+    QVERIFY(m_server->queueFrame("last"));
+    expected += "last";
+    m_server->sendQueued();
+    QCOMPARE(m_server->queuedBytes(), 0);
+    QByteArray got;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            got += m_peer->readAll();
+            return got.size() >= expected.size();
+        },
+        5000));
+    QCOMPARE(got, expected);
+}
+
+void TestClientSocket::queuedFramesToAPeerThatDoesNotRead()
+{
+    // Small kernel buffers, and no event loop (so no read) until the end: a sendmsg() of the
+    // queued frames is taken in part, the rest (from the middle of a frame) waits in Qt's
+    // buffer, and what is queued later goes behind it.
+    const int small = 32 * 1024;
+    const int fd = int(m_server->io()->socketDescriptor());
+    QCOMPARE(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    QCOMPARE(
+        ::setsockopt(int(m_peer->socketDescriptor()), SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
+        0);
+    QByteArray expected;
+    qint64 total = 0;
+    for (int n = 0; n < 20; ++n) {
+        const QByteArray frame = numberedFrame(n, 64 * 1024 + n);
+        QVERIFY(m_server->queueFrame(frame));
+        expected += frame;
+        total += frame.size();
+    }
+    m_server->sendQueued();
+    const qint64 left = m_server->queuedBytes();
+    QVERIFY2(left > 0 && left < total, qPrintable(QStringLiteral("%1 of %2").arg(left).arg(total)));
+    for (int n = 20; n < 30; ++n) {
+        const QByteArray frame = numberedFrame(n, 1000);
+        QVERIFY(m_server->queueFrame(frame));
+        expected += frame;
+        total += frame.size();
+    }
+    QCOMPARE(m_server->queuedBytes(), left + 10 * 1000);
+    m_server->sendQueued();
+
+    // The peer reads once the event loop runs; Qt's write notifier sends the rest.
+    QByteArray got;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            got += m_peer->readAll();
+            return got.size() >= expected.size();
+        },
+        10000));
+    QCOMPARE(got.size(), expected.size());
+    QVERIFY(got == expected);
+    QTRY_COMPARE(m_server->queuedBytes(), 0);
+}
+
+void TestClientSocket::queuedFramesCountAgainstTheLimit()
+{
+    // Nothing is sent until sendQueued(): the frames waiting here fill the queue.
+    m_server->setQueueLimit(1000);
+    qint64 refusedQueued = -1;
+    qint64 refusedSize = -1;
+    m_server->onQueueOverflow([&](qint64 queued, qint64 refused) {
+        refusedQueued = queued;
+        refusedSize = refused;
+    });
+    for (int n = 0; n < 9; ++n)
+        QVERIFY(m_server->queueFrame(numberedFrame(n, 100)));
+    QCOMPARE(m_server->queuedBytes(), 900);
+    QVERIFY(m_server->hasRoomFor(100));
+    QVERIFY(!m_server->hasRoomFor(101));
+    QVERIFY(!m_server->queueFrame(numberedFrame(9, 101)));
+    QVERIFY(m_server->hasOverflowed());
+    QTRY_COMPARE(refusedSize, 101);
+    QCOMPARE(refusedQueued, 900);
+    // Refused from now on, even what would fit.
+    QVERIFY(!m_server->queueFrame("x"));
+    QCOMPARE(m_server->queuedBytes(), 900);
 }
 
 QTEST_GUILESS_MAIN(TestClientSocket)
