@@ -90,6 +90,8 @@ private:
     // Upgrades m_server with a QWebSocketServer as the Upgrader does; the QWebSocket releases
     // the read buffer after each read, as ConnectionTable wires it.
     QWebSocket *upgrade();
+    // What the peer reads until `size` bytes came (or 10 s went by).
+    QByteArray readFromPeer(qsizetype size);
     // Writes `bytes` from the peer and waits until the server socket has read them.
     void sendAndWaitForRead(const QByteArray &bytes);
 
@@ -125,6 +127,18 @@ void TestClientSocket::connectPair()
     QTRY_COMPARE(m_peer->state(), QAbstractSocket::ConnectedState);
     m_server = ClientSocket::create(false, m_owner.get());
     QVERIFY(m_server->io()->setSocketDescriptor(m_listener->descriptor));
+}
+
+QByteArray TestClientSocket::readFromPeer(qsizetype size)
+{
+    QByteArray got;
+    (void)QTest::qWaitFor(
+        [&] {
+            got += m_peer->readAll();
+            return got.size() >= size;
+        },
+        10000);
+    return got;
 }
 
 void TestClientSocket::sendAndWaitForRead(const QByteArray &bytes)
@@ -295,14 +309,7 @@ void TestClientSocket::queuedFramesArriveInOrder()
     expected += "last";
     m_server->sendQueued();
     QCOMPARE(m_server->queuedBytes(), 0);
-    QByteArray got;
-    QVERIFY(QTest::qWaitFor(
-        [&] {
-            got += m_peer->readAll();
-            return got.size() >= expected.size();
-        },
-        5000));
-    QCOMPARE(got, expected);
+    QCOMPARE(readFromPeer(expected.size()), expected);
 }
 
 void TestClientSocket::queuedFramesToAPeerThatDoesNotRead()
@@ -337,13 +344,7 @@ void TestClientSocket::queuedFramesToAPeerThatDoesNotRead()
     m_server->sendQueued();
 
     // The peer reads once the event loop runs; Qt's write notifier sends the rest.
-    QByteArray got;
-    QVERIFY(QTest::qWaitFor(
-        [&] {
-            got += m_peer->readAll();
-            return got.size() >= expected.size();
-        },
-        10000));
+    const QByteArray got = readFromPeer(expected.size());
     QCOMPARE(got.size(), expected.size());
     QVERIFY(got == expected);
     QTRY_COMPARE(m_server->queuedBytes(), 0);
