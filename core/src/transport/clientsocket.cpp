@@ -50,6 +50,13 @@ private:
     }
 };
 
+// The lists of frames after the first that sockets of this thread have given back once their
+// burst had gone, for the next burst of any of them: a worker flushing hundreds of sockets per
+// pass would otherwise allocate and free one per socket and burst (too many, and too large, for
+// malloc's per-thread cache). Bounded: beyond that a list is freed.
+constexpr std::size_t MaxSpareFrameLists = 1024;
+thread_local std::vector<std::vector<QByteArray>> t_spareFrameLists;
+
 } // namespace
 
 ClientSocket::ClientSocket(QTcpSocket *io, QSslSocket *tls)
@@ -110,8 +117,14 @@ bool ClientSocket::queueFrame(const QByteArray &frame)
             m_frameBytes = frame.size();
             return true;
         }
-        if (m_moreFrames.empty())
-            m_moreFrames.reserve(MaxQueuedFrames - 1);
+        if (m_moreFrames.capacity() == 0) {
+            if (!t_spareFrameLists.empty()) {
+                m_moreFrames.swap(t_spareFrameLists.back());
+                t_spareFrameLists.pop_back();
+            } else {
+                m_moreFrames.reserve(MaxQueuedFrames - 1);
+            }
+        }
         m_moreFrames.push_back(frame);
     }
     m_frameBytes += frame.size();
@@ -128,8 +141,13 @@ void ClientSocket::sendQueued()
 void ClientSocket::clearFrames()
 {
     m_firstFrame = QByteArray();
-    m_moreFrames = std::vector<QByteArray>();
     m_frameBytes = 0;
+    if (m_moreFrames.capacity() == 0)
+        return;
+    m_moreFrames.clear();
+    if (t_spareFrameLists.size() < MaxSpareFrameLists)
+        t_spareFrameLists.push_back(std::move(m_moreFrames)); // leaves it empty, no capacity
+    std::vector<QByteArray>().swap(m_moreFrames);
 }
 
 // Counted against the limit when queued; into Qt's buffer (and its notifier) as they are.

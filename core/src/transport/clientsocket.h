@@ -86,9 +86,9 @@ public:
     bool queueFrame(const QByteArray &frame);
     // Writes the queued frames: what the kernel does not take now waits in Qt's buffer.
     void sendQueued();
-    // The most frames that wait here (one sendmsg() of them); fits glibc's per-thread cache
-    // for the list of the ones after the first.
-    static constexpr std::size_t MaxQueuedFrames = 33;
+    // The most frames that wait here (one sendmsg() of them). Server CPU per delivery, 10,000
+    // subscribers pipelined: 33 frames 0.42-0.44 us, 64 0.32-0.36, 128 and 256 no better.
+    static constexpr std::size_t MaxQueuedFrames = 64;
 
     // Drops the connection at once, with what is still queued: the kernel sends a reset instead
     // of keeping the unsent bytes of a peer that does not read (a slow consumer) for minutes in
@@ -150,7 +150,8 @@ private:
     QTcpSocket *const m_io;
     QSslSocket *const m_tls;
     // Queued by queueFrame(), not yet in Qt's buffer, in order: the first, then the others (a
-    // burst; the list is freed when they have gone, so an idle socket keeps no heap for it).
+    // burst; the list goes back to a per-thread pool when they have gone, so an idle socket
+    // keeps no heap for it).
     QByteArray m_firstFrame;
     std::vector<QByteArray> m_moreFrames;
     qint64 m_frameBytes = 0;
