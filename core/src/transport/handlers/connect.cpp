@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // connect, ping and disconnect, and the ack every connection gets first.
+#include "protocol/jsonwriter_p.h"
+#include "protocol/ulid_p.h"
 #include "transport/connection.h"
 #include "transport/handlers/handlers.h"
 #include "transport/modulecalls.h"
@@ -7,6 +9,7 @@
 #include "transport/servercontext.h"
 #include "transport/workerstate.h"
 
+#include <QDateTime>
 #include <QWebSocket>
 
 namespace Mtw::Internal {
@@ -40,11 +43,30 @@ void announce(ProtocolContext &parts, Connection &connection)
 
 } // namespace
 
+QByteArray encodeGreeting(const QString &id, qint64 timestamp, const QString &connId)
+{
+    QByteArray out;
+    out.reserve(160 + 2 * connId.size());
+    out.append(R"({"id":)");
+    appendJsonString(out, id);
+    out.append(R"(,"type":"ack","payload":{"kind":"Json","data":{"conn_id":)");
+    appendJsonString(out, connId);
+    out.append(R"(}},"metadata":{"conn_id":)");
+    appendJsonString(out, connId);
+    out.append(R"(},"timestamp":)");
+    out.append(QByteArray::number(timestamp));
+    out.append('}');
+    return out;
+}
+
 // Right after the upgrade: the ack with conn_id, then a token from the upgrade request (?token=
 // or Authorization: Bearer) is checked at once; what the client sends meanwhile waits.
 void greet(ProtocolContext &parts, Connection &connection)
 {
-    parts.out.send(connection, connectAck(connection));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    parts.out.sendEncoded(connection,
+                          encodeGreeting(generateUlid(now), now, connection.connId),
+                          MessageType::Ack);
     const QString token =
         parts.modules.hasAuthenticators() ? parts.modules.upgradeToken(connection) : QString();
     if (token.isEmpty()) {
