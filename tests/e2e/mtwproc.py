@@ -20,6 +20,35 @@ class TestFailure(Exception):
     """A check that did not hold; the message says what differed."""
 
 
+# Counted checks: every test's last line says how many held ("N passed, M failed").
+_passed = 0
+
+
+def count_passed():
+    """One more check held (for a test's own kinds of check)."""
+    global _passed
+    _passed += 1
+
+
+def passed():
+    """How many checks held so far."""
+    return _passed
+
+
+def check(what, actual, expected):
+    """actual == expected, or a TestFailure that shows both."""
+    if actual != expected:
+        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
+    count_passed()
+
+
+def check_true(what, condition, detail=""):
+    """condition holds, or a TestFailure naming `what` and `detail`."""
+    if not condition:
+        raise TestFailure("%s: %s" % (what, detail) if detail else what)
+    count_passed()
+
+
 def server_binary():
     """The mtwserver path: argv[1] or $MTW_SERVER_BIN."""
     path = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MTW_SERVER_BIN", "")

@@ -26,7 +26,8 @@ import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check_true as check, passed, server_binary,  # noqa: E402
+                     wait_until)
 
 import websockets  # noqa: E402
 
@@ -55,15 +56,6 @@ name = "prefs"
 name = "mtw-store-redis"
 config = { url = "redis://127.0.0.1:%(redis)d/0", prefix = "%(prefix)s", heartbeat_ms = 250, node_ttl_ms = %(ttl)d, timeout_ms = 1000, reconnect_max_ms = 400 }
 """
-
-passed = 0
-
-
-def check(label, condition, detail=""):
-    global passed
-    if not condition:
-        raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
-    passed += 1
 
 
 def free_port():
@@ -666,7 +658,7 @@ def main():
             server.stop()
         if redis:
             redis.stop()
-    print("%s: %d checks passed in %.1f s" % ("FAIL" if failed else "PASS", passed, time.monotonic() - started))
+    print("%s: %d checks passed in %.1f s" % ("FAIL" if failed else "PASS", passed(), time.monotonic() - started))
     return failed
 
 

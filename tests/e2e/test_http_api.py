@@ -27,7 +27,8 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check, count_passed, passed, server_binary,  # noqa: E402
+                     wait_until)
 
 try:
     import jsonschema
@@ -64,21 +65,12 @@ presence = true
 name = "prefs"
 """ % KEY
 
-PASSED = 0
 SPEC = yaml.safe_load(open(os.path.join(HERE, "..", "..", "docs", "api", "openapi.yaml"),
                            encoding="utf-8"))
 
 
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
-
-
 def conforms(command, status, body):
     """The answer matches the OpenAPI document: the command's 200 schema, or Error."""
-    global PASSED
     operation = SPEC["paths"]["/" + command]["post"]
     if status == 200:
         ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
@@ -90,7 +82,7 @@ def conforms(command, status, body):
     if errors:
         raise TestFailure("%s answer %d does not match %s: %s\n  body: %r"
                           % (command, status, ref, errors[0].message, body))
-    PASSED += 1
+    count_passed()
 
 
 class Api:
@@ -393,7 +385,6 @@ def keyless(binary):
 
 
 def main():
-    global PASSED
     failed = 0
     binary = server_binary()
     server = ServerProcess(binary, CONFIG)
@@ -415,7 +406,7 @@ def main():
         print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
     finally:
         server.stop()
-    print("%d passed, %d failed" % (PASSED, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     sys.exit(1 if failed else 0)
 
 

@@ -27,7 +27,7 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, count_passed, passed, server_binary  # noqa: E402
 from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
 try:
@@ -38,7 +38,6 @@ except ImportError:
     sys.exit(1)
 
 TIMEOUT = 5.0
-PASSED = 0
 CONFIG = """\
 [server]
 workers = 2
@@ -47,13 +46,6 @@ workers = 2
 name = "news"
 
 """
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
 
 
 def http_get(port, path):
@@ -80,7 +72,6 @@ def samples(text):
 
 
 def promtool(text):
-    global PASSED
     tool = shutil.which("promtool")
     if not tool:
         raise TestFailure("promtool is missing (Debian: apt-get install prometheus)")
@@ -89,7 +80,7 @@ def promtool(text):
     if result.returncode != 0:
         raise TestFailure("promtool check metrics failed (%d):\n%s%s"
                           % (result.returncode, result.stdout.decode(), result.stderr.decode()))
-    PASSED += 1
+    count_passed()
 
 
 async def traffic(port):
@@ -233,7 +224,7 @@ def main():
     finally:
         server.stop()
         provider.stop()
-    print("%d passed, %d failed" % (PASSED, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     sys.exit(1 if failed else 0)
 
 

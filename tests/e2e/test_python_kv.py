@@ -21,7 +21,7 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, passed, server_binary  # noqa: E402
 
 try:
     import websockets
@@ -41,15 +41,7 @@ name = "prefs"
 max_value_size = "1KB"
 """
 
-PASSED = 0
 IDS = itertools.count(1)
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
 
 
 class Client:
@@ -205,7 +197,7 @@ def main():
                 print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
             server.stop()
     print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (PASSED, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     return 1 if failed else 0
 
 

@@ -21,7 +21,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check_true as check, passed, server_binary  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -42,15 +42,6 @@ STORE_CONFIG = MEMORY_CONFIG + """
 name = "mtw-store-sqlite"
 config = { path = "%s", flush_interval_ms = 5 }
 """
-
-passed = 0
-
-
-def check(label, condition, detail=""):
-    global passed
-    if not condition:
-        raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
-    passed += 1
 
 
 def envelope(id_, type_, channel=None, payload=None, metadata=None):
@@ -215,7 +206,7 @@ def main():
                 print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
             server.stop()
     print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     return 1 if failed else 0
 
 

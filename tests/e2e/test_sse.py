@@ -33,7 +33,8 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, passed, server_binary,  # noqa: E402
+                     wait_until)
 
 try:
     import websockets
@@ -81,22 +82,6 @@ name = "bulk"
 name = "private"
 auth = true
 """ % (KEY, SECRET)
-
-PASSED = 0
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
-
-
-def ok(what, condition, detail=""):
-    global PASSED
-    if not condition:
-        raise TestFailure("%s %s" % (what, detail))
-    PASSED += 1
 
 
 def jwt(sub):
@@ -585,14 +570,14 @@ def main():
         asyncio.run(run(server_binary()))
     except TestFailure as failure:
         print("FAIL: %s" % failure)
-        print("%d passed, 1 failed" % PASSED)
+        print("%d passed, 1 failed" % passed())
         return 1
     except Exception:
         traceback.print_exc()
         print("FAIL: unexpected exception")
-        print("%d passed, 1 failed" % PASSED)
+        print("%d passed, 1 failed" % passed())
         return 1
-    print("%d passed, 0 failed" % PASSED)
+    print("%d passed, 0 failed" % passed())
     return 0
 
 

@@ -11,7 +11,7 @@ import tempfile
 import time
 import traceback
 
-from mtwproc import TestFailure, server_binary
+from mtwproc import TestFailure, check, check_true, passed, server_binary  # noqa: F401
 
 try:
     import websockets
@@ -21,21 +21,6 @@ except ImportError:
     sys.exit(1)
 
 TIMEOUT = 5.0
-_passed = 0
-
-
-def check(what, actual, expected):
-    global _passed
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    _passed += 1
-
-
-def check_true(what, condition, detail=""):
-    global _passed
-    if not condition:
-        raise TestFailure("%s %s" % (what, detail))
-    _passed += 1
 
 
 def trusting(ca):
@@ -84,5 +69,5 @@ def run_main(body, prefix):
             server.stop()
         tmp.cleanup()
     print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (_passed, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     return 1 if failed else 0
