@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+) path (\S+) with (\d+) I/O workers")
 
@@ -128,6 +129,33 @@ class ServerProcess:
         if self.proc.stderr:
             self.proc.stderr.close()
         self.tmpdir.cleanup()
+
+
+def run_main(body, prefix="mtw-e2e-"):
+    """Runs body(binary, tmpdir, servers): a server appended to `servers` is stopped at the end
+    and its log printed when something failed; any exception is a "FAIL:" line. Prints the time
+    and the "N passed, M failed" line; returns the exit code."""
+    started = time.monotonic()
+    failed = 0
+    servers = []
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    try:
+        body(server_binary(), tmp.name, servers)
+    except TestFailure as e:
+        failed = 1
+        print("FAIL: %s" % e)
+    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
+        failed = 1
+        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
+    finally:
+        for server in servers:
+            if failed:
+                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
+            server.stop()
+        tmp.cleanup()
+    print("time: %.1f s" % (time.monotonic() - started))
+    print("%d passed, %d failed" % (passed(), failed))
+    return 1 if failed else 0
 
 
 def wait_until(predicate, timeout, interval=0.05):

@@ -23,11 +23,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check, count_passed, passed, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, count_passed, run_main  # noqa: E402
 from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
 try:
@@ -204,29 +203,22 @@ def moved(binary):
         server.stop()
 
 
-def main():
-    failed = 0
-    binary = server_binary()
+def main(binary, _tmp, servers):
     provider = FakeProvider([stream("anthropic-text.sse"),
                              (401, b'{"type":"error","error":{"type":"authentication_error",'
                                    b'"message":"invalid x-api-key"}}')])
-    server = ServerProcess(binary, CONFIG + agent_config(provider.port))
     try:
+        server = ServerProcess(binary, CONFIG + agent_config(provider.port))
+        servers.append(server)
         server.wait_listening()
         asyncio.run(run(server))
         print("ok: counts")
         moved(binary)
         print("ok: path and enabled")
         check("clean exit", server.terminate(), 0)
-    except Exception:  # noqa: BLE001
-        failed += 1
-        print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
     finally:
-        server.stop()
         provider.stop()
-    print("%d passed, %d failed" % (passed(), failed))
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -17,11 +17,10 @@ import json
 import os
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check, passed, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, run_main  # noqa: E402
 
 try:
     import websockets
@@ -175,31 +174,14 @@ async def publish_to_watch_channel(url):
     client.reader.cancel()
 
 
-def main():
-    started = time.monotonic()
-    server = None
-    failed = 0
-    try:
-        server = ServerProcess(server_binary(), CONFIG)
-        port = server.wait_listening()
-        url = "ws://127.0.0.1:%d/ws" % port
-        asyncio.run(asyncio.wait_for(session(url), 60))
-        asyncio.run(asyncio.wait_for(publish_to_watch_channel(url), 30))
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        if server is not None:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed(), failed))
-    return 1 if failed else 0
+def main(binary, _tmp, servers):
+    server = ServerProcess(binary, CONFIG)
+    servers.append(server)
+    port = server.wait_listening()
+    url = "ws://127.0.0.1:%d/ws" % port
+    asyncio.run(asyncio.wait_for(session(url), 60))
+    asyncio.run(asyncio.wait_for(publish_to_watch_channel(url), 30))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

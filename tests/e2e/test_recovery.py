@@ -16,12 +16,10 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check_true as check, passed, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check_true as check, run_main  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -167,48 +165,26 @@ async def read_after_restart(port, channel, last):
     await client.ws.close()
 
 
-def run_server(binary, config):
+def run_server(binary, config, servers):
     server = ServerProcess(binary, config)
+    servers.append(server)
     server.wait_listening()
     return server
 
 
-def main():
-    started = time.monotonic()
-    failed = 0
-    servers = []
-    try:
-        binary = server_binary()
-        server = run_server(binary, MEMORY_CONFIG)
-        servers.append(server)
-        asyncio.run(asyncio.wait_for(cut_connection_while_publishing(server.port), 60))
-        check("graceful stop", server.terminate() == 0)
+def main(binary, tmp, servers):
+    server = run_server(binary, MEMORY_CONFIG, servers)
+    asyncio.run(asyncio.wait_for(cut_connection_while_publishing(server.port), 60))
+    check("graceful stop", server.terminate() == 0)
 
-        with tempfile.TemporaryDirectory(prefix="mtw-e2e-store-") as store_dir:
-            config = STORE_CONFIG % os.path.join(store_dir, "store.db")
-            first = run_server(binary, config)
-            servers.append(first)
-            last = asyncio.run(asyncio.wait_for(write_before_restart(first.port, "room.kept"), 30))
-            check("first run stops", first.terminate() == 0)
-            second = run_server(binary, config)
-            servers.append(second)
-            asyncio.run(asyncio.wait_for(read_after_restart(second.port, "room.kept", last), 30))
-            check("second run stops", second.terminate() == 0)
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        for server in servers:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed(), failed))
-    return 1 if failed else 0
+    config = STORE_CONFIG % os.path.join(tmp, "store.db")
+    first = run_server(binary, config, servers)
+    last = asyncio.run(asyncio.wait_for(write_before_restart(first.port, "room.kept"), 30))
+    check("first run stops", first.terminate() == 0)
+    second = run_server(binary, config, servers)
+    asyncio.run(asyncio.wait_for(read_after_restart(second.port, "room.kept", last), 30))
+    check("second run stops", second.terminate() == 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "mtw-e2e-store-"))

@@ -27,13 +27,12 @@ import re
 import socket
 import sys
 import time
-import traceback
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, passed, server_binary,  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, run_main,  # noqa: E402
                      wait_until)
 
 try:
@@ -547,39 +546,22 @@ async def test_shutdown(server, port):
        any('"before shutdown"' in e["data"] for e in publications(stream)), stream.events)
 
 
-async def run(binary):
+async def run(server):
+    port = server.wait_listening()
+    ok("jwt module loaded", await until(lambda: "module mtw-auth-jwt" in server.log(), 5),
+       server.log())
+    for test in (test_stream_basics, test_multi_channel_ids, test_refusals, test_resume,
+                 test_server_api_disconnect, test_client_publish, test_slow_consumer,
+                 test_per_ip_limit, test_shutdown):
+        await test(server, port)
+        print("ok:", test.__name__)
+
+
+def main(binary, _tmp, servers):
     server = ServerProcess(binary, CONFIG)
-    try:
-        port = server.wait_listening()
-        ok("jwt module loaded", await until(lambda: "module mtw-auth-jwt" in server.log(), 5),
-           server.log())
-        for test in (test_stream_basics, test_multi_channel_ids, test_refusals, test_resume,
-                     test_server_api_disconnect, test_client_publish, test_slow_consumer,
-                     test_per_ip_limit, test_shutdown):
-            await test(server, port)
-            print("ok:", test.__name__)
-    except BaseException:
-        print(server.log()[-4000:])
-        raise
-    finally:
-        server.stop()
-
-
-def main():
-    try:
-        asyncio.run(run(server_binary()))
-    except TestFailure as failure:
-        print("FAIL: %s" % failure)
-        print("%d passed, 1 failed" % passed())
-        return 1
-    except Exception:
-        traceback.print_exc()
-        print("FAIL: unexpected exception")
-        print("%d passed, 1 failed" % passed())
-        return 1
-    print("%d passed, 0 failed" % passed())
-    return 0
+    servers.append(server)
+    asyncio.run(run(server))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
