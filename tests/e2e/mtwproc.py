@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Shared helpers of the end-to-end tests: run the real mtwserver binary on 127.0.0.1, port 0.
 
-Standard library only, so that both the websockets test and the browser test can use it.
+Standard library only, so that both the websockets tests and the browser tests can use it: the
+server process, counted checks, the main() frame, and headless Chromium loading a test page.
 """
 
+import http.server
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +18,7 @@ import threading
 import time
 import traceback
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+) path (\S+) with (\d+) I/O workers")
 
 
@@ -165,3 +170,157 @@ def wait_until(predicate, timeout, interval=0.05):
             return True
         time.sleep(interval)
     return predicate()
+
+
+# Headless Chromium (Debian chromium) for the browser tests: the driver serves a page from
+# 127.0.0.1, the page reports what it observed by POST /result.
+CHROMIUM_TIMEOUT = 30.0
+
+
+def find_chromium():
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+            return explicit
+        raise TestFailure("$CHROMIUM=%r is not an executable file" % explicit)
+    candidates = ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
+                  shutil.which("google-chrome")]
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise TestFailure("Chromium not found (looked for /usr/bin/chromium, chromium, "
+                      "chromium-browser, google-chrome). Install it: "
+                      "apt-get install -y --no-install-recommends chromium "
+                      "(scripts/bootstrap.sh test does). This test does not skip.")
+
+
+class ResultServer:
+    """Serves `page` (a file next to this module) on 127.0.0.1 and receives the page's POST
+    /result; `routes` maps other POST paths to the driver's steps (each answered 204)."""
+
+    def __init__(self, page, routes=None):
+        self.result = None
+        self.received = threading.Event()
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                outer.requests.append(fmt % args)
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                if path != "/" + page:
+                    self.send_error(404)
+                    return
+                with open(os.path.join(HERE, page), "rb") as f:
+                    body = f.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if routes and self.path in routes:  # a page's step: the driver acts, then 204
+                    routes[self.path](json.loads(body.decode("utf-8")))
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                if self.path != "/result":
+                    self.send_error(404)
+                    return
+                self.send_response(204)
+                self.end_headers()
+                try:
+                    outer.result = json.loads(body.decode("utf-8"))
+                except ValueError:
+                    outer.result = {"done": True, "ok": False, "error": "unparsable result %r" % body[:200]}
+                outer.received.set()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_chromium(chromium, url, result_server, profile_dir, extra_args=()):
+    args = [chromium, *extra_args, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic", "--disable-extensions", "--disable-default-apps",
+            "--no-default-browser-check", "--mute-audio", "--password-store=basic",
+            "--user-data-dir=" + profile_dir,
+            # No --dump-dom: it prints the DOM at the load event, before the sockets have done
+            # anything, and --virtual-time-budget does not wait for WebSocket traffic (virtual
+            # time runs ahead, so the page's own timeouts fire at once: tried with Chromium 156).
+            # The page POSTs its result; the driver then ends Chromium.
+            url]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    output = {}
+
+    def pump(name, stream):
+        output[name] = stream.read().decode("utf-8", "replace")
+
+    pumps = [threading.Thread(target=pump, args=(n, s), daemon=True)
+             for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+    for t in pumps:
+        t.start()
+    started = time.monotonic()
+    # Done when the page has POSTed its result, or Chromium exited, or after 30 s.
+    while time.monotonic() - started < CHROMIUM_TIMEOUT:
+        if result_server.received.is_set() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    timed_out = not result_server.received.is_set() and proc.poll() is None
+    if proc.poll() is None:
+        # End the whole process group we started (Chromium's zygote and renderers with it).
+        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    for t in pumps:
+        t.join(5)
+    return proc.returncode, timed_out, output.get("stdout", ""), output.get("stderr", ""), \
+        time.monotonic() - started
+
+
+def run_page(chromium, url, result_server, profile_dir, extra_args=()):
+    """Loads `url` in headless Chromium until the page POSTs its result; returns the result, or
+    raises when none came or the page reports a failure (which it says with ok: false)."""
+    code, timed_out, stdout, stderr, took = run_chromium(chromium, url, result_server, profile_dir,
+                                                         extra_args)
+    print("chromium: %s, exit %s after %.1f s, page %s" % (chromium, code, took, url))
+    result = result_server.result
+    if result is None:
+        raise TestFailure(
+            "no result from the page (%s); chromium exit code %s\n  page requests: %s\n"
+            "  chromium stdout (tail): %s\n  chromium stderr (tail):\n%s"
+            % ("killed after %.0f s" % CHROMIUM_TIMEOUT if timed_out else "chromium exited early",
+               code, result_server.requests, stdout[-2000:], stderr[-3000:]))
+    print("page result: %s" % json.dumps(result)[:600])
+    if not result.get("ok"):
+        raise TestFailure("the page reported a failure: %s\n  steps: %s\n  observed: %s"
+                          % (result.get("error"), result.get("steps"),
+                             json.dumps(result.get("observed"))))
+    count_passed()
+    return result
