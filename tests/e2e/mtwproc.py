@@ -6,6 +6,7 @@ server process, counted checks, the main() frame, and headless Chromium loading 
 """
 
 import http.server
+import importlib
 import json
 import os
 import re
@@ -53,6 +54,19 @@ def check_true(what, condition, detail=""):
     if not condition:
         raise TestFailure("%s: %s" % (what, detail) if detail else what)
     count_passed()
+
+
+def require(*names, debian="python3-websockets"):
+    """Imports the named Python modules a test needs and returns them in order; a missing one
+    fails the test at once: a "FAIL:" line with the Debian package(s) and the interpreter, then
+    "0 passed, 1 failed", exit code 1."""
+    try:
+        return [importlib.import_module(name) for name in names]
+    except ImportError as error:
+        print("FAIL: a Python module is missing: %s (Debian: apt-get install %s); interpreter: %s"
+              % (error, debian, sys.executable))
+        print("0 passed, 1 failed")
+        sys.exit(1)
 
 
 def server_binary():

@@ -26,10 +26,10 @@ import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import (ServerProcess, TestFailure, check_true as check, passed, server_binary,  # noqa: E402
-                     wait_until)
+from mtwproc import (ServerProcess, TestFailure, check_true as check, passed, require,  # noqa: E402
+                     server_binary, wait_until)
 
-import websockets  # noqa: E402
+websockets, = require("websockets")
 
 ADMIN_TOKEN = "cluster-test-admin-token-0123456789"
 NODE_TTL_MS = 1500

@@ -27,18 +27,11 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import (ServerProcess, TestFailure, check, count_passed, passed, server_binary,  # noqa: E402
-                     wait_until)
+from mtwproc import (ServerProcess, TestFailure, check, count_passed, passed, require,  # noqa: E402
+                     server_binary, wait_until)
 
-try:
-    import jsonschema
-    import websockets
-    import yaml
-except ImportError as error:
-    print("FAIL: a Python module is missing: %s (Debian: apt-get install python3-websockets "
-          "python3-jsonschema python3-yaml)" % error)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+jsonschema, websockets, yaml = require("jsonschema", "websockets", "yaml",
+                                      debian="python3-websockets python3-jsonschema python3-yaml")
 
 TIMEOUT = 5.0
 KEY = "test-api-key-0123456789"

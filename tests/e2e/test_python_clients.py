@@ -25,16 +25,9 @@ import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, count_passed, run_main  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, count_passed, require, run_main  # noqa: E402
 
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets); "
-          "interpreter: %s" % sys.executable)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, _ = require("websockets", "websockets.exceptions")
 
 TIMEOUT = 5.0          # every single wait
 QUIET = 0.3            # how long "nothing else arrives" is watched

@@ -20,14 +20,9 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check, run_main  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, require, run_main  # noqa: E402
 
-try:
-    import websockets
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 5.0
 

@@ -19,9 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check_true as check, run_main  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check_true as check, require, run_main  # noqa: E402
 
-import websockets  # noqa: E402
+websockets, = require("websockets")
 
 MEMORY_CONFIG = """
 [server]

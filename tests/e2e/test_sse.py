@@ -32,15 +32,10 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, run_main,  # noqa: E402
-                     wait_until)
+from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, require,  # noqa: E402
+                     run_main, wait_until)
 
-try:
-    import websockets
-except ImportError as error:
-    print("FAIL: a Python module is missing: %s (Debian: apt-get install python3-websockets)" % error)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 10.0
 KEY = "sse-api-key-0123456789"

@@ -6,17 +6,11 @@ checks and main() frame (run_main) come with it.
 import asyncio
 import json
 import ssl
-import sys
 import time
 
-from mtwproc import check, check_true, run_main  # noqa: F401 - the tests take them from here
+from mtwproc import check, check_true, require, run_main  # noqa: F401 - the tests take them from here
 
-try:
-    import websockets
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 5.0
 
