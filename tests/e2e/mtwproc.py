@@ -5,6 +5,7 @@ Standard library only, so that both the websockets tests and the browser tests c
 server process, counted checks, the main() frame, and headless Chromium loading a test page.
 """
 
+import contextlib
 import http.server
 import importlib
 import json
@@ -175,6 +176,24 @@ def run_main(body, prefix="mtw-e2e-"):
     print("time: %.1f s" % (time.monotonic() - started))
     print("%d passed, %d failed" % (passed(), failed))
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def serving(binary, config_text, extra_args=()):
+    """with serving(binary, config) as server: an mtwserver that listens for the block, then gets
+    SIGTERM and is gone; its log is printed when the block fails."""
+    server = ServerProcess(binary, config_text, extra_args)
+    try:
+        server.wait_listening()
+        yield server
+    except BaseException:
+        print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
+        raise
+    finally:
+        try:
+            server.terminate()
+        finally:
+            server.stop()
 
 
 def wait_until(predicate, timeout, interval=0.05):

@@ -26,7 +26,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check, count_passed, require, run_main  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, count_passed, require, run_main, serving  # noqa: E402
 from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
 websockets, = require("websockets")
@@ -181,21 +181,11 @@ async def run(server):
 
 
 def moved(binary):
-    server = ServerProcess(binary, "[metrics]\npath = \"/internal/metrics\"\n")
-    try:
-        server.wait_listening()
+    with serving(binary, "[metrics]\npath = \"/internal/metrics\"\n") as server:
         check("moved path serves", http_get(server.port, "/internal/metrics")[0], 200)
         check("old path gone", http_get(server.port, "/metrics")[0], 404)
-    finally:
-        server.terminate()
-        server.stop()
-    server = ServerProcess(binary, "[metrics]\nenabled = false\n")
-    try:
-        server.wait_listening()
+    with serving(binary, "[metrics]\nenabled = false\n") as server:
         check("disabled", http_get(server.port, "/metrics")[0], 404)
-    finally:
-        server.terminate()
-        server.stop()
 
 
 def main(binary, _tmp, servers):
