@@ -16,12 +16,12 @@ import asyncio
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, check_true as check, require, run_main  # noqa: E402
+from mtwproc import (ServerProcess, WsClient as Client, check_true as check, envelope,  # noqa: E402
+                     offset_of, require, run_main)
 
-websockets, = require("websockets")
+require("websockets")  # WsClient's
 
 MEMORY_CONFIG = """
 [server]
@@ -40,62 +40,6 @@ STORE_CONFIG = MEMORY_CONFIG + """
 name = "mtw-store-sqlite"
 config = { path = "%s", flush_interval_ms = 5 }
 """
-
-
-def envelope(id_, type_, channel=None, payload=None, metadata=None):
-    message = {"id": id_, "type": type_, "payload": payload or {"kind": "None"},
-               "timestamp": int(time.time() * 1000)}
-    if channel:
-        message["channel"] = channel
-    if metadata:
-        message["metadata"] = metadata
-    return message
-
-
-class Client:
-    def __init__(self, ws):
-        self.ws = ws
-        self.inbox = []
-
-    @classmethod
-    async def connect(cls, port):
-        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % port, max_size=None)
-        client = cls(ws)
-        ack = json.loads(await ws.recv())
-        check("opening ack", ack.get("type") == "ack", json.dumps(ack))
-        return client
-
-    async def call(self, message, timeout=10):
-        await self.ws.send(json.dumps(message))
-        return await self.reply(message["id"], timeout)
-
-    async def reply(self, ref_id, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, message in enumerate(self.inbox):
-                if message.get("ref_id") == ref_id:
-                    return self.inbox.pop(i)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("no reply to %s within %d s" % (ref_id, timeout))
-            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-
-    async def publications(self, channel, count, timeout=20):
-        """Waits until `count` publications on `channel` arrived; returns them in order."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = [m for m in self.inbox if m.get("type") == "publish" and m.get("channel") == channel]
-            if len(got) >= count:
-                return got
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("%d of %d publications on %s within %d s"
-                                  % (len(got), count, channel, timeout))
-            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-
-
-def offset_of(message):
-    return message.get("metadata", {}).get("offset")
 
 
 async def publish(client, channel, first, count):
