@@ -6,7 +6,10 @@ server process, counted checks, the main() frame, and headless Chromium loading 
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import http.server
 import importlib
 import json
@@ -195,6 +198,23 @@ def serving(binary, config_text, extra_args=()):
             server.terminate()
         finally:
             server.stop()
+
+
+def hs256_token(secret, claims):
+    """A JWT signed with HS256 by `secret` (what the mtw-auth-jwt module checks)."""
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signature = b64(hmac.new(secret.encode(), head + b"." + body, hashlib.sha256).digest())
+    return (head + b"." + body + b"." + signature).decode()
+
+
+def replace_file(path, text):
+    """As editors and deploy tools do: write a new file, rename it over the old one."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
 
 
 def wait_until(predicate, timeout, interval=0.05):

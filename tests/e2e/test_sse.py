@@ -17,9 +17,6 @@ published. Exits non-zero on the first failure; the last line is "N passed, M fa
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -32,8 +29,8 @@ import urllib.parse
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, require,  # noqa: E402
-                     run_main, wait_until)
+from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, hs256_token,  # noqa: E402
+                     require, run_main, wait_until)
 
 websockets, = require("websockets")
 
@@ -79,12 +76,7 @@ auth = true
 
 
 def jwt(sub):
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=")
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": sub}).encode())
-    signature = b64(hmac.new(SECRET.encode(), head + b"." + body, hashlib.sha256).digest())
-    return (head + b"." + body + b"." + signature).decode()
+    return hs256_token(SECRET, {"sub": sub})
 
 
 class Stream:
