@@ -230,11 +230,12 @@ def wait_until(predicate, timeout, interval=0.05):
 
 
 def envelope(id_, type_, channel=None, payload=None, metadata=None):
+    """A client's message; `channel` and `metadata` are left out when None."""
     message = {"id": id_, "type": type_, "payload": payload or {"kind": "None"},
                "timestamp": int(time.time() * 1000)}
-    if channel:
+    if channel is not None:
         message["channel"] = channel
-    if metadata:
+    if metadata is not None:
         message["metadata"] = metadata
     return message
 

@@ -25,7 +25,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, count_passed, require, run_main  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, count_passed, envelope, require, run_main  # noqa: E402
 
 websockets, _ = require("websockets", "websockets.exceptions")
 
@@ -168,15 +168,6 @@ CHECK = Checker()
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-def envelope(id_, type_, channel=None, payload=None, metadata=None):
-    m = {"id": id_, "type": type_, "payload": payload or {"kind": "None"}, "timestamp": now_ms()}
-    if channel is not None:
-        m["channel"] = channel
-    if metadata is not None:
-        m["metadata"] = metadata
-    return m
 
 
 def response(ref_id, data, channel=None, payload=None):
