@@ -17,16 +17,13 @@ import http.client
 import json
 import os
 import sys
-import tempfile
 import threading
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
-from test_browser import ResultServer, find_chromium, run_chromium  # noqa: E402
+from mtwproc import (ResultServer, ServerProcess, TestFailure, check, check_true,  # noqa: E402
+                     find_chromium, run_main, run_page)
 
 KEY = "sse-browser-key-0123456789"
 CHANNEL = "chat.sse"
@@ -48,14 +45,8 @@ name = "%s"
 """ % (KEY, CHANNEL)
 
 
-def main():
-    started = time.monotonic()
-    failed = 0
-    passed = 0
-    server = None
-    web = None
-    profile = None
-    published = []  # (data, offset) in publish order
+def main(binary, tmp, servers):
+    published = []  # (data, offset, epoch) in publish order
     lock = threading.Lock()
 
     def api(command, params):
@@ -83,72 +74,29 @@ def main():
     def resumed(_body):
         publish("last")
 
-    try:
-        binary = server_binary()
-        chromium = find_chromium()
-        profile = tempfile.TemporaryDirectory(prefix="mtw-e2e-chromium-")
-        server = ServerProcess(binary, CONFIG)
-        port = server.wait_listening()
-        web = ResultServer("sse_page.html", {"/ready": ready, "/resumed": resumed})
+    chromium = find_chromium()
+    server = ServerProcess(binary, CONFIG)
+    servers.append(server)
+    port = server.wait_listening()
+    with ResultServer("sse_page.html", {"/ready": ready, "/resumed": resumed}) as web:
         events = "http://127.0.0.1:%d/api/events?channel=%s" % (port, CHANNEL)
         url = "http://127.0.0.1:%d/sse_page.html?events=%s" % (web.port, events)
-        code, timed_out, stdout, stderr, took = run_chromium(chromium, url, web, profile.name)
-        print("chromium: %s, exit %s after %.1f s" % (chromium, code, took))
-        result = web.result
-        if result is None:
-            raise TestFailure("no result from the page (%s); page requests: %s\n  stderr (tail):\n%s"
-                              % ("timed out" if timed_out else "chromium exited early",
-                                 web.requests, stderr[-3000:]))
-        print("page result: %s" % json.dumps(result)[:600])
-        if not result.get("ok"):
-            raise TestFailure("the page reported a failure: %s; observed %s"
-                              % (result.get("error"), json.dumps(result.get("observed"))))
-        passed += 1
-        observed = result["observed"]
-        names = [p[0] for p in published]
-        if observed["publications"] != names:
-            raise TestFailure("publications seen by EventSource: %r, published: %r (each exactly "
-                              "once, in order)" % (observed["publications"], names))
-        passed += 1
-        ids = ["%s:%s:%d" % (CHANNEL, epoch, offset) for _, offset, epoch in published]
-        if observed["ids"] != ids:
-            raise TestFailure("lastEventId of each: %r, expected %r" % (observed["ids"], ids))
-        passed += 1
-        if len(observed["acks"]) != 2 or observed["reconnects"] < 1:
-            raise TestFailure("expected one drop and one reconnect: %d acks, %d reconnects"
-                              % (len(observed["acks"]), observed["reconnects"]))
-        passed += 1
-        second = observed["responses"][1]["payload"]["data"]
-        if second.get("recovered") is not True:
-            raise TestFailure("the reconnect's subscribe answer: %r (expected recovered: true)"
-                              % second)
-        passed += 1
-        if "kicked" not in server.log() and "test drops the stream" not in server.log():
-            raise TestFailure("the server log does not show the drop")
-        passed += 1
-        exit_code = server.terminate(15)
-        if exit_code != 0:
-            raise TestFailure("mtwserver exit code after SIGTERM: %s" % exit_code)
-        passed += 1
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        if web is not None:
-            web.close()
-        if server is not None:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-        if profile is not None:
-            profile.cleanup()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        observed = run_page(chromium, url, web, tmp)["observed"]
+    names = [p[0] for p in published]
+    check("publications seen by EventSource (each exactly once, in order)",
+          observed["publications"], names)
+    ids = ["%s:%s:%d" % (CHANNEL, epoch, offset) for _, offset, epoch in published]
+    check("lastEventId of each", observed["ids"], ids)
+    check_true("one drop and one reconnect",
+               len(observed["acks"]) == 2 and observed["reconnects"] >= 1,
+               "%d acks, %d reconnects" % (len(observed["acks"]), observed["reconnects"]))
+    second = observed["responses"][1]["payload"]["data"]
+    check_true("the reconnect's subscribe answer says recovered: true",
+               second.get("recovered") is True, repr(second))
+    check_true("the server log shows the drop",
+               "kicked" in server.log() or "test drops the stream" in server.log())
+    check("mtwserver exit code after SIGTERM", server.terminate(15), 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "mtw-e2e-chromium-"))

@@ -26,9 +26,10 @@ import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, WsClient as Client, check_true as check,  # noqa: E402
+                     data_of, envelope, offset_of, passed, require, server_binary, wait_until)
 
-import websockets  # noqa: E402
+websockets, = require("websockets")
 
 ADMIN_TOKEN = "cluster-test-admin-token-0123456789"
 NODE_TTL_MS = 1500
@@ -55,15 +56,6 @@ name = "prefs"
 name = "mtw-store-redis"
 config = { url = "redis://127.0.0.1:%(redis)d/0", prefix = "%(prefix)s", heartbeat_ms = 250, node_ttl_ms = %(ttl)d, timeout_ms = 1000, reconnect_max_ms = 400 }
 """
-
-passed = 0
-
-
-def check(label, condition, detail=""):
-    global passed
-    if not condition:
-        raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
-    passed += 1
 
 
 def free_port():
@@ -102,95 +94,6 @@ class Redis:
     def stop(self):
         if self.proc.poll() is None:
             self.kill()
-
-
-def envelope(id_, type_, channel=None, payload=None, metadata=None):
-    message = {"id": id_, "type": type_, "payload": payload or {"kind": "None"},
-               "timestamp": int(time.time() * 1000)}
-    if channel:
-        message["channel"] = channel
-    if metadata:
-        message["metadata"] = metadata
-    return message
-
-
-class Client:
-    def __init__(self, ws, node):
-        self.ws = ws
-        self.node = node
-        self.inbox = []
-        self.conn_id = None
-
-    @classmethod
-    async def connect(cls, port, node=""):
-        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % port, max_size=None)
-        client = cls(ws, node)
-        ack = json.loads(await ws.recv())
-        check("opening ack", ack.get("type") == "ack", json.dumps(ack))
-        client.conn_id = ack.get("payload", {}).get("data", {}).get("conn_id") or \
-            ack.get("metadata", {}).get("conn_id")
-        return client
-
-    async def call(self, message, timeout=10):
-        await self.ws.send(json.dumps(message))
-        return await self.reply(message["id"], timeout)
-
-    async def _next(self, remaining):
-        self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-
-    async def reply(self, ref_id, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, message in enumerate(self.inbox):
-                if message.get("ref_id") == ref_id:
-                    return self.inbox.pop(i)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("no reply to %s within %d s (node %s)" % (ref_id, timeout, self.node))
-            await self._next(remaining)
-
-    def got(self, type_, channel):
-        return [m for m in self.inbox if m.get("type") == type_ and m.get("channel") == channel]
-
-    async def wait_for(self, type_, channel, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.got(type_, channel)
-            if len(got) >= count:
-                return got
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("%d of %d %s on %s within %d s (node %s)"
-                                  % (len(got), count, type_, channel, timeout, self.node))
-            await self._next(remaining)
-
-    async def quiet(self, seconds):
-        """Reads whatever arrives for `seconds` (to show that nothing more does)."""
-        deadline = time.monotonic() + seconds
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                await self._next(remaining)
-        except asyncio.TimeoutError:
-            return
-
-    async def subscribe(self, channel, metadata=None, id_=None):
-        answer = await self.call(envelope(id_ or "s-" + channel, "subscribe", channel,
-                                          metadata=metadata))
-        return answer
-
-    async def close(self):
-        await self.ws.close()
-
-
-def data_of(message):
-    return message.get("payload", {}).get("data")
-
-
-def offset_of(message):
-    return message.get("metadata", {}).get("offset")
 
 
 async def publish_many(client, channel, tag, count):
@@ -666,7 +569,7 @@ def main():
             server.stop()
         if redis:
             redis.stop()
-    print("%s: %d checks passed in %.1f s" % ("FAIL" if failed else "PASS", passed, time.monotonic() - started))
+    print("%s: %d checks passed in %.1f s" % ("FAIL" if failed else "PASS", passed(), time.monotonic() - started))
     return failed
 
 

@@ -24,7 +24,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, wait_until  # noqa: E402
+from mtwproc import ServerProcess, replace_file, wait_until  # noqa: E402
 from tlscerts import make_certs  # noqa: E402
 from tlscheck import (TIMEOUT, check, check_true, peer_common_name, ping, run_main,  # noqa: E402
                       trusting, websockets)
@@ -51,13 +51,6 @@ level = "%s"
 token = "%s"
 %s""" % (workers, "true" if watch else "false", certs[cert + ".pem"], certs[key + ".key"],
          level, ADMIN_TOKEN, extra)
-
-
-def replace_file(path, text):
-    """As editors and deploy tools do: write a new file, rename it over the old one."""
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.rename(path + ".tmp", path)
 
 
 class Run:

@@ -27,17 +27,11 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check, count_passed, passed, require,  # noqa: E402
+                     server_binary, serving, wait_until)
 
-try:
-    import jsonschema
-    import websockets
-    import yaml
-except ImportError as error:
-    print("FAIL: a Python module is missing: %s (Debian: apt-get install python3-websockets "
-          "python3-jsonschema python3-yaml)" % error)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+jsonschema, websockets, yaml = require("jsonschema", "websockets", "yaml",
+                                      debian="python3-websockets python3-jsonschema python3-yaml")
 
 TIMEOUT = 5.0
 KEY = "test-api-key-0123456789"
@@ -64,21 +58,12 @@ presence = true
 name = "prefs"
 """ % KEY
 
-PASSED = 0
 SPEC = yaml.safe_load(open(os.path.join(HERE, "..", "..", "docs", "api", "openapi.yaml"),
                            encoding="utf-8"))
 
 
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
-
-
 def conforms(command, status, body):
     """The answer matches the OpenAPI document: the command's 200 schema, or Error."""
-    global PASSED
     operation = SPEC["paths"]["/" + command]["post"]
     if status == 200:
         ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
@@ -90,7 +75,7 @@ def conforms(command, status, body):
     if errors:
         raise TestFailure("%s answer %d does not match %s: %s\n  body: %r"
                           % (command, status, ref, errors[0].message, body))
-    PASSED += 1
+    count_passed()
 
 
 class Api:
@@ -350,23 +335,16 @@ def bad_input(server):
 def keyless(binary):
     for insecure, expected in ((False, 401), (True, 200)):
         config = "[transport.http]\nenabled = true\ninsecure = %s\n" % ("true" if insecure else "false")
-        server = ServerProcess(binary, config)
-        try:
-            server.wait_listening()
+        with serving(binary, config) as server:
             status, _, _ = Api(server.port, key=None).call("info")
             check("no api_key, insecure = %s" % insecure, status, expected)
             status, _, _ = Api(server.port, key="anything").call("info")
             check("no api_key, insecure = %s, any key" % insecure, status, expected)
             words = "OPEN TO EVERYONE" if insecure else "refuses every call"
             check("said at start (%s)" % words, wait_until(lambda: words in server.log(), TIMEOUT), True)
-        finally:
-            server.terminate()
-            server.stop()
     # Each keep-alive connection holds one of its address's max_pending_handshakes_per_ip places.
-    server = ServerProcess(binary, "[transport.websocket]\nmax_pending_handshakes_per_ip = 2\n"
-                                   "[transport.http]\nenabled = true\ninsecure = true\n")
-    try:
-        server.wait_listening()
+    with serving(binary, "[transport.websocket]\nmax_pending_handshakes_per_ip = 2\n"
+                         "[transport.http]\nenabled = true\ninsecure = true\n") as server:
         held = [Api(server.port, key=None), Api(server.port, key=None)]
         for api in held:
             check("a held connection is served", api.call("info")[0], 200)
@@ -377,23 +355,14 @@ def keyless(binary):
             lambda: raw_exchange(server.port, request_bytes("info", "{}", headers=(
                 "Connection: close",))).split(b" ")[1] == b"200", TIMEOUT), True)
         held[1].close()
-    finally:
-        server.terminate()
-        server.stop()
     # Disabled (the default): the prefix is no endpoint.
-    server = ServerProcess(binary, "")
-    try:
-        server.wait_listening()
+    with serving(binary, "") as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
             s.sendall(b"POST /api/info HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
             check("disabled: 404", s.recv(4096).split(b" ")[1], b"404")
-    finally:
-        server.terminate()
-        server.stop()
 
 
 def main():
-    global PASSED
     failed = 0
     binary = server_binary()
     server = ServerProcess(binary, CONFIG)
@@ -415,7 +384,7 @@ def main():
         print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
     finally:
         server.stop()
-    print("%d passed, %d failed" % (PASSED, failed))
+    print("%d passed, %d failed" % (passed(), failed))
     sys.exit(1 if failed else 0)
 
 

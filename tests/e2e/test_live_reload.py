@@ -22,9 +22,6 @@ Last line: "N passed, M failed".
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -33,7 +30,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, wait_until  # noqa: E402
+from mtwproc import ServerProcess, hs256_token, replace_file, wait_until  # noqa: E402
 from tlscheck import TIMEOUT, check, check_true, ping, run_main, websockets  # noqa: E402
 
 WAIT = 10.0
@@ -75,18 +72,7 @@ auth = %s
 
 
 def token(secret, sub):
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": sub, "exp": int(time.time()) + 3600}).encode())
-    sig = hmac.new(secret.encode(), ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
-    return "%s.%s.%s" % (head, body, b64(sig))
-
-
-def replace_file(path, text):
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.rename(path + ".tmp", path)
+    return hs256_token(secret, {"sub": sub, "exp": int(time.time()) + 3600})
 
 
 class Client:

@@ -23,22 +23,15 @@ import shutil
 import socket
 import subprocess
 import sys
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, count_passed, require, run_main, serving  # noqa: E402
 from fakeprovider import FakeProvider, agent_config, stream  # noqa: E402
 
-try:
-    import websockets
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 5.0
-PASSED = 0
 CONFIG = """\
 [server]
 workers = 2
@@ -47,13 +40,6 @@ workers = 2
 name = "news"
 
 """
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
 
 
 def http_get(port, path):
@@ -80,7 +66,6 @@ def samples(text):
 
 
 def promtool(text):
-    global PASSED
     tool = shutil.which("promtool")
     if not tool:
         raise TestFailure("promtool is missing (Debian: apt-get install prometheus)")
@@ -89,7 +74,7 @@ def promtool(text):
     if result.returncode != 0:
         raise TestFailure("promtool check metrics failed (%d):\n%s%s"
                           % (result.returncode, result.stdout.decode(), result.stderr.decode()))
-    PASSED += 1
+    count_passed()
 
 
 async def traffic(port):
@@ -196,46 +181,29 @@ async def run(server):
 
 
 def moved(binary):
-    server = ServerProcess(binary, "[metrics]\npath = \"/internal/metrics\"\n")
-    try:
-        server.wait_listening()
+    with serving(binary, "[metrics]\npath = \"/internal/metrics\"\n") as server:
         check("moved path serves", http_get(server.port, "/internal/metrics")[0], 200)
         check("old path gone", http_get(server.port, "/metrics")[0], 404)
-    finally:
-        server.terminate()
-        server.stop()
-    server = ServerProcess(binary, "[metrics]\nenabled = false\n")
-    try:
-        server.wait_listening()
+    with serving(binary, "[metrics]\nenabled = false\n") as server:
         check("disabled", http_get(server.port, "/metrics")[0], 404)
-    finally:
-        server.terminate()
-        server.stop()
 
 
-def main():
-    failed = 0
-    binary = server_binary()
+def main(binary, _tmp, servers):
     provider = FakeProvider([stream("anthropic-text.sse"),
                              (401, b'{"type":"error","error":{"type":"authentication_error",'
                                    b'"message":"invalid x-api-key"}}')])
-    server = ServerProcess(binary, CONFIG + agent_config(provider.port))
     try:
+        server = ServerProcess(binary, CONFIG + agent_config(provider.port))
+        servers.append(server)
         server.wait_listening()
         asyncio.run(run(server))
         print("ok: counts")
         moved(binary)
         print("ok: path and enabled")
         check("clean exit", server.terminate(), 0)
-    except Exception:  # noqa: BLE001
-        failed += 1
-        print("FAIL: %s\nserver log:\n%s" % (traceback.format_exc(), server.log()))
     finally:
-        server.stop()
         provider.stop()
-    print("%d passed, %d failed" % (PASSED, failed))
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

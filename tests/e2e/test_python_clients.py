@@ -20,22 +20,14 @@ import re
 import struct
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, count_passed, envelope, require, run_main  # noqa: E402
 
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets); "
-          "interpreter: %s" % sys.executable)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, _ = require("websockets", "websockets.exceptions")
 
 TIMEOUT = 5.0          # every single wait
 QUIET = 0.3            # how long "nothing else arrives" is watched
@@ -155,20 +147,17 @@ def diff(actual, expected, path="$"):
 
 
 class Checker:
-    def __init__(self):
-        self.passed = 0
-
     def equal(self, label, actual, expected):
         d = diff(actual, expected)
         if d:
             raise TestFailure("%s: %s\n  expected: %r\n  actual:   %s" % (
                 label, d, expected, json.dumps(actual) if not isinstance(actual, bytes) else actual))
-        self.passed += 1
+        count_passed()
 
     def true(self, label, condition, detail=""):
         if not condition:
             raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
-        self.passed += 1
+        count_passed()
 
 
 CHECK = Checker()
@@ -179,15 +168,6 @@ CHECK = Checker()
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-def envelope(id_, type_, channel=None, payload=None, metadata=None):
-    m = {"id": id_, "type": type_, "payload": payload or {"kind": "None"}, "timestamp": now_ms()}
-    if channel is not None:
-        m["channel"] = channel
-    if metadata is not None:
-        m["metadata"] = metadata
-    return m
 
 
 def response(ref_id, data, channel=None, payload=None):
@@ -635,31 +615,13 @@ async def crowd(url, observer):
         CHECK.equal("%s: closed by the client" % cl.name, cl.ws.close_code, 1000)
 
 
-def main():
-    started = time.monotonic()
-    server = None
-    failed = 0
-    try:
-        binary = server_binary()
-        server = ServerProcess(binary, CONFIG)
-        server.wait_listening()
-        CHECK.equal("workers from the log", server.workers, 2)
-        asyncio.run(asyncio.wait_for(session(server), 60))
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        if server is not None:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (CHECK.passed, failed))
-    return 1 if failed else 0
+def main(binary, _tmp, servers):
+    server = ServerProcess(binary, CONFIG)
+    servers.append(server)
+    server.wait_listening()
+    CHECK.equal("workers from the log", server.workers, 2)
+    asyncio.run(asyncio.wait_for(session(server), 60))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

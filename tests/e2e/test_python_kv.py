@@ -17,18 +17,12 @@ import json
 import os
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import ServerProcess, TestFailure, check, require, run_main  # noqa: E402
 
-try:
-    import websockets
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 5.0
 
@@ -41,15 +35,7 @@ name = "prefs"
 max_value_size = "1KB"
 """
 
-PASSED = 0
 IDS = itertools.count(1)
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
 
 
 class Client:
@@ -183,31 +169,14 @@ async def publish_to_watch_channel(url):
     client.reader.cancel()
 
 
-def main():
-    started = time.monotonic()
-    server = None
-    failed = 0
-    try:
-        server = ServerProcess(server_binary(), CONFIG)
-        port = server.wait_listening()
-        url = "ws://127.0.0.1:%d/ws" % port
-        asyncio.run(asyncio.wait_for(session(url), 60))
-        asyncio.run(asyncio.wait_for(publish_to_watch_channel(url), 30))
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        if server is not None:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (PASSED, failed))
-    return 1 if failed else 0
+def main(binary, _tmp, servers):
+    server = ServerProcess(binary, CONFIG)
+    servers.append(server)
+    port = server.wait_listening()
+    url = "ws://127.0.0.1:%d/ws" % port
+    asyncio.run(asyncio.wait_for(session(url), 60))
+    asyncio.run(asyncio.wait_for(publish_to_watch_channel(url), 30))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

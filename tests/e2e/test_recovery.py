@@ -16,14 +16,12 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtwproc import ServerProcess, TestFailure, server_binary  # noqa: E402
+from mtwproc import (ServerProcess, WsClient as Client, check_true as check, envelope,  # noqa: E402
+                     offset_of, require, run_main)
 
-import websockets  # noqa: E402
+require("websockets")  # WsClient's
 
 MEMORY_CONFIG = """
 [server]
@@ -42,71 +40,6 @@ STORE_CONFIG = MEMORY_CONFIG + """
 name = "mtw-store-sqlite"
 config = { path = "%s", flush_interval_ms = 5 }
 """
-
-passed = 0
-
-
-def check(label, condition, detail=""):
-    global passed
-    if not condition:
-        raise TestFailure("%s%s" % (label, (": " + detail) if detail else ""))
-    passed += 1
-
-
-def envelope(id_, type_, channel=None, payload=None, metadata=None):
-    message = {"id": id_, "type": type_, "payload": payload or {"kind": "None"},
-               "timestamp": int(time.time() * 1000)}
-    if channel:
-        message["channel"] = channel
-    if metadata:
-        message["metadata"] = metadata
-    return message
-
-
-class Client:
-    def __init__(self, ws):
-        self.ws = ws
-        self.inbox = []
-
-    @classmethod
-    async def connect(cls, port):
-        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % port, max_size=None)
-        client = cls(ws)
-        ack = json.loads(await ws.recv())
-        check("opening ack", ack.get("type") == "ack", json.dumps(ack))
-        return client
-
-    async def call(self, message, timeout=10):
-        await self.ws.send(json.dumps(message))
-        return await self.reply(message["id"], timeout)
-
-    async def reply(self, ref_id, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, message in enumerate(self.inbox):
-                if message.get("ref_id") == ref_id:
-                    return self.inbox.pop(i)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("no reply to %s within %d s" % (ref_id, timeout))
-            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-
-    async def publications(self, channel, count, timeout=20):
-        """Waits until `count` publications on `channel` arrived; returns them in order."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = [m for m in self.inbox if m.get("type") == "publish" and m.get("channel") == channel]
-            if len(got) >= count:
-                return got
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TestFailure("%d of %d publications on %s within %d s"
-                                  % (len(got), count, channel, timeout))
-            self.inbox.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
-
-
-def offset_of(message):
-    return message.get("metadata", {}).get("offset")
 
 
 async def publish(client, channel, first, count):
@@ -176,48 +109,26 @@ async def read_after_restart(port, channel, last):
     await client.ws.close()
 
 
-def run_server(binary, config):
+def run_server(binary, config, servers):
     server = ServerProcess(binary, config)
+    servers.append(server)
     server.wait_listening()
     return server
 
 
-def main():
-    started = time.monotonic()
-    failed = 0
-    servers = []
-    try:
-        binary = server_binary()
-        server = run_server(binary, MEMORY_CONFIG)
-        servers.append(server)
-        asyncio.run(asyncio.wait_for(cut_connection_while_publishing(server.port), 60))
-        check("graceful stop", server.terminate() == 0)
+def main(binary, tmp, servers):
+    server = run_server(binary, MEMORY_CONFIG, servers)
+    asyncio.run(asyncio.wait_for(cut_connection_while_publishing(server.port), 60))
+    check("graceful stop", server.terminate() == 0)
 
-        with tempfile.TemporaryDirectory(prefix="mtw-e2e-store-") as store_dir:
-            config = STORE_CONFIG % os.path.join(store_dir, "store.db")
-            first = run_server(binary, config)
-            servers.append(first)
-            last = asyncio.run(asyncio.wait_for(write_before_restart(first.port, "room.kept"), 30))
-            check("first run stops", first.terminate() == 0)
-            second = run_server(binary, config)
-            servers.append(second)
-            asyncio.run(asyncio.wait_for(read_after_restart(second.port, "room.kept", last), 30))
-            check("second run stops", second.terminate() == 0)
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        for server in servers:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    config = STORE_CONFIG % os.path.join(tmp, "store.db")
+    first = run_server(binary, config, servers)
+    last = asyncio.run(asyncio.wait_for(write_before_restart(first.port, "room.kept"), 30))
+    check("first run stops", first.terminate() == 0)
+    second = run_server(binary, config, servers)
+    asyncio.run(asyncio.wait_for(read_after_restart(second.port, "room.kept", last), 30))
+    check("second run stops", second.terminate() == 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "mtw-e2e-store-"))

@@ -17,9 +17,6 @@ published. Exits non-zero on the first failure; the last line is "N passed, M fa
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -27,20 +24,15 @@ import re
 import socket
 import sys
 import time
-import traceback
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mtwproc import ServerProcess, TestFailure, server_binary, wait_until  # noqa: E402
+from mtwproc import (ServerProcess, TestFailure, check, check_true as ok, hs256_token,  # noqa: E402
+                     require, run_main, wait_until)
 
-try:
-    import websockets
-except ImportError as error:
-    print("FAIL: a Python module is missing: %s (Debian: apt-get install python3-websockets)" % error)
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 10.0
 KEY = "sse-api-key-0123456789"
@@ -82,30 +74,9 @@ name = "private"
 auth = true
 """ % (KEY, SECRET)
 
-PASSED = 0
-
-
-def check(what, actual, expected):
-    global PASSED
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    PASSED += 1
-
-
-def ok(what, condition, detail=""):
-    global PASSED
-    if not condition:
-        raise TestFailure("%s %s" % (what, detail))
-    PASSED += 1
-
 
 def jwt(sub):
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=")
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": sub}).encode())
-    signature = b64(hmac.new(SECRET.encode(), head + b"." + body, hashlib.sha256).digest())
-    return (head + b"." + body + b"." + signature).decode()
+    return hs256_token(SECRET, {"sub": sub})
 
 
 class Stream:
@@ -562,39 +533,22 @@ async def test_shutdown(server, port):
        any('"before shutdown"' in e["data"] for e in publications(stream)), stream.events)
 
 
-async def run(binary):
+async def run(server):
+    port = server.wait_listening()
+    ok("jwt module loaded", await until(lambda: "module mtw-auth-jwt" in server.log(), 5),
+       server.log())
+    for test in (test_stream_basics, test_multi_channel_ids, test_refusals, test_resume,
+                 test_server_api_disconnect, test_client_publish, test_slow_consumer,
+                 test_per_ip_limit, test_shutdown):
+        await test(server, port)
+        print("ok:", test.__name__)
+
+
+def main(binary, _tmp, servers):
     server = ServerProcess(binary, CONFIG)
-    try:
-        port = server.wait_listening()
-        ok("jwt module loaded", await until(lambda: "module mtw-auth-jwt" in server.log(), 5),
-           server.log())
-        for test in (test_stream_basics, test_multi_channel_ids, test_refusals, test_resume,
-                     test_server_api_disconnect, test_client_publish, test_slow_consumer,
-                     test_per_ip_limit, test_shutdown):
-            await test(server, port)
-            print("ok:", test.__name__)
-    except BaseException:
-        print(server.log()[-4000:])
-        raise
-    finally:
-        server.stop()
-
-
-def main():
-    try:
-        asyncio.run(run(server_binary()))
-    except TestFailure as failure:
-        print("FAIL: %s" % failure)
-        print("%d passed, 1 failed" % PASSED)
-        return 1
-    except Exception:
-        traceback.print_exc()
-        print("FAIL: unexpected exception")
-        print("%d passed, 1 failed" % PASSED)
-        return 1
-    print("%d passed, 0 failed" % PASSED)
-    return 0
+    servers.append(server)
+    asyncio.run(run(server))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

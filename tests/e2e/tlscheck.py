@@ -1,41 +1,18 @@
 # SPDX-License-Identifier: MIT
-"""What the TLS and reload tests share: counted checks, the websockets import, wss helpers and
-the main() frame (temporary directory, servers' logs on failure, the "N passed, M failed" line).
+"""What the TLS and reload tests share: the websockets import and wss helpers; mtwproc.py's counted
+checks and main() frame (run_main) come with it.
 """
 
 import asyncio
 import json
 import ssl
-import sys
-import tempfile
 import time
-import traceback
 
-from mtwproc import TestFailure, server_binary
+from mtwproc import check, check_true, require, run_main  # noqa: F401 - the tests take them from here
 
-try:
-    import websockets
-except ImportError:
-    print("FAIL: the Python module 'websockets' is missing (Debian: apt-get install python3-websockets)")
-    print("0 passed, 1 failed")
-    sys.exit(1)
+websockets, = require("websockets")
 
 TIMEOUT = 5.0
-_passed = 0
-
-
-def check(what, actual, expected):
-    global _passed
-    if actual != expected:
-        raise TestFailure("%s:\n  actual:   %r\n  expected: %r" % (what, actual, expected))
-    _passed += 1
-
-
-def check_true(what, condition, detail=""):
-    global _passed
-    if not condition:
-        raise TestFailure("%s %s" % (what, detail))
-    _passed += 1
 
 
 def trusting(ca):
@@ -60,29 +37,3 @@ async def ping(ws, ref):
         reply = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
         if reply.get("ref_id") == ref:
             return reply["type"]
-
-
-def run_main(body, prefix):
-    """Runs body(binary, tmpdir, servers); a server appended to `servers` is stopped at the end
-    and its log printed when something failed. Returns the exit code."""
-    started = time.monotonic()
-    failed = 0
-    servers = []
-    tmp = tempfile.TemporaryDirectory(prefix=prefix)
-    try:
-        body(server_binary(), tmp.name, servers)
-    except TestFailure as e:
-        failed = 1
-        print("FAIL: %s" % e)
-    except Exception:  # noqa: BLE001 - any crash of the test is a failure with its traceback
-        failed = 1
-        print("FAIL: unexpected exception:\n%s" % traceback.format_exc())
-    finally:
-        for server in servers:
-            if failed:
-                print("---- mtwserver log ----\n%s\n-----------------------" % server.log())
-            server.stop()
-        tmp.cleanup()
-    print("time: %.1f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (_passed, failed))
-    return 1 if failed else 0

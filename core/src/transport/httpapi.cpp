@@ -61,6 +61,13 @@ QString paramsMessage(QString message)
     return message;
 }
 
+// {"error": {"code", "message"}}: a failed command's entry in a batch or broadcast answer.
+QJsonObject errorEntry(const Error &error)
+{
+    return QJsonObject{
+        {u"error"_s, QJsonObject{{u"code"_s, error.code}, {u"message"_s, error.message}}}};
+}
+
 // A reply of the handlers as the API's answer: its Json data, with the reply's metadata (a kv
 // entry's bucket, key and version) alongside.
 Result<QJsonObject> answerOf(const Message &reply)
@@ -201,10 +208,9 @@ bool HttpApi::authorized(const HttpRequest &request, HttpSession *session)
     if (http.apiKey.isEmpty()) {
         if (http.insecure)
             return true;
-        session->replyJson(401,
-                           httpErrorJson(401,
-                                         "the server API has no key configured "
-                                         "(transport.http.api_key): every call is refused"));
+        session->replyError(401,
+                            "the server API has no key configured "
+                            "(transport.http.api_key): every call is refused");
         return false;
     }
     const QByteArray header = request.head.header("authorization");
@@ -216,10 +222,9 @@ bool HttpApi::authorized(const HttpRequest &request, HttpSession *session)
     qCWarning(lcTransport).noquote()
         << "server API: refused" << session->peer().toString()
         << (header.isEmpty() ? "- no Authorization header" : "- wrong API key");
-    session->replyJson(
-        401,
-        httpErrorJson(401, header.isEmpty() ? "send Authorization: apikey <key>" : "wrong API key"),
-        "WWW-Authenticate: apikey\r\n");
+    session->replyError(401,
+                        header.isEmpty() ? "send Authorization: apikey <key>" : "wrong API key",
+                        "WWW-Authenticate: apikey\r\n");
     return false;
 }
 
@@ -228,7 +233,7 @@ void HttpApi::serve(const HttpRequest &request, HttpSession *session)
     m_parts.state.metrics.httpRequests.add();
     if (request.head.method != "POST") {
         session->closeAfterReply(); // a HEAD must not see a body; the rest need not stay
-        session->replyJson(405, httpErrorJson(405, "the server API takes POST"), "Allow: POST\r\n");
+        session->replyError(405, "the server API takes POST", "Allow: POST\r\n");
         return;
     }
     if (!authorized(request, session))
@@ -239,12 +244,10 @@ void HttpApi::serve(const HttpRequest &request, HttpSession *session)
         ? QJsonDocument(QJsonObject())
         : QJsonDocument::fromJson(request.body, &error);
     if (!document.isObject()) {
-        session->replyJson(400,
-                           httpErrorJson(400,
-                                         document.isNull()
-                                             ? "malformed JSON: " + error.errorString().toUtf8()
-                                                 + " at offset " + QByteArray::number(error.offset)
-                                             : QByteArray("expected a JSON object")));
+        session->replyError(400,
+                            document.isNull() ? "malformed JSON: " + error.errorString().toUtf8()
+                                    + " at offset " + QByteArray::number(error.offset)
+                                              : QByteArray("expected a JSON object"));
         return;
     }
     QPointer<HttpSession> target(session);
@@ -254,8 +257,9 @@ void HttpApi::serve(const HttpRequest &request, HttpSession *session)
         if (answer)
             target->replyJson(200, compact(*answer));
         else
-            target->replyJson(httpStatus(answer.error().code),
-                              httpErrorJson(answer.error().code, answer.error().message.toUtf8()));
+            target->replyError(httpStatus(answer.error().code),
+                               answer.error().code,
+                               answer.error().message.toUtf8());
     };
     if (command == "batch"_L1)
         runBatch(document.object(), respond);
@@ -299,11 +303,8 @@ void HttpApi::runBatch(const QJsonObject &body, const Done &done)
         }
         const QJsonObject entry = state->commands.at(state->replies.size()).toObject();
         const auto store = [self, state](const Result<QJsonObject> &answer) {
-            state->replies.append(
-                answer ? QJsonObject{{u"result"_s, *answer}}
-                       : QJsonObject{{u"error"_s,
-                                      QJsonObject{{u"code"_s, answer.error().code},
-                                                  {u"message"_s, answer.error().message}}}});
+            state->replies.append(answer ? QJsonObject{{u"result"_s, *answer}}
+                                         : errorEntry(answer.error()));
             if (self) // on the next pass, so that a long batch does not grow the stack
                 QMetaObject::invokeMethod(self, state->next, Qt::QueuedConnection);
         };
@@ -423,11 +424,7 @@ void HttpApi::run(const QString &command, const QJsonObject &params, Done done)
             run(u"publish"_s,
                 QJsonObject{{u"channel"_s, channel}, {u"data"_s, params.value(u"data"_s)}},
                 [state, i, channel](const Result<QJsonObject> &answer) {
-                    QJsonObject row = answer
-                        ? *answer
-                        : QJsonObject{{u"error"_s,
-                                       QJsonObject{{u"code"_s, answer.error().code},
-                                                   {u"message"_s, answer.error().message}}}};
+                    QJsonObject row = answer ? *answer : errorEntry(answer.error());
                     row.insert(u"channel"_s, channel);
                     state->responses[i] = row;
                     if (--state->waiting == 0) {

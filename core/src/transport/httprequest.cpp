@@ -88,6 +88,14 @@ bool HttpRequestHead::isWebSocketUpgrade() const
         && headerHasToken(header("connection"), "upgrade");
 }
 
+QByteArray HttpRequestHead::corsHeaders() const
+{
+    const QByteArray origin = header("origin");
+    if (origin.isEmpty())
+        return {};
+    return "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
+}
+
 qsizetype httpHeadLength(QByteArrayView data)
 {
     const qsizetype end = data.indexOf(QByteArrayView("\r\n\r\n"));

@@ -22,6 +22,9 @@ struct HttpRequestHead
 
     QByteArray header(QByteArrayView lowerName) const;
     bool isWebSocketUpgrade() const;
+    // "Access-Control-Allow-Origin: <origin>\r\nVary: Origin\r\n" for a request with an Origin
+    // header (the browser transports answer any origin they serve), else nothing.
+    QByteArray corsHeaders() const;
 };
 
 // Size of the head including the blank line, or -1 when "\r\n\r\n" has not arrived yet.

@@ -31,6 +31,16 @@ QByteArray httpErrorJson(int code, QByteArrayView message)
         .toJson(QJsonDocument::Compact);
 }
 
+int httpErrorStatus(int code)
+{
+    return code >= 400 && code <= 599 ? code : 500;
+}
+
+QByteArray httpErrorReply(int status, int code, QByteArrayView message, QByteArrayView extraHeaders)
+{
+    return httpReply(status, "application/json", httpErrorJson(code, message), false, extraHeaders);
+}
+
 void HttpSession::start(ServerContext &context,
                         const WorkerState &state,
                         ClientSocket *client,
@@ -46,10 +56,7 @@ void HttpSession::start(ServerContext &context,
             << "- too many open connections from this address (max_pending_handshakes_per_ip ="
             << ws.maxPendingHandshakesPerIp << ")";
         QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-        socket->write(httpReply(429,
-                                "application/json",
-                                httpErrorJson(429, "too many connections from your address"),
-                                false));
+        socket->write(httpErrorReply(429, 429, "too many connections from your address"));
         socket->disconnectFromHost();
         return;
     }
@@ -124,8 +131,7 @@ void HttpSession::process()
             qCInfo(lcTransport).noquote()
                 << "HTTP request from" << m_peer.toString() << "refused:" << m_parser.errorText();
             m_keepAlive = false;
-            replyJson(m_parser.errorStatus(),
-                      httpErrorJson(m_parser.errorStatus(), m_parser.errorText()));
+            replyError(m_parser.errorStatus(), m_parser.errorText());
             return;
         case HttpRequestParser::State::Complete:
             m_timer->stop();
@@ -164,6 +170,14 @@ void HttpSession::replyJson(int status, const QByteArray &json, QByteArrayView e
     reply(status, "application/json", json, extraHeaders);
 }
 
+void HttpSession::replyError(int status,
+                             int code,
+                             QByteArrayView message,
+                             QByteArrayView extraHeaders)
+{
+    replyJson(status, httpErrorJson(code, message), extraHeaders);
+}
+
 void HttpSession::expired()
 {
     if (m_busy)
@@ -172,7 +186,7 @@ void HttpSession::expired()
         qCInfo(lcTransport).noquote() << "HTTP request timeout for" << m_peer.toString()
                                       << "(transport.websocket.handshake_timeout)";
         m_keepAlive = false;
-        replyJson(408, httpErrorJson(408, "the request did not arrive in time"));
+        replyError(408, "the request did not arrive in time");
         return;
     }
     close(false); // idle keep-alive connection

@@ -20,6 +20,12 @@ struct WorkerState;
 
 // {"code": <code>, "message": "<message>"}, the error body of the HTTP API.
 QByteArray httpErrorJson(int code, QByteArrayView message);
+// The HTTP status of an error code when it is one (400 to 599, PROTOCOL.md §2), else 500.
+int httpErrorStatus(int code);
+// A whole answer that closes the connection: `status`, an httpErrorJson(code, message) body and
+// `extraHeaders`; for a request refused on its socket before (or instead of) an HttpSession.
+QByteArray
+httpErrorReply(int status, int code, QByteArrayView message, QByteArrayView extraHeaders = {});
 
 // One HTTP/1.1 connection a route took over from the front door, for requests with bodies:
 // reads whole requests (HttpRequestParser), hands each to `handler`, writes its answer and, with
@@ -49,7 +55,7 @@ public:
         return
             [self = QPointer<T>(target), serve](const HttpRequest &request, HttpSession *session) {
                 if (!self) {
-                    session->replyJson(503, httpErrorJson(503, "server is shutting down"));
+                    session->replyError(503, "server is shutting down");
                     return;
                 }
                 (self.data()->*serve)(request, session);
@@ -61,6 +67,12 @@ public:
                QByteArrayView body,
                QByteArrayView extraHeaders = {});
     void replyJson(int status, const QByteArray &json, QByteArrayView extraHeaders = {});
+    // replyJson with httpErrorJson(code, message): the status is the code, or the one given.
+    void replyError(int code, QByteArrayView message, QByteArrayView extraHeaders = {})
+    {
+        replyError(code, code, message, extraHeaders);
+    }
+    void replyError(int status, int code, QByteArrayView message, QByteArrayView extraHeaders = {});
     QHostAddress peer() const { return m_peer; }
     // The answer to the current request closes the connection.
     void closeAfterReply() { m_keepAlive = false; }

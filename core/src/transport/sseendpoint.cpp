@@ -37,14 +37,10 @@ void refuseRequest(HttpExchange &exchange,
     QTcpSocket *socket = exchange.take()->io();
     socket->read(httpHeadLength(socket->peek(MaxHttpHeadSize + 1)));
     QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-    QByteArray extra = extraHeaders.toByteArray();
-    if (const QByteArray origin = exchange.head().header("origin"); !origin.isEmpty())
-        extra += "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
-    socket->write(httpReply(status,
-                            "application/json",
-                            httpErrorJson(status, message.toUtf8()),
-                            false,
-                            extra));
+    socket->write(httpErrorReply(status,
+                                 status,
+                                 message.toUtf8(),
+                                 extraHeaders.toByteArray() + exchange.head().corsHeaders()));
     socket->disconnectFromHost();
 }
 
@@ -235,9 +231,10 @@ public:
         const QJsonObject data = answer.payload.json.toObject();
         if (answer.type == MessageType::Error) {
             const int code = data.value(u"code"_s).toInt(500);
-            m_session->replyJson(code >= 400 && code <= 599 ? code : 500,
-                                 httpErrorJson(code, data.value(u"message"_s).toString().toUtf8()),
-                                 cors);
+            m_session->replyError(httpErrorStatus(code),
+                                  code,
+                                  data.value(u"message"_s).toString().toUtf8(),
+                                  cors);
             return;
         }
         m_session->replyJson(200, QJsonDocument(data).toJson(QJsonDocument::Compact), cors);
@@ -274,9 +271,7 @@ void SseEndpoint::publishRoute(HttpExchange &exchange)
 
 void SseEndpoint::publish(const HttpRequest &request, HttpSession *session)
 {
-    QByteArray cors;
-    if (const QByteArray origin = request.head.header("origin"); !origin.isEmpty())
-        cors = "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
+    const QByteArray cors = request.head.corsHeaders();
     if (request.head.method == "OPTIONS") { // a browser's preflight for its JSON POST
         session->reply(204,
                        "text/plain",
@@ -288,13 +283,11 @@ void SseEndpoint::publish(const HttpRequest &request, HttpSession *session)
         return;
     }
     const auto refuse = [session, &cors](int status, const QString &text) {
-        session->replyJson(status, httpErrorJson(status, text.toUtf8()), cors);
+        session->replyError(status, text.toUtf8(), cors);
     };
     if (request.head.method != "POST") {
         session->closeAfterReply();
-        session->replyJson(405,
-                           httpErrorJson(405, "a client publish is a POST"),
-                           cors + "Allow: POST, OPTIONS\r\n");
+        session->replyError(405, "a client publish is a POST", cors + "Allow: POST, OPTIONS\r\n");
         return;
     }
     const QStringList &origins = m_parts.server.config.transport.websocket.allowedOrigins;

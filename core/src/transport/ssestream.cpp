@@ -34,12 +34,6 @@ QByteArray sseEvent(QByteArrayView name, QByteArrayView id, QByteArrayView json)
     return event;
 }
 
-// An error's HTTP status: its code when it is one (PROTOCOL.md §2), else 500.
-int statusOf(int code)
-{
-    return code >= 400 && code <= 599 ? code : 500;
-}
-
 } // namespace
 
 Result<QList<SseChannelPosition>> parseSseEventId(QByteArrayView id)
@@ -278,8 +272,7 @@ void SseStream::startStreaming(Connection &connection)
                       "Cache-Control: no-cache, no-store\r\n"
                       "X-Accel-Buffering: no\r\n"
                       "Connection: close\r\n";
-    if (const QByteArray origin = m_head.header("origin"); !origin.isEmpty())
-        head += "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
+    head += m_head.corsHeaders();
     head += "\r\nretry: " + QByteArray::number(m_context.config.transport.sse.retryMs) + "\n\n";
     // The head and what waited, in one write: the limit counts it like any other output.
     m_out.queueFrame(connection, head + std::exchange(m_held, QByteArray()));
@@ -297,16 +290,10 @@ void SseStream::refuse(Connection &connection, int code, const QString &message)
         connection.reason =
             DisconnectReason::error(u"SSE request refused: %1 %2"_s.arg(code).arg(message));
     connection.closingSince = 0;
-    QByteArray extra;
-    if (const QByteArray origin = m_head.header("origin"); !origin.isEmpty())
-        extra += "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
+    QByteArray extra = m_head.corsHeaders();
     if (code == 401)
         extra += "WWW-Authenticate: Bearer\r\n";
-    m_socket->io()->write(httpReply(statusOf(code),
-                                    "application/json",
-                                    httpErrorJson(code, message.toUtf8()),
-                                    false,
-                                    extra));
+    m_socket->io()->write(httpErrorReply(httpErrorStatus(code), code, message.toUtf8(), extra));
     m_socket->io()->disconnectFromHost();
 }
 

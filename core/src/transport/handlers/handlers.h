@@ -30,6 +30,11 @@ void leaveChannel(ProtocolContext &parts, Connection &connection, const QString 
 
 // publish.cpp
 void handlePublish(ProtocolContext &parts, Connection &connection, const Message &message);
+// The cluster's check of the connection's publish or subscribe on message.channel
+// (ChannelRegistry::checkChannel); when it refuses, its error has gone to the connection and the
+// answer is empty.
+std::optional<PublishCheck>
+checkChannelFor(ProtocolContext &parts, Connection &connection, const Message &message);
 
 // request.cpp: request, its built-in actions (history, presence, channels) and module actions.
 void handleRequest(ProtocolContext &parts, Connection &connection, const Message &message);
@@ -63,6 +68,12 @@ void startChannelAgents(ProtocolContext &parts,
 inline Message replyTo(const Message &request, const QJsonObject &data)
 {
     return Message::response(request.id, data);
+}
+
+// The error reply to `request` (its ref_id) for a failure.
+inline Message errorReplyTo(const Message &request, const Error &error)
+{
+    return Message::error(error.code, error.message, request.id);
 }
 
 // metadata.<key> as a non-negative integer; nullopt when absent, -1 when present but invalid.

@@ -55,6 +55,23 @@ clusterPublish(const Message &message, const Connection &sender, const PublishCh
     return publish;
 }
 
+} // namespace
+
+std::optional<PublishCheck>
+checkChannelFor(ProtocolContext &parts, Connection &connection, const Message &message)
+{
+    auto check = parts.server.registry.checkChannel(message.channel,
+                                                    connection.key,
+                                                    connection.authenticated);
+    if (!check) {
+        parts.out.send(connection, errorReplyTo(message, check.error()));
+        return std::nullopt;
+    }
+    return std::move(*check);
+}
+
+namespace {
+
 // The broker numbers it and delivers it to every node, this one included; the publisher hears
 // back once it has (later publishes of the same connection keep their order on the way).
 void publishToCluster(ProtocolContext &parts,
@@ -62,14 +79,9 @@ void publishToCluster(ProtocolContext &parts,
                       const Message &message,
                       IBroker &broker)
 {
-    const auto check = parts.server.registry.checkChannel(message.channel,
-                                                          connection.key,
-                                                          connection.authenticated);
-    if (!check) {
-        parts.out.send(connection,
-                       Message::error(check.error().code, check.error().message, message.id));
+    const auto check = checkChannelFor(parts, connection, message);
+    if (!check)
         return;
-    }
     broker.publish(
         clusterPublish(message, connection, *check),
         onWorker<BrokerPublished>(
@@ -80,9 +92,7 @@ void publishToCluster(ProtocolContext &parts,
                 if (!current)
                     return;
                 if (!done) {
-                    context.out.send(
-                        *current,
-                        Message::error(done.error().code, done.error().message, message.id));
+                    context.out.send(*current, errorReplyTo(message, done.error()));
                     return;
                 }
                 announcePublished(context,
@@ -101,13 +111,13 @@ void publishDetached(ProtocolContext &parts,
                      const Message &message,
                      IBroker &broker)
 {
-    const auto check = parts.server.registry.checkChannel(message.channel,
-                                                          connection.key,
-                                                          connection.authenticated);
-    if (!check || (!check->exists && !check->configured)) {
-        const Error error =
-            check ? Error{404, u"channel '%1' not found"_s.arg(message.channel)} : check.error();
-        parts.out.send(connection, Message::error(error.code, error.message, message.id));
+    const auto check = checkChannelFor(parts, connection, message);
+    if (!check)
+        return;
+    if (!check->exists && !check->configured) {
+        parts.out.send(
+            connection,
+            errorReplyTo(message, Error{404, u"channel '%1' not found"_s.arg(message.channel)}));
         return;
     }
     Message local = message;
@@ -162,8 +172,7 @@ void handlePublish(ProtocolContext &parts, Connection &connection, const Message
     }
     const auto outcome = parts.fanout.publish(message, connection);
     if (!outcome) {
-        parts.out.send(connection,
-                       Message::error(outcome.error().code, outcome.error().message, message.id));
+        parts.out.send(connection, errorReplyTo(message, outcome.error()));
         return;
     }
     announcePublished(parts, connection, message, outcome->position, outcome->recipients);

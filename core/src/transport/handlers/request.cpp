@@ -47,8 +47,7 @@ void historyFromCluster(ProtocolContext &parts,
 {
     const auto settings = parts.server.registry.checkChannel(message.channel, 0, true);
     if (!settings) {
-        parts.out.send(connection,
-                       Message::error(settings.error().code, settings.error().message, message.id));
+        parts.out.send(connection, errorReplyTo(message, settings.error()));
         return;
     }
     BrokerHistoryQuery read;
@@ -74,9 +73,7 @@ void historyFromCluster(ProtocolContext &parts,
                 if (page && page->position.epoch.isEmpty() && !configured)
                     page = fail(404, u"channel '%1' not found"_s.arg(message.channel));
                 if (!page) {
-                    context.out.send(
-                        *current,
-                        Message::error(page.error().code, page.error().message, message.id));
+                    context.out.send(*current, errorReplyTo(message, page.error()));
                     return;
                 }
                 const StreamPosition position{page->position.offset, page->position.epoch};
@@ -102,7 +99,7 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
         refusal =
             Message::error(400, u"metadata.limit: expected a non-negative integer"_s, message.id);
     else if (!since)
-        refusal = Message::error(since.error().code, since.error().message, message.id);
+        refusal = errorReplyTo(message, since.error());
     else if (!reverse.isUndefined() && !reverse.isBool())
         refusal = Message::error(400, u"metadata.reverse: expected true or false"_s, message.id);
     if (refusal) {
@@ -116,8 +113,7 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
     }
     const auto page = parts.server.registry.history(message.channel, query);
     if (!page) {
-        parts.out.send(connection,
-                       Message::error(page.error().code, page.error().message, message.id));
+        parts.out.send(connection, errorReplyTo(message, page.error()));
         return;
     }
     parts.out.send(
@@ -129,42 +125,38 @@ void historyAction(ProtocolContext &parts, Connection &connection, const Message
 void presenceAction(ProtocolContext &parts, Connection &connection, const Message &message)
 {
     if (IBroker *broker = connectedBroker(parts.server, message.channel)) {
-        broker->presence(message.channel,
-                         onWorker<QList<BrokerMember>>(
-                             parts,
-                             connection,
-                             false,
-                             [message](ProtocolContext &context,
-                                       Connection *current,
-                                       Result<QList<BrokerMember>> members) {
-                                 if (!current)
-                                     return;
-                                 if (!members) {
-                                     context.out.send(*current,
-                                                      Message::error(members.error().code,
-                                                                     members.error().message,
-                                                                     message.id));
-                                     return;
-                                 }
-                                 QJsonArray list;
-                                 for (const BrokerMember &member : std::as_const(*members)) {
-                                     QJsonObject entry{{u"conn_id"_s, member.connId}};
-                                     if (!member.userId.isEmpty())
-                                         entry.insert(u"user_id"_s, member.userId);
-                                     list.append(entry);
-                                 }
-                                 context.out.send(
-                                     *current,
+        broker->presence(
+            message.channel,
+            onWorker<QList<BrokerMember>>(
+                parts,
+                connection,
+                false,
+                [message](ProtocolContext &context,
+                          Connection *current,
+                          Result<QList<BrokerMember>> members) {
+                    if (!current)
+                        return;
+                    if (!members) {
+                        context.out.send(*current, errorReplyTo(message, members.error()));
+                        return;
+                    }
+                    QJsonArray list;
+                    for (const BrokerMember &member : std::as_const(*members)) {
+                        QJsonObject entry{{u"conn_id"_s, member.connId}};
+                        if (!member.userId.isEmpty())
+                            entry.insert(u"user_id"_s, member.userId);
+                        list.append(entry);
+                    }
+                    context.out.send(*current,
                                      replyTo(message,
                                              QJsonObject{{u"channel"_s, message.channel},
                                                          {u"members"_s, list}}));
-                             }));
+                }));
         return;
     }
     const auto members = parts.server.registry.presence(message.channel);
     if (!members) {
-        parts.out.send(connection,
-                       Message::error(members.error().code, members.error().message, message.id));
+        parts.out.send(connection, errorReplyTo(message, members.error()));
         return;
     }
     parts.out.send(connection,
@@ -194,10 +186,7 @@ void channelsFromCluster(ProtocolContext &parts,
                             if (!current)
                                 return;
                             if (!channels) {
-                                context.out.send(*current,
-                                                 Message::error(channels.error().code,
-                                                                channels.error().message,
-                                                                message.id));
+                                context.out.send(*current, errorReplyTo(message, channels.error()));
                                 return;
                             }
                             QJsonArray list;

@@ -55,7 +55,7 @@ refuseSubscribe(ProtocolContext &parts, const Connection &connection, const Mess
                               u"metadata.history: expected a non-negative integer"_s,
                               message.id);
     if (const auto recover = metadataPosition(message, u"recover"_s); !recover)
-        return Message::error(recover.error().code, recover.error().message, message.id);
+        return errorReplyTo(message, recover.error());
     const int perConnection = parts.state.config().server.maxChannelsPerConnection;
     if (connection.channels.size() >= perConnection
         && !connection.channels.contains(message.channel)) {
@@ -86,8 +86,7 @@ void finishSubscribe(ProtocolContext &parts,
     if (!outcome) {
         if (joined)
             clusterBroker(parts.server, message.channel)->leave(message.channel, connection.connId);
-        parts.out.send(connection,
-                       Message::error(outcome.error().code, outcome.error().message, message.id));
+        parts.out.send(connection, errorReplyTo(message, outcome.error()));
         return;
     }
     QJsonObject data{{u"subscribed"_s, message.channel},
@@ -139,14 +138,9 @@ void subscribeInCluster(ProtocolContext &parts,
                         const Message &message,
                         IBroker &broker)
 {
-    const auto check = parts.server.registry.checkChannel(message.channel,
-                                                          connection.key,
-                                                          connection.authenticated);
-    if (!check) {
-        parts.out.send(connection,
-                       Message::error(check.error().code, check.error().message, message.id));
+    const auto check = checkChannelFor(parts, connection, message);
+    if (!check)
         return;
-    }
     BrokerJoin join;
     join.channel = message.channel;
     join.connId = connection.connId;
@@ -163,29 +157,26 @@ void subscribeInCluster(ProtocolContext &parts,
         join.read = BrokerJoin::Read::Newest;
         join.count = *history;
     }
-    broker.join(
-        join,
-        onWorker<BrokerJoined>(parts,
-                               connection,
-                               true,
-                               [message, connId = connection.connId](ProtocolContext &context,
-                                                                     Connection *current,
-                                                                     Result<BrokerJoined> joined) {
-                                   if (!current || current->disconnected) {
-                                       context.server.broker->leave(message.channel, connId);
-                                       return;
-                                   }
-                                   if (joined) {
-                                       finishSubscribe(context, *current, message, &*joined);
-                                   } else if (joined.error().code == 503) {
-                                       finishSubscribe(context, *current, message, nullptr);
-                                   } else {
-                                       context.out.send(*current,
-                                                        Message::error(joined.error().code,
-                                                                       joined.error().message,
-                                                                       message.id));
-                                   }
-                               }));
+    broker.join(join,
+                onWorker<BrokerJoined>(
+                    parts,
+                    connection,
+                    true,
+                    [message, connId = connection.connId](ProtocolContext &context,
+                                                          Connection *current,
+                                                          Result<BrokerJoined> joined) {
+                        if (!current || current->disconnected) {
+                            context.server.broker->leave(message.channel, connId);
+                            return;
+                        }
+                        if (joined) {
+                            finishSubscribe(context, *current, message, &*joined);
+                        } else if (joined.error().code == 503) {
+                            finishSubscribe(context, *current, message, nullptr);
+                        } else {
+                            context.out.send(*current, errorReplyTo(message, joined.error()));
+                        }
+                    }));
 }
 
 } // namespace
