@@ -243,23 +243,41 @@ void TestEpollDispatcher::wakeUpAloneEndsTheWait()
 {
     auto *dispatcher = m_thread->eventDispatcher();
     std::atomic<int> awakes{0};
-    QMetaObject::Connection connection;
+    std::atomic<int> blocks{0};
+    std::atomic<int> blocksAtAwake{0}; // blocks as it was when the last awake came
+    QMetaObject::Connection awake;
+    QMetaObject::Connection block;
     runIn([&] {
-        connection = QObject::connect(
+        awake = QObject::connect(
             dispatcher,
             &QAbstractEventDispatcher::awake,
             dispatcher,
-            [&awakes] { awakes.fetch_add(1); },
+            [&] {
+                blocksAtAwake.store(blocks.load());
+                awakes.fetch_add(1);
+            },
+            Qt::DirectConnection);
+        block = QObject::connect(
+            dispatcher,
+            &QAbstractEventDispatcher::aboutToBlock,
+            dispatcher,
+            [&blocks] { blocks.fetch_add(1); },
             Qt::DirectConnection);
     });
-    // Nothing is posted and no timer runs: only the eventfd can end each blocking wait. A
-    // wake-up that arrives before the worker blocks again ends the next wait instead.
+    // Nothing is posted and no timer runs: only the eventfd can end each blocking wait. The
+    // worker emits awake before it reads the eventfd, and a wakeUp() until then is coalesced
+    // with the one being consumed (its posted event, if it had one, is sent at the start of the
+    // next pass): so each round waits until the worker is about to block again.
     for (int round = 0; round < 100; ++round) {
         const int before = awakes.load();
         dispatcher->wakeUp();
         QTRY_VERIFY_WITH_TIMEOUT(awakes.load() > before, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(blocks.load() > blocksAtAwake.load(), 5000);
     }
-    runIn([&] { QObject::disconnect(connection); });
+    runIn([&] {
+        QObject::disconnect(awake);
+        QObject::disconnect(block);
+    });
 }
 
 void TestEpollDispatcher::singleShotTimersInOrder_data()
