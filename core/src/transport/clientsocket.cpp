@@ -83,6 +83,14 @@ qint64 ClientSocket::write(const char *data, qint64 size)
 {
     if (Q_UNLIKELY(m_writeReport)) {
         *std::exchange(m_writeReport, nullptr) = this;
+        // A 101 is held as the first queued frame: the greeting the upgrade queues next goes
+        // with it in one sendmsg() when the worker flushes (a refusal goes at once, below).
+        if (QByteArrayView(data, size).startsWith("HTTP/1.1 101 ") && m_frameBytes == 0
+            && bufferedBytes() == 0 && admit(size)) {
+            m_firstFrame = QByteArray(data, size);
+            m_frameBytes = size;
+            return size;
+        }
     }
     if (!admit(size))
         return -1;

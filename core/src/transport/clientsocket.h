@@ -105,6 +105,9 @@ public:
     void releaseReadBuffer();
 
     // The next write (the handshake response) stores this socket in *slot; one write only.
+    // When it is a 101, it waits here as a queued frame: the caller queues the greeting behind
+    // it and has the socket flushed (Outbound::queueFrame does both), so that both leave in one
+    // sendmsg(); any other write, or an abort, takes it along as usual.
     void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
 
 protected:

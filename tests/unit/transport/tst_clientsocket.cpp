@@ -83,6 +83,7 @@ private Q_SLOTS:
     void queuedFramesArriveInOrder();
     void queuedFramesToAPeerThatDoesNotRead();
     void queuedFramesCountAgainstTheLimit();
+    void handshakeResponseLeavesWithTheGreeting();
 
 private:
     // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
@@ -372,6 +373,40 @@ void TestClientSocket::queuedFramesCountAgainstTheLimit()
     // Refused from now on, even what would fit.
     QVERIFY(!m_server->queueFrame("x"));
     QCOMPARE(m_server->queuedBytes(), 900);
+}
+
+void TestClientSocket::handshakeResponseLeavesWithTheGreeting()
+{
+    // The reported write, a 101, waits as a queued frame; the greeting goes behind it and both
+    // leave with the flush.
+    ClientSocket *reported = nullptr;
+    m_server->reportNextWriteTo(&reported);
+    const QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n\r\n";
+    QCOMPARE(m_server->io()->write(response), response.size());
+    QCOMPARE(reported, m_server);
+    QCOMPARE(m_server->queuedBytes(), response.size());
+    const QByteArray greeting = numberedFrame(1, 90);
+    QVERIFY(m_server->queueFrame(greeting));
+    QCOMPARE(m_server->queuedBytes(), response.size() + greeting.size());
+    m_server->sendQueued();
+    QCOMPARE(m_server->queuedBytes(), 0);
+    QCOMPARE(readFromPeer(response.size() + greeting.size()), response + greeting);
+
+    // Held or not, a write of the socket's own (a close frame) goes behind it.
+    m_server->reportNextWriteTo(&reported);
+    QCOMPARE(m_server->io()->write(response), response.size());
+    QCOMPARE(m_server->io()->write("close"), 5);
+    QCOMPARE(readFromPeer(response.size() + 5), response + "close");
+
+    // Any other answer (a refusal) goes at once.
+    reported = nullptr;
+    m_server->reportNextWriteTo(&reported);
+    const QByteArray refusal = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    QCOMPARE(m_server->io()->write(refusal), refusal.size());
+    QCOMPARE(reported, m_server);
+    QCOMPARE(m_server->queuedBytes(), 0);
+    QCOMPARE(readFromPeer(refusal.size()), refusal);
 }
 
 QTEST_GUILESS_MAIN(TestClientSocket)
