@@ -102,7 +102,7 @@ qint64 ClientSocket::write(const char *data, qint64 size)
     return buffered < 0 ? (sent > 0 ? sent : -1) : sent + buffered;
 }
 
-bool ClientSocket::queueFrame(const QByteArray &frame)
+bool ClientSocket::queueFrameSlowly(const QByteArray &frame)
 {
     if (!admit(frame.size()))
         return false;

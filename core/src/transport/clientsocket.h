@@ -82,8 +82,32 @@ public:
     qint64 queuedBytes() const { return bufferedBytes() + m_frameBytes; }
 
     // Queues one complete frame (shared, not copied) under the queue limit: false, as for a
-    // refused write, when it would go over.
-    bool queueFrame(const QByteArray &frame);
+    // refused write, when it would go over. Inline for the cases of every delivery: nothing in
+    // Qt's buffer, room under the limit (an empty queue always has), a place in the list.
+    bool queueFrame(const QByteArray &frame)
+    {
+        return tryQueueFrame(frame) || queueFrameSlowly(frame);
+    }
+    // Those cases alone: false (and nothing done) for any other.
+    bool tryQueueFrame(const QByteArray &frame)
+    {
+        if (Q_LIKELY(!m_mayHaveBuffered && !m_overflowed)) {
+            const qint64 size = frame.size();
+            if (m_frameBytes == 0) {
+                m_firstFrame = frame;
+                m_frameBytes = size;
+                return true;
+            }
+            if ((m_queueLimit <= 0 || m_frameBytes + size <= m_queueLimit)
+                && m_moreFrames.size() < m_moreFrames.capacity()
+                && m_moreFrames.size() + 1 < MaxQueuedFrames) {
+                m_moreFrames.push_back(frame);
+                m_frameBytes += size;
+                return true;
+            }
+        }
+        return false;
+    }
     // Writes the queued frames: what the kernel does not take now waits in Qt's buffer.
     void sendQueued();
     // The most frames that wait here (one sendmsg() of them). Server CPU per delivery, 10,000
@@ -139,6 +163,7 @@ private:
         return bufferInQt(data, size);
     }
     bool admit(qint64 size);
+    bool queueFrameSlowly(const QByteArray &frame);
     void moveFramesToBuffer();
     void sendFrames();
     // How much of [data, data + size) the kernel took at once (0 when Qt's buffer is not empty:

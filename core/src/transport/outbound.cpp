@@ -144,12 +144,15 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
     // Bytes written in this event-loop pass wait in Qt's buffer until the loop runs: a client
     // that reads promptly but asked for several large replies at once would look slow. Hand
     // what waits to the kernel first; only what the kernel will not take counts as queued.
-    if (Q_UNLIKELY(!connection.tcp->hasRoomFor(frame.size())))
-        connection.tcp->sendQueued();
-    if (Q_UNLIKELY(!connection.tcp->queueFrame(frame))) {
-        if (connection.tcp->hasOverflowed())
-            dropSlowConsumer(connection, connection.tcp->queuedBytes(), frame.size());
-        return -1;
+    ClientSocket *tcp = connection.tcp;
+    if (Q_UNLIKELY(!tcp->tryQueueFrame(frame))) {
+        if (!tcp->hasRoomFor(frame.size()))
+            tcp->sendQueued();
+        if (!tcp->queueFrame(frame)) {
+            if (tcp->hasOverflowed())
+                dropSlowConsumer(connection, tcp->queuedBytes(), frame.size());
+            return -1;
+        }
     }
     if (!connection.flushQueued) {
         connection.flushQueued = true;
