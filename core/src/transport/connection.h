@@ -70,6 +70,7 @@ struct Connection
     bool slowConsumer = false;              // dropped for a full queue (said once)
     bool announced = false;                 // ServerEvents::clientConnected was emitted for it
     bool flushQueued = false;               // in Outbound's list of sockets to flush
+    std::size_t flushSlot = 0;              // its place there, while flushQueued
     std::optional<DisconnectReason> reason; // set when the server decides to close
     // A module decision (authenticate, a filter) is pending: what the client sends meanwhile
     // waits here, in order, and its bytes count against max_queue_size.

@@ -75,6 +75,7 @@ ConnectionTable::~ConnectionTable()
             connection->socket->disconnect(this);
             delete connection->socket;
         }
+        m_parts.out.forget(*connection);
         delete connection;
     }
 }
@@ -246,6 +247,7 @@ void ConnectionTable::cleanUp(quint64 key)
         connection->socket->deleteLater();
     }
     const QString connId = connection->connId;
+    m_parts.out.forget(*connection);
     delete connection;
     m_count.fetch_sub(1, std::memory_order_relaxed);
     m_parts.server.releaseConnection();

@@ -3,7 +3,6 @@
 
 #include "transport/clientsocket.h"
 #include "transport/connection.h"
-#include "transport/connectiontable.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
 #include "transport/ssestream.h"
@@ -156,18 +155,19 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
     }
     if (!connection.flushQueued) {
         connection.flushQueued = true;
-        m_written.push_back(connection.key);
+        connection.flushSlot = m_written.size();
+        m_written.push_back(&connection);
     }
     return frame.size();
 }
 
-bool Outbound::flushWritten(const ConnectionTable &connections)
+bool Outbound::flushWritten()
 {
-    // By key: a connection may have gone since its write. By index: a flush that fails closes
-    // its connection, and what runs then may queue more (appended, and flushed in turn).
+    // By index: a flush that fails closes its connection, and what runs then may queue more
+    // (appended, and flushed in turn).
     const std::size_t end = std::min(m_written.size(), m_flushedUpTo + MaxFlushesPerPass);
     for (; m_flushedUpTo < end; ++m_flushedUpTo) {
-        Connection *connection = connections.find(m_written[m_flushedUpTo]);
+        Connection *connection = m_written[m_flushedUpTo];
         if (!connection)
             continue;
         connection->flushQueued = false;
@@ -179,6 +179,13 @@ bool Outbound::flushWritten(const ConnectionTable &connections)
     m_written.clear();
     m_flushedUpTo = 0;
     return false;
+}
+
+void Outbound::forget(const Connection &connection)
+{
+    if (connection.flushQueued && connection.flushSlot < m_written.size()
+        && m_written[connection.flushSlot] == &connection)
+        m_written[connection.flushSlot] = nullptr;
 }
 
 void Outbound::dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused)

@@ -265,7 +265,7 @@ void Worker::initialize()
         &QAbstractEventDispatcher::aboutToBlock,
         this,
         [this, dispatcher] {
-            if (m_parts->out.flushWritten(*m_parts->connections))
+            if (m_parts->out.flushWritten())
                 dispatcher->wakeUp();
         },
         Qt::DirectConnection);
