@@ -198,8 +198,20 @@ void RedisBroker::stop()
                 delete state;
             }
             m_channels.clear();
+            // What belongs to this thread goes with it, deleted here: the connections (their
+            // socket notifiers and watchdogs) and the timers. Handed back to the main thread,
+            // they were deleted only with the module, when QLibrary unloads it at exit, after
+            // QCoreApplication is gone.
+            for (Shard *shard : std::as_const(m_shards)) {
+                delete shard->commands;
+                delete shard->subscriber;
+            }
             qDeleteAll(m_shards);
             m_shards.clear();
+            delete m_heartbeat;
+            m_heartbeat = nullptr;
+            delete m_reconnect;
+            m_reconnect = nullptr;
             moveToThread(QCoreApplication::instance() ? QCoreApplication::instance()->thread()
                                                       : nullptr);
             QThread::currentThread()->quit();
@@ -280,6 +292,8 @@ void RedisBroker::connectAll()
 
 void RedisBroker::onReady()
 {
+    if (m_stopped.load())
+        return;
     for (Shard *shard : std::as_const(m_shards)) {
         if (!shard->ready())
             return;

@@ -290,9 +290,13 @@ class WsClient:
                 return got
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TestFailure("%d of %d %s on %s within %d s (node %s)"
-                                  % (len(got), count, type_, channel, timeout, self.node))
-            await self._next(remaining)
+                raise TestFailure("%d of %d %s on %s within %d s (node %s): %s"
+                                  % (len(got), count, type_, channel, timeout, self.node,
+                                     json.dumps([data_of(m) for m in got])[:1500]))
+            try:
+                await self._next(remaining)
+            except asyncio.TimeoutError:
+                pass  # reported above, with what did arrive
 
     async def quiet(self, seconds):
         """Reads whatever arrives for `seconds` (to show that nothing more does)."""

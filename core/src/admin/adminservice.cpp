@@ -215,7 +215,11 @@ void AdminService::sendSnapshot(QWebSocket *admin)
     snapshot->waitingFor = int(m_context->workers.size());
     QPointer<QWebSocket> target(admin);
     const auto complete = [this, snapshot, target] {
-        if (!target)
+        // Only an admin still waiting for its snapshot is promoted. One that disconnected
+        // meanwhile has left m_attaching, and its deleteLater() has not run yet, so `target` is
+        // still set: putting it into m_admins kept a pointer that every later broadcast and
+        // serverFinished() used after the delete (e2e_cluster's SIGSEGV at shutdown).
+        if (!target || !m_attaching.removeOne(target.data()))
             return;
         QJsonArray rows;
         for (const ConnectionSummary &row : std::as_const(snapshot->rows))
@@ -225,7 +229,6 @@ void AdminService::sendSnapshot(QWebSocket *admin)
         for (const LogEntry &entry : recent)
             log.append(logEntryJson(entry));
         // From now on this admin gets deltas and the log lines after those in its snapshot.
-        m_attaching.removeOne(target.data());
         m_admins.append(target.data());
         m_logSeen.insert(target.data(),
                          recent.isEmpty() ? LogBus::lastSequence() : recent.constLast().sequence);
