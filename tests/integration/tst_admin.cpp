@@ -2,6 +2,7 @@
 // The admin API (docs/admin-api.md) over the real socket: access rules, the snapshot and its
 // live deltas compared with what real clients do, and every action.
 #include "testclient.h"
+#include "testlogs.h"
 #include "transport/admingate.h"
 #include "transport/httprequest.h"
 
@@ -12,6 +13,8 @@
 #include <QLoggingCategory>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <sys/socket.h>
 
 using namespace Qt::StringLiterals;
 
@@ -148,6 +151,31 @@ private Q_SLOTS:
             },
             5000));
         QVERIFY2(response.startsWith(status), response.constData());
+    }
+
+    // A client whose upgrade, Close frame and FIN arrive in one write has gone before its
+    // QWebSocket exists: it must not stay attached (and fed every delta) until shutdown.
+    void adminThatLeavesDuringTheUpgradeIsNotKept()
+    {
+        LogCapture log;
+        Mtw::Server server(config(u"s3cret-token"_s));
+        QVERIFY(server.start());
+        constexpr int Clients = 5;
+        for (int i = 0; i < Clients; ++i) {
+            QTcpSocket socket;
+            socket.connectToHost(QHostAddress::LocalHost, server.port());
+            QVERIFY(socket.waitForConnected(2000));
+            const char close[] =
+                {char(0x88), char(0x82), 1, 2, 3, 4, char(0x03 ^ 1), char(0xe8 ^ 2)};
+            socket.write("GET /admin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\n"
+                         + UpgradeHead + QByteArray(close, sizeof close));
+            QVERIFY(socket.waitForBytesWritten(2000));
+            QCOMPARE(::shutdown(int(socket.socketDescriptor()), SHUT_WR), 0);
+            const QString left = u"left during the upgrade"_s;
+            const QString detached = u"admin detached"_s;
+            QTRY_COMPARE_WITH_TIMEOUT(log.count(left) + log.count(detached), i + 1, 10000);
+        }
+        QCOMPARE(log.count(u"admin attached"_s), log.count(u"admin detached"_s));
     }
 
     void tokenInQueryIsRefused()

@@ -181,6 +181,16 @@ void AdminService::onNewAdmin()
 {
     while (QWebSocket *admin = m_webSocketServer->nextPendingConnection()) {
         admin->setParent(this);
+        // A peer that closed as the 101 went out (its Close frame and FIN in the same write as
+        // the upgrade) is gone before its QWebSocket could hear of it: no disconnected() would
+        // ever come, and the admin would stay attached until shutdown.
+        if (admin->state() != QAbstractSocket::ConnectedState) {
+            qCInfo(lcAdmin).noquote()
+                << "admin from" << admin->peerAddress().toString() << "left during the upgrade";
+            admin->abort();
+            admin->deleteLater();
+            continue;
+        }
         // Operator actions and config files are small; nothing bigger is read.
         admin->setMaxAllowedIncomingMessageSize(AdminMaxMessageSize);
         admin->setMaxAllowedIncomingFrameSize(AdminMaxMessageSize);
