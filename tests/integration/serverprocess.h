@@ -66,6 +66,9 @@ public:
         return QString::fromUtf8(log);
     }
 
+    // The file the server logs to.
+    QString logPath() const { return logFile.fileName(); }
+
     QProcess process;
     QByteArray log;
     quint16 port = 0;

@@ -6,9 +6,9 @@
 // and the server behaves the same otherwise.
 #include "serverprocess.h"
 
-#include <QDeadlineTimer>
+#include <QFileSystemWatcher>
+#include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QThread>
 #include <QtTest>
 
 #include <sys/socket.h>
@@ -136,15 +136,15 @@ private Q_SLOTS:
     {
         for (int round = 0; round < 3; ++round) {
             ServerProcess server;
+            // Woken by each write to the log (inotify), not by QTRY's 50 ms steps, so the signals
+            // come while start() still loads and starts the modules.
+            QFileSystemWatcher watcher({server.logPath()});
+            QSignalSpy written(&watcher, &QFileSystemWatcher::fileChanged);
             server.process.setArguments(local());
             server.process.start();
             QVERIFY(server.process.waitForStarted(10000));
-            // A tight poll rather than QTRY's 50 ms steps, so the signals come while start()
-            // still loads and starts the modules.
-            const QDeadlineTimer deadline(10000);
-            while (!server.allLog().contains(u"configuration:"_s) && !deadline.hasExpired())
-                QThread::usleep(200);
-            QVERIFY2(server.allLog().contains(u"configuration:"_s), qPrintable(server.allLog()));
+            while (!server.allLog().contains(u"configuration:"_s))
+                QVERIFY2(written.wait(10000), qPrintable(server.allLog()));
             ::kill(pid_t(server.process.processId()), SIGHUP);
             ::kill(pid_t(server.process.processId()), SIGTERM);
             QTRY_COMPARE_WITH_TIMEOUT(server.process.state(), QProcess::NotRunning, 10000);
