@@ -174,14 +174,6 @@ void ClientSocket::sendFrames()
 {
     if (m_frameBytes == 0)
         return;
-    if (m_moreFrames.empty()) {
-        const QByteArray frame = std::exchange(m_firstFrame, QByteArray());
-        m_frameBytes = 0;
-        const qint64 sent = sendNow(frame.constData(), frame.size());
-        if (sent < frame.size())
-            buffer(frame.constData() + sent, frame.size() - sent);
-        return;
-    }
     iovec parts[MaxQueuedFrames];
     std::size_t count = 0;
     parts[count++] = {const_cast<char *>(m_firstFrame.constData()), size_t(m_firstFrame.size())};
