@@ -153,38 +153,47 @@ qint64 Outbound::queueFrame(Connection &connection, const QByteArray &frame)
             return -1;
         }
     }
-    if (!connection.flushQueued) {
-        connection.flushQueued = true;
-        connection.flushSlot = m_written.size();
-        m_written.push_back(&connection);
+    if (!isToFlush(connection)) {
+        connection.flushRound = m_round;
+        connection.flushSlot = quint32(m_written.size());
+        m_written.push_back(tcp);
     }
     return frame.size();
+}
+
+bool Outbound::isToFlush(const Connection &connection) const
+{
+    return connection.flushRound == m_round && connection.flushSlot >= m_flushedUpTo
+        && connection.flushSlot < m_written.size()
+        && m_written[connection.flushSlot] == connection.tcp;
 }
 
 bool Outbound::flushWritten()
 {
     // By index: a flush that fails closes its connection, and what runs then may queue more
-    // (appended, and flushed in turn).
+    // (appended, and flushed in turn). Only the sockets are read, not their connections (one
+    // cache miss less per delivery), and the next ones are fetched while a socket is written.
+    // A socket whose connection has said disconnected still sends what was queued before: its
+    // descriptor is gone (ClientSocket writes nothing then) or still open for these bytes.
+    constexpr std::size_t Ahead = 4;
     const std::size_t end = std::min(m_written.size(), m_flushedUpTo + MaxFlushesPerPass);
     for (; m_flushedUpTo < end; ++m_flushedUpTo) {
-        Connection *connection = m_written[m_flushedUpTo];
-        if (!connection)
-            continue;
-        connection->flushQueued = false;
-        if (!connection->disconnected)
-            connection->tcp->sendQueued();
+        if (m_flushedUpTo + Ahead < end)
+            __builtin_prefetch(m_written[m_flushedUpTo + Ahead]);
+        if (ClientSocket *tcp = m_written[m_flushedUpTo])
+            tcp->sendQueued();
     }
     if (m_flushedUpTo < m_written.size())
         return true;
     m_written.clear();
     m_flushedUpTo = 0;
+    ++m_round;
     return false;
 }
 
 void Outbound::forget(const Connection &connection)
 {
-    if (connection.flushQueued && connection.flushSlot < m_written.size()
-        && m_written[connection.flushSlot] == &connection)
+    if (isToFlush(connection))
         m_written[connection.flushSlot] = nullptr;
 }
 

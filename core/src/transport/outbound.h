@@ -12,6 +12,7 @@
 
 namespace Mtw::Internal {
 
+class ClientSocket;
 struct Connection;
 class ServerContext;
 struct WorkerMetrics;
@@ -86,11 +87,18 @@ private:
     ServerContext &m_context;
     const WorkerState &m_state;
     const QElapsedTimer &m_clock;
-    // The connections with Connection::flushQueued set, at their flushSlot; nullptr for one
-    // deleted meanwhile (forget()). Pointers, not keys: a lookup by key per flushed socket was
-    // a third of the user-space cycles one at a time to 10,000 (cache misses in the hash).
-    std::vector<Connection *> m_written;
+    // True while the socket of `connection` waits in m_written.
+    bool isToFlush(const Connection &connection) const;
+
+    // The sockets written to since the last complete flush, each once, at the flushSlot of its
+    // connection (whose flushRound is m_round); nullptr for one deleted meanwhile (forget()).
+    // Pointers, not keys: a lookup by key per flushed socket was a third of the user-space
+    // cycles one at a time to 10,000 (cache misses in the hash). A connection is in the list
+    // when its round is this one and its slot not yet flushed, so that a flush writes nothing
+    // but the sockets; m_round goes up whenever the list has been flushed to its end.
+    std::vector<ClientSocket *> m_written;
     std::size_t m_flushedUpTo = 0; // m_written before this index is done
+    quint64 m_round = 1;
     WorkerMetrics &m_metrics;
 };
 

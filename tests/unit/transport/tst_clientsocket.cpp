@@ -5,6 +5,8 @@
 // ClientSocket::queueFrame()/sendQueued(): queued frames reach the peer in order, with any other
 // write behind them, whether the kernel takes them all, a part, or nothing (a peer that does not
 // read), and every queued byte counts against the queue limit.
+// The descriptor ClientSocket keeps to write on is never used once Qt has closed it, however the
+// socket closed: the number may already be another client's.
 #include "transport/clientsocket.h"
 
 #include <QSignalSpy>
@@ -13,8 +15,11 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // From the sanitizer runtime (clang's sanitizer/allocator_interface.h; GCC ships no header).
@@ -84,6 +89,8 @@ private Q_SLOTS:
     void queuedFramesToAPeerThatDoesNotRead();
     void queuedFramesCountAgainstTheLimit();
     void handshakeResponseLeavesWithTheGreeting();
+    void closedDescriptorIsNotWrittenAgain_data();
+    void closedDescriptorIsNotWrittenAgain();
 
 private:
     // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
@@ -407,6 +414,82 @@ void TestClientSocket::handshakeResponseLeavesWithTheGreeting()
     QCOMPARE(reported, m_server);
     QCOMPARE(m_server->queuedBytes(), 0);
     QCOMPARE(readFromPeer(refusal.size()), refusal);
+}
+
+void TestClientSocket::closedDescriptorIsNotWrittenAgain_data()
+{
+    QTest::addColumn<QString>("how");
+    QTest::newRow("the peer closes") << u"peer-close"_qs;
+    QTest::newRow("the peer resets") << u"peer-reset"_qs;
+    QTest::newRow("abort()") << u"abort"_qs;
+    QTest::newRow("close()") << u"close"_qs;
+    QTest::newRow("disconnectFromHost()") << u"disconnect"_qs;
+    QTest::newRow("reset()") << u"reset"_qs;
+}
+
+void TestClientSocket::closedDescriptorIsNotWrittenAgain()
+{
+    QFETCH(QString, how);
+    // A write first, so that the socket has its descriptor at hand.
+    QVERIFY(m_server->queueFrame("first"));
+    m_server->sendQueued();
+    QCOMPARE(readFromPeer(5), QByteArray("first"));
+    const int fd = int(m_server->io()->socketDescriptor());
+    QVERIFY(fd >= 0);
+
+    if (how == u"peer-close") {
+        m_peer->close();
+    } else if (how == u"peer-reset") {
+        const linger hard{1, 0};
+        QCOMPARE(::setsockopt(int(m_peer->socketDescriptor()),
+                              SOL_SOCKET,
+                              SO_LINGER,
+                              &hard,
+                              sizeof hard),
+                 0);
+        m_peer->abort();
+    } else if (how == u"abort") {
+        m_server->io()->abort();
+    } else if (how == u"close") {
+        m_server->io()->close();
+    } else if (how == u"disconnect") {
+        m_server->io()->disconnectFromHost();
+    } else {
+        m_server->reset();
+    }
+    QTRY_COMPARE(m_server->io()->state(), QAbstractSocket::UnconnectedState);
+
+    // The number goes to a new connection at once, as the acceptor would give it to a new
+    // client: socketpair() takes the lowest free numbers, else a duplicate is made at it.
+    int pair[2];
+    QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    int writeEnd = pair[0];
+    int readEnd = pair[1];
+    if (readEnd == fd)
+        std::swap(writeEnd, readEnd);
+    int duplicate = -1;
+    if (writeEnd != fd) {
+        duplicate = ::fcntl(writeEnd, F_DUPFD_CLOEXEC, fd);
+        QCOMPARE(duplicate, fd);
+    }
+    const auto unread = [readEnd] {
+        int bytes = -1;
+        return ::ioctl(readEnd, FIONREAD, &bytes) == 0 ? bytes : -1;
+    };
+
+    // Neither a queued frame nor a write of Qt's reaches it.
+    (void)m_server->queueFrame("second");
+    m_server->sendQueued();
+    QCOMPARE(unread(), 0);
+    (void)m_server->io()->write("third");
+    QCOMPARE(unread(), 0);
+    // (What is written on that number does arrive: the check can fail.)
+    QCOMPARE(::send(fd, "x", 1, MSG_NOSIGNAL), 1);
+    QCOMPARE(unread(), 1);
+    if (duplicate >= 0)
+        ::close(duplicate);
+    ::close(pair[0]);
+    ::close(pair[1]);
 }
 
 QTEST_GUILESS_MAIN(TestClientSocket)
