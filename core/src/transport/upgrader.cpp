@@ -40,6 +40,12 @@ QByteArray upgradeProblem(const HttpRequestHead &head)
 
 } // namespace
 
+void adoptUpgradedSocket(QWebSocketServer *server, QWebSocket *webSocket, QTcpSocket *socket)
+{
+    QObject::disconnect(socket, &QAbstractSocket::disconnected, server, nullptr);
+    socket->setParent(webSocket);
+}
+
 bool refuseBadUpgrade(HttpExchange &exchange)
 {
     if (const QByteArray problem = upgradeProblem(exchange.head()); !problem.isEmpty()) {
@@ -181,6 +187,7 @@ void Upgrader::onNewWebSocket()
         // The slot is the Connection's now: the watch on the socket's deletion has done its job
         // (one connection less for the life of every connection).
         QObject::disconnect(tcp->io(), &QObject::destroyed, this, nullptr);
+        adoptUpgradedSocket(m_webSocketServer, socket, tcp->io());
         const QByteArray early = m_early.take(tcp);
         Q_EMIT upgraded(socket, tcp);
         if (!early.isEmpty())

@@ -6,9 +6,12 @@
 // write behind them, whether the kernel takes them all, a part, or nothing (a peer that does not
 // read), and every queued byte counts against the queue limit.
 // The descriptor ClientSocket keeps to write on is never used once Qt has closed it, however the
-// socket closed: the number may already be another client's.
+// socket closed: the number may already be another client's. An upgraded socket is its
+// QWebSocket's (adoptUpgradedSocket): QWebSocketServer no longer watches it.
 #include "transport/clientsocket.h"
+#include "transport/upgrader.h"
 
+#include <QPointer>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
@@ -91,6 +94,7 @@ private Q_SLOTS:
     void handshakeResponseLeavesWithTheGreeting();
     void closedDescriptorIsNotWrittenAgain_data();
     void closedDescriptorIsNotWrittenAgain();
+    void upgradedSocketGoesWithItsWebSocket();
 
 private:
     // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
@@ -490,6 +494,26 @@ void TestClientSocket::closedDescriptorIsNotWrittenAgain()
         ::close(duplicate);
     ::close(pair[0]);
     ::close(pair[1]);
+}
+
+void TestClientSocket::upgradedSocketGoesWithItsWebSocket()
+{
+    QWebSocket *socket = upgrade();
+    QVERIFY(socket);
+    QPointer<QTcpSocket> tcp = m_server->io();
+    Mtw::Internal::adoptUpgradedSocket(m_upgrader, socket, tcp);
+    QCOMPARE(tcp->parent(), socket);
+
+    // The peer leaves: QWebSocketServer no longer deletes the socket (it does not watch it any
+    // more), the QWebSocket says disconnected.
+    QSignalSpy disconnected(socket, &QWebSocket::disconnected);
+    m_peer->close();
+    QVERIFY(disconnected.wait(5000));
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+    QVERIFY(tcp);
+    // It goes with the QWebSocket.
+    delete socket;
+    QVERIFY(!tcp);
 }
 
 QTEST_GUILESS_MAIN(TestClientSocket)
