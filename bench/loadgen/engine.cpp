@@ -26,6 +26,7 @@
 #include <memory>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace MtwBench {
@@ -219,6 +220,17 @@ public:
         connection.channel = channel;
         connection.server = server;
         return connection;
+    }
+
+    // The open connections' descriptors, handed over (the worker no longer closes them).
+    std::vector<int> takeDescriptors()
+    {
+        std::vector<int> fds;
+        for (Connection &connection : m_connections) {
+            if (connection.fd >= 0 && connection.state != State::Dead)
+                fds.push_back(std::exchange(connection.fd, -1));
+        }
+        return fds;
     }
 
     void setConnectLimit(int limit) { m_connectLimit = limit; }
@@ -1113,6 +1125,8 @@ int runBenchmark(const Options &options)
     bool ok = waitFor([&] { return shared.acked.load() + shared.failed.load() >= connectionCount; })
         && shared.failed.load() == 0;
     const int64_t connectedNs = shared.lastAckNs.load() - start;
+    if (options.scenario == Scenario::Storm)
+        runHook(options.afterRun); // the storm is all connects: measured until the last ack
     if (ok && fanout)
         ok = waitFor([&] { return shared.subscribed.load() >= subscriberCount; });
     long rssAfter = -1;
@@ -1140,6 +1154,48 @@ int runBenchmark(const Options &options)
     shared.stop.store(true);
     for (auto &worker : shared.workers)
         worker->join();
+
+    // storm: all drop at once; done when the server has closed every one (its FIN, or a reset).
+    int64_t disconnectNs = 0;
+    int64_t disconnected = 0;
+    int64_t toDisconnect = 0;
+    if (ok && options.scenario == Scenario::Storm && !options.afterDisconnect.empty()) {
+        std::vector<int> fds;
+        for (auto &worker : shared.workers) {
+            std::vector<int> own = worker->takeDescriptors();
+            fds.insert(fds.end(), own.begin(), own.end());
+        }
+        toDisconnect = int64_t(fds.size());
+        const int poller = epoll_create1(EPOLL_CLOEXEC);
+        const int64_t disconnectStart = shared.now();
+        for (const int fd : fds) {
+            epoll_event event{};
+            event.events = EPOLLIN | EPOLLRDHUP;
+            event.data.fd = fd;
+            epoll_ctl(poller, EPOLL_CTL_ADD, fd, &event);
+            shutdown(fd, SHUT_WR);
+        }
+        std::vector<epoll_event> ready(1024);
+        char sink[4096];
+        while (disconnected < toDisconnect && shared.now() < deadline) {
+            const int n = epoll_wait(poller, ready.data(), int(ready.size()), 100);
+            for (int i = 0; i < n; ++i) {
+                const int fd = ready[size_t(i)].data.fd;
+                ssize_t got = 0;
+                while ((got = read(fd, sink, sizeof sink)) > 0) {
+                }
+                if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    epoll_ctl(poller, EPOLL_CTL_DEL, fd, nullptr);
+                    close(fd);
+                    ++disconnected;
+                }
+            }
+        }
+        disconnectNs = shared.now() - disconnectStart;
+        runHook(options.afterDisconnect);
+        close(poller);
+        ok = disconnected == toDisconnect;
+    }
 
     Histogram delivery, completion, roundTrip, connect;
     uint64_t deliveries = 0;
@@ -1177,6 +1233,11 @@ int runBenchmark(const Options &options)
         .field("threads", int64_t(threads))
         .field("connect_s", double(connectedNs) / 1e9)
         .latency("connect_us", connect);
+    if (toDisconnect > 0) {
+        json.field("to_disconnect", toDisconnect)
+            .field("disconnected", disconnected)
+            .field("disconnect_s", double(disconnectNs) / 1e9);
+    }
     const double runSeconds = double(runNs) / 1e9;
     if (fanout) {
         json.field("transport", std::string(options.transport == Transport::Sse ? "sse" : "ws"))

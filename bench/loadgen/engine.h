@@ -53,6 +53,9 @@ struct Options
     int payloadBytes = 0;     // extra padding in each payload
     std::string beforeRun;    // shell command after setup, before the measured phase
     std::string afterRun;     // shell command after the measured phase
+    // storm: then every connection is dropped at once (a FIN, no close frame: a network blip
+    // or a client fleet going away) and the server's FIN awaited on each; this runs after.
+    std::string afterDisconnect;
     // Re-arm TCP_QUICKACK after every read: ACK at once instead of delaying. Shows the latency
     // without a server's Nagle algorithm waiting for delayed ACKs (a server without TCP_NODELAY).
     bool quickAck = false;

@@ -42,7 +42,10 @@ void usage(FILE *out)
         "  --pid PID                 idle: server process whose VmRSS is read\n"
         "  --payload-bytes N         padding added to each payload (0)\n"
         "  --before-run CMD          shell command run after setup, before the measured phase\n"
-        "  --after-run CMD           shell command run after the measured phase\n"
+        "  --after-run CMD           shell command run after the measured phase (storm: at\n"
+        "                            the last ack)\n"
+        "  --after-disconnect CMD    storm: every connection then drops at once (FIN); run\n"
+        "                            once the server has closed each of them\n"
         "  --quickack                ACK every read at once (TCP_QUICKACK), not delayed\n"
         "  --verbose\n");
 }
@@ -197,6 +200,8 @@ int main(int argc, char **argv)
             options.beforeRun = value;
         } else if (arg == "--after-run") {
             options.afterRun = value;
+        } else if (arg == "--after-disconnect") {
+            options.afterDisconnect = value;
         } else {
             std::fprintf(stderr, "mtw-loadgen: unknown option %s\n", arg.c_str());
             usage(stderr);
