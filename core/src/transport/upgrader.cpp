@@ -2,6 +2,7 @@
 #include "transport/upgrader.h"
 
 #include "transport/clientsocket.h"
+#include "transport/httprequest.h"
 #include "transport/httproutes.h"
 #include "transport/logging.h"
 #include "transport/servercontext.h"
@@ -145,13 +146,13 @@ QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *client)
 {
     QTcpSocket *socket = client->io();
     const QByteArray buffered = socket->peek(socket->bytesAvailable());
-    const qsizetype end = buffered.indexOf(QByteArrayView("\r\n\r\n"));
-    if (end < 0 || end + 4 == buffered.size())
+    const qsizetype headLength = httpHeadLength(buffered);
+    if (headLength < 0 || headLength == buffered.size())
         return {};
     const QByteArray all = socket->read(buffered.size());
-    for (qsizetype i = end + 4; i-- > 0;) // ungetChar() puts back in front: last byte first
+    for (qsizetype i = headLength; i-- > 0;) // ungetChar() puts back in front: last byte first
         socket->ungetChar(all.at(i));
-    return all.sliced(end + 4);
+    return all.sliced(headLength);
 }
 
 // Once upgraded (the QWebSocket now reads the socket) the bytes go back in front of whatever

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // HttpRequestParser (transport/httpparser.cpp, over nodejs/http-parser): whole requests from the
-// bytes of a connection, however TCP cuts them, one at a time, and its limits.
+// bytes of a connection, however TCP cuts them, one at a time, and its limits. httpHeadLength()
+// (transport/httprequest.cpp): where the front door's head ends, as a plain search says.
 #include "transport/httpparser.h"
+#include "transport/httprequest.h"
 
+#include <QRandomGenerator>
 #include <QTest>
 
 using Mtw::Internal::HttpRequestParser;
@@ -141,6 +144,41 @@ private Q_SLOTS:
         QVERIFY(!parser.takeContinue());
         parser.feed("{}");
         QCOMPARE(parser.state(), State::Complete);
+    }
+
+    void headLength_data()
+    {
+        QTest::addColumn<QByteArray>("data");
+        QTest::addColumn<qsizetype>("length");
+        QTest::newRow("empty") << QByteArray() << qsizetype(-1);
+        QTest::newRow("the end alone") << QByteArray("\r\n\r\n") << qsizetype(4);
+        QTest::newRow("a head") << QByteArray("GET / HTTP/1.1\r\nHost: a\r\n\r\n") << qsizetype(27);
+        QTest::newRow("bytes after it")
+            << QByteArray("GET / HTTP/1.1\r\n\r\nframe") << qsizetype(18);
+        QTest::newRow("a CR before the end") << QByteArray("a\r\r\n\r\n") << qsizetype(6);
+        QTest::newRow("cut in the end") << QByteArray("GET / HTTP/1.1\r\n\r") << qsizetype(-1);
+        QTest::newRow("LF only") << QByteArray("GET / HTTP/1.1\n\n") << qsizetype(-1);
+        QTest::newRow("CR at the last byte") << QByteArray("abc\r") << qsizetype(-1);
+    }
+    void headLength()
+    {
+        QFETCH(QByteArray, data);
+        QFETCH(qsizetype, length);
+        QCOMPARE(Mtw::Internal::httpHeadLength(data), length);
+    }
+    // The same answer as a plain search for random bytes over a four-letter alphabet (many CRs
+    // and LFs, many near misses).
+    void headLengthAsAPlainSearch()
+    {
+        QRandomGenerator random(19);
+        const char alphabet[] = {'\r', '\n', 'a', ' '};
+        for (int round = 0; round < 2000; ++round) {
+            QByteArray data(qsizetype(random.bounded(40)), Qt::Uninitialized);
+            for (char &c : data)
+                c = alphabet[random.bounded(4)];
+            const qsizetype found = data.indexOf("\r\n\r\n");
+            QCOMPARE(Mtw::Internal::httpHeadLength(data), found < 0 ? -1 : found + 4);
+        }
     }
 
     void headOnlyForTheFrontDoor()
