@@ -2,6 +2,8 @@
 #include <mtw/buildinfo.h>
 #include <mtw/version.h>
 
+#include "buildstamp.h" // MTW_GIT_COMMIT, MTW_BUILD_DATE: written at build time
+
 #include <QtGlobal>
 
 namespace Mtw {

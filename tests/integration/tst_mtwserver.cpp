@@ -43,6 +43,19 @@ private Q_SLOTS:
         QVERIFY(result.out.contains(u"commit "_s));
         QVERIFY(result.out.contains(u"built "_s));
         QVERIFY(result.out.contains(u"Qt 6."_s));
+
+        // The commit checked out when the binary was built, not the one of the last configure
+        // (a build after a commit or a pull said the old one); "unknown" outside a checkout.
+        QProcess git;
+        git.setWorkingDirectory(QStringLiteral(MTW_SOURCE_DIR));
+        git.start(u"git"_s, {u"rev-parse"_s, u"--short=12"_s, u"HEAD"_s});
+        const bool checkout = git.waitForFinished(10000) && git.exitStatus() == QProcess::NormalExit
+            && git.exitCode() == 0;
+        const QString head = QString::fromLatin1(git.readAllStandardOutput()).trimmed();
+        const QString expected = checkout && !head.isEmpty() ? head : u"unknown"_s;
+        QVERIFY2(result.out.contains(u"(commit "_s + expected + u", "_s)
+                     || result.out.contains(u"(commit "_s + expected + u"-dirty, "_s),
+                 qPrintable(u"expected commit %1 in: %2"_s.arg(expected, result.out)));
     }
 
     void checkConfigGood()
