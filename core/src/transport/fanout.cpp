@@ -6,6 +6,7 @@
 #include "transport/connection.h"
 #include "transport/logging.h"
 #include "transport/outbound.h"
+#include "transport/prefetch.h"
 #include "transport/servercontext.h"
 #include "transport/ssestream.h"
 #include "transport/worker.h"
@@ -182,21 +183,21 @@ void Fanout::deliver(const Delivery &delivery)
     // The connections (and then their sockets) a few places ahead are fetched while this one
     // is served: with thousands of members each is a cache miss, which then overlap.
     constexpr int Ahead = 4;
-    auto ahead = members.cbegin();
-    for (int i = 0; i < 2 * Ahead && ahead != members.cend(); ++i, ++ahead)
-        __builtin_prefetch(ahead.key());
-    auto near = members.cbegin();
-    for (int i = 0; i < Ahead && near != members.cend(); ++i, ++near) {
-    }
-    for (auto member = members.cbegin(); member != members.cend(); ++member) {
-        if (ahead != members.cend()) {
-            __builtin_prefetch(ahead.key());
-            ++ahead;
-        }
-        if (near != members.cend()) {
-            __builtin_prefetch(near.key()->tcp);
-            ++near;
-        }
+    const auto end = members.cend();
+    const auto skip = [&end](auto from, int n) {
+        for (; n > 0 && from != end; --n)
+            ++from;
+        return from;
+    };
+    auto near = skip(members.cbegin(), Ahead);      // its socket is fetched
+    auto ahead = skip(members.cbegin(), 2 * Ahead); // its connection is fetched
+    for (auto first = members.cbegin(); first != ahead; ++first)
+        prefetch(first.key());
+    for (auto member = members.cbegin(); member != end; ++member) {
+        if (ahead != end)
+            prefetch((ahead++).key());
+        if (near != end)
+            prefetch((near++).key()->tcp);
         Connection *connection = member.key();
         if (connection->key == delivery.excludeKey || connection->disconnected
             || connection->closingSince >= 0

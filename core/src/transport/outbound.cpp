@@ -4,6 +4,7 @@
 #include "transport/clientsocket.h"
 #include "transport/connection.h"
 #include "transport/logging.h"
+#include "transport/prefetch.h"
 #include "transport/servercontext.h"
 #include "transport/ssestream.h"
 #include "transport/workerstate.h"
@@ -179,7 +180,7 @@ bool Outbound::flushWritten()
     const std::size_t end = std::min(m_written.size(), m_flushedUpTo + MaxFlushesPerPass);
     for (; m_flushedUpTo < end; ++m_flushedUpTo) {
         if (m_flushedUpTo + Ahead < end)
-            __builtin_prefetch(m_written[m_flushedUpTo + Ahead]);
+            prefetch(m_written[m_flushedUpTo + Ahead]);
         if (ClientSocket *tcp = m_written[m_flushedUpTo])
             tcp->sendQueued();
     }
