@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include "buildstamp.h" // MTW_GIT_COMMIT, MTW_BUILD_DATE: written at build time
+
 #include <mtw/buildinfo.h>
 #include <mtw/version.h>
-
-#include "buildstamp.h" // MTW_GIT_COMMIT, MTW_BUILD_DATE: written at build time
 
 #include <QtGlobal>
 
