@@ -229,16 +229,20 @@ qint64 ClientSocket::sendNow(const iovec *parts, std::size_t count)
         || (m_io->state() == QAbstractSocket::ConnectedState && fd == m_io->socketDescriptor()));
     if (Q_UNLIKELY(fd < 0) && (fd = descriptorFromQt()) < 0)
         return 0;
-    // One frame with send(): the kernel copies no message header and no iovec array.
     constexpr int Flags = MSG_NOSIGNAL | MSG_DONTWAIT;
-    msghdr message = {};
-    message.msg_iov = const_cast<iovec *>(parts);
-    message.msg_iovlen = count;
     ssize_t sent = 0;
-    do {
-        sent = count == 1 ? ::send(fd, parts->iov_base, parts->iov_len, Flags)
-                          : ::sendmsg(fd, &message, Flags);
-    } while (sent < 0 && errno == EINTR);
+    if (count == 1) { // send(): the kernel copies no message header and no iovec array
+        do {
+            sent = ::send(fd, parts->iov_base, parts->iov_len, Flags);
+        } while (sent < 0 && errno == EINTR);
+    } else {
+        msghdr message = {};
+        message.msg_iov = const_cast<iovec *>(parts);
+        message.msg_iovlen = count;
+        do {
+            sent = ::sendmsg(fd, &message, Flags);
+        } while (sent < 0 && errno == EINTR);
+    }
     return sent < 0 ? 0 : qint64(sent);
 }
 

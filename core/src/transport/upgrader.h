@@ -18,7 +18,7 @@ struct WorkerState;
 // Makes `socket`, just upgraded by `server` to `webSocket`, the WebSocket's: QWebSocketServer
 // keeps a watch on the socket's disconnected() for the socket's whole life (to delete it) and
 // finds the socket then with QObject::sender(), which walks every connection to the server: one
-// per socket it upgraded that is still open. With 10,000 clients a disconnect cost 30 us more,
+// per socket it upgraded that is still open. With 10,000 clients a disconnect cost about 40 us more,
 // and a mass disconnect was quadratic. The watch goes; the socket becomes a child of the
 // QWebSocket, deleted with it and after it (~QWebSocket still closes through it).
 void adoptUpgradedSocket(QWebSocketServer *server, QWebSocket *webSocket, QTcpSocket *socket);

@@ -30,6 +30,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 using Mtw::Internal::ClientSocket;
+using namespace Qt::StringLiterals;
 
 namespace {
 
@@ -423,12 +424,12 @@ void TestClientSocket::handshakeResponseLeavesWithTheGreeting()
 void TestClientSocket::closedDescriptorIsNotWrittenAgain_data()
 {
     QTest::addColumn<QString>("how");
-    QTest::newRow("the peer closes") << u"peer-close"_qs;
-    QTest::newRow("the peer resets") << u"peer-reset"_qs;
-    QTest::newRow("abort()") << u"abort"_qs;
-    QTest::newRow("close()") << u"close"_qs;
-    QTest::newRow("disconnectFromHost()") << u"disconnect"_qs;
-    QTest::newRow("reset()") << u"reset"_qs;
+    QTest::newRow("the peer closes") << u"peer-close"_s;
+    QTest::newRow("the peer resets") << u"peer-reset"_s;
+    QTest::newRow("abort()") << u"abort"_s;
+    QTest::newRow("close()") << u"close"_s;
+    QTest::newRow("disconnectFromHost()") << u"disconnect"_s;
+    QTest::newRow("reset()") << u"reset"_s;
 }
 
 void TestClientSocket::closedDescriptorIsNotWrittenAgain()
