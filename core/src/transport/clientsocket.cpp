@@ -88,17 +88,6 @@ ClientSocket *ClientSocket::from(QObject *socket)
 
 qint64 ClientSocket::write(const char *data, qint64 size)
 {
-    if (Q_UNLIKELY(m_writeReport)) {
-        *std::exchange(m_writeReport, nullptr) = this;
-        // A 101 is held as the first queued frame: the greeting the upgrade queues next goes
-        // with it in one sendmsg() when the worker flushes (a refusal goes at once, below).
-        if (QByteArrayView(data, size).startsWith("HTTP/1.1 101 ") && m_frameBytes == 0
-            && bufferedBytes() == 0 && admit(size)) {
-            m_firstFrame = QByteArray(data, size);
-            m_frameBytes = size;
-            return size;
-        }
-    }
     if (!admit(size))
         return -1;
     sendFrames(); // they were written first
@@ -273,7 +262,7 @@ bool ClientSocket::admit(qint64 size)
         return true;
     m_overflowed = true;
     const qint64 queued = queuedBytes();
-    // Not from inside the write: the caller may be QWebSocket in the middle of a frame.
+    // Not from inside the write: the caller may be in the middle of a delivery loop.
     QMetaObject::invokeMethod(
         m_io,
         [this, queued, size] {

@@ -15,19 +15,16 @@ namespace Mtw::Internal {
 // The TCP socket of one client, before and after its WebSocket upgrade. Lives in the thread of
 // the worker (or the admin service) that owns it.
 //
-// Every write to the client passes write(): fan-out frames and replies from the worker, and
-// what QWebSocket writes by itself (the 101 response, pongs to the client's pings, close frames).
-// That makes it the one place where the outbound queue limit holds for every byte, and the one
-// place that sees the handshake response go out, which is how an upgraded QWebSocket is paired
-// with the socket it came from (QWebSocket does not expose its socket, and the peer address is
-// gone once the peer has reset the connection).
+// Every write to the client passes write() or queueFrame(): fan-out frames, replies, the 101
+// response, pongs and close frames. That makes it the one place where the outbound queue limit
+// holds for every byte.
 //
 // The frames the worker queues (queueFrame) wait here, shared with every other recipient of
 // the fan-out and not copied, until sendQueued(), which the worker calls for a bounded number of
 // sockets before each wait (Outbound::flushWritten): one sendmsg() hands all of them to the
 // kernel. They do not enter Qt's write buffer, which would copy each one and switch the socket's
 // write notifier on (and off after the next wait). A burst longer than MaxQueuedFrames is sent
-// whenever that many wait. Anything else written (QWebSocket's pongs and close frames) goes
+// whenever that many wait. Anything else written (a close frame, an HTTP answer) goes
 // behind them, so the order on the wire is the order of the writes.
 //
 // What is written while nothing waits in Qt's buffer goes to the kernel at once (send(), no
@@ -40,7 +37,7 @@ namespace Mtw::Internal {
 // QTcpSocket everywhere else. A QSslSocket costs about 5 KB more per connection even when it
 // never encrypts (it wraps a second QTcpSocket, whose buffers each byte passes through), which a
 // plain port has no use for. Both are the same ClientSocket here; io() is the socket itself, for
-// everything Qt does with it (signals, reads, QWebSocketServer::handleConnection()).
+// everything Qt does with it (signals, reads, the admin API's QWebSocketServer).
 class ClientSocket
 {
     Q_DISABLE_COPY_MOVE(ClientSocket)
@@ -128,12 +125,6 @@ public:
     // socket keeps its own chunk (Qt reads it, not us).
     void releaseReadBuffer();
 
-    // The next write (the handshake response) stores this socket in *slot; one write only.
-    // When it is a 101, it waits here as a queued frame: the caller queues the greeting behind
-    // it and has the socket flushed (Outbound::queueFrame does both), so that both leave in one
-    // sendmsg(); any other write, or an abort, takes it along as usual.
-    void reportNextWriteTo(ClientSocket **slot) { m_writeReport = slot; }
-
 protected:
     ClientSocket(QTcpSocket *io, QSslSocket *tls);
 
@@ -207,7 +198,6 @@ private:
     qint64 m_queueLimit = 0;
     QTcpSocket *const m_io;
     QSslSocket *const m_tls;
-    ClientSocket **m_writeReport = nullptr;
     std::function<void(qint64, qint64)> m_overflowHandler;
 };
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "transport/websocketreader.h"
+
 #include <mtw/disconnectreason.h>
 #include <mtw/message.h>
 
@@ -11,7 +13,6 @@
 #include <optional>
 
 class QNetworkRequest;
-class QWebSocket;
 
 namespace Mtw::Internal {
 
@@ -29,15 +30,16 @@ protected:
     ~ReplySink() = default;
 };
 
-// One upgraded WebSocket client, or a Server-Sent Events stream (`sse` set, `socket` null). Owned by the Worker whose thread it lives in; never touched
-// from another thread. Kept small: there may be tens of thousands.
+// One upgraded WebSocket client (`tcp` set, `sse` null), or a Server-Sent Events stream (`tcp`
+// and `sse` set), or a server API command (`sink` set). Owned by the Worker whose thread it
+// lives in; never touched from another thread. Kept small: there may be tens of thousands.
 //
 // What a fan-out delivery reads and writes comes first, in one cache line (the struct is aligned
 // to one): with 10,000 subscribers each line is a cache miss per delivery.
 struct alignas(64) Connection
 {
-    ClientSocket *tcp = nullptr; // the socket under `socket`: fan-out writes prebuilt frames here
-    SseStream *sse = nullptr;    // set (and socket null) for an SSE stream: writes its events
+    ClientSocket *tcp = nullptr; // the client's socket: fan-out writes prebuilt frames here
+    SseStream *sse = nullptr;    // set for an SSE stream: writes its events
     quint64 key = 0;             // process-unique, used by the channel registry
     qint64 closingSince = -1;    // worker clock (ms) when we sent our close frame
     qint64 messagesOut = 0;
@@ -48,8 +50,10 @@ struct alignas(64) Connection
     bool disconnected = false;
     bool binaryMode = false; // set by the first MTW 0x01 frame the client sends
     // The rest is for the protocol's handlers, not for a delivery.
-    QWebSocket *socket = nullptr;
-    ReplySink *sink = nullptr; // set (and socket, tcp null) for a server API command
+    WebSocketReader reader;    // the frames the client sends (a WebSocket)
+    bool closeSent = false;    // our Close frame has been written: nothing more is read
+    QByteArray upgradeHead;    // a WebSocket's upgrade request as sent, for the authenticators
+    ReplySink *sink = nullptr; // set (and tcp null) for a server API command
     // The HTTP request of a connection without a WebSocket that authenticates (an SSE stream, a
     // client's publish over HTTP): what an authenticator sees as the upgrade request.
     const QNetworkRequest *httpRequest = nullptr;

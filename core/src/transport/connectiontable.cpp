@@ -14,7 +14,6 @@
 #include <mtw/ulid.h>
 
 #include <QDateTime>
-#include <QWebSocket>
 
 namespace Mtw::Internal {
 
@@ -26,30 +25,11 @@ namespace {
 constexpr qint64 CloseGraceMs = 3000;
 constexpr qint64 CloseHardLimitMs = 60000;
 
-// QWebSocket relays signals of its TCP socket that nothing here listens to. Each relay is a
-// connection (about 90 bytes) kept for the life of the connection, and bytesWritten runs on
-// every buffered write. What QWebSocket itself needs (readyRead, stateChanged, destroyed) stays.
-void dropUnusedRelays(QWebSocket *socket, QTcpSocket *tcp)
+// RFC 6455 section 5.5.2: a ping of our own, without a payload.
+const QByteArray &pingFrame()
 {
-    QObject::disconnect(tcp,
-                        &QAbstractSocket::errorOccurred,
-                        socket,
-                        QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error));
-    QObject::disconnect(tcp,
-                        &QAbstractSocket::proxyAuthenticationRequired,
-                        socket,
-                        &QWebSocket::proxyAuthenticationRequired);
-    QObject::disconnect(tcp,
-                        &QAbstractSocket::readChannelFinished,
-                        socket,
-                        &QWebSocket::readChannelFinished);
-    QObject::disconnect(tcp, &QAbstractSocket::aboutToClose, socket, &QWebSocket::aboutToClose);
-    QObject::disconnect(tcp, &QAbstractSocket::bytesWritten, socket, &QWebSocket::bytesWritten);
-    if (auto *tls = qobject_cast<QSslSocket *>(tcp))
-        QObject::disconnect(tls,
-                            &QSslSocket::encryptedBytesWritten,
-                            socket,
-                            &QWebSocket::bytesWritten);
+    static const QByteArray frame = controlFrame(0x9, {});
+    return frame;
 }
 
 } // namespace
@@ -72,31 +52,32 @@ ConnectionTable::~ConnectionTable()
             connection->tcp->io()->disconnect(this);
             delete connection->sse; // with its socket
         } else {
-            connection->socket->disconnect(this);
-            delete connection->socket;
+            connection->tcp->io()->disconnect(this);
+            delete connection->tcp->io();
         }
         m_parts.out.forget(*connection);
         delete connection;
     }
 }
 
-void ConnectionTable::open(QWebSocket *socket, ClientSocket *tcp)
+void ConnectionTable::open(ClientSocket *tcp,
+                           const HttpRequestHead &head,
+                           const QByteArray &rawHead)
 {
-    const WebSocketConfig &ws = m_parts.state.config().transport.websocket;
-    socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
-    socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
-    Connection *connection = create(tcp,
-                                    socket->request().rawHeader("X-Forwarded-For"),
-                                    socket->request().rawHeader("User-Agent"));
-    connection->socket = socket;
-    dropUnusedRelays(socket, tcp->io());
+    tcp->io()->setParent(this);
+    Connection *connection = create(tcp, head.header("x-forwarded-for"), head.header("user-agent"));
+    connection->upgradeHead = rawHead;
     wire(connection);
-    tcp->releaseReadBuffer(); // the upgrade request has been read
     qCDebug(lcTransport).noquote()
         << "connection" << connection->connId << "from" << connection->peerAddress.toString()
         << "on worker" << m_parts.state.index;
     Q_EMIT opened(connection->connId);
     greet(m_parts, *connection);
+    // What the client sent without waiting for the 101 is answered after the greeting.
+    if (!connection->disconnected && tcp->io()->bytesAvailable() > 0)
+        readFrames(connection);
+    else
+        tcp->releaseReadBuffer(); // the upgrade request has been read
 }
 
 Connection *ConnectionTable::openSse(SseStream *stream)
@@ -143,28 +124,86 @@ Connection *ConnectionTable::create(ClientSocket *tcp,
 
 void ConnectionTable::wire(Connection *connection)
 {
-    QWebSocket *socket = connection->socket;
-    connect(socket,
-            &QWebSocket::textMessageReceived,
-            this,
-            [this, connection](const QString &text) { m_protocol.onText(*connection, text); });
-    connect(socket,
-            &QWebSocket::binaryMessageReceived,
-            this,
-            [this, connection](const QByteArray &data) { m_protocol.onBinary(*connection, data); });
-    connect(socket, &QWebSocket::pong, this, [this, connection] {
-        connection->lastSeen = m_parts.state.now();
-    });
-    connect(socket, &QWebSocket::disconnected, this, [this, connection] {
+    QTcpSocket *tcp = connection->tcp->io();
+    connect(tcp, &QTcpSocket::readyRead, this, [this, connection] { readFrames(connection); });
+    connect(tcp, &QTcpSocket::disconnected, this, [this, connection] {
         onDisconnected(connection);
     });
-    // After QWebSocket's own readyRead slot (connected during the upgrade) has read what it can.
-    ClientSocket *tcp = connection->tcp;
-    connect(tcp->io(), &QTcpSocket::readyRead, this, [tcp] { tcp->releaseReadBuffer(); });
-    // Bytes QWebSocket queues by itself (pongs to the client's pings, close frames) count too.
+    // Our pongs and close frames count too.
     connection->tcp->onQueueOverflow([this, connection](qint64 queued, qint64 refused) {
         m_parts.out.dropSlowConsumer(*connection, queued, refused);
     });
+}
+
+// Everything the socket has, frame by frame, until a frame is incomplete. After our Close
+// frame nothing is read any more (RFC 6455 section 5.5.1); a client's Close is answered and
+// the connection closed; a broken rule fails the connection with the close code it calls for.
+void ConnectionTable::readFrames(Connection *connection)
+{
+    ClientSocket *tcp = connection->tcp;
+    if (connection->closeSent || connection->disconnected) {
+        tcp->io()->readAll(); // not for us any more; not kept either
+        return;
+    }
+    connection->reader.append(tcp->io()->readAll());
+    tcp->releaseReadBuffer();
+    while (!connection->closeSent && !connection->disconnected) {
+        WebSocketReader::Event event =
+            connection->reader.next(m_parts.state.config().transport.websocket.maxMessageSize);
+        switch (event.kind) {
+        case WebSocketReader::Kind::None:
+            return;
+        case WebSocketReader::Kind::Message:
+            if (event.binary)
+                m_protocol.onBinary(*connection, event.payload);
+            else
+                m_protocol.onText(*connection, event.payload);
+            break;
+        case WebSocketReader::Kind::Ping:
+            connection->lastSeen = m_parts.state.now();
+            m_parts.out.queueFrame(*connection, controlFrame(0xa, event.payload));
+            break;
+        case WebSocketReader::Kind::Pong:
+            connection->lastSeen = m_parts.state.now();
+            break;
+        case WebSocketReader::Kind::Close:
+            // Answered with its own code (a Close without one with 1000), then TCP closes:
+            // the server closes first (RFC 6455 section 7.1.1).
+            m_parts.out.closeWebSocket(*connection,
+                                       event.code == quint16(CloseCode::NoStatus)
+                                           ? quint16(CloseCode::Normal)
+                                           : event.code,
+                                       {});
+            break;
+        case WebSocketReader::Kind::Failed:
+            failWebSocket(*connection, CloseCode(event.code), event.payload);
+            break;
+        }
+    }
+}
+
+// RFC 6455 section 7.1.7: our Close with the code the broken rule calls for, then TCP closes.
+void ConnectionTable::failWebSocket(Connection &connection,
+                                    CloseCode code,
+                                    const QByteArray &problem)
+{
+    qCInfo(lcTransport).noquote() << "connection" << connection.connId
+                                  << "failed:" << QString::fromUtf8(problem) << "- closing with"
+                                  << int(code);
+    if (!connection.reason) {
+        switch (code) {
+        case CloseCode::TooBig:
+            connection.reason = DisconnectReason::error(u"message too large"_s);
+            break;
+        case CloseCode::InvalidPayload:
+            connection.reason = DisconnectReason::error(u"invalid UTF-8 in a text message"_s);
+            break;
+        default:
+            connection.reason = DisconnectReason::error(u"WebSocket protocol error"_s);
+            break;
+        }
+    }
+    m_parts.out.closeWebSocket(connection, quint16(code), problem);
 }
 
 void ConnectionTable::wireSse(Connection *connection)
@@ -204,20 +243,8 @@ void ConnectionTable::onDisconnected(Connection *connection)
 
 DisconnectReason ConnectionTable::reasonFor(const Connection &connection) const
 {
-    if (connection.reason)
-        return *connection.reason;
-    if (!connection.socket)
-        return DisconnectReason::normal(); // an SSE stream the client closed
-    switch (connection.socket->closeCode()) {
-    case QWebSocketProtocol::CloseCodeTooMuchData:
-        return DisconnectReason::error(u"message too large"_s);
-    case QWebSocketProtocol::CloseCodeProtocolError:
-        return DisconnectReason::error(u"WebSocket protocol error"_s);
-    case QWebSocketProtocol::CloseCodeWrongDatatype: // QWebSocket's 1007
-        return DisconnectReason::error(u"invalid UTF-8 in a text message"_s);
-    default:
-        return DisconnectReason::normal();
-    }
+    // The server's decision (a failed frame among them), or the client's own close.
+    return connection.reason ? *connection.reason : DisconnectReason::normal();
 }
 
 void ConnectionTable::cleanUp(quint64 key)
@@ -243,8 +270,8 @@ void ConnectionTable::cleanUp(quint64 key)
         connection->tcp->io()->disconnect(this);
         connection->sse->deleteLater(); // with its socket
     } else {
-        connection->socket->disconnect(this);
-        connection->socket->deleteLater();
+        connection->tcp->io()->disconnect(this);
+        connection->tcp->io()->deleteLater();
     }
     const QString connId = connection->connId;
     m_parts.out.forget(*connection);
@@ -294,10 +321,9 @@ void ConnectionTable::reconfigure(const QStringList &nowAuth)
     for (Connection *connection : std::as_const(m_connections)) {
         if (connection->disconnected)
             continue;
-        // A lower max_message_size applies to the next message; one being read is refused
-        // when its next frame arrives (1009), as for any oversize message.
-        connection->socket->setMaxAllowedIncomingMessageSize(quint64(ws.maxMessageSize));
-        connection->socket->setMaxAllowedIncomingFrameSize(quint64(ws.maxMessageSize));
+        // A lower max_message_size holds from the next frame on (readFrames() reads the live
+        // configuration); a message being read whose next frame takes it over is refused with
+        // 1009, as any oversize message.
         connection->tcp->setQueueLimit(ws.maxQueueSize);
         if (connection->authenticated || nowAuth.isEmpty())
             continue;
@@ -333,7 +359,7 @@ void ConnectionTable::pingAll()
                               DisconnectReason::timeout());
             continue;
         }
-        connection->socket->ping();
+        m_parts.out.queueFrame(*connection, pingFrame());
     }
 }
 

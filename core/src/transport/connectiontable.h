@@ -7,15 +7,13 @@
 
 #include <QHash>
 #include <QObject>
-#include <QWebSocketProtocol>
 
 #include <atomic>
-
-class QWebSocket;
 
 namespace Mtw::Internal {
 
 class ClientSocket;
+struct HttpRequestHead;
 class SseStream;
 class Protocol;
 struct ProtocolContext;
@@ -48,7 +46,8 @@ public:
     void addDetached(Connection *connection) { m_detached.insert(connection->key, connection); }
     void removeDetached(quint64 key) { m_detached.remove(key); }
 
-    void open(QWebSocket *socket, ClientSocket *tcp);
+    // A socket the Upgrader has just upgraded (its 101 queued): greeted, then read.
+    void open(ClientSocket *tcp, const HttpRequestHead &head, const QByteArray &rawHead);
     // An SSE stream whose request was accepted (SseEndpoint): a connection like an upgraded one,
     // greeted (its token checked) before its subscribes run. Takes the stream.
     Connection *openSse(SseStream *stream);
@@ -73,6 +72,8 @@ private:
     Connection *
     create(ClientSocket *tcp, const QByteArray &forwardedFor, const QByteArray &userAgent);
     void wire(Connection *connection);
+    void readFrames(Connection *connection);
+    void failWebSocket(Connection &connection, CloseCode code, const QByteArray &problem);
     void wireSse(Connection *connection);
     void onDisconnected(Connection *connection);
     void cleanUp(quint64 key);

@@ -89,7 +89,7 @@ void FrontDoor::readHead(ClientSocket *socket)
         respond(socket, 400, "malformed HTTP request\n");
         return;
     }
-    route(socket, *head);
+    route(socket, *head, length);
 }
 
 // [server.tls]: the port speaks TLS only, under the same handshake deadline and per-address
@@ -118,7 +118,7 @@ void FrontDoor::startTls(QSslSocket *socket)
     socket->startServerEncryption();
 }
 
-void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head)
+void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head, qsizetype headLength)
 {
     const HttpRoutes::Entry *entry = m_routes.find(head.path);
     if (!entry) {
@@ -133,7 +133,7 @@ void FrontDoor::route(ClientSocket *socket, const HttpRequestHead &head)
                 "Allow: " + allowed + "\r\n");
         return;
     }
-    HttpExchange exchange(*this, socket, head);
+    HttpExchange exchange(*this, socket, head, headLength);
     entry->route(exchange);
 }
 

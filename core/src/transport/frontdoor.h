@@ -52,7 +52,7 @@ private:
     bool admit(ClientSocket *socket);
     void readHead(ClientSocket *socket);
     void startTls(QSslSocket *socket);
-    void route(ClientSocket *socket, const HttpRequestHead &head);
+    void route(ClientSocket *socket, const HttpRequestHead &head, qsizetype headLength);
     void forget(ClientSocket *socket);
 
     ServerContext &m_context;

@@ -5,10 +5,14 @@
 
 namespace Mtw::Internal {
 
-HttpExchange::HttpExchange(FrontDoor &door, ClientSocket *socket, const HttpRequestHead &head)
+HttpExchange::HttpExchange(FrontDoor &door,
+                           ClientSocket *socket,
+                           const HttpRequestHead &head,
+                           qsizetype headLength)
     : m_door(door)
     , m_socket(socket)
     , m_head(head)
+    , m_headLength(headLength)
 { }
 
 void HttpExchange::respond(int status, QByteArrayView body, QByteArrayView extraHeaders)

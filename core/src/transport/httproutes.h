@@ -19,9 +19,14 @@ class FrontDoor;
 class HttpExchange
 {
 public:
-    HttpExchange(FrontDoor &door, ClientSocket *socket, const HttpRequestHead &head);
+    HttpExchange(FrontDoor &door,
+                 ClientSocket *socket,
+                 const HttpRequestHead &head,
+                 qsizetype headLength);
 
     const HttpRequestHead &head() const { return m_head; }
+    // Bytes of the head in the socket, up to and including its blank line.
+    qsizetype headLength() const { return m_headLength; }
     ClientSocket *socket() const { return m_socket; }
     // Answers and closes the connection; the socket deletes itself once closed.
     void respond(int status, QByteArrayView body, QByteArrayView extraHeaders = {});
@@ -33,6 +38,7 @@ private:
     FrontDoor &m_door;
     ClientSocket *m_socket;
     const HttpRequestHead &m_head;
+    qsizetype m_headLength;
 };
 
 // A route runs in the worker thread that accepted the connection, for any worker: it must be

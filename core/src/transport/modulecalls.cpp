@@ -3,14 +3,15 @@
 
 #include "modules/modulehost.h"
 #include "transport/connection.h"
+#include "transport/httprequest.h"
 #include "transport/logging.h"
 #include "transport/modulecalls_p.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
 #include "transport/workerstate.h"
 
+#include <QNetworkRequest>
 #include <QUrlQuery>
-#include <QWebSocket>
 
 namespace Mtw::Internal {
 
@@ -104,8 +105,10 @@ namespace {
 // The request that opened the connection: its WebSocket upgrade, or its plain HTTP request.
 QNetworkRequest requestOf(const Connection &connection)
 {
-    if (connection.socket)
-        return connection.socket->request();
+    if (!connection.upgradeHead.isEmpty()) {
+        if (const auto head = parseHttpRequestHead(connection.upgradeHead))
+            return networkRequestOf(*head);
+    }
     return connection.httpRequest ? *connection.httpRequest : QNetworkRequest();
 }
 

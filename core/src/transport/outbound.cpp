@@ -12,7 +12,7 @@
 #include <mtw/frame.h>
 
 #include <QElapsedTimer>
-#include <QWebSocket>
+#include <QTcpSocket>
 
 #include <algorithm>
 
@@ -20,8 +20,6 @@ namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
 
-// Writing it straight to the TCP socket is safe alongside QWebSocket's own writes (pings,
-// close), which also queue whole frames, and skips QWebSocket's QString round trip per message.
 QByteArray webSocketFrame(bool binary, QByteArrayView payload)
 {
     QByteArray frame;
@@ -228,7 +226,19 @@ void Outbound::close(Connection &connection,
     if (connection.sse)
         connection.sse->close(connection, code, text);
     else
-        connection.socket->close(code, text);
+        closeWebSocket(connection, quint16(code), text.toUtf8());
+}
+
+void Outbound::closeWebSocket(Connection &connection, quint16 code, QByteArrayView reason)
+{
+    if (connection.closeSent || connection.disconnected)
+        return;
+    connection.closeSent = true;
+    if (connection.closingSince < 0)
+        connection.closingSince = m_clock.elapsed();
+    QTcpSocket *socket = connection.tcp->io();
+    socket->write(closeFrame(code, reason)); // after the queued frames (ClientSocket::write)
+    socket->disconnectFromHost();
 }
 
 void abortConnection(const Connection &connection)
@@ -236,9 +246,7 @@ void abortConnection(const Connection &connection)
     if (connection.sse)
         connection.sse->abort();
     else if (connection.tcp)
-        connection.tcp->reset(); // QWebSocket sees its socket go and says disconnected
-    else
-        connection.socket->abort();
+        connection.tcp->reset(); // its disconnected() ends the connection
 }
 
 } // namespace Mtw::Internal

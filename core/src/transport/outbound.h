@@ -77,11 +77,15 @@ public:
     static constexpr std::size_t MaxFlushesPerPass = 256;
 
     void dropSlowConsumer(Connection &connection, qint64 queued, qint64 refused);
-    // Sends our close frame after any queued output; the peer's answer ends the connection.
+    // Sends our close frame after any queued output, then closes the connection (once what is
+    // queued has been written: a peer that does not read is dropped by the close grace).
     void close(Connection &connection,
                QWebSocketProtocol::CloseCode code,
                const QString &text,
                const DisconnectReason &reason);
+    // The WebSocket part of close(), also the answer to the client's Close: our Close frame
+    // (once), behind what is queued, then TCP closes, server first (RFC 6455 section 7.1.1).
+    void closeWebSocket(Connection &connection, quint16 code, QByteArrayView reason);
 
 private:
     ServerContext &m_context;

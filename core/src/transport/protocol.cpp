@@ -36,11 +36,10 @@ void Protocol::registerHandler(MessageType type, MessageHandler handler, bool fi
     m_handlers[size_t(type)] = Entry{handler, filtered};
 }
 
-void Protocol::onText(Connection &connection, const QString &text)
+void Protocol::onText(Connection &connection, const QByteArray &json)
 {
     connection.lastSeen = m_parts.state.now();
     ++connection.messagesIn;
-    const QByteArray json = text.toUtf8();
     m_parts.state.metrics.framesIn.add();
     m_parts.state.metrics.bytesIn.add(quint64(json.size()));
     auto decoded = decodeMessage(json);

@@ -39,7 +39,8 @@ public:
     // A new type is one more line in the constructor and one more file in handlers/.
     void registerHandler(MessageType type, MessageHandler handler, bool filtered);
 
-    void onText(Connection &connection, const QString &text);
+    // A text message, its UTF-8 already checked by the connection's reader.
+    void onText(Connection &connection, const QByteArray &json);
     void onBinary(Connection &connection, const QByteArray &data);
     // A message made by the server for the connection (an SSE stream's subscribes), handled as
     // if the client had sent it: after a pending decision, through the module filters.

@@ -99,15 +99,7 @@ SseStream::SseStream(ServerContext &context,
     , m_positions(std::move(positions))
 {
     socket->io()->setParent(this);
-    // What an authenticator reads of an upgrade: the URL and the headers.
-    QUrl url(u"http://"_s + QString::fromUtf8(m_head.header("host")));
-    url.setPath(QString::fromUtf8(m_head.path));
-    const qsizetype query = m_head.target.indexOf('?');
-    if (query >= 0)
-        url.setQuery(QString::fromUtf8(m_head.target.mid(query + 1)));
-    m_request.setUrl(url);
-    for (const auto &[name, value] : std::as_const(m_head.headers))
-        m_request.setRawHeader(name, value);
+    m_request = networkRequestOf(m_head); // what an authenticator reads of it
 }
 
 SseStream::~SseStream()

@@ -8,11 +8,11 @@
 #include "transport/servercontext.h"
 #include "transport/workerstate.h"
 
-#include <QWebSocket>
-#include <QWebSocketCorsAuthenticator>
-#include <QWebSocketServer>
+#include <QCryptographicHash>
 
 namespace Mtw::Internal {
+
+using namespace Qt::StringLiterals;
 
 namespace {
 
@@ -39,13 +39,21 @@ QByteArray upgradeProblem(const HttpRequestHead &head)
     return {};
 }
 
-} // namespace
-
-void adoptUpgradedSocket(QWebSocketServer *server, QWebSocket *webSocket, QTcpSocket *socket)
+// Every Sec-WebSocket-Protocol header counts, each a comma-separated list.
+bool offersSubprotocol(const HttpRequestHead &head, QByteArrayView wanted)
 {
-    QObject::disconnect(socket, &QAbstractSocket::disconnected, server, nullptr);
-    socket->setParent(webSocket);
+    for (const auto &[name, value] : head.headers) {
+        if (name != "sec-websocket-protocol")
+            continue;
+        for (const QByteArray &offered : value.split(',')) {
+            if (offered.trimmed() == wanted)
+                return true;
+        }
+    }
+    return false;
 }
+
+} // namespace
 
 bool refuseBadUpgrade(HttpExchange &exchange)
 {
@@ -65,28 +73,45 @@ bool refuseBadUpgrade(HttpExchange &exchange)
     return false;
 }
 
+QByteArray handshakeResponse(const HttpRequestHead &head)
+{
+    QCryptographicHash sha1(QCryptographicHash::Sha1);
+    sha1.addData(head.header("sec-websocket-key"));
+    sha1.addData("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"); // RFC 6455 section 1.3
+    const QByteArray accept = sha1.result().toBase64();
+    QByteArray response;
+    response.reserve(160);
+    response += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: ";
+    response += accept;
+    response += "\r\n";
+    if (offersSubprotocol(head, "mtw.v1"))
+        response += "Sec-WebSocket-Protocol: mtw.v1\r\n";
+    response += "\r\n";
+    return response;
+}
+
 Upgrader::Upgrader(ServerContext &context, const WorkerState &state, QObject *parent)
     : QObject(parent)
     , m_context(context)
     , m_state(state)
-    , m_webSocketServer(
-          new QWebSocketServer(QStringLiteral("mtwserver"), QWebSocketServer::NonSecureMode, this))
+{ }
+
+// transport.websocket.allowed_origins, the worker's live list (a reload that removes an origin
+// refuses its next upgrade): empty takes every request, with an Origin header or without.
+bool Upgrader::originAllowed(const HttpExchange &exchange) const
 {
-    m_webSocketServer->setSupportedSubprotocols({QStringLiteral("mtw.v1")});
-    connect(m_webSocketServer, &QWebSocketServer::newConnection, this, &Upgrader::onNewWebSocket);
-    connect(
-        m_webSocketServer,
-        &QWebSocketServer::originAuthenticationRequired,
-        this,
-        [this](QWebSocketCorsAuthenticator *authenticator) {
-            // The worker's live list: a reload that removes an origin refuses its next upgrade.
-            const QStringList &allowed = m_state.config().transport.websocket.allowedOrigins;
-            const bool ok = allowed.isEmpty() || allowed.contains(authenticator->origin());
-            if (!ok)
-                qCInfo(lcTransport) << "refused upgrade from origin" << authenticator->origin();
-            authenticator->setAllowed(ok);
-        },
-        Qt::DirectConnection);
+    const QStringList &allowed = m_state.config().transport.websocket.allowedOrigins;
+    if (allowed.isEmpty())
+        return true;
+    const QString origin = QString::fromUtf8(exchange.head().header("origin"));
+    if (allowed.contains(origin))
+        return true;
+    qCInfo(lcTransport).noquote() << "refused upgrade from origin"
+                                  << (origin.isEmpty() ? u"(none)"_s : origin) << "of"
+                                  << exchange.socket()->io()->peerAddress().toString()
+                                  << "- not in transport.websocket.allowed_origins";
+    return false;
 }
 
 void Upgrader::handle(HttpExchange &exchange)
@@ -99,6 +124,11 @@ void Upgrader::handle(HttpExchange &exchange)
     }
     if (refuseBadUpgrade(exchange))
         return;
+    if (!originAllowed(exchange)) {
+        exchange.respond(403,
+                         "this Origin may not connect (transport.websocket.allowed_origins)\n");
+        return;
+    }
     if (m_state.shuttingDown) {
         exchange.respond(503, "server is shutting down\n");
         return;
@@ -111,109 +141,14 @@ void Upgrader::handle(HttpExchange &exchange)
         exchange.respond(503, "server is at its connection limit\n", "Retry-After: 5\r\n");
         return;
     }
-    upgrade(exchange.take());
-}
-
-void Upgrader::upgrade(ClientSocket *socket)
-{
-    // Until the upgrade succeeds the slot we reserved belongs to the TCP socket, keyed by the
-    // object itself (a peer address is no key: a reset clears it, and ports are reused).
-    // QWebSocketServer deletes the socket when it disconnects, on every failure path; the slot
-    // is released with it. A socket that is paired with its QWebSocket hands the slot to the
-    // Connection instead.
-    m_upgrading.insert(socket, m_state.now());
-    connect(socket->io(), &QObject::destroyed, this, [this, socket] {
-        if (m_handshakeWriter == socket)
-            m_handshakeWriter = nullptr;
-        m_early.remove(socket);
-        if (m_upgrading.remove(socket) > 0) {
-            m_context.releaseConnection();
-            Q_EMIT slotReleased();
-        }
-    });
-    // QWebSocketServer writes the 101 and, in the same call, announces the QWebSocket.
-    socket->reportNextWriteTo(&m_handshakeWriter);
-    if (const QByteArray early = setAsideBytesAfterHead(socket); !early.isEmpty())
-        m_early.insert(socket, early); // given back once the QWebSocket reads the socket
-    m_webSocketServer->handleConnection(socket->io());
-}
-
-// QWebSocketServer reads the request head through a QTextStream, which reads ahead and drops
-// whatever came after the head in the same read: the first frames of a client that does not
-// wait for the 101 (conformance case hs_data_after_101). So the socket is left holding the head
-// only, and what follows is kept here.
-QByteArray Upgrader::setAsideBytesAfterHead(ClientSocket *client)
-{
-    QTcpSocket *socket = client->io();
-    const QByteArray buffered = socket->peek(socket->bytesAvailable());
-    const qsizetype headLength = httpHeadLength(buffered);
-    if (headLength < 0 || headLength == buffered.size())
-        return {};
-    const QByteArray all = socket->read(buffered.size());
-    for (qsizetype i = headLength; i-- > 0;) // ungetChar() puts back in front: last byte first
-        socket->ungetChar(all.at(i));
-    return all.sliced(headLength);
-}
-
-// Once upgraded (the QWebSocket now reads the socket) the bytes go back in front of whatever
-// arrived since, and the QWebSocket is told there is something to read.
-void Upgrader::giveBack(ClientSocket *client, const QByteArray &early)
-{
-    QTcpSocket *socket = client->io();
-    for (qsizetype i = early.size(); i-- > 0;)
-        socket->ungetChar(early.at(i));
-    QMetaObject::invokeMethod(socket, "readyRead", Qt::QueuedConnection);
-}
-
-void Upgrader::onNewWebSocket()
-{
-    while (QWebSocket *socket = m_webSocketServer->nextPendingConnection()) {
-        ClientSocket *tcp = std::exchange(m_handshakeWriter, nullptr);
-        if (!tcp || !m_upgrading.contains(tcp)) {
-            qCWarning(lcTransport) << "upgraded WebSocket without a pending TCP socket - dropped";
-            socket->abort();
-            socket->deleteLater();
-            continue;
-        }
-        if (tcp->io()->state() != QAbstractSocket::ConnectedState) {
-            // The peer reset the connection as the 101 went out: nobody to serve. The TCP
-            // socket's deletion releases the slot.
-            qCDebug(lcTransport).noquote() << "peer left during the upgrade";
-            socket->deleteLater();
-            tcp->io()->abort();
-            tcp->io()->deleteLater();
-            continue;
-        }
-        m_upgrading.remove(tcp);
-        // The slot is the Connection's now: the watch on the socket's deletion has done its job
-        // (one connection less for the life of every connection).
-        QObject::disconnect(tcp->io(), &QObject::destroyed, this, nullptr);
-        adoptUpgradedSocket(m_webSocketServer, socket, tcp->io());
-        const QByteArray early = m_early.take(tcp);
-        Q_EMIT upgraded(socket, tcp);
-        if (!early.isEmpty())
-            giveBack(tcp, early);
-    }
-}
-
-// Handed to QWebSocketServer with a complete head, an upgrade finishes at once; one still
-// there after a full handshake timeout is stuck, and its slot must not be.
-void Upgrader::expireStuck()
-{
-    const qint64 limit = qint64(m_state.config().transport.websocket.handshakeTimeout) * 1000;
-    const qint64 t = m_state.now();
-    QList<ClientSocket *> expired;
-    for (auto it = m_upgrading.cbegin(); it != m_upgrading.cend(); ++it) {
-        if (t - it.value() >= limit)
-            expired.append(it.key());
-    }
-    for (ClientSocket *client : std::as_const(expired)) {
-        QTcpSocket *socket = client->io();
-        qCInfo(lcTransport).noquote()
-            << "upgrade of" << socket->peerAddress().toString() << "did not finish: dropped";
-        socket->abort();
-        socket->deleteLater();
-    }
+    const QByteArray response = handshakeResponse(exchange.head());
+    ClientSocket *socket = exchange.take();
+    // The head leaves the socket; frames a client sent without waiting for the 101 stay
+    // (conformance case hs_data_after_101). The 101 waits as the first queued frame, so that
+    // the greeting leaves with it in one write.
+    const QByteArray rawHead = socket->io()->read(exchange.headLength());
+    socket->queueFrame(response);
+    Q_EMIT upgraded(socket, exchange.head(), rawHead);
 }
 
 } // namespace Mtw::Internal

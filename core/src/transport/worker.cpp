@@ -20,15 +20,14 @@
 
 #include <QAbstractEventDispatcher>
 #include <QTimer>
-#include <QWebSocket>
+#include <QWebSocketProtocol>
 
 namespace Mtw::Internal {
 
 using namespace Qt::StringLiterals;
 
-// The order of the members is the order of destruction, reversed: connections go first (their
-// QWebSockets own the TCP sockets), then pending upgrades, then sockets still in the front
-// door; the plain parts they call into go last.
+// The order of the members is the order of destruction, reversed: connections go first (with
+// their sockets), then sockets still in the front door; the plain parts they call into go last.
 struct Worker::Parts
 {
     Parts(ServerContext &context, WorkerState &state, std::atomic<int> &count, Worker *worker)
@@ -248,7 +247,6 @@ void Worker::initialize()
             &Upgrader::upgraded,
             m_parts->connections.get(),
             &ConnectionTable::open);
-    connect(m_parts->upgrader.get(), &Upgrader::slotReleased, this, &Worker::checkDrained);
     connect(m_parts->connections.get(), &ConnectionTable::opened, this, &Worker::connectionOpened);
     connect(m_parts->connections.get(),
             &ConnectionTable::closed,
@@ -400,7 +398,6 @@ void Worker::answerReadiness(HttpExchange &exchange)
 void Worker::housekeeping()
 {
     m_parts->frontDoor->expireHandshakes();
-    m_parts->upgrader->expireStuck();
     m_parts->connections->housekeeping();
     if (m_state.index == 0) { // one sweep for the whole registry, off the other workers' paths
         m_context->registry.reclaim();
@@ -431,8 +428,7 @@ void Worker::forceClose()
 
 void Worker::checkDrained()
 {
-    if (m_state.shuttingDown && !m_drained && m_parts->connections->isEmpty()
-        && m_parts->upgrader->isEmpty()) {
+    if (m_state.shuttingDown && !m_drained && m_parts->connections->isEmpty()) {
         m_drained = true; // the server counts workers: say it once
         Q_EMIT drained();
     }

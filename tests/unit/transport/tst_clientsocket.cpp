@@ -1,22 +1,19 @@
 // SPDX-License-Identifier: MIT
 // ClientSocket::releaseReadBuffer(): Qt's read chunk goes back to the heap, and no byte is lost,
-// reordered or doubled by it, under QWebSocket's reads too (frames split byte by byte, pipelined
-// frames, a message larger than one read, empty control frames).
+// reordered or doubled by it, under a connection's WebSocket reads too (WebSocketReader as
+// ConnectionTable drives it: frames split byte by byte, pipelined frames, a message larger than
+// one read, empty control frames).
 // ClientSocket::queueFrame()/sendQueued(): queued frames reach the peer in order, with any other
 // write behind them, whether the kernel takes them all, a part, or nothing (a peer that does not
 // read), and every queued byte counts against the queue limit.
 // The descriptor ClientSocket keeps to write on is never used once Qt has closed it, however the
-// socket closed: the number may already be another client's. An upgraded socket is its
-// QWebSocket's (adoptUpgradedSocket): QWebSocketServer no longer watches it.
+// socket closed: the number may already be another client's.
 #include "transport/clientsocket.h"
-#include "transport/upgrader.h"
+#include "transport/websocketreader.h"
 
-#include <QPointer>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
-#include <QWebSocket>
-#include <QWebSocketServer>
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -30,6 +27,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 using Mtw::Internal::ClientSocket;
+using Mtw::Internal::WebSocketReader;
 using namespace Qt::StringLiterals;
 
 namespace {
@@ -77,6 +75,38 @@ std::size_t heapInUse()
 #endif
 }
 
+// Reads a socket as ConnectionTable::readFrames() does: everything Qt has, then the chunk
+// released, then every complete frame. Answers pings with pongs, as the server does.
+struct FrameCollector
+{
+    FrameCollector(ClientSocket *socket, QObject *context)
+    {
+        QObject::connect(socket->io(), &QIODevice::readyRead, context, [this, socket] {
+            reader.append(socket->io()->readAll());
+            socket->releaseReadBuffer();
+            for (;;) {
+                WebSocketReader::Event event = reader.next(8 * 1024 * 1024);
+                if (event.kind == WebSocketReader::Kind::None)
+                    return;
+                if (event.kind == WebSocketReader::Kind::Ping)
+                    socket->io()->write(Mtw::Internal::controlFrame(0xa, event.payload));
+                if (event.kind == WebSocketReader::Kind::Message)
+                    (event.binary ? binaries : texts).append(event.payload);
+                if (event.kind == WebSocketReader::Kind::Pong)
+                    ++pongs;
+                if (event.kind == WebSocketReader::Kind::Failed)
+                    failures.append(event.payload);
+            }
+        });
+    }
+
+    WebSocketReader reader;
+    QByteArrayList texts;
+    QByteArrayList binaries;
+    QByteArrayList failures;
+    int pongs = 0;
+};
+
 } // namespace
 
 class TestClientSocket : public QObject
@@ -95,14 +125,10 @@ private Q_SLOTS:
     void handshakeResponseLeavesWithTheGreeting();
     void closedDescriptorIsNotWrittenAgain_data();
     void closedDescriptorIsNotWrittenAgain();
-    void upgradedSocketGoesWithItsWebSocket();
 
 private:
     // A connected pair: m_peer (the client) and m_server (a plain ClientSocket).
     void connectPair();
-    // Upgrades m_server with a QWebSocketServer as the Upgrader does; the QWebSocket releases
-    // the read buffer after each read, as ConnectionTable wires it.
-    QWebSocket *upgrade();
     // What the peer reads until `size` bytes came (or 10 s went by).
     QByteArray readFromPeer(qsizetype size);
     // Writes `bytes` from the peer and waits until the server socket has read them.
@@ -112,7 +138,6 @@ private:
     std::unique_ptr<Listener> m_listener;
     QTcpSocket *m_peer = nullptr;
     ClientSocket *m_server = nullptr;
-    QWebSocketServer *m_upgrader = nullptr;
 };
 
 void TestClientSocket::init()
@@ -129,7 +154,6 @@ void TestClientSocket::cleanup()
     m_listener.reset();
     m_peer = nullptr;
     m_server = nullptr;
-    m_upgrader = nullptr;
 }
 
 void TestClientSocket::connectPair()
@@ -162,30 +186,6 @@ void TestClientSocket::sendAndWaitForRead(const QByteArray &bytes)
     QVERIFY(read.wait(5000));
 }
 
-QWebSocket *TestClientSocket::upgrade()
-{
-    m_upgrader = new QWebSocketServer(QStringLiteral("test"),
-                                      QWebSocketServer::NonSecureMode,
-                                      m_owner.get());
-    QSignalSpy upgraded(m_upgrader, &QWebSocketServer::newConnection);
-    m_upgrader->handleConnection(m_server->io());
-    m_peer->write("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n");
-    if (!upgraded.wait(5000))
-        return nullptr;
-    QWebSocket *socket = m_upgrader->nextPendingConnection();
-    socket->setParent(m_owner.get());
-    ClientSocket *tcp = m_server;
-    connect(tcp->io(), &QTcpSocket::readyRead, socket, [tcp] { tcp->releaseReadBuffer(); });
-    tcp->releaseReadBuffer();
-    // The 101 response, then nothing else from the server.
-    if (!QTest::qWaitFor([this] { return m_peer->peek(4096).contains("\r\n\r\n"); }, 5000))
-        return nullptr;
-    m_peer->readAll();
-    return socket;
-}
-
 void TestClientSocket::releaseFreesTheChunkAndKeepsBytes()
 {
     QTcpSocket *io = m_server->io();
@@ -193,8 +193,7 @@ void TestClientSocket::releaseFreesTheChunkAndKeepsBytes()
     QCOMPARE(io->read(2), QByteArray("ab"));
     m_server->releaseReadBuffer(); // bytes wait: nothing happens
     QCOMPARE(io->bytesAvailable(), 4);
-    // Read into a buffer, as QWebSocket reads headers and masks (read(4) as a QByteArray would
-    // take the chunk with it).
+    // Read into a buffer (read(4) as a QByteArray would take the chunk with it).
     char rest[4];
     QCOMPARE(io->read(rest, 4), 4);
     QCOMPARE(QByteArray(rest, 4), QByteArray("cdef"));
@@ -226,10 +225,7 @@ void TestClientSocket::releaseFreesTheChunkAndKeepsBytes()
 
 void TestClientSocket::webSocketFramesSplitByteByByte()
 {
-    QWebSocket *socket = upgrade();
-    QVERIFY(socket);
-    QSignalSpy texts(socket, &QWebSocket::textMessageReceived);
-    QSignalSpy pongs(socket, &QWebSocket::pong);
+    FrameCollector frames(m_server, m_owner.get());
 
     // One read per byte: the header, the length, the mask and the payload each end a read with
     // Qt's buffer empty (the chunk released) or holding a partial field.
@@ -238,28 +234,26 @@ void TestClientSocket::webSocketFramesSplitByteByByte()
     const QByteArray frame = maskedFrame(0x1, text);
     for (qsizetype i = 0; i < frame.size(); ++i)
         sendAndWaitForRead(frame.sliced(i, 1));
-    QTRY_COMPARE(texts.count(), 1);
-    QCOMPARE(texts.at(0).at(0).toString(), QString::fromUtf8(text));
+    QTRY_COMPARE(frames.texts.count(), 1);
+    QCOMPARE(frames.texts.at(0), text);
 
-    // An empty pong (nothing read as a payload, the chunk stays until released) and a
-    // fragmented message around it, byte by byte again.
+    // An empty pong (nothing read as a payload) and a fragmented message around it, byte by
+    // byte again.
     const QByteArray more = maskedFrame(0x1, "first half, ", false) + maskedFrame(0xA, {})
         + maskedFrame(0x0, "second half");
     for (qsizetype i = 0; i < more.size(); ++i)
         sendAndWaitForRead(more.sliced(i, 1));
-    QTRY_COMPARE(texts.count(), 2);
-    QCOMPARE(texts.at(1).at(0).toString(), QStringLiteral("first half, second half"));
-    QCOMPARE(pongs.count(), 1);
+    QTRY_COMPARE(frames.texts.count(), 2);
+    QCOMPARE(frames.texts.at(1), QByteArray("first half, second half"));
+    QCOMPARE(frames.pongs, 1);
+    QCOMPARE(frames.reader.bufferedBytes(), 0);
+    QVERIFY(frames.failures.isEmpty());
     QCOMPARE(m_server->io()->bytesAvailable(), 0);
 }
 
 void TestClientSocket::webSocketPipelinedAndLargeMessages()
 {
-    QWebSocket *socket = upgrade();
-    QVERIFY(socket);
-    socket->setMaxAllowedIncomingMessageSize(4 * 1024 * 1024);
-    QSignalSpy texts(socket, &QWebSocket::textMessageReceived);
-    QSignalSpy binaries(socket, &QWebSocket::binaryMessageReceived);
+    FrameCollector frames(m_server, m_owner.get());
 
     // Pipelined: three messages and an empty ping in one write, then one with a payload of
     // 1 MiB, far more than one read (Qt's chunk is 16 KiB, the kernel hands out less at once).
@@ -268,18 +262,18 @@ void TestClientSocket::webSocketPipelinedAndLargeMessages()
         large[i] = char(i * 7 + i / 251);
     m_peer->write(maskedFrame(0x1, "one") + maskedFrame(0x9, {}) + maskedFrame(0x1, "two")
                   + maskedFrame(0x2, "three") + maskedFrame(0x2, large));
-    QTRY_COMPARE_WITH_TIMEOUT(binaries.count(), 2, 10000);
-    QCOMPARE(texts.count(), 2);
-    QCOMPARE(texts.at(0).at(0).toString(), QStringLiteral("one"));
-    QCOMPARE(texts.at(1).at(0).toString(), QStringLiteral("two"));
-    QCOMPARE(binaries.at(0).at(0).toByteArray(), QByteArray("three"));
-    QCOMPARE(binaries.at(1).at(0).toByteArray(), large);
+    QTRY_COMPARE_WITH_TIMEOUT(frames.binaries.count(), 2, 10000);
+    QCOMPARE(frames.texts, QByteArrayList({"one", "two"}));
+    QCOMPARE(frames.binaries.at(0), QByteArray("three"));
+    QCOMPARE(frames.binaries.at(1), large);
     // The server answered the ping; the message after it arrives too.
     QTRY_VERIFY(m_peer->bytesAvailable() >= 2);
     QCOMPARE(m_peer->read(2), QByteArray("\x8a\x00", 2));
     m_peer->write(maskedFrame(0x1, "after"));
-    QTRY_COMPARE(texts.count(), 3);
-    QCOMPARE(texts.at(2).at(0).toString(), QStringLiteral("after"));
+    QTRY_COMPARE(frames.texts.count(), 3);
+    QCOMPARE(frames.texts.at(2), QByteArray("after"));
+    QCOMPARE(frames.reader.bufferedBytes(), 0);
+    QVERIFY(frames.failures.isEmpty());
 }
 
 namespace {
@@ -389,14 +383,11 @@ void TestClientSocket::queuedFramesCountAgainstTheLimit()
 
 void TestClientSocket::handshakeResponseLeavesWithTheGreeting()
 {
-    // The reported write, a 101, waits as a queued frame; the greeting goes behind it and both
-    // leave with the flush.
-    ClientSocket *reported = nullptr;
-    m_server->reportNextWriteTo(&reported);
+    // The Upgrader queues the 101 as a frame; the greeting goes behind it and both leave with
+    // the flush, in one write.
     const QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\n\r\n";
-    QCOMPARE(m_server->io()->write(response), response.size());
-    QCOMPARE(reported, m_server);
+    QVERIFY(m_server->queueFrame(response));
     QCOMPARE(m_server->queuedBytes(), response.size());
     const QByteArray greeting = numberedFrame(1, 90);
     QVERIFY(m_server->queueFrame(greeting));
@@ -405,20 +396,10 @@ void TestClientSocket::handshakeResponseLeavesWithTheGreeting()
     QCOMPARE(m_server->queuedBytes(), 0);
     QCOMPARE(readFromPeer(response.size() + greeting.size()), response + greeting);
 
-    // Held or not, a write of the socket's own (a close frame) goes behind it.
-    m_server->reportNextWriteTo(&reported);
-    QCOMPARE(m_server->io()->write(response), response.size());
+    // A write of the socket's own (a close frame) goes behind what is queued.
+    QVERIFY(m_server->queueFrame(response));
     QCOMPARE(m_server->io()->write("close"), 5);
     QCOMPARE(readFromPeer(response.size() + 5), response + "close");
-
-    // Any other answer (a refusal) goes at once.
-    reported = nullptr;
-    m_server->reportNextWriteTo(&reported);
-    const QByteArray refusal = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-    QCOMPARE(m_server->io()->write(refusal), refusal.size());
-    QCOMPARE(reported, m_server);
-    QCOMPARE(m_server->queuedBytes(), 0);
-    QCOMPARE(readFromPeer(refusal.size()), refusal);
 }
 
 void TestClientSocket::closedDescriptorIsNotWrittenAgain_data()
@@ -495,26 +476,6 @@ void TestClientSocket::closedDescriptorIsNotWrittenAgain()
         ::close(duplicate);
     ::close(pair[0]);
     ::close(pair[1]);
-}
-
-void TestClientSocket::upgradedSocketGoesWithItsWebSocket()
-{
-    QWebSocket *socket = upgrade();
-    QVERIFY(socket);
-    QPointer<QTcpSocket> tcp = m_server->io();
-    Mtw::Internal::adoptUpgradedSocket(m_upgrader, socket, tcp);
-    QCOMPARE(tcp->parent(), socket);
-
-    // The peer leaves: QWebSocketServer no longer deletes the socket (it does not watch it any
-    // more), the QWebSocket says disconnected.
-    QSignalSpy disconnected(socket, &QWebSocket::disconnected);
-    m_peer->close();
-    QVERIFY(disconnected.wait(5000));
-    QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-    QVERIFY(tcp);
-    // It goes with the QWebSocket.
-    delete socket;
-    QVERIFY(!tcp);
 }
 
 QTEST_GUILESS_MAIN(TestClientSocket)

@@ -10,7 +10,7 @@
 #include "transport/workerstate.h"
 
 #include <QDateTime>
-#include <QWebSocket>
+#include <QWebSocketProtocol>
 
 namespace Mtw::Internal {
 
