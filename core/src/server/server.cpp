@@ -737,6 +737,9 @@ Result<void> Server::start()
     d->adminToken = d->adminTokenGenerated ? Internal::generateToken() : d->config.admin.token;
     d->context = std::make_unique<Internal::ServerContext>(d->config, workers, d->adminToken);
     d->context->events = d->events;
+    d->context->connectionOpenedListened = [this] {
+        return isSignalConnected(QMetaMethod::fromSignal(&Server::connectionOpened));
+    };
     d->context->services = &d->modules->services();
     d->context->routes = d->extensions.routes;
     if (tls) {

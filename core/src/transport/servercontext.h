@@ -106,6 +106,9 @@ public:
     QList<Worker *> workers; // filled before the first connection, read-only afterwards
     const ServiceDirectory *services = nullptr; // module services, as snapshots
     ServerEvents *events = nullptr; // lives in the server's thread; emitted from workers
+    // Whether Mtw::Server::connectionOpened() has a listener: a worker asks before it queues one
+    // call per connection into the server's thread. Callable from any thread.
+    std::function<bool()> connectionOpenedListened = [] { return true; };
     // Set before the workers start, read-only afterwards (Server's internal extensions).
     HttpRoutes routes;              // extra HTTP endpoints, next to the built-in ones
     IBroker *broker = nullptr;      // the other nodes (docs/cluster.md); null on a single node

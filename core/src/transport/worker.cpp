@@ -247,7 +247,15 @@ void Worker::initialize()
             &Upgrader::upgraded,
             m_parts->connections.get(),
             &ConnectionTable::open);
-    connect(m_parts->connections.get(), &ConnectionTable::opened, this, &Worker::connectionOpened);
+    connect(m_parts->connections.get(),
+            &ConnectionTable::opened,
+            this,
+            [this](const QString &connId) {
+                // One queued call (an event, a wake-up of the server's thread) per connection:
+                // only when somebody listens.
+                if (m_context->connectionOpenedListened())
+                    Q_EMIT connectionOpened(connId);
+            });
     connect(m_parts->connections.get(),
             &ConnectionTable::closed,
             this,
