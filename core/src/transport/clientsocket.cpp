@@ -254,6 +254,13 @@ void ClientSocket::releaseReadBuffer()
     (void)m_io->read(1); // read(n) of exactly the first chunk's size takes the chunk
 }
 
+QByteArray ClientSocket::readAvailable()
+{
+    const QByteArray bytes = m_io->read(m_io->bytesAvailable());
+    releaseReadBuffer(); // whatever chunk Qt kept (none when it handed its only one over)
+    return bytes;
+}
+
 bool ClientSocket::admit(qint64 size)
 {
     if (Q_UNLIKELY(m_overflowed))

@@ -124,6 +124,10 @@ public:
     // one again. No byte changes place: with bytes waiting, nothing is done. A QSslSocket's inner
     // socket keeps its own chunk (Qt reads it, not us).
     void releaseReadBuffer();
+    // Everything Qt has read, and then releaseReadBuffer(): read(n) of all of it hands Qt's
+    // chunk itself over when the bytes are in one (no copy); readAll() would allocate a 16 KiB
+    // array and copy, every read.
+    QByteArray readAvailable();
 
 protected:
     ClientSocket(QTcpSocket *io, QSslSocket *tls);

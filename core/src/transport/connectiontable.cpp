@@ -145,8 +145,7 @@ void ConnectionTable::readFrames(Connection *connection)
         tcp->io()->readAll(); // not for us any more; not kept either
         return;
     }
-    connection->reader.append(tcp->io()->readAll());
-    tcp->releaseReadBuffer();
+    connection->reader.append(tcp->readAvailable());
     while (!connection->closeSent && !connection->disconnected) {
         WebSocketReader::Event event =
             connection->reader.next(m_parts.state.config().transport.websocket.maxMessageSize);

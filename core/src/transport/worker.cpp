@@ -71,8 +71,16 @@ Worker::Worker(ServerContext *context, int index)
 // Runs in the worker thread as it finishes (deferred delete): the sockets are still ours.
 Worker::~Worker()
 {
-    QMutexLocker locker(&m_mailbox->mutex);
-    m_mailbox->target = nullptr;
+    {
+        QMutexLocker locker(&m_mailbox->mutex);
+        m_mailbox->target = nullptr;
+    }
+    // The worker goes with its thread's last deferred deletes, after every clean-up its
+    // connections queued: all of it is done before QThread::wait() returns, through Qt's own
+    // QThread mutex, which TSan cannot see. ServerPrivate::stopWorkers() acquires this (as it
+    // does ~EpollEventDispatcher's, which Qt's own dispatcher, in some tests, does not have).
+    m_parts.reset();
+    Tsan::release(thread());
 }
 
 void Worker::postForConnection(const std::shared_ptr<Mailbox> &mailbox,

@@ -82,8 +82,7 @@ struct FrameCollector
     FrameCollector(ClientSocket *socket, QObject *context)
     {
         QObject::connect(socket->io(), &QIODevice::readyRead, context, [this, socket] {
-            reader.append(socket->io()->readAll());
-            socket->releaseReadBuffer();
+            reader.append(socket->readAvailable());
             for (;;) {
                 WebSocketReader::Event event = reader.next(8 * 1024 * 1024);
                 if (event.kind == WebSocketReader::Kind::None)
