@@ -3,9 +3,6 @@
 
 #include "transport/httpparser.h"
 
-#include <QNetworkRequest>
-#include <QUrl>
-
 #include <cstring>
 
 namespace Mtw::Internal {
@@ -99,19 +96,6 @@ QByteArray HttpRequestHead::corsHeaders() const
     if (origin.isEmpty())
         return {};
     return "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n";
-}
-
-QNetworkRequest networkRequestOf(const HttpRequestHead &head)
-{
-    QUrl url(QLatin1String("http://") + QString::fromUtf8(head.header("host")));
-    url.setPath(QString::fromUtf8(head.path));
-    const qsizetype query = head.target.indexOf('?');
-    if (query >= 0)
-        url.setQuery(QString::fromUtf8(head.target.mid(query + 1)));
-    QNetworkRequest request(url);
-    for (const auto &[name, value] : head.headers)
-        request.setRawHeader(name, value);
-    return request;
 }
 
 qsizetype httpHeadLength(QByteArrayView data)

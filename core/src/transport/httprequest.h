@@ -8,8 +8,6 @@
 
 #include <optional>
 
-class QNetworkRequest;
-
 namespace Mtw::Internal {
 
 // The head of an HTTP/1.x request, read before deciding between a plain HTTP answer and a
@@ -28,10 +26,6 @@ struct HttpRequestHead
     // header (the browser transports answer any origin they serve), else nothing.
     QByteArray corsHeaders() const;
 };
-
-// What an authenticator reads of a request: its URL (http://<Host><target>, the query
-// included) and its headers.
-QNetworkRequest networkRequestOf(const HttpRequestHead &head);
 
 // Size of the head including the blank line, or -1 when "\r\n\r\n" has not arrived yet.
 qsizetype httpHeadLength(QByteArrayView data);

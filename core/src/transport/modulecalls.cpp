@@ -11,6 +11,7 @@
 #include "transport/workerstate.h"
 
 #include <QNetworkRequest>
+#include <QUrl>
 #include <QUrlQuery>
 
 namespace Mtw::Internal {
@@ -98,6 +99,19 @@ bool ModuleCalls::hasFilters()
 {
     const auto &current = services();
     return current && !current->filters.isEmpty();
+}
+
+QNetworkRequest networkRequestOf(const HttpRequestHead &head)
+{
+    QUrl url(QLatin1String("http://") + QString::fromUtf8(head.header("host")));
+    url.setPath(QString::fromUtf8(head.path));
+    const qsizetype query = head.target.indexOf('?');
+    if (query >= 0)
+        url.setQuery(QString::fromUtf8(head.target.mid(query + 1)));
+    QNetworkRequest request(url);
+    for (const auto &[name, value] : head.headers)
+        request.setRawHeader(name, value);
+    return request;
 }
 
 namespace {

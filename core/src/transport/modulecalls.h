@@ -12,9 +12,12 @@
 #include <functional>
 #include <memory>
 
+class QNetworkRequest;
+
 namespace Mtw::Internal {
 
 struct Connection;
+struct HttpRequestHead;
 class Outbound;
 class ServerContext;
 struct PendingDecision;
@@ -27,6 +30,10 @@ struct Services;
 // than the decision budget, is a reject too. While an authenticator or a filter has not
 // answered, the connection's later messages wait (Connection::deciding, Protocol::resume).
 // Worker thread only; the reply handles may be answered from any thread.
+// What an authenticator reads of a request: its URL (http://<Host><target>, the query
+// included) and its headers.
+QNetworkRequest networkRequestOf(const HttpRequestHead &head);
+
 class ModuleCalls : public QObject
 {
     Q_OBJECT

@@ -6,6 +6,7 @@
 #include "transport/fanout.h"
 #include "transport/httpsession.h"
 #include "transport/logging.h"
+#include "transport/modulecalls.h"
 #include "transport/outbound.h"
 #include "transport/servercontext.h"
 
