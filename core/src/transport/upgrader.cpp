@@ -144,14 +144,13 @@ void Upgrader::handle(HttpExchange &exchange)
     const QByteArray response = handshakeResponse(exchange.head());
     ClientSocket *socket = exchange.take();
     // The head leaves the socket; frames a client sent without waiting for the 101 stay
-    // (conformance case hs_data_after_101). The 101 waits as the first queued frame, so that
-    // the greeting leaves with it in one write.
-    // Copied out into its own size: read(n) of a whole chunk would hand over Qt's 16 KiB read
-    // chunk, and the Connection keeps the head for its whole life.
+    // (conformance case hs_data_after_101). It is copied into an array of its own size: read(n)
+    // of a whole chunk would hand over Qt's 16 KiB read chunk, which the Connection would then
+    // keep for its whole life.
     QByteArray rawHead(exchange.headLength(), Qt::Uninitialized);
     if (socket->io()->read(rawHead.data(), rawHead.size()) != rawHead.size())
         rawHead.clear(); // cannot be: the head was peeked from the same buffer
-
+    // The 101 waits as the first queued frame, so that the greeting leaves with it in one write.
     socket->queueFrame(response);
     Q_EMIT upgraded(socket, exchange.head(), rawHead);
 }
