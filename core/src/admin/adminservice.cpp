@@ -174,6 +174,15 @@ void AdminService::adoptSocket(QTcpSocket *socket)
             socket->abort();
         });
     }
+    // A peer whose upgrade, Close frame and FIN came in one write may be gone before the socket
+    // reaches this thread: QWebSocketServer would wait for a readyRead that never comes.
+    if (socket->state() != QAbstractSocket::ConnectedState) {
+        qCInfo(lcAdmin).noquote() << "admin from" << socket->peerAddress().toString()
+                                  << "left during the upgrade";
+        socket->abort();
+        socket->deleteLater();
+        return;
+    }
     m_webSocketServer->handleConnection(socket);
 }
 
