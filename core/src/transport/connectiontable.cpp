@@ -25,13 +25,6 @@ namespace {
 constexpr qint64 CloseGraceMs = 3000;
 constexpr qint64 CloseHardLimitMs = 60000;
 
-// RFC 6455 section 5.5.2: a ping of our own, without a payload.
-const QByteArray &pingFrame()
-{
-    static const QByteArray frame = controlFrame(0x9, {});
-    return frame;
-}
-
 } // namespace
 
 ConnectionTable::ConnectionTable(ProtocolContext &parts,
@@ -146,9 +139,9 @@ void ConnectionTable::readFrames(Connection *connection)
         return;
     }
     connection->reader.append(tcp->readAvailable());
+    const qint64 limit = m_parts.state.config().transport.websocket.maxMessageSize;
     while (!connection->closeSent && !connection->disconnected) {
-        WebSocketReader::Event event =
-            connection->reader.next(m_parts.state.config().transport.websocket.maxMessageSize);
+        WebSocketReader::Event event = connection->reader.next(limit);
         switch (event.kind) {
         case WebSocketReader::Kind::None:
             return;
@@ -160,7 +153,7 @@ void ConnectionTable::readFrames(Connection *connection)
             break;
         case WebSocketReader::Kind::Ping:
             connection->lastSeen = m_parts.state.now();
-            m_parts.out.queueFrame(*connection, controlFrame(0xa, event.payload));
+            m_parts.out.queueFrame(*connection, pongFrame(event.payload));
             break;
         case WebSocketReader::Kind::Pong:
             connection->lastSeen = m_parts.state.now();

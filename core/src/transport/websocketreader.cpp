@@ -35,6 +35,17 @@ void unmask(char *out, const char *in, qsizetype size, const uchar *key)
         out[i] = char(in[i] ^ char(key[i & 3]));
 }
 
+QByteArray controlFrame(int opcode, QByteArrayView payload)
+{
+    const qsizetype size = std::min(payload.size(), MaxControlPayload);
+    QByteArray frame;
+    frame.reserve(2 + size);
+    frame.append(char(0x80 | opcode));
+    frame.append(char(size));
+    frame.append(payload.first(size));
+    return frame;
+}
+
 bool isContinuationByte(char c)
 {
     return (uchar(c) & 0xc0) == 0x80;
@@ -234,17 +245,6 @@ WebSocketReader::Event WebSocketReader::next(qint64 maxMessageSize)
     return {};
 }
 
-QByteArray controlFrame(int opcode, QByteArrayView payload)
-{
-    const qsizetype size = std::min(payload.size(), MaxControlPayload);
-    QByteArray frame;
-    frame.reserve(2 + size);
-    frame.append(char(0x80 | opcode));
-    frame.append(char(size));
-    frame.append(payload.first(size));
-    return frame;
-}
-
 QByteArray closeFrame(quint16 code, QByteArrayView reason)
 {
     // 2 bytes of the code and at most 123 of the reason, not cut inside a character.
@@ -257,6 +257,17 @@ QByteArray closeFrame(quint16 code, QByteArrayView reason)
     qToBigEndian(code, payload.data());
     payload.append(reason.first(size));
     return controlFrame(OpClose, payload);
+}
+
+QByteArray pongFrame(QByteArrayView payload)
+{
+    return controlFrame(OpPong, payload);
+}
+
+const QByteArray &pingFrame()
+{
+    static const QByteArray frame = controlFrame(OpPing, {});
+    return frame;
 }
 
 } // namespace Mtw::Internal

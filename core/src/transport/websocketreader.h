@@ -96,9 +96,11 @@ private:
     bool m_failed = false;
 };
 
-// Server-to-client frames (unmasked, FIN set): a Close with its code and a reason cut to fit
-// the 125 bytes of a control frame (at a character boundary), and a Pong or Ping.
+// Server-to-client control frames (unmasked, FIN set): a Close with its code and a reason cut
+// to fit the 125 bytes of a control frame (at a character boundary), the Pong that answers a
+// Ping with its payload, and a Ping of our own (no payload, built once).
 QByteArray closeFrame(quint16 code, QByteArrayView reason);
-QByteArray controlFrame(int opcode, QByteArrayView payload);
+QByteArray pongFrame(QByteArrayView payload);
+const QByteArray &pingFrame();
 
 } // namespace Mtw::Internal

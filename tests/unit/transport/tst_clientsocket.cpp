@@ -88,7 +88,7 @@ struct FrameCollector
                 if (event.kind == WebSocketReader::Kind::None)
                     return;
                 if (event.kind == WebSocketReader::Kind::Ping)
-                    socket->io()->write(Mtw::Internal::controlFrame(0xa, event.payload));
+                    socket->io()->write(Mtw::Internal::pongFrame(event.payload));
                 if (event.kind == WebSocketReader::Kind::Message)
                     (event.binary ? binaries : texts).append(event.payload);
                 if (event.kind == WebSocketReader::Kind::Pong)
